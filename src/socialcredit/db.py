@@ -1,0 +1,54 @@
+"""Database URLs and engines: SQLite (WAL) embedded by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+
+DEFAULT_DB = "./socialcredit.db"
+
+
+def resolve_db_url(db: str | None = None) -> str:
+    """`--db` wins, then `$SOCIALCREDIT_DB`, then ./socialcredit.db.
+
+    A bare path means a SQLite file; anything with `://` is a SQLAlchemy URL
+    (`postgresql://` is mapped to the psycopg 3 driver).
+    """
+    value = db or os.environ.get("SOCIALCREDIT_DB") or DEFAULT_DB
+    if "://" not in value:
+        return f"sqlite:///{Path(value)}"
+    if value.startswith("postgresql://") or value.startswith("postgres://"):
+        return "postgresql+psycopg://" + value.split("://", 1)[1]
+    return value
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def sqlite_path(url: str) -> Path | None:
+    if not is_sqlite(url):
+        return None
+    rest = url.split(":///", 1)[1] if ":///" in url else ""
+    return Path(rest) if rest and rest != ":memory:" else None
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the pragmas that make SQLite a sound embedded ledger."""
+    if is_sqlite(url):
+        engine = create_engine(url, future=True)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+
+        return engine
+    return create_engine(url, future=True, pool_pre_ping=True)

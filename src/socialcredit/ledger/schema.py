@@ -1,0 +1,100 @@
+"""Ledger tables (SQLAlchemy Core): one schema for SQLite and PostgreSQL.
+
+Instants are BIGINT microseconds UTC (see timeutil). Records carry their type's kind,
+copied at append, so engines need no rulebook to tell a void from a conduct record.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+# SQLite autoincrements only INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+SeqType = BigInteger().with_variant(Integer(), "sqlite")
+
+meta = Table(
+    "sc_meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+programs = Table(
+    "sc_programs", metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),
+    Column("program", String(200), nullable=False),
+    Column("version", String(200), nullable=False),
+    Column("effective_at", BigInteger, nullable=False),
+    Column("published_at", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("canonical", Text, nullable=False),
+    Column("source", Text, nullable=True),
+    UniqueConstraint("program", "version", name="uq_program_version"),
+)
+
+providers = Table(
+    "sc_providers", metadata,
+    Column("provider", String(200), primary_key=True),
+    Column("role", String(200), nullable=False),
+    Column("registered_at", BigInteger, nullable=False),
+)
+
+subjects = Table(
+    "sc_subjects", metadata,
+    Column("subject", String(400), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("first_recorded_at", BigInteger, nullable=False),
+)
+
+records = Table(
+    "sc_records", metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),
+    Column("record_id", String(400), nullable=False, unique=True),
+    Column("provider", String(200), nullable=False),
+    Column("subject", String(400), nullable=False),
+    Column("type", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("occurred_at", BigInteger, nullable=False),
+    Column("recorded_at", BigInteger, nullable=False),
+    Column("value_num", Float, nullable=True),
+    Column("value_text", Text, nullable=True),
+    Column("evidence", Text, nullable=True),
+    Column("ref", String(400), nullable=True),
+    Index("ix_records_subject", "subject"),
+    Index("ix_records_ref", "ref"),
+)
+
+decisions = Table(
+    "sc_decisions", metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),
+    Column("decision_id", String(64), nullable=False, unique=True),
+    Column("decided_at", BigInteger, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("known_at", BigInteger, nullable=False),
+    Column("subject", String(400), nullable=False),
+    Column("action", String(200), nullable=False),
+    Column("program", String(200), nullable=False),
+    Column("version", String(200), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("effect", String(20), nullable=False),
+    Column("body", Text, nullable=False),
+    Index("ix_decisions_subject", "subject"),
+)
+
+operations = Table(
+    "sc_operations", metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),
+    Column("at", BigInteger, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("detail", Text, nullable=False),
+)

@@ -1,0 +1,326 @@
+"""The ledger: append-only, bitemporal, hosting several programs.
+
+Nothing here updates or deletes a record in place. `recorded_at` is the ledger's
+clock at append (monotone even when the wall clock steps back); only a logged
+backfill may carry its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, inspect, select
+
+from socialcredit.db import make_engine, resolve_db_url
+from socialcredit.errors import LedgerError, RulebookError
+from socialcredit.ledger import schema as s
+from socialcredit.ledger.model import ProgramVersion, Record, TypeInfo
+from socialcredit.rulebook.baseline import enforce_baseline
+from socialcredit.rulebook.loader import source_text
+from socialcredit.rulebook.model import Rulebook
+from socialcredit.timeutil import BEGINNING_OF_TIME, format_instant, now_us
+
+SCHEMA_VERSION = "1"
+Clock = Callable[[], int]
+ROLES_NOTE = "roles are free text; `reviewer` is the role that may submit voids"
+
+
+@dataclass(frozen=True)
+class Event:
+    """A transparency-log event produced by a ledger operation."""
+
+    kind: str
+    payload: dict[str, Any]
+
+
+def _transparency() -> Any:
+    """The transparency log, if installed in this build (it is a separate concern)."""
+    try:
+        from socialcredit.transparency import events, store  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - always present in a full install
+        return None
+    return events, store
+
+
+class Ledger:
+    def __init__(self, engine: Engine, url: str, clock: Clock = now_us) -> None:
+        self.engine = engine
+        self.url = url
+        self.clock = clock
+        self._rulebook_cache: dict[str, Rulebook] = {}
+
+    # -- opening --------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, db: str | None = None, clock: Clock = now_us, *, create: bool = False
+             ) -> Ledger:
+        url = resolve_db_url(db)
+        engine = make_engine(url)
+        ledger = cls(engine, url, clock)
+        if not create and not ledger.exists():
+            raise LedgerError(f"no ledger at {url}: create one with `socialcredit init "
+                              "--rulebook FILE`")
+        return ledger
+
+    def exists(self) -> bool:
+        return inspect(self.engine).has_table(s.meta.name)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @classmethod
+    def init(cls, rulebook: Rulebook, db: str | None = None, clock: Clock = now_us,
+             effective: int | None = None) -> Ledger:
+        """Create a ledger with a first program. Refuses a rulebook that crosses a line
+        before anything is created."""
+        enforce_baseline(rulebook)
+        ledger = cls.open(db, clock, create=True)
+        if ledger.exists():
+            raise LedgerError(f"a ledger already exists at {ledger.url}: add programs with "
+                              "`socialcredit publish FILE`")
+        s.metadata.create_all(ledger.engine)
+        t = _transparency()
+        if t is not None:
+            t[1].create_tables(ledger.engine)
+        with ledger.engine.begin() as conn:
+            conn.execute(s.meta.insert(), [
+                {"key": "schema_version", "value": SCHEMA_VERSION},
+                {"key": "created_at", "value": str(ledger.clock())},
+            ])
+            if t is not None:
+                from socialcredit.transparency.checkpoint import create_key  # noqa: PLC0415
+                create_key(conn, origin=f"socialcredit/{rulebook.rulebook}")
+        ledger.publish(rulebook, effective=effective)
+        return ledger
+
+    # -- clock ----------------------------------------------------------------------
+
+    def tick(self, conn: Connection) -> int:
+        """The ledger's clock: wall time, never earlier than anything already recorded."""
+        last = conn.execute(select(func.max(s.records.c.recorded_at))).scalar()
+        last_pub = conn.execute(select(func.max(s.programs.c.published_at))).scalar()
+        now = self.clock()
+        return max(now, last or now, last_pub or now)
+
+    # -- programs -------------------------------------------------------------------
+
+    def rulebook_from_canonical(self, sha: str, canonical: str) -> Rulebook:
+        rb = self._rulebook_cache.get(sha)
+        if rb is None:
+            rb = Rulebook.model_validate(json.loads(canonical))
+            self._rulebook_cache[sha] = rb
+        return rb
+
+    def program_versions(self, program: str | None = None) -> list[ProgramVersion]:
+        q = select(s.programs).order_by(s.programs.c.seq)
+        if program is not None:
+            q = q.where(s.programs.c.program == program)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [ProgramVersion(r["program"], r["version"], r["effective_at"], r["published_at"],
+                               r["sha256"], self.rulebook_from_canonical(r["sha256"],
+                                                                         r["canonical"]),
+                               r["seq"]) for r in rows]
+
+    def programs(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for pv in self.program_versions():
+            seen.setdefault(pv.program, None)
+        return list(seen)
+
+    def resolve_program(self, program: str | None) -> str:
+        names = self.programs()
+        if program is None:
+            if len(names) == 1:
+                return names[0]
+            raise LedgerError("this ledger hosts several programs "
+                              f"({', '.join(names)}): choose one with --program")
+        if program not in names:
+            raise LedgerError(f"no program {program!r} in this ledger "
+                              f"(programs: {', '.join(names) or 'none'})")
+        return program
+
+    def version_in_force(self, program: str, at: int, known_at: int) -> ProgramVersion:
+        """The latest version effective at `at` whose publication was recorded by
+        `known_at`: any past standing reproduces exactly."""
+        versions = self.program_versions(program)
+        if not versions:
+            raise LedgerError(f"no program {program!r} in this ledger")
+        best: ProgramVersion | None = None
+        for pv in versions:
+            if pv.effective_at <= at and pv.published_at <= known_at and (
+                    best is None or (pv.effective_at, pv.seq) > (best.effective_at, best.seq)):
+                best = pv
+        if best is None:
+            first = versions[0]
+            raise LedgerError(
+                f"no version of program {program!r} is in force at "
+                f"{format_instant(at)} as known at {format_instant(known_at)}: it was first "
+                f"published at {format_instant(first.published_at)}"
+                + (f", effective from {format_instant(first.effective_at)}"
+                   if first.effective_at > BEGINNING_OF_TIME else ""))
+        return best
+
+    def publish(self, rulebook: Rulebook, effective: int | None = None) -> ProgramVersion:
+        """Add a program or a new version of one, after the baseline and the agreement
+        of shared record types with every other program."""
+        enforce_baseline(rulebook)
+        existing = self.program_versions()
+        mine = [pv for pv in existing if pv.program == rulebook.rulebook]
+        for pv in mine:
+            if pv.version == rulebook.version:
+                if pv.sha256 == rulebook.sha256:
+                    return pv  # the same publication twice is a no-op
+                raise LedgerError(
+                    f"program {rulebook.rulebook!r} version {rulebook.version} is already "
+                    f"published with other content (sha256 {pv.sha256[:12]}…): give the new "
+                    "rulebook a new `version:`")
+        self._check_agreement(rulebook, existing)
+        with self.engine.begin() as conn:
+            published = self.tick(conn)
+            eff = effective if effective is not None else (
+                BEGINNING_OF_TIME if not mine else published)
+            row = {"program": rulebook.rulebook, "version": rulebook.version,
+                   "effective_at": eff, "published_at": published,
+                   "sha256": rulebook.sha256, "canonical": rulebook.canonical(),
+                   "source": source_text(rulebook)}
+            seq = conn.execute(s.programs.insert().values(**row)).inserted_primary_key[0]
+            self.operation(conn, "publish", {"program": rulebook.rulebook,
+                                             "version": rulebook.version,
+                                             "sha256": rulebook.sha256})
+            self.log_events(conn, [Event("rulebook.published", {
+                "program": rulebook.rulebook, "version": rulebook.version,
+                "sha256": rulebook.sha256, "effective_at": format_instant(eff),
+                "published_at": format_instant(published)})])
+        return ProgramVersion(rulebook.rulebook, rulebook.version, eff, published,
+                              rulebook.sha256, rulebook, int(seq))
+
+    def _check_agreement(self, rb: Rulebook, existing: Sequence[ProgramVersion]) -> None:
+        latest: dict[str, ProgramVersion] = {}
+        for pv in existing:
+            latest[pv.program] = pv
+        problems = []
+        for other in latest.values():
+            if other.program == rb.rulebook:
+                continue
+            for t in rb.record_types:
+                o = other.rulebook.types.get(t.id)
+                if o is None:
+                    continue
+                for field in ("kind", "evidence"):
+                    if getattr(t, field) != getattr(o, field):
+                        problems.append(f"record type {t.id!r}: {field} is {getattr(t, field)!r}"
+                                        f" here but {getattr(o, field)!r} in program "
+                                        f"{other.program!r}")
+                if set(t.providers) != set(o.providers):
+                    problems.append(f"record type {t.id!r}: providers {sorted(t.providers)} "
+                                    f"here but {sorted(o.providers)} in program "
+                                    f"{other.program!r}")
+        if problems:
+            raise RulebookError("programs that share a record type must agree on its kind, "
+                                "providers and evidence:\n  " + "\n  ".join(problems))
+
+    def type_registry(self) -> dict[str, TypeInfo]:
+        """Every declared record type, from the latest version of each program."""
+        latest: dict[str, ProgramVersion] = {}
+        for pv in self.program_versions():
+            latest[pv.program] = pv
+        out: dict[str, TypeInfo] = {}
+        for pv in latest.values():
+            rb = pv.rulebook
+            per_unit = {r.record for r in rb.rules if r.points_per_unit is not None}
+            per_unit |= {a.record for a in rb.attributes
+                         if any(b.below is not None for b in a.bins)}
+            for t in rb.record_types:
+                prev = out.get(t.id)
+                providers = set(t.providers) or ({"reviewer"} if t.kind == "void" else set())
+                numeric = t.id in per_unit and not any(
+                    b.values for a in rb.attributes if a.record == t.id for b in a.bins)
+                if prev is not None:
+                    providers |= prev.providers
+                    numeric = numeric or prev.numeric
+                out[t.id] = TypeInfo(
+                    t.id, t.kind, frozenset(providers),
+                    t.evidence == "required" or bool(prev and prev.evidence_required),
+                    numeric, (*(prev.declared_by if prev else ()), pv.program))
+        return out
+
+    # -- providers and subjects -----------------------------------------------------
+
+    def add_provider(self, provider: str, role: str) -> None:
+        if not provider.strip() or not role.strip():
+            raise LedgerError("a provider needs an id and a role")
+        with self.engine.begin() as conn:
+            row = conn.execute(select(s.providers).where(
+                s.providers.c.provider == provider)).mappings().first()
+            if row is not None:
+                if row["role"] == role:
+                    return
+                raise LedgerError(f"provider {provider!r} is already registered with role "
+                                  f"{row['role']!r}")
+            conn.execute(s.providers.insert().values(provider=provider, role=role,
+                                                     registered_at=self.tick(conn)))
+            self.operation(conn, "provider.add", {"provider": provider, "role": role})
+
+    def providers(self) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return {r.provider: r.role for r in conn.execute(select(s.providers))}
+
+    def subject_kind(self, subject: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(s.subjects.c.kind).where(
+                s.subjects.c.subject == subject)).scalar()
+
+    # -- records --------------------------------------------------------------------
+
+    def records_of(self, subject: str, conn: Connection | None = None) -> list[Record]:
+        """Every record about one subject (resolutions and voids included: ingest keeps
+        them on the subject of the record they reference)."""
+        c = s.records.c
+        q = select(c.record_id, c.provider, c.subject, c.type, c.kind, c.occurred_at,
+                   c.recorded_at, c.value_num, c.value_text, c.evidence, c.ref
+                   ).where(c.subject == subject)
+        if conn is None:
+            with self.engine.connect() as own:
+                rows = own.execute(q).all()
+        else:
+            rows = conn.execute(q).all()
+        return [Record(*row) for row in rows]
+
+    def count_records(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(s.records)).scalar() or 0)
+
+    def all_subjects(self) -> list[tuple[str, str]]:
+        with self.engine.connect() as conn:
+            return [(r.subject, r.kind) for r in conn.execute(
+                select(s.subjects.c.subject, s.subjects.c.kind).order_by(s.subjects.c.subject))]
+
+    # -- audit ----------------------------------------------------------------------
+
+    def operation(self, conn: Connection, kind: str, detail: dict[str, Any]) -> None:
+        conn.execute(s.operations.insert().values(
+            at=self.clock(), kind=kind, detail=json.dumps(detail, sort_keys=True)))
+
+    def log_events(self, conn: Connection, events: Iterable[Event]) -> None:
+        evs = [(e.kind, e.payload) for e in events]
+        t = _transparency()
+        if not evs or t is None:
+            return
+        t[0].log_events(conn, evs)
+
+    def commitment(self, conn: Connection, subject: str) -> str:
+        t = _transparency()
+        if t is None:
+            return ""
+        events = t[0]
+        return str(events.subject_commitment(subject, events.salt_for(conn, subject)))

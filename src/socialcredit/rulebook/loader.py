@@ -1,0 +1,124 @@
+"""YAML -> Rulebook, with errors that name the file, the line and the field.
+
+PyYAML's composer keeps each node's start mark; we walk the node tree once to map
+every path (("rules", 3, "points")) to its line, then translate pydantic's error
+locations through that map.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from socialcredit.errors import RulebookError
+from socialcredit.rulebook.model import Rulebook
+
+PathKey = tuple[str | int, ...]
+
+
+def _line_map(node: yaml.Node | None, path: PathKey = (), out: dict[PathKey, int] | None = None
+              ) -> dict[PathKey, int]:
+    out = {} if out is None else out
+    if node is None:
+        return out
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[(*path, key)] = key_node.start_mark.line + 1
+            _line_map(value_node, (*path, key), out)
+            out[(*path, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_map(item, (*path, i), out)
+    return out
+
+
+def line_of(lines: dict[PathKey, int], path: PathKey) -> int | None:
+    """The line of the deepest known prefix of `path`."""
+    p = tuple(path)
+    while p:
+        if p in lines:
+            return lines[p]
+        p = p[:-1]
+    return lines.get(())
+
+
+def dotted(path: PathKey) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _path_from_message(msg: str) -> PathKey:
+    """Model-level messages start with a path such as `rules[3].record:`; recover it."""
+    head = msg.split(":", 1)[0].strip()
+    path: list[str | int] = []
+    for chunk in head.replace("]", "").split("."):
+        name, *idx = chunk.split("[")
+        if not name.replace("_", "").isalnum():
+            return ()
+        path.append(name)
+        path.extend(int(i) for i in idx if i.isdigit())
+    return tuple(path)
+
+
+def parse_rulebook(text: str, source: str = "<rulebook>") -> Rulebook:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        raise RulebookError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise RulebookError(f"{source}:1: a rulebook is a YAML mapping (rulebook:, version:, ...)")
+    lines = _line_map(node)
+    try:
+        rb = Rulebook.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc: PathKey = tuple(err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "value_error" and not loc:
+                for part in msg.split("; "):
+                    sub = _path_from_message(part)
+                    problems.append(f"{source}:{line_of(lines, sub) or 1}: {part}")
+                continue
+            field = dotted(loc) or "(top level)"
+            problems.append(f"{source}:{line_of(lines, loc) or 1}: {field}: {msg}")
+        raise RulebookError("invalid rulebook\n  " + "\n  ".join(problems)) from None
+    rb.__dict__["_lines"] = lines
+    rb.__dict__["_source"] = source
+    rb.__dict__["_text"] = text
+    return rb
+
+
+def load_rulebook(path: str | Path) -> Rulebook:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RulebookError(f"{p}: no such rulebook file") from None
+    except UnicodeDecodeError as exc:
+        raise RulebookError(f"{p}: not UTF-8 text ({exc.reason})") from None
+    return parse_rulebook(text, str(p))
+
+
+def source_line(rb: Rulebook, path: PathKey) -> int | None:
+    lines = rb.__dict__.get("_lines")
+    return line_of(lines, path) if lines else None
+
+
+def source_name(rb: Rulebook) -> str:
+    return str(rb.__dict__.get("_source", "<rulebook>"))
+
+
+def source_text(rb: Rulebook) -> str | None:
+    text = rb.__dict__.get("_text")
+    return str(text) if text is not None else None

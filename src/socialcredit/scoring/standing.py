@@ -1,0 +1,117 @@
+"""What a standing is: the score and everything needed to explain and contest it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from socialcredit.timeutil import format_instant
+
+
+@dataclass(frozen=True)
+class Contribution:
+    record_id: str
+    type: str
+    rule: int  # index into the rulebook's rules
+    dimension: str
+    points: float
+    contribution: float
+    occurred_at: int
+    age_days: float
+    resolved: bool
+    label: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"record_id": self.record_id, "type": self.type, "rule": self.rule,
+                "dimension": self.dimension, "points": self.points,
+                "contribution": self.contribution,
+                "occurred_at": format_instant(self.occurred_at),
+                "age_days": self.age_days, "resolved": self.resolved, "label": self.label}
+
+
+@dataclass(frozen=True)
+class AttributeScore:
+    attribute: int
+    record: str  # the fact type
+    dimension: str
+    record_id: str | None  # None: no fact, `missing` points
+    value: float | str | None
+    bin: int | None
+    points: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"attribute": self.attribute, "record": self.record, "dimension": self.dimension,
+                "record_id": self.record_id, "value": self.value, "bin": self.bin,
+                "points": self.points}
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    list: str
+    kind: str
+    public: bool
+    record_id: str | None  # the record that triggered it (None for score lists)
+    notice_from: int | None
+    start: int | None
+    end: int | None
+    ended_by: str | None  # resolution record id, or "max_duration"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"list": self.list, "kind": self.kind, "public": self.public,
+                "record_id": self.record_id, "notice_from": format_instant(self.notice_from),
+                "start": format_instant(self.start), "end": format_instant(self.end),
+                "ended_by": self.ended_by}
+
+
+@dataclass(frozen=True)
+class RulebookRef:
+    id: str
+    version: str
+    sha256: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"id": self.id, "version": self.version, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class Standing:
+    subject: str
+    subject_kind: str | None
+    program: str
+    at: int
+    known_at: int
+    applies: bool
+    score: float
+    tier: str | None
+    dimensions: dict[str, float]
+    lists: list[str]
+    list_entries: list[ListEntry]
+    pending: list[ListEntry]  # notified, not yet in effect: the objection window
+    contributions: list[Contribution]
+    attributes: list[AttributeScore]
+    key_factors: list[Contribution]
+    rulebook: RulebookRef
+    projection: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "subject_kind": self.subject_kind,
+            "program": self.program,
+            "at": format_instant(self.at),
+            "known_at": format_instant(self.known_at),
+            "projection": self.projection,
+            "applies": self.applies,
+            "score": self.score,
+            "tier": self.tier,
+            "dimensions": dict(self.dimensions),
+            "lists": list(self.lists),
+            "list_entries": [e.as_dict() for e in self.list_entries],
+            "pending_lists": [e.as_dict() for e in self.pending],
+            "contributions": [c.as_dict() for c in self.contributions],
+            "attributes": [a.as_dict() for a in self.attributes],
+            "key_factors": [c.as_dict() for c in self.key_factors],
+            "rulebook": self.rulebook.as_dict(),
+            "notes": list(self.notes),
+        }
