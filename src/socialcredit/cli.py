@@ -277,7 +277,9 @@ def synth(program: Annotated[str, typer.Option("--program", help="Shipped rulebo
     path = out_file or Path(f"{Path(program).stem}-{subjects}.csv")
     stats = synthesize_to_file(program, path, subjects=subjects, months=months, seed=seed,
                                end=instant(end, "--end"))
-    out.print(f"wrote {stats.records} records about {stats.subjects} subjects to {path}")
+    out.print(f"wrote {stats.records} records about {stats.subjects} subjects (of {subjects}; "
+              f"the rest have no records) to {path}")
+    out.print(f"districts (for the policy lab): {stats.groups_file}")
     out.print(f"providers to register: {', '.join(f'{p} ({r})' for p, r in stats.providers)}")
 
 

@@ -360,35 +360,55 @@ def _write_rejected(path: Path, bad: list[Row]) -> Path:
 
 def _events_for(ledger: Ledger, conn: Connection, rows: list[Row], recorded_at: int
                 ) -> list[Event]:
-    """Listings, voids and listing-ending resolutions go to the transparency log."""
+    """Listings, voids and listing-ending resolutions go to the transparency log.
+
+    Leaves carry commitments, never subject ids (see transparency/events.py)."""
     triggers: dict[str, list[tuple[str, Any]]] = {}
     for program in ledger.programs():
         rb = ledger.program_versions(program)[-1].rulebook
         for x in rb.lists:
             if x.enter_when.record:
                 triggers.setdefault(x.enter_when.record, []).append((program, x))
-    if not triggers and not any(r.kind in ("void", "resolution") for r in rows):
+    if not any(r.type in triggers or r.kind == "void" for r in rows) and not (
+            triggers and any(r.kind == "resolution" for r in rows)):
         return []
+    in_file = {r.record_id: r.type for r in rows}
+    c = s.records.c
+    missing = sorted({r.ref for r in rows if r.ref and r.ref not in in_file})
+    ref_type = dict(in_file)
+    ref_type.update({row[0]: row[1] for row in _fetch(conn, c.record_id, missing, c.record_id,
+                                                      c.type)})
     events: list[Event] = []
     for r in rows:
         at = r.recorded_at if r.recorded_at is not None else recorded_at
-        if r.type in triggers:
-            for program, x in triggers[r.type]:
-                start = at + days_to_us(x.notice)
-                end = start + days_to_us(x.max_duration) if x.max_duration else None
-                events.append(Event("list.entry", {
-                    "program": program, "list": x.id,
-                    "commitment": ledger.commitment(conn, r.subject),
-                    "start": format_instant(start), "end": format_instant(end),
-                    "reason": [r.record_id], "notice_from": format_instant(at)}))
-        elif r.kind == "void":
+        for program, x in triggers.get(r.type, ()):
+            start = at + days_to_us(x.notice)
+            end = start + days_to_us(x.max_duration) if x.max_duration else None
+            events.append(Event("list.entry", {
+                "program": program, "list": x.id,
+                "commitment": ledger.commitment(conn, r.subject),
+                "start": format_instant(start), "end": format_instant(end),
+                "reasons": [r.record_id], "notice_from": format_instant(at)}))
+        if r.kind == "void" and r.ref:
+            commitment = ledger.commitment(conn, r.subject)
             events.append(Event("record.void", {
-                "commitment": ledger.commitment(conn, r.subject), "voided": r.ref,
-                "void": r.record_id, "at": format_instant(at)}))
-        elif r.kind == "resolution":
-            events.append(Event("record.resolution", {
-                "commitment": ledger.commitment(conn, r.subject), "resolves": r.ref,
-                "resolution": r.record_id, "occurred_at": format_instant(r.occurred_at)}))
+                "commitment": commitment, "record_id": r.ref, "void_record_id": r.record_id,
+                "at": format_instant(at)}))
+            for program, x in triggers.get(ref_type.get(r.ref, ""), ()):
+                events.append(Event("list.exit", {
+                    "program": program, "list": x.id, "commitment": commitment,
+                    "end": format_instant(at), "reason": "void", "record_id": r.ref}))
+        elif r.kind == "resolution" and r.ref:
+            for program, x in triggers.get(ref_type.get(r.ref, ""), ()):
+                commitment = ledger.commitment(conn, r.subject)
+                events.append(Event("record.resolution", {
+                    "program": program, "list": x.id, "commitment": commitment,
+                    "record_id": r.ref, "resolution_record_id": r.record_id,
+                    "occurred_at": format_instant(r.occurred_at)}))
+                events.append(Event("list.exit", {
+                    "program": program, "list": x.id, "commitment": commitment,
+                    "end": format_instant(r.occurred_at), "reason": "resolution",
+                    "record_id": r.ref}))
     return events
 
 

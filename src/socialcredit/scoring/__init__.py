@@ -26,4 +26,32 @@ def compute_standing(ledger: Ledger, subject: str, program: str | None = None,
     return st
 
 
-__all__ = ["Standing", "compute_standing"]
+
+def reference_all(ledger: Ledger, program: str | None = None, at: int | None = None,
+                  known_at: int | None = None) -> list[Standing]:
+    """Every subject's standing with the reference engine, reading the ledger once.
+
+    For small populations and as an oracle; the batch engine is the fast path.
+    """
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from socialcredit.ledger import schema as s  # noqa: PLC0415
+    from socialcredit.ledger.model import Record  # noqa: PLC0415
+
+    now = ledger.clock()
+    t = now if at is None else at
+    k = t if known_at is None else known_at
+    name = ledger.resolve_program(program)
+    rb = ledger.version_in_force(name, t, k).rulebook
+    c = s.records.c
+    by_subject: dict[str, list[Record]] = {}
+    with ledger.engine.connect() as conn:
+        for row in conn.execute(select(c.record_id, c.provider, c.subject, c.type, c.kind,
+                                       c.occurred_at, c.recorded_at, c.value_num, c.value_text,
+                                       c.evidence, c.ref)):
+            by_subject.setdefault(row[2], []).append(Record(*row))
+    return [reference.standing(rb, subj, kind, by_subject.get(subj, ()), t, k, program=name,
+                               now=now) for subj, kind in ledger.all_subjects()]
+
+
+__all__ = ["Standing", "compute_standing", "reference_all"]

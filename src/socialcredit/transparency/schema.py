@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Connection,
     Engine,
     Integer,
     LargeBinary,
@@ -26,13 +27,16 @@ METADATA = MetaData()
 
 BigInt = BigInteger().with_variant(Integer(), "sqlite")
 
-# One row: the committed size. Appends take its row lock first (UPDATE ... RETURNING),
-# which serialises writers on PostgreSQL and takes SQLite's write lock up front.
+# One row: the committed size and number of checkpoints. Appends take its row lock
+# first (UPDATE ... RETURNING), which serialises writers on PostgreSQL and takes
+# SQLite's write lock up front. The counts also let the verifier notice leaves or
+# checkpoints deleted from the end.
 state = Table(
     "tlog_state",
     METADATA,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("size", BigInt, nullable=False),
+    Column("checkpoints", BigInt, nullable=False, server_default="0"),
     CheckConstraint("id = 1", name="tlog_state_single_row"),
 )
 
@@ -116,12 +120,19 @@ subject_salts = Table(
 )
 
 
-def create_tables(engine: Engine) -> None:
-    """Create the tlog_ tables if missing (idempotent) and the state row."""
-    METADATA.create_all(engine)
+def create_tables(bind: Engine | Connection) -> None:
+    """Create the tlog_ tables if missing and the state row (idempotent).
+
+    Given a Connection, works inside the caller's transaction (the ledger's `init`).
+    """
+    METADATA.create_all(bind)
+    if isinstance(bind, Connection):
+        if bind.execute(state.select()).first() is None:
+            bind.execute(state.insert().values(id=1, size=0, checkpoints=0))
+        return
     try:
-        with engine.begin() as conn:
+        with bind.begin() as conn:
             if conn.execute(state.select()).first() is None:
-                conn.execute(state.insert().values(id=1, size=0))
+                conn.execute(state.insert().values(id=1, size=0, checkpoints=0))
     except IntegrityError:  # a concurrent create_tables inserted it first
         pass

@@ -1,0 +1,101 @@
+"""`socialcredit demo`: the README's main job, end to end on the embedded default.
+
+It builds ./demo.db from the two shipped rulebooks and a synthetic population, then
+shows what an operator, a subject and a relying party each see.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from socialcredit.decisions import check
+from socialcredit.ledger import Ledger, ingest_file
+from socialcredit.render import render_decision, render_standing
+from socialcredit.scoring import compute_standing, reference_all
+from socialcredit.synth import resolve_rulebook, synthesize_to_file
+from socialcredit.timeutil import format_instant, parse_instant
+
+PROGRAMS = ("rongcheng", "judgment-defaulters")
+
+
+def _fresh(db: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+
+
+def run_demo(out: Console, db: Path, *, subjects: int = 10_000, seed: int = 7,
+             months: int = 36) -> None:
+    _fresh(db)
+    rbs = [resolve_rulebook(p) for p in PROGRAMS]
+    out.rule("[bold]socialcredit demo")
+    out.print(f"Building {db} from the shipped rulebooks {', '.join(PROGRAMS)} and a synthetic "
+              f"population of {subjects:,} subjects ({months} months of history, seed {seed}).")
+    ledger = Ledger.init(rbs[0], str(db))
+    for rb in rbs[1:]:
+        ledger.publish(rb)
+    records_file = db.with_suffix(".records.csv")
+    stats = synthesize_to_file(rbs, records_file, subjects=subjects, months=months, seed=seed,
+                               backfill_times=True)
+    for provider, role in stats.providers:
+        ledger.add_provider(provider, role)
+    started = time.perf_counter()
+    rep = ingest_file(ledger, records_file, backfill=True)
+    took = time.perf_counter() - started
+    out.print(f"Ingested {rep.accepted:,} records (a pilot's history, `ingest --backfill`, "
+              f"logged) in {took:.1f} s — {rep.accepted / took:,.0f} records/s.")
+
+    now = ledger.clock()
+    out.rule("Tier distribution (rongcheng, now)")
+    started = time.perf_counter()
+    standings = reference_all(ledger, "rongcheng", now)
+    scored = [s for s in standings if s.applies]
+    tiers = Counter(s.tier for s in scored)
+    table = Table("tier", "subjects", "share")
+    for tier in [t.id for t in rbs[0].tiers]:
+        table.add_row(tier, f"{tiers[tier]:,}", f"{tiers[tier] / max(len(scored), 1):.1%}")
+    out.print(table)
+    out.print(f"{len(scored):,} persons scored in {time.perf_counter() - started:.1f} s; "
+              f"organizations are outside rongcheng's scope (it applies to persons).")
+
+    out.rule("Who is listed, and why (judgment-defaulters, now)")
+    listed = [s for s in reference_all(ledger, "judgment-defaulters", now) if s.lists]
+    pending = [s for s in reference_all(ledger, "judgment-defaulters", now) if s.pending]
+    out.print(f"{len(listed):,} subjects on the public list of dishonest judgment defaulters; "
+              f"{len(pending):,} more have been notified and are inside their objection window.")
+    lt = Table("subject", "kind", "because of record", "listed from", "until")
+    shown = sorted(listed, key=lambda s: (s.subject_kind != "person", s.subject))[:4] + sorted(
+        listed, key=lambda s: (s.subject_kind != "organization", s.subject))[:3]
+    for st in shown:
+        e = st.list_entries[0]
+        lt.add_row(st.subject, st.subject_kind or "", e.record_id or "",
+                   (format_instant(e.start) or "")[:10], (format_instant(e.end) or "")[:10])
+    out.print(lt)
+    d_grade = [s for s in scored if s.lists]
+    out.print(f"{len(d_grade):,} persons hold rongcheng's D grade (score below 600 for the "
+              "whole 30-day notice period).")
+
+    out.rule("One standing, explained record by record")
+    worst = min(scored, key=lambda s: (s.score, s.subject))
+    render_standing(out, compute_standing(ledger, worst.subject, "rongcheng", now))
+    later = parse_instant("2028-01-01")
+    proj = compute_standing(ledger, worst.subject, "rongcheng", later)
+    out.print(f"Projection: with nothing more recorded, {worst.subject} scores "
+              f"{proj.score:.1f} (tier {proj.tier}) on {format_instant(later)} — records expire.")
+
+    out.rule("Decisions (written to the decision log)")
+    best = max(scored, key=lambda s: (s.score, s.subject))
+    asks = [(best.subject, "rental.bike", "rongcheng"),
+            (worst.subject, "bank.loan", "rongcheng")]
+    if listed:
+        asks.append((listed[0].subject, "rail.g_train_ticket", "judgment-defaulters"))
+        asks.append((listed[0].subject, "aviation.flight_ticket", "judgment-defaulters"))
+    for subject, action, program in asks:
+        render_decision(out, check(ledger, subject, action, program, now))
+    out.rule()
+    out.print(f"Explore: socialcredit standing {worst.subject} --program rongcheng --db {db}")
+    ledger.close()

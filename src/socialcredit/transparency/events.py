@@ -1,0 +1,187 @@
+"""What the ledger writes into the log: canonical JSON events with no personal data.
+
+The log is public, so a leaf names nobody. Where an event concerns a subject it
+carries a *commitment*: HMAC-SHA256(salt, subject) in hex, with a random salt per
+subject kept in `tlog_subject_salts`. Without the salt nobody can test a guessed
+identity against the log (a plain hash of a national ID number would be brute-forced
+in minutes); with it, the subject (who is given its salt) finds every leaf about
+itself, and can prove to a court that a listing was logged, when, and on what
+records. Deleting a subject's salt makes its leaves unlinkable for good while the
+log itself stays intact and verifiable.
+
+Leaf bytes are canonical JSON (sorted keys, no spaces, UTF-8, no floats), so anyone
+can rebuild a leaf from its fields and check its hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from socialcredit.timeutil import now_us
+from socialcredit.transparency.checkpoint import checkpoint
+from socialcredit.transparency.errors import TransparencyError
+from socialcredit.transparency.schema import subject_salts
+from socialcredit.transparency.store import TransparencyLog
+
+LEAF_VERSION = 1
+
+# kind -> the fields its payload must have (more are allowed). Times are ISO 8601
+# strings (timeutil.format_instant), record ids are the ledger's record_id.
+EVENT_KINDS: dict[str, tuple[str, ...]] = {
+    # a program's rulebook version became public; sha256 of its canonical form
+    "rulebook.published": ("program", "version", "sha256", "effective_at"),
+    # a subject enters a list: when it takes effect, when it ends at the latest,
+    # and the records it rests on (reasons: list of record ids)
+    "list.entry": ("program", "list", "commitment", "start", "end", "reasons"),
+    # a listing ends (end: when; reason: e.g. "resolution", "expiry", "void")
+    "list.exit": ("program", "list", "commitment", "end", "reason"),
+    # a record was withdrawn after review
+    "record.void": ("commitment", "record_id", "void_record_id"),
+    # a resolution (e.g. a judgment paid) that ends a listing
+    "record.resolution": ("program", "list", "commitment", "record_id", "resolution_record_id"),
+    # a batch of decisions: how many and the digest of their canonical records
+    "decisions.batch": ("program", "count", "digest"),
+}
+
+# Field names that would put a person in clear into a public log.
+_FORBIDDEN_FIELDS = frozenset({"subject", "name", "national_id", "id_number", "phone", "email"})
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def subject_commitment(subject: str, salt: bytes) -> str:
+    """HMAC-SHA256(salt, subject) as hex: how a subject appears in a leaf."""
+    if len(salt) < 16:
+        raise ValueError("a commitment salt needs at least 16 bytes")
+    return hmac.new(salt, subject.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def salt_for(conn: Connection, subject: str) -> bytes:
+    """The subject's salt, created (32 random bytes) on first use, in the caller's transaction.
+
+    Concurrent first uses agree: the insert does nothing on conflict and the row
+    that won is read back.
+    """
+    row = conn.execute(
+        select(subject_salts.c.salt).where(subject_salts.c.subject == subject)
+    ).first()
+    if row is not None:
+        return bytes(row[0])
+    values = {"subject": subject, "salt": os.urandom(32), "created_at": now_us()}
+    name = conn.dialect.name
+    if name == "sqlite":
+        conn.execute(sqlite_insert(subject_salts).values(**values).on_conflict_do_nothing())
+    elif name == "postgresql":
+        conn.execute(pg_insert(subject_salts).values(**values).on_conflict_do_nothing())
+    else:
+        conn.execute(subject_salts.insert().values(**values))
+    salt = conn.execute(
+        select(subject_salts.c.salt).where(subject_salts.c.subject == subject)
+    ).scalar_one()
+    return bytes(salt)
+
+
+def commitment_for(conn: Connection, subject: str) -> str:
+    """The subject's commitment, creating its salt if needed: what the ledger puts in leaves."""
+    return subject_commitment(subject, salt_for(conn, subject))
+
+
+def reveal_salt(conn: Connection, subject: str) -> bytes | None:
+    """The subject's salt, for the subject (through its access request); None if no
+    leaf was ever written about it."""
+    row = conn.execute(
+        select(subject_salts.c.salt).where(subject_salts.c.subject == subject)
+    ).first()
+    return None if row is None else bytes(row[0])
+
+
+def _check_value(path: str, value: Any) -> None:
+    if value is None or isinstance(value, bool | int | str):
+        return
+    if isinstance(value, float):
+        raise TransparencyError(
+            f"{path}: floats have no canonical JSON form; use a string or an integer"
+        )
+    if isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _check_value(f"{path}[{i}]", v)
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TransparencyError(f"{path}: object keys must be strings")
+            _check_value(f"{path}.{k}", v)
+        return
+    raise TransparencyError(f"{path}: {type(value).__name__} is not a JSON value")
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, compact separators, UTF-8: one byte string per value."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
+
+
+def event_leaf(kind: str, payload: dict[str, Any]) -> bytes:
+    """The leaf bytes of an event: canonical JSON of {"kind", "v", **payload}.
+
+    Refuses unknown kinds, missing fields, fields that name a person in clear,
+    commitments that are not 64 hex digits, and floats.
+    """
+    required = EVENT_KINDS.get(kind)
+    if required is None:
+        raise TransparencyError(f"unknown event kind {kind!r}; known: {', '.join(EVENT_KINDS)}")
+    missing = [f for f in required if f not in payload]
+    if missing:
+        raise TransparencyError(f"{kind} event lacks {', '.join(missing)}")
+    for reserved in ("kind", "v"):
+        if reserved in payload:
+            raise TransparencyError(
+                f"{kind} event: {reserved!r} is set by the log, not the payload"
+            )
+    bad = sorted(_FORBIDDEN_FIELDS & payload.keys())
+    if bad:
+        raise TransparencyError(
+            f"{kind} event: field {bad[0]!r} would put personal data in a public log; "
+            "use a commitment"
+        )
+    if "commitment" in payload and not (
+        isinstance(payload["commitment"], str) and _HEX64.match(payload["commitment"])
+    ):
+        raise TransparencyError(f"{kind} event: commitment must be 64 lowercase hex digits")
+    _check_value(kind, payload)
+    return canonical_json({"kind": kind, "v": LEAF_VERSION, **payload})
+
+
+def parse_leaf(data: bytes) -> dict[str, Any]:
+    """The event a leaf holds (for monitors and subjects scanning the log)."""
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TransparencyError(f"leaf is not JSON: {exc}") from None
+    if not isinstance(value, dict) or "kind" not in value:
+        raise TransparencyError("leaf is not an event object")
+    return value
+
+
+def log_events(conn: Connection, events: Sequence[tuple[str, dict[str, Any]]]) -> list[int]:
+    """Append events and sign a new checkpoint, in the caller's transaction.
+
+    One checkpoint per call, so batch the events of one operation into one call.
+    Returns the leaf indexes; nothing happens for an empty list.
+    """
+    if not events:
+        return []
+    data = [event_leaf(kind, payload) for kind, payload in events]
+    indexes = TransparencyLog(conn).append(conn, data)
+    checkpoint(conn)
+    return indexes

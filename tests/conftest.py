@@ -1,0 +1,130 @@
+"""Shared fixtures: every ledger test runs on SQLite and on a real PostgreSQL server.
+
+PostgreSQL comes from $SOCIALCREDIT_TEST_PG (CI starts a server and sets it); failing
+that, the suite starts a throwaway server itself from the machine's binaries. Each
+test gets its own schema, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from socialcredit.db import resolve_db_url
+from socialcredit.ledger import Ledger
+from socialcredit.rulebook import parse_rulebook
+from socialcredit.timeutil import parse_instant
+
+ROOT = Path(__file__).resolve().parent.parent
+RULEBOOKS = ROOT / "src" / "socialcredit" / "rulebooks"
+
+
+def _pg_bin() -> Path | None:
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    for cand in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (cand / "pg_ctl").exists():
+            return cand
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str | None]:
+    url = os.environ.get("SOCIALCREDIT_TEST_PG")
+    if url:
+        yield url
+        return
+    bindir = _pg_bin()
+    if bindir is None:
+        yield None
+        return
+    root = os.geteuid() == 0
+    data = Path(tempfile.mkdtemp(prefix="sc-pg-"))
+    port = _free_port()
+    run: Callable[..., subprocess.CompletedProcess[bytes]]
+    prefix = ["runuser", "-u", "postgres", "--"] if root else []
+    if root:
+        shutil.chown(data, "postgres", "postgres")
+    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data / "db"), "-U", "postgres",
+                    "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
+    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data / "db"), "-w", "-l",
+                    str(data / "log"), "-o", f"-p {port} -k {data} -h 127.0.0.1 -F", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data / "db"), "-m", "fast",
+                        "stop"], capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    base = request.getfixturevalue("pg_server")
+    if base is None:
+        pytest.skip("no PostgreSQL server: set SOCIALCREDIT_TEST_PG or install postgresql")
+    schema = "t_" + uuid.uuid4().hex[:16]
+    admin = create_engine(resolve_db_url(base))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+class Clock:
+    """A settable ledger clock, so tests control recorded_at exactly."""
+
+    def __init__(self, start: str = "2026-01-01T00:00:00Z") -> None:
+        self.now = parse_instant(start)
+
+    def __call__(self) -> int:
+        return self.now
+
+    def set(self, when: str) -> None:
+        self.now = parse_instant(when)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def make_ledger(db_url: str, clock: Clock) -> Iterator[Callable[..., Ledger]]:
+    """make_ledger(rulebook_yaml_text, providers={"bank-1": "bank"}) -> Ledger."""
+    made: list[Ledger] = []
+
+    def make(rulebook: str, providers: dict[str, str] | None = None) -> Ledger:
+        rb = parse_rulebook(rulebook, "test.yaml")
+        ledger = Ledger.init(rb, db_url, clock=clock)
+        for p, role in (providers or {}).items():
+            ledger.add_provider(p, role)
+        made.append(ledger)
+        return ledger
+
+    yield make
+    for ledger in made:
+        ledger.close()
