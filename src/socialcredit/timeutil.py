@@ -48,13 +48,12 @@ def parse_instant(value: str | datetime | date) -> int:
         dt = datetime(value.year, value.month, value.day, tzinfo=UTC)
     else:
         s = value.strip()
+        try:
+            dt = datetime.fromisoformat(s)
+        except ValueError as exc:
+            raise ValueError(f"not an ISO 8601 timestamp: {value!r} ({exc})") from None
         if _DATE_ONLY.match(s):
-            dt = datetime.fromisoformat(s).replace(tzinfo=UTC)
-        else:
-            try:
-                dt = datetime.fromisoformat(s)
-            except ValueError:
-                raise ValueError(f"not an ISO 8601 timestamp: {value!r}") from None
+            dt = dt.replace(tzinfo=UTC)
     if dt.tzinfo is None:
         raise ValueError(f"timestamp needs a zone (e.g. Z or +08:00): {value!r}")
     return to_us(dt)

@@ -26,7 +26,9 @@ LINE_EVIDENCE = "evidence and legal basis for negative records"
 # Matching is on whole words of a record type's category, id and label.
 PROTECTED: dict[str, tuple[str, ...]] = {
     "racial or ethnic origin": ("race", "racial", "ethnic", "ethnicity", "ethnic_origin"),
-    "national origin": ("national_origin", "nationality", "hukou"),
+    "national origin": ("national_origin", "nationality", "hukou", "foreign_worker",
+                        "foreigner", "foreign_national", "citizenship", "immigrant",
+                        "immigration_status", "migrant"),
     "political opinion or expression": ("political", "politics", "political_opinion",
                                         "opinion_expression", "dissent", "ideology"),
     "religion or belief": ("religion", "religious", "belief", "beliefs", "faith", "worship"),
@@ -39,7 +41,7 @@ PROTECTED: dict[str, tuple[str, ...]] = {
                                        "orientation"),
     "sex or gender": ("sex", "gender"),
     "family or marital status": ("family", "family_status", "marital", "marital_status",
-                                 "marriage", "divorce"),
+                                 "marriage", "divorce", "personal_status"),
 }
 # Data about other people's conduct or one's ties to them.
 SOCIAL_TIES = ("personal_connections", "connections", "social_ties", "relatives", "contacts",

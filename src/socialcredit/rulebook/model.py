@@ -132,6 +132,10 @@ class Attribute(_Model):
     missing: float = 0.0
     expires: Days | None = Field(default=None, gt=0)
     applies_to: str = "self"
+    # Optional refinements of the record type's own category/context, read by the linter
+    # and the baseline (e.g. an imported scorecard names what each variable is about).
+    category: str | None = None
+    context: str | None = None
 
 
 class Tier(_Model):
@@ -183,6 +187,7 @@ class Consequence(_Model):
     grant: dict[str, Any] | None = None
     when: When = When()
     provider: str | None = None  # the agency or relying party that declared it
+    category: str | None = None  # what the treatment is (e.g. travel_ban; linter reads it)
     legal_basis: str | None = None
     applies_to: str = "self"
     duration: Days | None = Field(default=None, gt=0)

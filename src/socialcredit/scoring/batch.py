@@ -1,0 +1,566 @@
+"""The batch engine: standings of a whole population at (t, k) in one columnar pass.
+
+Same contract as :mod:`socialcredit.scoring.reference` (DESIGN.md, "Standing" and
+"Lists"), computed over Arrow columns with NumPy instead of per subject in Python.
+
+Technique, and why (measured, see BENCHMARKS_batch.md): subjects are dictionary-encoded
+to dense integer codes once, and from then on every clause is an array expression over
+records plus a ``np.bincount`` into per-(subject, dimension) cells. That is the shape
+of the work: one filter pass, one decay ``exp2``, one weighted bincount. The expensive
+operations of the general formulation are avoided rather than optimised:
+
+* max_count needs a ranking inside (subject, rule) groups. A full sort of every record
+  is the dominant cost of the DuckDB/Polars formulations (a window function). Here the
+  group sizes are counted with a bincount first and only groups larger than their cap
+  are sorted, with record ids ranked only within that small subset. On realistic
+  ledgers very few groups exceed their cap, so the sort touches a tiny fraction.
+* voids and resolutions are found with Arrow's hash ``is_in`` on record_id (a hash
+  probe per record, no join of the whole table) and then matched exactly on
+  (subject, record_id) with a hash join of the small candidate set, so a reference
+  can never cross subjects even in hand-built ledgers.
+* the latest fact of an attribute is the last element of each subject's run after a
+  lexsort of integer keys; exact ties on (occurred_at, recorded_at) fall back to a
+  record_id comparison for just those subjects.
+
+DuckDB SQL (window functions, hash aggregates) was measured at roughly 2-3x our time
+on two cores, and Polars sits between; both spend most of their time on the window
+ranking and on hashing string keys that the integer codes avoid.
+
+Memory is bounded by scoring in partitions of subjects (see
+:mod:`socialcredit.scoring.partitions`); a partition is self-contained because every
+reference (void, resolution) stays within one subject, which ingest enforces.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from socialcredit.ledger.model import Record
+from socialcredit.rulebook.model import Bin, Rulebook
+from socialcredit.timeutil import US_PER_DAY, days_to_us
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+Bool = npt.NDArray[np.bool_]
+
+#: The columns the engine reads. provider and evidence are not needed to score.
+RECORD_SCHEMA = pa.schema([
+    ("record_id", pa.string()),
+    ("subject", pa.string()),
+    ("type", pa.string()),
+    ("kind", pa.string()),
+    ("occurred_at", pa.int64()),
+    ("recorded_at", pa.int64()),
+    ("value_num", pa.float64()),
+    ("value_text", pa.string()),
+    ("ref", pa.string()),
+])
+SUBJECT_SCHEMA = pa.schema([("subject", pa.string()), ("kind", pa.string())])
+
+_NONE = np.iinfo(np.int64).max  # "no resolution" / "no end"
+_OTHER, _RESOLUTION, _VOID = 0, 1, 2
+
+
+def dimension_column(dim_id: str) -> str:
+    """Dimensions become columns ``dim_<id>`` so an id can never shadow ``score``."""
+    return f"dim_{dim_id}"
+
+
+def output_schema(rb: Rulebook) -> pa.Schema:
+    return pa.schema([
+        ("subject", pa.string()),
+        ("subject_kind", pa.string()),
+        ("score", pa.float64()),
+        ("tier", pa.string()),
+        *[(dimension_column(d.id), pa.float64()) for d in rb.dimensions],
+        ("lists", pa.list_(pa.string())),
+    ])
+
+
+def records_to_table(records: Iterable[Record]) -> pa.Table:
+    """Record objects -> the engine's columns (tests and small refreshes)."""
+    rs = list(records)
+    return pa.table({
+        "record_id": pa.array([r.record_id for r in rs], pa.string()),
+        "subject": pa.array([r.subject for r in rs], pa.string()),
+        "type": pa.array([r.type for r in rs], pa.string()),
+        "kind": pa.array([r.kind for r in rs], pa.string()),
+        "occurred_at": pa.array([r.occurred_at for r in rs], pa.int64()),
+        "recorded_at": pa.array([r.recorded_at for r in rs], pa.int64()),
+        "value_num": pa.array([r.value_num for r in rs], pa.float64()),
+        "value_text": pa.array([r.value_text for r in rs], pa.string()),
+        "ref": pa.array([r.ref for r in rs], pa.string()),
+    }, schema=RECORD_SCHEMA)
+
+
+def subjects_to_table(subjects: Iterable[tuple[str, str | None]]) -> pa.Table:
+    pairs = list(subjects)
+    return pa.table({"subject": pa.array([s for s, _ in pairs], pa.string()),
+                     "kind": pa.array([k for _, k in pairs], pa.string())},
+                    schema=SUBJECT_SCHEMA)
+
+
+def relevant_types(rb: Rulebook) -> list[str]:
+    """Types a standing under rb reads besides voids and resolutions (pushdown filter)."""
+    return sorted(rb.scored_types | rb.list_types)
+
+
+# -- compiled rulebook -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Compiled:
+    """The rulebook as parameter arrays indexed by rule, so clauses vectorise."""
+
+    types: list[str]  # type index -> id, for every type a rule/attribute/list names
+    type_index: dict[str, int]
+    passes: list[npt.NDArray[np.int32]]  # passes[j][type] = j-th rule of that type, or -1
+    points: F64
+    per_unit: Bool
+    ppu: F64
+    half_life: F64  # inf = no decay
+    expires: F64  # inf = never
+    max_count: I64  # 0 = no cap
+    resolved_points: F64  # nan = none
+    dim: npt.NDArray[np.int32]
+    n_dims: int
+
+
+def _compile(rb: Rulebook) -> _Compiled:
+    names = relevant_types(rb)
+    index = {n: i for i, n in enumerate(names)}
+    by_type: dict[int, list[int]] = {}
+    for i, r in enumerate(rb.rules):
+        by_type.setdefault(index[r.record], []).append(i)
+    depth = max((len(v) for v in by_type.values()), default=0)
+    passes = []
+    for j in range(depth):
+        arr = np.full(len(names), -1, np.int32)
+        for ti, rules in by_type.items():
+            if j < len(rules):
+                arr[ti] = rules[j]
+        passes.append(arr)
+    dims = {d.id: i for i, d in enumerate(rb.dimensions)}
+    rules = rb.rules
+    return _Compiled(
+        types=names, type_index=index, passes=passes,
+        points=np.array([r.points if r.points is not None else 0.0 for r in rules], float),
+        per_unit=np.array([r.points_per_unit is not None for r in rules], bool),
+        ppu=np.array([r.points_per_unit or 0.0 for r in rules], float),
+        half_life=np.array([r.half_life if r.half_life is not None else math.inf
+                            for r in rules], float),
+        expires=np.array([r.expires if r.expires is not None else math.inf for r in rules],
+                         float),
+        max_count=np.array([r.max_count or 0 for r in rules], np.int64),
+        resolved_points=np.array([r.resolved_points if r.resolved_points is not None
+                                  else math.nan for r in rules], float),
+        dim=np.array([dims[r.dimension] for r in rules], np.int32),
+        n_dims=len(rb.dimensions))
+
+
+# -- the prepared partition --------------------------------------------------------------
+
+@dataclass
+class _Prepared:
+    """One partition's records after the k-only clauses, as dense arrays.
+
+    Everything here depends on k (and on which subjects the program applies to) but
+    not on t, so score lists can re-score the same partition at t − notice cheaply.
+    """
+
+    subjects: pa.Array  # code -> subject id
+    subject_kind: pa.Array
+    applies: Bool  # per subject
+    # live records of applying subjects (known at k, not voided, not void/resolution)
+    scode: npt.NDArray[np.int32]
+    tcode: npt.NDArray[np.int32]  # index into _Compiled.types
+    occ: I64
+    rec: I64
+    value0: F64  # value_num with null -> 0 (points_per_unit × missing value = 0)
+    value_num: pa.Array
+    value_text: pa.Array
+    record_id: pa.Array
+    # known, non-voided resolutions: (subject code, ref, occurred_at), any occurred_at
+    res_subj: npt.NDArray[np.int32]
+    res_ref: pa.Array
+    res_occ: I64
+
+
+def _subject_codes(records: pa.Table, subjects: pa.Table | None
+                   ) -> tuple[npt.NDArray[np.int32], pa.Array, pa.Array]:
+    """Dense codes for the subjects of a partition: the subjects table first (so a
+    subject with no relevant record still gets a standing), then any unseen record
+    subject (kind unknown: the program does not apply)."""
+    rec_subj = records.column("subject").combine_chunks()
+    if subjects is not None and subjects.num_rows:
+        subj_col = subjects.column("subject").combine_chunks()
+        both = pa.concat_arrays([subj_col, rec_subj])
+    else:
+        subj_col = pa.array([], pa.string())
+        both = rec_subj
+    enc = both.dictionary_encode()
+    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+    universe = enc.dictionary
+    kinds = pa.nulls(len(universe), pa.string())
+    if subjects is not None and subjects.num_rows:
+        n = len(subj_col)
+        scodes = codes[:n]
+        kind_np = np.full(len(universe), None, dtype=object)
+        kind_np[scodes] = subjects.column("kind").combine_chunks().to_numpy(
+            zero_copy_only=False)
+        kinds = pa.array(kind_np, pa.string())
+        codes = codes[n:]
+    return codes, universe, kinds
+
+
+def _kind_codes(kind: pa.Array) -> npt.NDArray[np.int8]:
+    enc = kind.dictionary_encode()
+    lut = np.array([_VOID if k == "void" else _RESOLUTION if k == "resolution" else _OTHER
+                    for k in enc.dictionary.to_pylist()] or [0], np.int8)
+    idx = enc.indices.fill_null(0).to_numpy(zero_copy_only=False)
+    return lut[idx]
+
+
+def _type_codes(types: pa.Array, comp: _Compiled) -> npt.NDArray[np.int32]:
+    enc = types.dictionary_encode()
+    lut = np.array([comp.type_index.get(t, -1) for t in enc.dictionary.to_pylist()] or [-1],
+                   np.int32)
+    return lut[enc.indices.fill_null(0).to_numpy(zero_copy_only=False)]
+
+
+def _match_refs(record_id: pa.Array, scode: npt.NDArray[np.int32], ref: pa.Array,
+                ref_subj: npt.NDArray[np.int32]) -> tuple[I64, I64]:
+    """Pairs (record row, ref row) where ref == record_id on the same subject.
+
+    A hash probe of every record against the (few) refs, then an exact join of the
+    few candidates on (subject, id)."""
+    if len(ref) == 0 or len(record_id) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    cand = np.flatnonzero(pc.is_in(record_id, value_set=pc.unique(ref)).to_numpy(
+        zero_copy_only=False))
+    if len(cand) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    left = pa.table({"s": pa.array(scode[cand]), "id": record_id.take(pa.array(cand)),
+                     "row": pa.array(cand, pa.int64())})
+    right = pa.table({"s": pa.array(ref_subj), "id": ref,
+                      "rrow": pa.array(np.arange(len(ref)), pa.int64())})
+    j = left.join(right, keys=["s", "id"], join_type="inner")
+    return (j.column("row").to_numpy().astype(np.int64),
+            j.column("rrow").to_numpy().astype(np.int64))
+
+
+def _prepare(rb: Rulebook, comp: _Compiled, records: pa.Table, subjects: pa.Table | None,
+             k: int) -> _Prepared:
+    records = records.select(RECORD_SCHEMA.names)
+    scode_all, universe, kinds = _subject_codes(records, subjects)
+    applies = pc.is_in(kinds, value_set=pa.array(list(rb.subjects), pa.string())).fill_null(
+        False).to_numpy(zero_copy_only=False)
+    rec_all = records.column("recorded_at").to_numpy()
+    # clause 1 (the program applies to the subject's kind) and clause 2 (recorded ≤ k)
+    keep = (rec_all <= k) & applies[scode_all]
+    idx = pa.array(np.flatnonzero(keep))
+    t = records.take(idx)
+    scode = scode_all[keep]
+    kcode = _kind_codes(t.column("kind").combine_chunks())
+    record_id = t.column("record_id").combine_chunks()
+    ref = t.column("ref").combine_chunks()
+    # clause 3: a void known at k withdraws its target, whatever the void's occurred_at
+    vrows = np.flatnonzero((kcode == _VOID) & ref.is_valid().to_numpy(zero_copy_only=False))
+    voided = np.zeros(len(scode), bool)
+    if len(vrows):
+        hit, _ = _match_refs(record_id, scode, ref.take(pa.array(vrows)), scode[vrows])
+        voided[hit] = True
+    live = ~voided
+    rrows = np.flatnonzero(live & (kcode == _RESOLUTION)
+                           & ref.is_valid().to_numpy(zero_copy_only=False))
+    tcode = _type_codes(t.column("type").combine_chunks(), comp)
+    use = live & (kcode == _OTHER) & (tcode >= 0)
+    rows = pa.array(np.flatnonzero(use))
+    occ_all = t.column("occurred_at").to_numpy()
+    return _Prepared(
+        subjects=universe, subject_kind=kinds, applies=applies,
+        scode=scode[use], tcode=tcode[use], occ=occ_all[use],
+        rec=t.column("recorded_at").to_numpy()[use],
+        value0=t.column("value_num").combine_chunks().fill_null(0.0).to_numpy(
+            zero_copy_only=False)[use],
+        value_num=t.column("value_num").combine_chunks().take(rows),
+        value_text=t.column("value_text").combine_chunks().take(rows),
+        record_id=record_id.take(rows),
+        res_subj=scode[rrows], res_ref=ref.take(pa.array(rrows)), res_occ=occ_all[rrows])
+
+
+# -- scoring at t ----------------------------------------------------------------------------
+
+def _first_resolution(p: _Prepared, t: int) -> I64:
+    """Per live record: occurred_at of its first resolution (occurred ≤ t), or _NONE."""
+    out = np.full(len(p.occ), _NONE, np.int64)
+    ok = np.flatnonzero(p.res_occ <= t)
+    if len(ok) == 0:
+        return out
+    rows, rrows = _match_refs(p.record_id, p.scode, p.res_ref.take(pa.array(ok)),
+                              p.res_subj[ok])
+    np.minimum.at(out, rows, p.res_occ[ok][rrows])
+    return out
+
+
+def _rank_strings(values: pa.Array) -> I64:
+    """Rank of each string in code-point order (UTF-8 byte order is code-point order)."""
+    order = pc.sort_indices(values).to_numpy()
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    return rank
+
+
+def _apply_max_count(p: _Prepared, comp: _Compiled, rows: I64, rule: npt.NDArray[np.int32],
+                     ) -> Bool:
+    """Which of the counting records `rows` (of rules `rule`) survive max_count: the N
+    latest by (occurred_at, record_id) per (subject, rule). Only over-full groups are
+    sorted."""
+    keep = np.ones(len(rows), bool)
+    cap = comp.max_count[rule]
+    capped = np.flatnonzero(cap > 0)
+    if len(capped) == 0:
+        return keep
+    n_rules = len(comp.max_count)
+    group = p.scode[rows[capped]].astype(np.int64) * n_rules + rule[capped]
+    if len(p.subjects) * n_rules <= 1 << 25:
+        counts = np.bincount(group, minlength=len(p.subjects) * n_rules)[group]
+    else:
+        _, inverse, cnt = np.unique(group, return_inverse=True, return_counts=True)
+        counts = cnt[inverse]
+    over = np.flatnonzero(counts > cap[capped])
+    if len(over) == 0:
+        return keep
+    sub = capped[over]
+    g = group[over]
+    occ = p.occ[rows[sub]]
+    rid_rank = _rank_strings(p.record_id.take(pa.array(rows[sub])))
+    order = np.lexsort((-rid_rank, -occ, g))
+    gs = g[order]
+    start = np.r_[0, np.flatnonzero(gs[1:] != gs[:-1]) + 1]
+    pos = np.arange(len(gs)) - np.repeat(start, np.diff(np.r_[start, len(gs)]))
+    drop = order[pos >= cap[sub][order]]
+    keep[sub[drop]] = False
+    return keep
+
+
+def _float_or_none(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _bin_points(bins: Sequence[Bin], missing: float, value_num: pa.Array,
+                value_text: pa.Array) -> F64:
+    """Vectorised `_bin_for` of the reference: bins in order; `below` matches numbers
+    below it, `values` matches listed values (numbers and numeric text compare as
+    numbers), a bin with neither matches anything; unmatched -> missing."""
+    n = len(value_num)
+    is_num = value_num.is_valid().to_numpy(zero_copy_only=False)
+    num = value_num.fill_null(math.nan).to_numpy(zero_copy_only=False)
+    is_text = ~is_num & value_text.is_valid().to_numpy(zero_copy_only=False)
+    texts = value_text.fill_null("").to_numpy(zero_copy_only=False).astype(object)
+    parsed = np.full(n, math.nan)
+    if is_text.any():
+        cache: dict[str, float | None] = {}
+        for i in np.flatnonzero(is_text):
+            s = texts[i]
+            if s not in cache:
+                cache[s] = _float_or_none(s)
+            f = cache[s]
+            if f is not None:
+                parsed[i] = f
+    out = np.full(n, missing, float)
+    done = np.zeros(n, bool)
+    for b in bins:
+        if b.below is not None:
+            m = is_num & (num < b.below)
+        elif b.values is not None:
+            nums = [v for v in b.values if not isinstance(v, str)]
+            strs = [v for v in b.values if isinstance(v, str)]
+            num_set = nums + [f for f in (_float_or_none(s) for s in strs) if f is not None]
+            m = is_num & np.isin(num, np.array(num_set, float))
+            m |= is_text & (np.isin(texts, np.array(strs, dtype=object))
+                            | np.isin(parsed, np.array(nums, float)))
+        else:
+            m = np.ones(n, bool)
+        m &= ~done
+        out[m] = b.points
+        done |= m
+    return out
+
+
+def _latest_per_subject(p: _Prepared, rows: I64) -> I64:
+    """Among `rows`, the latest per subject by (occurred_at, recorded_at, record_id)."""
+    sc, oc, rc = p.scode[rows], p.occ[rows], p.rec[rows]
+    order = np.lexsort((rc, oc, sc))
+    sc_o = sc[order]
+    last = np.r_[np.flatnonzero(sc_o[1:] != sc_o[:-1]), len(sc_o) - 1]
+    chosen = order[last]
+    # exact ties on (occurred_at, recorded_at) with the runner-up: compare record ids
+    prev = last - 1
+    tie = (prev >= 0) & (sc_o[np.maximum(prev, 0)] == sc_o[last])
+    tie &= (oc[order[np.maximum(prev, 0)]] == oc[chosen]) & (
+        rc[order[np.maximum(prev, 0)]] == rc[chosen])
+    if tie.any():
+        ids = p.record_id.take(pa.array(rows)).to_pylist()
+        for j in np.flatnonzero(tie):
+            end = last[j]
+            i = end
+            key = (oc[order[end]], rc[order[end]])
+            while i > 0 and sc_o[i - 1] == sc_o[end] and (oc[order[i - 1]],
+                                                          rc[order[i - 1]]) == key:
+                i -= 1
+            cands = order[i:end + 1]
+            chosen[j] = max(cands, key=lambda c: ids[c])
+    return rows[chosen]
+
+
+@dataclass
+class _Scores:
+    dims: F64  # (S, D), clamped
+    score: F64
+
+
+def _score_at(rb: Rulebook, comp: _Compiled, p: _Prepared, t: int) -> tuple[_Scores, I64]:
+    n_subj = len(p.subjects)
+    n_dims = comp.n_dims
+    sums = np.zeros(n_subj * n_dims, float)
+    at_t = p.occ <= t  # clause 2, valid time
+    age = (t - p.occ) / US_PER_DAY
+    first_res = _first_resolution(p, t)
+    for rule_of_type in comp.passes:
+        rule = rule_of_type[p.tcode]
+        rows = np.flatnonzero((rule >= 0) & at_t)
+        rule = rule[rows]
+        a = age[rows]
+        ok = a < comp.expires[rule]  # clause 4
+        rows, rule, a = rows[ok], rule[ok], a[ok]
+        keep = _apply_max_count(p, comp, rows, rule)
+        rows, rule, a = rows[keep], rule[keep], a[keep]
+        points = np.where(comp.per_unit[rule], comp.ppu[rule] * p.value0[rows],
+                          comp.points[rule])
+        rp = comp.resolved_points[rule]
+        resolved = (first_res[rows] != _NONE) & ~np.isnan(rp)
+        points = np.where(resolved, rp, points)
+        hl = comp.half_life[rule]
+        decayed = np.isfinite(hl)
+        contrib = np.where(decayed, points * np.exp2(-a / np.where(decayed, hl, 1.0)),
+                           points)
+        cell = p.scode[rows].astype(np.int64) * n_dims + comp.dim[rule]
+        sums += np.bincount(cell, weights=contrib, minlength=n_subj * n_dims)
+    sums2 = sums.reshape(n_subj, n_dims)
+    for ai, attr in enumerate(rb.attributes):
+        dj = next(i for i, d in enumerate(rb.dimensions) if d.id == attr.dimension)
+        pts = np.full(n_subj, attr.missing, float)
+        ti = comp.type_index[attr.record]
+        cand = np.flatnonzero((p.tcode == ti) & at_t)
+        if attr.expires is not None:
+            cand = cand[age[cand] < attr.expires]
+        if len(cand):
+            latest = _latest_per_subject(p, cand)
+            rows_a = pa.array(latest)
+            pts[p.scode[latest]] = _bin_points(attr.bins, attr.missing,
+                                               p.value_num.take(rows_a),
+                                               p.value_text.take(rows_a))
+        del ai
+        sums2[:, dj] += pts
+    dims = np.empty_like(sums2)
+    for j, d in enumerate(rb.dimensions):
+        dims[:, j] = np.clip(sums2[:, j], -math.inf if d.min is None else d.min,
+                             math.inf if d.max is None else d.max)
+    total = rb.scale.base + (dims.sum(axis=1) if n_dims else np.zeros(n_subj))
+    score = np.clip(total, -math.inf if rb.scale.min is None else rb.scale.min,
+                    math.inf if rb.scale.max is None else rb.scale.max)
+    return _Scores(dims, score), first_res
+
+
+def _record_list(p: _Prepared, comp: _Compiled, list_type: str, notice: float,
+                 max_duration: float | None, first_res: I64, t: int) -> Bool:
+    """Per subject: on the list at t. Each live record of the type (occurred ≤ t) lists
+    from recorded_at + notice to min(first resolution, recorded_at + notice + max)."""
+    on = np.zeros(len(p.subjects), bool)
+    ti = comp.type_index[list_type]
+    rows = np.flatnonzero((p.tcode == ti) & (p.occ <= t))
+    if len(rows) == 0:
+        return on
+    start = p.rec[rows] + days_to_us(notice)
+    end = (start + days_to_us(max_duration) if max_duration is not None
+           else np.full(len(rows), _NONE, np.int64))
+    end = np.minimum(end, first_res[rows])
+    inside = (start <= t) & (t < end)
+    on[p.scode[rows[inside]]] = True
+    return on
+
+
+def score_partition(rb: Rulebook, records: pa.Table, subjects: pa.Table | None, t: int,
+                    k: int, *, _compiled: _Compiled | None = None) -> pa.Table:
+    """Standings of every subject in one partition (records and subjects of a set of
+    subjects; every record a void or resolution references must be in the same
+    partition, which subject partitioning guarantees)."""
+    comp = _compiled or _compile(rb)
+    p = _prepare(rb, comp, records, subjects, k)
+    sc, first_res = _score_at(rb, comp, p, t)
+    n = len(p.subjects)
+    memberships = np.zeros((n, len(rb.lists)), bool)
+    again: dict[int, F64] = {}
+    for li, x in enumerate(rb.lists):
+        if x.enter_when.record is not None:
+            memberships[:, li] = _record_list(p, comp, x.enter_when.record, x.notice,
+                                              x.max_duration, first_res, t) & p.applies
+        else:
+            assert x.enter_when.score_below is not None
+            below = sc.score < x.enter_when.score_below
+            if x.notice > 0:
+                t0 = t - days_to_us(x.notice)
+                if t0 not in again:
+                    again[t0] = _score_at(rb, comp, p, t0)[0].score
+                below &= again[t0] < x.enter_when.score_below
+            memberships[:, li] = below & p.applies
+    tier_idx = np.full(n, -1, np.int64)
+    for i in range(len(rb.tiers) - 1, -1, -1):
+        tier_idx[rb.tiers[i].min <= sc.score] = i
+    tier_names = pa.array([tr.id for tr in rb.tiers] + [None], pa.string())
+    tiers = tier_names.take(pa.array(np.where(tier_idx < 0, len(rb.tiers), tier_idx)))
+    flat = np.flatnonzero(memberships.ravel())
+    offsets = np.r_[0, np.cumsum(memberships.sum(axis=1))].astype(np.int32)
+    list_ids = pa.array([x.id for x in rb.lists], pa.string())
+    values = list_ids.take(pa.array(flat % max(len(rb.lists), 1)))
+    lists = pa.ListArray.from_arrays(pa.array(offsets), values)
+    cols: dict[str, pa.Array] = {
+        "subject": p.subjects, "subject_kind": p.subject_kind,
+        "score": pa.array(sc.score), "tier": tiers}
+    for j, d in enumerate(rb.dimensions):
+        cols[dimension_column(d.id)] = pa.array(sc.dims[:, j])
+    cols["lists"] = lists
+    return pa.table(cols, schema=output_schema(rb))
+
+
+def score_batches(rb: Rulebook, partitions: Iterable[tuple[pa.Table, pa.Table | None]],
+                  t: int, k: int) -> Iterator[pa.Table]:
+    """Score partition after partition (bounded memory: one partition at a time)."""
+    comp = _compile(rb)
+    for records, subjects in partitions:
+        yield score_partition(rb, records, subjects, t, k, _compiled=comp)
+
+
+def score_records(rb: Rulebook, records: Iterable[Record] | pa.Table,
+                  subjects: Iterable[tuple[str, str | None]] | pa.Table | None, t: int,
+                  k: int | None = None) -> pa.Table:
+    """Convenience: one in-memory partition (tests, small ledgers, refreshes)."""
+    table = records if isinstance(records, pa.Table) else records_to_table(records)
+    subj = (subjects if isinstance(subjects, pa.Table) or subjects is None
+            else subjects_to_table(subjects))
+    return score_partition(rb, table, subj, t, t if k is None else k)
+
+
+__all__ = ["RECORD_SCHEMA", "SUBJECT_SCHEMA", "dimension_column", "output_schema",
+           "records_to_table", "relevant_types", "score_batches", "score_partition",
+           "score_records", "subjects_to_table"]

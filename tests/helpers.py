@@ -1,0 +1,82 @@
+"""Small builders shared by tests."""
+
+from __future__ import annotations
+
+from socialcredit.ledger.model import Record
+from socialcredit.rulebook import Rulebook, parse_rulebook
+from socialcredit.timeutil import US_PER_DAY, parse_instant
+
+T0 = parse_instant("2026-01-01T00:00:00Z")
+
+
+def day(n: float) -> int:
+    """T0 + n days, in microseconds."""
+    return T0 + round(n * US_PER_DAY)
+
+
+def rec(record_id: str, type_: str, occurred: float, recorded: float | None = None, *,
+        kind: str = "conduct", value: float | str | None = None, ref: str | None = None,
+        subject: str = "s1", provider: str = "p") -> Record:
+    return Record(record_id, provider, subject, type_, kind, day(occurred),
+                  day(occurred if recorded is None else recorded),
+                  value if isinstance(value, float | int) else None,
+                  value if isinstance(value, str) else None, "ev", ref)
+
+
+BASE = """
+rulebook: test
+version: "1"
+subjects: [person]
+scale: {base: 1000, min: 0, max: 1200}
+dimensions:
+  - {id: money, min: -500, max: 100}
+  - {id: civic}
+record_types:
+  - {id: arrears, kind: conduct, providers: [bank], evidence: required, legal_basis: law,
+     category: financial_obligation, context: finance}
+  - {id: bonus, kind: conduct, providers: [bank], evidence: optional, category: civic_merit,
+     context: civic}
+  - {id: hours, kind: conduct, providers: [bank], category: civic_merit, context: civic}
+  - {id: history, kind: fact, providers: [bank], category: credit_history, context: finance}
+  - {id: ruling, kind: conduct, providers: [court], evidence: required, legal_basis: law,
+     category: court_judgment, context: judicial}
+  - {id: paid, kind: resolution, providers: [bank, court], evidence: required}
+  - {id: void, kind: void, providers: [reviewer], evidence: required}
+rules:
+  - {record: arrears, dimension: money, points: -10, half_life: 100d, expires: 1y, max_count: 3,
+     resolved_points: -4}
+  - {record: bonus, dimension: civic, points: 30}
+  - {record: hours, dimension: civic, points_per_unit: 0.5}
+attributes:
+  - record: history
+    dimension: money
+    bins: [{below: 12, points: -20}, {values: [abc, 99], points: 7}, {below: 36, points: 5},
+           {points: 10}]
+    missing: -3
+tiers:
+  - {id: A, min: 1000}
+  - {id: B, min: 950}
+  - {id: C, min: 0}
+lists:
+  - id: defaulters
+    kind: black
+    enter_when: {record: ruling}
+    notice: 10d
+    max_duration: 100d
+    legal_basis: law
+consequences:
+  - {action: train, context: transport, effect: deny, when: {on_list: defaulters}}
+  - {action: bike, context: commerce, effect: benefit, grant: {deposit_waived: true},
+     when: {tier_at_least: A}}
+  - {action: bike, context: commerce, effect: benefit, grant: {helmet: free},
+     when: {score_at_least: 1005}}
+  - {action: loan, context: finance, effect: deny, when: {score_below: 960, not_on_list: defaulters}}
+"""
+
+
+def base_rulebook(**replace: str) -> Rulebook:
+    text = BASE
+    for old, new in replace.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    return parse_rulebook(text, "base.yaml")

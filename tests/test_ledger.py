@@ -1,0 +1,248 @@
+"""The ledger on SQLite and PostgreSQL: ingest, idempotency, bad input, append-only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from socialcredit.errors import IngestError, LedgerError, RulebookError
+from socialcredit.ledger import Ledger, ingest_file, schema
+from socialcredit.scoring import compute_standing
+from socialcredit.timeutil import parse_instant
+from tests.helpers import BASE
+
+PROVIDERS = {"bank-1": "bank", "court-1": "court", "rev-1": "reviewer", "rev-2": "reviewer"}
+HEADER = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
+
+
+@pytest.fixture
+def ledger(make_ledger):
+    return make_ledger(BASE, PROVIDERS)
+
+
+def write(tmp_path: Path, body: str, name: str = "r.csv", header: str = HEADER) -> Path:
+    p = tmp_path / name
+    p.write_text(header + body if name.endswith(".csv") else body, encoding="utf-8")
+    return p
+
+
+def count(ledger: Ledger) -> int:
+    return ledger.count_records()
+
+
+def test_ingest_csv_and_standing(ledger, tmp_path, clock):
+    f = write(tmp_path, "a1,bank-1,alice,person,arrears,2025-12-01,,sha256:1,\n"
+                        "b1,bank-1,alice,,bonus,2025-12-02T08:00:00+08:00,,,\n")
+    rep = ingest_file(ledger, f)
+    assert (rep.accepted, rep.duplicates, rep.rejected) == (2, 0, 0)
+    st = compute_standing(ledger, "alice", at=clock.now)
+    assert {c.record_id for c in st.contributions} == {"a1", "b1"}
+    recs = {r.record_id: r for r in ledger.records_of("alice")}
+    assert recs["b1"].occurred_at == parse_instant("2025-12-02T00:00:00Z")
+    assert recs["a1"].recorded_at == clock.now  # the ledger's clock, not the file's
+
+
+def test_ingest_jsonl(ledger, tmp_path):
+    lines = [{"record_id": "h1", "provider": "bank-1", "subject": "bob",
+              "subject_kind": "person", "type": "hours", "occurred_at": "2025-11-01",
+              "value": 4},
+             {"record_id": "f1", "provider": "bank-1", "subject": "bob", "type": "history",
+              "occurred_at": "2025-11-01T00:00:00Z", "value": "abc"}]
+    f = write(tmp_path, "\n".join(json.dumps(x) for x in lines) + "\n", "r.jsonl")
+    assert ingest_file(ledger, f).accepted == 2
+    recs = {r.record_id: r for r in ledger.records_of("bob")}
+    assert recs["h1"].value_num == 4.0 and recs["f1"].value_text == "abc"
+
+
+def test_same_record_twice_is_accepted_once(ledger, tmp_path):
+    f = write(tmp_path, "a1,bank-1,alice,person,arrears,2025-12-01,,sha256:1,\n"
+                        "a1,bank-1,alice,person,arrears,2025-12-01,,sha256:1,\n")
+    rep = ingest_file(ledger, f)
+    assert (rep.accepted, rep.duplicates) == (1, 1)
+    rep = ingest_file(ledger, f)
+    assert (rep.accepted, rep.duplicates) == (0, 2)
+    assert count(ledger) == 1
+
+
+def test_same_id_other_content_is_an_error(ledger, tmp_path):
+    ingest_file(ledger, write(tmp_path, "a1,bank-1,alice,person,arrears,2025-12-01,,sha256:1,\n"))
+    f = write(tmp_path, "a1,bank-1,alice,person,arrears,2025-12-02,,sha256:1,\n", "b.csv")
+    with pytest.raises(IngestError, match=r"b\.csv:2: record_id: 'a1' is already in the ledger "
+                                          r"with other content \(occurred_at differ\)"):
+        ingest_file(ledger, f)
+    f = write(tmp_path, "a2,bank-1,alice,person,arrears,2025-12-01,,sha256:1,\n"
+                        "a2,bank-1,alice,person,arrears,2025-12-01,,sha256:2,\n", "c.csv")
+    with pytest.raises(IngestError, match=r"c\.csv:3: record_id: 'a2' appears on line 2"):
+        ingest_file(ledger, f)
+    assert count(ledger) == 1
+
+
+@pytest.mark.parametrize(("row", "field", "message"), [
+    ("x1,bank-1,alice,person,nosuch,2025-12-01,,e,", "type", "unknown record type 'nosuch'"),
+    ("x1,bank-1,alice,alien,arrears,2025-12-01,,e,", "subject_kind", "unknown subject kind"),
+    ("x1,bank-1,alice,,arrears,2025-12-01,,e,", "subject_kind", "required the first time"),
+    ("x1,bank-1,alice,person,arrears,2025-12-01,,,", "evidence", "required for 'arrears'"),
+    ("x1,bank-1,alice,person,arrears,yesterday,,e,", "occurred_at", "not an ISO 8601"),
+    ("x1,bank-1,alice,person,arrears,2025-12-01T10:00:00,,e,", "occurred_at", "needs a zone"),
+    ("x1,bank-1,alice,person,arrears,2025-13-01,,e,", "occurred_at", "not an ISO 8601"),
+    ("x1,nobody,alice,person,arrears,2025-12-01,,e,", "provider", "unknown provider"),
+    ("x1,court-1,alice,person,arrears,2025-12-01,,e,", "provider", "may not submit 'arrears'"),
+    ("x1,bank-1,alice,person,hours,2025-12-01,lots,,", "value", "needs a number"),
+    ("x1,bank-1,alice,person,hours,2025-12-01,nan,,", "value", "finite"),
+    (",bank-1,alice,person,arrears,2025-12-01,,e,", "record_id", "missing"),
+    ("x1,bank-1,alice,person,paid,2025-12-01,,e,", "ref", "names the record_id"),
+    ("x1,bank-1,alice,person,paid,2025-12-01,,e,zzz", "ref", "no record 'zzz'"),
+    ("x1,bank-1,alice,person,arrears,2025-12-01,,e,zzz", "ref", "only resolution and void"),
+    ("x1,bank-1,alice,person,void,2025-12-01,,e,zzz", "provider", "may not submit 'void'"),
+])
+def test_bad_rows_name_file_line_and_field(ledger, tmp_path, row, field, message):
+    good = "g1,bank-1,bob,person,bonus,2025-12-01,,,\n"
+    f = write(tmp_path, good + row + "\n")
+    with pytest.raises(IngestError) as exc:
+        ingest_file(ledger, f)
+    text = str(exc.value)
+    assert f"{f}:3: {field}:" in text, text
+    assert message in text, text
+    assert "nothing was ingested" in text
+    assert count(ledger) == 0  # a refused file stores nothing, not even its good rows
+
+
+def test_voids_only_by_a_reviewer_who_did_not_provide_the_record(make_ledger, tmp_path):
+    rb = BASE.replace("providers: [reviewer]", "providers: [reviewer]")
+    ledger = make_ledger(rb, {**PROVIDERS, "rev-bank": "reviewer"})
+    ingest_file(ledger, write(tmp_path, "a1,bank-1,alice,person,arrears,2025-12-01,,e,\n"))
+    ok = write(tmp_path, "v1,rev-1,alice,,void,2025-12-05,,e,a1\n", "v.csv")
+    assert ingest_file(ledger, ok).accepted == 1
+    st = compute_standing(ledger, "alice")
+    assert st.contributions == []
+
+
+def test_ref_must_be_about_the_same_subject(ledger, tmp_path):
+    ingest_file(ledger, write(tmp_path, "a1,bank-1,alice,person,arrears,2025-12-01,,e,\n"))
+    f = write(tmp_path, "r1,bank-1,bob,person,paid,2025-12-05,,e,a1\n", "r.csv")
+    with pytest.raises(IngestError, match="about another subject"):
+        ingest_file(ledger, f)
+
+
+def test_void_of_a_void_and_resolution_of_a_fact_are_refused(ledger, tmp_path):
+    ingest_file(ledger, write(tmp_path, "a1,bank-1,alice,person,arrears,2025-12-01,,e,\n"
+                                        "f1,bank-1,alice,,history,2025-12-01,3,,\n"
+                                        "v1,rev-1,alice,,void,2025-12-02,,e,a1\n"))
+    with pytest.raises(IngestError, match="itself a void"):
+        ingest_file(ledger, write(tmp_path, "v2,rev-2,alice,,void,2025-12-03,,e,v1\n", "b.csv"))
+    with pytest.raises(IngestError, match="resolves a conduct record"):
+        ingest_file(ledger, write(tmp_path, "r2,bank-1,alice,,paid,2025-12-03,,e,f1\n", "c.csv"))
+
+
+def test_subject_kind_cannot_change(ledger, tmp_path):
+    ingest_file(ledger, write(tmp_path, "a1,bank-1,alice,person,bonus,2025-12-01,,,\n"))
+    with pytest.raises(IngestError, match="already a person"):
+        ingest_file(ledger, write(tmp_path, "a2,bank-1,alice,organization,bonus,2025-12-01,,,\n",
+                                  "b.csv"))
+
+
+def test_organizations_with_uscc_ids_are_validated(make_ledger, tmp_path):
+    ledger = make_ledger(BASE.replace("subjects: [person]", "subjects: [person, organization]"),
+                         PROVIDERS)
+    good = "91350100M000100Y43"
+    bad = "91350100M000100Y44"
+    ingest_file(ledger, write(tmp_path, f"a1,bank-1,{good},organization,bonus,2025-12-01,,,\n"))
+    assert ledger.subject_kind(good) == "organization"
+    with pytest.raises(IngestError, match="not a valid Unified Social Credit Code"):
+        ingest_file(ledger, write(tmp_path, f"a2,bank-1,{bad},organization,bonus,2025-12-01,,,\n",
+                                  "b.csv"))
+    # opaque organization ids that are not USCC-shaped stay allowed
+    ingest_file(ledger, write(tmp_path, "a3,bank-1,ORG-7,organization,bonus,2025-12-01,,,\n",
+                              "c.csv"))
+
+
+def test_skip_invalid_ingests_good_rows_and_writes_rejects_beside(ledger, tmp_path):
+    f = write(tmp_path, "a1,bank-1,alice,person,arrears,2025-12-01,,e,\n"
+                        "a2,bank-1,alice,,nosuch,2025-12-01,,e,\n"
+                        "r1,bank-1,alice,,paid,2025-12-02,,e,a2\n"
+                        "a3,bank-1,alice,,bonus,2025-12-03,,,\n")
+    rep = ingest_file(ledger, f, skip_invalid=True)
+    assert (rep.accepted, rep.rejected) == (2, 2)
+    rejected = Path(rep.rejected_file or "")
+    assert rejected == tmp_path / "r.rejected.csv"
+    text = rejected.read_text()
+    assert "unknown record type 'nosuch'" in text and "a2" in text
+    assert "r1" in text  # its reference was rejected, so it goes too
+    assert {r.record_id for r in ledger.records_of("alice")} == {"a1", "a3"}
+
+
+def test_recorded_at_only_with_backfill(ledger, tmp_path, clock):
+    header = HEADER.rstrip("\n") + ",recorded_at\n"
+    body = "a1,bank-1,alice,person,arrears,2024-01-01,,e,,2024-01-03\n"
+    with pytest.raises(IngestError, match="recorded_at: set by the ledger's clock"):
+        ingest_file(ledger, write(tmp_path, body, header=header))
+    rep = ingest_file(ledger, write(tmp_path, body, header=header), backfill=True)
+    assert rep.accepted == 1
+    (r,) = ledger.records_of("alice")
+    assert r.recorded_at == parse_instant("2024-01-03")
+    with ledger.engine.connect() as conn:
+        kinds = [k for (k,) in conn.execute(select(schema.operations.c.kind))]
+    assert "ingest.backfill" in kinds  # the backfill is a logged operation
+    future = "a9,bank-1,alice,,arrears,2024-01-01,,e,,2030-01-01\n"
+    with pytest.raises(IngestError, match="future"):
+        ingest_file(ledger, write(tmp_path, future, "f.csv", header=header), backfill=True)
+
+
+def test_recorded_at_is_monotone_when_the_wall_clock_steps_back(ledger, tmp_path, clock):
+    clock.set("2026-03-01T00:00:00Z")
+    ingest_file(ledger, write(tmp_path, "a1,bank-1,alice,person,bonus,2025-12-01,,,\n"))
+    clock.set("2026-02-01T00:00:00Z")
+    ingest_file(ledger, write(tmp_path, "a2,bank-1,alice,,bonus,2025-12-01,,,\n", "b.csv"))
+    recs = {r.record_id: r.recorded_at for r in ledger.records_of("alice")}
+    assert recs["a2"] >= recs["a1"]
+
+
+def test_malformed_csv_header_and_width(ledger, tmp_path):
+    with pytest.raises(IngestError, match=r"r\.csv:1: missing column\(s\): occurred_at"):
+        ingest_file(ledger, write(tmp_path, "a1,bank-1,alice,arrears\n",
+                                  header="record_id,provider,subject,type\n"))
+    with pytest.raises(IngestError, match=r"r\.csv:2: row: expected 9 fields, found 3"):
+        ingest_file(ledger, write(tmp_path, "a1,bank-1,alice\n"))
+
+
+def test_jsonl_bad_line(ledger, tmp_path):
+    f = write(tmp_path, '{"record_id": "a"\n', "r.jsonl")
+    with pytest.raises(IngestError, match=r"r\.jsonl:1: row: not valid JSON"):
+        ingest_file(ledger, f)
+
+
+def test_open_missing_ledger_and_double_init(db_url, clock):
+    with pytest.raises(LedgerError, match="no ledger"):
+        Ledger.open(db_url)
+    from socialcredit.rulebook import parse_rulebook
+
+    Ledger.init(parse_rulebook(BASE), db_url, clock=clock).close()
+    with pytest.raises(LedgerError, match="already exists"):
+        Ledger.init(parse_rulebook(BASE), db_url, clock=clock)
+
+
+def test_programs_sharing_a_type_must_agree(ledger):
+    from socialcredit.rulebook import parse_rulebook
+
+    other = BASE.replace("rulebook: test", "rulebook: other").replace(
+        "{id: bonus, kind: conduct, providers: [bank]", "{id: bonus, kind: conduct, "
+        "providers: [court]")
+    with pytest.raises(RulebookError, match="record type 'bonus': providers"):
+        ledger.publish(parse_rulebook(other))
+
+
+def test_provider_roles(ledger):
+    ledger.add_provider("bank-1", "bank")  # idempotent
+    with pytest.raises(LedgerError, match="already registered with role 'bank'"):
+        ledger.add_provider("bank-1", "court")
+
+
+def test_records_are_never_updated_in_place(ledger, tmp_path):
+    ingest_file(ledger, write(tmp_path, "a1,bank-1,alice,person,arrears,2025-12-01,,e,\n"
+                                        "v1,rev-1,alice,,void,2025-12-02,,e,a1\n"))
+    with ledger.engine.connect() as conn:
+        n = conn.execute(select(func.count()).select_from(schema.records)).scalar()
+    assert n == 2  # the void is a new record; the voided one is still there
