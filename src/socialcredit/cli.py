@@ -43,7 +43,7 @@ def friendly(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except RefusedRulebook as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            err.print(f"error: {exc}", markup=False, highlight=False)
             raise typer.Exit(3) from None
         except IngestError as exc:
             err.print(f"error: {exc}", markup=False, highlight=False)
@@ -301,6 +301,12 @@ def _mount_optional() -> None:
     from socialcredit.uscc_cli import uscc_cmd  # noqa: PLC0415
 
     app.command("uscc", help="Validate and explain Unified Social Credit Codes.")(uscc_cmd)
+    from socialcredit.lint.cli import LINT_CONTEXT, lint_cmd  # noqa: PLC0415
+    app.command("lint", help="Lint a rulebook (baseline + legal profiles; exit 0/1/2/64).",
+                context_settings=LINT_CONTEXT)(lint_cmd)
+    from socialcredit.scorecard_cli import import_scorecard_cmd  # noqa: PLC0415
+    app.command("import-scorecard", help="Turn a fitted scorecard into a rulebook YAML."
+                )(import_scorecard_cmd)
     try:
         from socialcredit.transparency.cli import app as log_app  # noqa: PLC0415
     except ImportError:  # pragma: no cover

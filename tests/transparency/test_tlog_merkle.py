@@ -75,9 +75,10 @@ def _from_list(hashes: list[bytes]) -> merkle.SubtreeHash:
 def test_hash_primitives() -> None:
     assert merkle.EMPTY_ROOT.hex() == ROOTS[0]
     assert merkle.leaf_hash(b"") == hashlib.sha256(b"\x00").digest()
-    assert merkle.node_hash(b"a" * 32, b"b" * 32) == hashlib.sha256(
-        b"\x01" + b"a" * 32 + b"b" * 32
-    ).digest()
+    assert (
+        merkle.node_hash(b"a" * 32, b"b" * 32)
+        == hashlib.sha256(b"\x01" + b"a" * 32 + b"b" * 32).digest()
+    )
     assert [merkle.split_point(n) for n in (2, 3, 4, 5, 8, 9)] == [1, 2, 2, 4, 4, 8]
 
 

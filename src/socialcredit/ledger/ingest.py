@@ -448,8 +448,13 @@ def ingest_file(ledger: Ledger, path: str | Path, *, skip_invalid: bool = False,
                     raise IngestError(f"{p}:{r.line}: recorded_at: a backfill may not record "
                                       "in the future", [])
         if new_subjects:
+            first_seen: dict[str, int] = {}
+            for r in insert:
+                at = r.recorded_at if r.recorded_at is not None else recorded_at
+                if r.subject in new_subjects and at < first_seen.get(r.subject, at + 1):
+                    first_seen[r.subject] = at
             conn.execute(s.subjects.insert(), [
-                {"subject": k, "kind": kind, "first_recorded_at": recorded_at}
+                {"subject": k, "kind": kind, "first_recorded_at": first_seen[k]}
                 for k, kind in new_subjects.items()])
         if insert:
             conn.execute(s.records.insert(), [
@@ -461,6 +466,8 @@ def ingest_file(ledger: Ledger, path: str | Path, *, skip_invalid: bool = False,
         if backfill:
             ledger.operation(conn, "ingest.backfill", {"file": str(p), "records": len(insert)})
         ledger.log_events(conn, _events_for(ledger, conn, insert, recorded_at))
+        from socialcredit.scoring.materialized import refresh_standings  # noqa: PLC0415
+        refresh_standings(ledger, conn, {r.subject for r in insert})  # no-op until score --all
     return IngestReport(str(p), len(rows), len(insert), dup, len(bad), rejected_file,
                         recorded_at if insert else None)
 

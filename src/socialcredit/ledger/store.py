@@ -275,10 +275,13 @@ class Ledger:
         with self.engine.connect() as conn:
             return {r.provider: r.role for r in conn.execute(select(s.providers))}
 
-    def subject_kind(self, subject: str) -> str | None:
+    def subject_kind(self, subject: str, known_at: int | None = None) -> str | None:
+        """The subject's kind, as the ledger knew it at `known_at` (bitemporal too)."""
+        q = select(s.subjects.c.kind).where(s.subjects.c.subject == subject)
+        if known_at is not None:
+            q = q.where(s.subjects.c.first_recorded_at <= known_at)
         with self.engine.connect() as conn:
-            return conn.execute(select(s.subjects.c.kind).where(
-                s.subjects.c.subject == subject)).scalar()
+            return conn.execute(q).scalar()
 
     # -- records --------------------------------------------------------------------
 
@@ -300,10 +303,13 @@ class Ledger:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(s.records)).scalar() or 0)
 
-    def all_subjects(self) -> list[tuple[str, str]]:
+    def all_subjects(self, known_at: int | None = None) -> list[tuple[str, str]]:
+        """(subject, kind) of every subject, or of those the ledger knew at `known_at`."""
+        q = select(s.subjects.c.subject, s.subjects.c.kind).order_by(s.subjects.c.subject)
+        if known_at is not None:
+            q = q.where(s.subjects.c.first_recorded_at <= known_at)
         with self.engine.connect() as conn:
-            return [(r.subject, r.kind) for r in conn.execute(
-                select(s.subjects.c.subject, s.subjects.c.kind).order_by(s.subjects.c.subject))]
+            return [(r.subject, r.kind) for r in conn.execute(q)]
 
     # -- audit ----------------------------------------------------------------------
 

@@ -7,7 +7,10 @@ with the line of DESIGN.md it crosses as the provision.
 
 from __future__ import annotations
 
+import re
+
 from socialcredit.lint.findings import Finding
+from socialcredit.lint.triggers import protected_categories
 from socialcredit.rulebook import baseline as bl
 from socialcredit.rulebook.model import Rulebook
 
@@ -35,9 +38,31 @@ PROVISIONS: dict[str, str] = {
 }
 
 
+def _also(rb: Rulebook, v: bl.Violation) -> str:
+    """The baseline names the first protected category it finds; a variable such as
+    `personal_status_and_sex` is about two, and the author should hear both."""
+    m = re.match(r"^(rules|attributes|lists)\[(\d+)\]$", v.path)
+    if v.line != bl.LINE_PROTECTED or m is None:
+        return ""
+    section, i = m.group(1), int(m.group(2))
+    type_id: str | None
+    extra: str | None
+    if section == "rules":
+        type_id, extra = rb.rules[i].record, None
+    elif section == "attributes":
+        type_id, extra = rb.attributes[i].record, rb.attributes[i].category
+    else:
+        type_id, extra = rb.lists[i].enter_when.record, None
+    t = rb.types.get(type_id or "")
+    if t is None:
+        return ""
+    cats = protected_categories(t.category, t.id, t.label, extra)
+    return f" (protected categories: {'; '.join(cats)})" if len(cats) > 1 else ""
+
+
 def check(rb: Rulebook) -> list[Finding]:
     """Every baseline violation, as an error; the engine refuses the rulebook."""
     return [Finding(PROFILE, CODES.get(v.line, "BASE"), "error", v.path, v.source_line,
                     PROVISIONS.get(v.line, v.line),
-                    f"{v.why} — the engine refuses to operate this rulebook")
+                    f"{v.why}{_also(rb, v)} — the engine refuses to operate this rulebook")
             for v in bl.baseline_violations(rb)]

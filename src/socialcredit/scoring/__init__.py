@@ -5,6 +5,7 @@ from __future__ import annotations
 from socialcredit.ledger.store import Ledger
 from socialcredit.scoring import reference
 from socialcredit.scoring.standing import Standing
+from socialcredit.timeutil import format_instant
 
 
 def compute_standing(ledger: Ledger, subject: str, program: str | None = None,
@@ -18,11 +19,12 @@ def compute_standing(ledger: Ledger, subject: str, program: str | None = None,
     k = t if known_at is None else known_at
     name = ledger.resolve_program(program)
     pv = ledger.version_in_force(name, t, k)
-    kind = ledger.subject_kind(subject)
+    kind = ledger.subject_kind(subject, k)
     records = ledger.records_of(subject)
     st = reference.standing(pv.rulebook, subject, kind, records, t, k, program=name, now=now)
     if kind is None:
-        st.notes.append(f"subject {subject!r} has no records in this ledger")
+        st.notes.append(f"subject {subject!r} has no records in this ledger (as known at "
+                        f"{format_instant(k)})")
     return st
 
 
@@ -51,7 +53,7 @@ def reference_all(ledger: Ledger, program: str | None = None, at: int | None = N
                                        c.evidence, c.ref)):
             by_subject.setdefault(row[2], []).append(Record(*row))
     return [reference.standing(rb, subj, kind, by_subject.get(subj, ()), t, k, program=name,
-                               now=now) for subj, kind in ledger.all_subjects()]
+                               now=now) for subj, kind in ledger.all_subjects(k)]
 
 
 __all__ = ["Standing", "compute_standing", "reference_all"]

@@ -241,9 +241,9 @@ def _show_report(report: VerifyReport, as_json: bool) -> None:
     for note in report.notes:
         out.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
     if report.ok:
-        out.print(f"[bold green]log verified[/]: {summary}", highlight=False)
+        out.print(f"[bold green]log verified[/]: {summary}", highlight=False, soft_wrap=True)
         return
-    err.print(f"[bold red]log verification FAILED[/]: {summary}", highlight=False)
+    err.print(f"[bold red]log verification FAILED[/]: {summary}", highlight=False, soft_wrap=True)
     for p in report.problems[:50]:
         err.print(Text.assemble(("  ✗ ", "red"), p.message), highlight=False, soft_wrap=True)
     if len(report.problems) > 50:

@@ -284,10 +284,10 @@ class _Replay:
             pool.setdefault(right, 2 * idx + 1)
         for idx, left, right, stored in self.level1:
             a, b = 2 * idx, 2 * idx + 1
-            self._damage(a)
             named = False
             for h, k in pool.items():
                 if merkle.node_hash(h, right) == stored and k != a:
+                    self._damage(a)
                     self.report.add(
                         "leaf",
                         a,
@@ -297,6 +297,7 @@ class _Replay:
                     named = True
                     break
                 if merkle.node_hash(left, h) == stored and k != b:
+                    self._damage(b)
                     self.report.add(
                         "leaf",
                         b,
@@ -306,6 +307,7 @@ class _Replay:
                     named = True
                     break
             if not named:
+                self._damage(a)
                 self.report.add(
                     "leaf",
                     a,

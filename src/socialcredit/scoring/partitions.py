@@ -1,0 +1,274 @@
+"""Bounded memory: feed the batch engine one partition of subjects at a time.
+
+A partition holds every record of a set of subjects, so it is self-contained (a void or
+resolution names a record of its own subject; ingest enforces it). Two sources:
+
+* the store (SQLAlchemy, SQLite or PostgreSQL): partitions are *ranges* of subjects in
+  the database's own ordering. The boundaries come from one streamed pass over
+  ``sc_subjects ORDER BY subject`` (keeping every M-th id only), and each partition is
+  then one indexed range query. Range predicates and ORDER BY use the same collation,
+  so the ranges tile the key space whatever the server's locale.
+* a Parquet ledger written by ``socialcredit export`` (``records/bucket=NN``): each
+  hash bucket is a partition, split further by a second hash pass when the memory
+  limit asks for more partitions than there are buckets.
+
+Peak memory is a setting: ``memory_limit="2GB"`` becomes a partition count from the
+engine's measured working set per record (:data:`BYTES_PER_RECORD`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.dataset as ds
+from sqlalchemy import Connection, and_, func, or_, select
+
+from socialcredit.errors import LedgerError, SocialCreditError
+from socialcredit.ledger import schema as s
+from socialcredit.ledger.model import ProgramVersion
+from socialcredit.ledger.store import Ledger
+from socialcredit.rulebook.model import Rulebook
+from socialcredit.scoring.batch import (
+    RECORD_SCHEMA,
+    SUBJECT_SCHEMA,
+    relevant_types,
+    score_batches,
+)
+from socialcredit.timeutil import format_instant
+
+#: Peak bytes per record while a partition is scored (Arrow columns + NumPy
+#: temporaries), measured by benchmarks/batch.py on the benchmark ledger; rounded up.
+BYTES_PER_RECORD = 600
+DEFAULT_ROWS_PER_PARTITION = 2_000_000
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "M": 1 << 20, "MB": 1 << 20,
+          "G": 1 << 30, "GB": 1 << 30, "T": 1 << 40, "TB": 1 << 40}
+_FNV_PRIME = np.uint32(16777619)
+_FNV_OFFSET = np.uint32(2166136261)
+
+
+def parse_memory(value: str | int) -> int:
+    """'2GB', '512MB', '1.5G' or a number of bytes."""
+    if isinstance(value, int):
+        return value
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?B?)\s*", value.upper())
+    if not m:
+        raise SocialCreditError(f"memory limit: not a size (e.g. 2GB, 512MB): {value!r}")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def rows_for_memory(memory_limit: str | int | None) -> int:
+    """Records per partition that keep the engine's peak under memory_limit."""
+    if memory_limit is None:
+        return DEFAULT_ROWS_PER_PARTITION
+    return max(1000, parse_memory(memory_limit) // BYTES_PER_RECORD)
+
+
+def fnv1a(values: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint32]:
+    """32-bit FNV-1a of each string's UTF-8 bytes, vectorised over Arrow's buffers.
+
+    Stable across processes and machines (unlike Python's hash), so a subject always
+    lands in the same bucket; documented in docs/cluster.md for other readers."""
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    arr = pa.concat_arrays([arr.cast(pa.string())])  # zero offset, plain utf8
+    n = len(arr)
+    h = np.full(n, _FNV_OFFSET, np.uint32)
+    if n == 0:
+        return h
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], np.int32, n + 1)
+    data = (np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None
+            else np.empty(0, np.uint8))
+    lengths = np.diff(offsets)
+    starts = offsets[:-1].astype(np.int64)
+    active = np.arange(n)
+    for j in range(int(lengths.max(initial=0))):
+        active = active[lengths[active] > j]
+        hj = h[active] ^ data[starts[active] + j].astype(np.uint32)
+        h[active] = hj * _FNV_PRIME
+    return h
+
+
+def bucket_of(subjects: pa.Array | pa.ChunkedArray, buckets: int) -> npt.NDArray[np.int32]:
+    return (fnv1a(subjects) % np.uint32(buckets)).astype(np.int32)
+
+
+# -- the store ------------------------------------------------------------------------------
+
+def _record_filter(rb: Rulebook, k: int) -> object:
+    c = s.records.c
+    return and_(c.recorded_at <= k,
+                or_(c.kind.in_(("void", "resolution")), c.type.in_(relevant_types(rb))))
+
+
+def subject_ranges(conn: Connection, partitions: int) -> list[tuple[str | None, str | None]]:
+    """[lo, hi) ranges of subjects, in the database's ordering, about equal in size."""
+    n = int(conn.execute(select(func.count()).select_from(s.subjects)).scalar() or 0)
+    if partitions <= 1 or n <= 1:
+        return [(None, None)]
+    step = math.ceil(n / partitions)
+    bounds: list[str] = []
+    q = select(s.subjects.c.subject).order_by(s.subjects.c.subject)
+    for i, row in enumerate(conn.execution_options(stream_results=True, yield_per=50_000)
+                            .execute(q)):
+        if i and i % step == 0:
+            bounds.append(row[0])
+    edges: list[str | None] = [None, *bounds, None]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def _in_range(col: object, lo: str | None, hi: str | None) -> list[object]:
+    conds: list[object] = []
+    if lo is not None:
+        conds.append(col >= lo)  # type: ignore[operator]
+    if hi is not None:
+        conds.append(col < hi)  # type: ignore[operator]
+    return conds
+
+
+def _rows_to_table(rows: Sequence[Sequence[object]], schema: pa.Schema) -> pa.Table:
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in schema.names]
+    return pa.table({name: pa.array(list(col), schema.field(name).type)
+                     for name, col in zip(schema.names, cols, strict=True)}, schema=schema)
+
+
+def fetch_partition(conn: Connection, rb: Rulebook, k: int, lo: str | None, hi: str | None,
+                    subjects: Sequence[str] | None = None) -> tuple[pa.Table, pa.Table]:
+    """Records (pushdown: known at k, relevant types, voids, resolutions) and subjects of
+    one range, or of an explicit list of subjects."""
+    c = s.records.c
+    cols = [c.record_id, c.subject, c.type, c.kind, c.occurred_at, c.recorded_at,
+            c.value_num, c.value_text, c.ref]
+    sc = s.subjects.c
+    if subjects is not None:
+        recs: list[Sequence[object]] = []
+        subs: list[Sequence[object]] = []
+        keys = sorted(set(subjects))
+        for i in range(0, len(keys), 900):
+            chunk = keys[i:i + 900]
+            recs.extend(conn.execute(select(*cols).where(
+                c.subject.in_(chunk), _record_filter(rb, k))).all())  # type: ignore[arg-type]
+            subs.extend(conn.execute(select(sc.subject, sc.kind).where(
+                sc.subject.in_(chunk))).all())
+    else:
+        recs = list(conn.execute(select(*cols).where(
+            _record_filter(rb, k), *_in_range(c.subject, lo, hi))).all())  # type: ignore[arg-type]
+        subs = list(conn.execute(select(sc.subject, sc.kind).where(
+            *_in_range(sc.subject, lo, hi))).all())  # type: ignore[arg-type]
+    return _rows_to_table(recs, RECORD_SCHEMA), _rows_to_table(subs, SUBJECT_SCHEMA)
+
+
+def store_partitions(ledger: Ledger, rb: Rulebook, k: int, *,
+                     rows_per_partition: int = DEFAULT_ROWS_PER_PARTITION
+                     ) -> Iterator[tuple[pa.Table, pa.Table]]:
+    with ledger.engine.connect() as conn:
+        n = int(conn.execute(select(func.count()).select_from(s.records)).scalar() or 0)
+        for lo, hi in subject_ranges(conn, math.ceil(n / max(rows_per_partition, 1))):
+            yield fetch_partition(conn, rb, k, lo, hi)
+
+
+def score_ledger(ledger: Ledger, program: str | None, t: int, k: int, *,
+                 memory_limit: str | int | None = None,
+                 rows_per_partition: int | None = None) -> Iterator[pa.Table]:
+    """Standings of every subject of the ledger under `program` at (t, k), partition by
+    partition (concatenate them, or write them as they come)."""
+    name = ledger.resolve_program(program)
+    rb = ledger.version_in_force(name, t, k).rulebook
+    rows = rows_per_partition or rows_for_memory(memory_limit)
+    yield from score_batches(rb, store_partitions(ledger, rb, k, rows_per_partition=rows),
+                             t, k)
+
+
+# -- Parquet ledgers -------------------------------------------------------------------------
+
+def version_in_force(versions: Sequence[ProgramVersion], program: str, at: int,
+                     known_at: int) -> ProgramVersion:
+    """Ledger.version_in_force over versions read from a Parquet ledger (same rule)."""
+    best: ProgramVersion | None = None
+    for pv in versions:
+        if pv.program == program and pv.effective_at <= at and pv.published_at <= known_at \
+                and (best is None or (pv.effective_at, pv.seq) > (best.effective_at, best.seq)):
+            best = pv
+    if best is None:
+        raise LedgerError(f"no version of program {program!r} is in force at "
+                          f"{format_instant(at)} as known at {format_instant(known_at)}")
+    return best
+
+
+def parquet_buckets(root: Path) -> list[Path]:
+    return sorted(p for p in (root / "records").glob("bucket=*") if p.is_dir())
+
+
+def parquet_partitions(root: str | Path, rb: Rulebook, k: int, *,
+                       rows_per_partition: int = DEFAULT_ROWS_PER_PARTITION
+                       ) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """One partition per bucket of an exported ledger, or several per bucket (a second
+    hash) when a bucket holds more records than rows_per_partition."""
+    base = Path(root)
+    flt = (ds.field("recorded_at") <= k) & (
+        ds.field("kind").isin(["void", "resolution"])
+        | ds.field("type").isin(relevant_types(rb)))
+    for bucket in parquet_buckets(base):
+        rdata = ds.dataset(bucket, format="parquet")
+        sdir = base / "subjects" / bucket.name
+        sdata = ds.dataset(sdir, format="parquet") if sdir.exists() else None
+        n = rdata.count_rows()
+        splits = max(1, math.ceil(n / max(rows_per_partition, 1)))
+        for j in range(splits):
+            recs = _read_split(rdata, flt, RECORD_SCHEMA, splits, j)
+            subs = (_read_split(sdata, None, SUBJECT_SCHEMA, splits, j) if sdata is not None
+                    else pa.table({"subject": pa.array([], pa.string()),
+                                   "kind": pa.array([], pa.string())}))
+            yield recs, subs
+
+
+def _read_split(data: ds.Dataset, flt: object, schema: pa.Schema, splits: int, j: int
+                ) -> pa.Table:
+    if splits == 1:
+        return data.to_table(columns=schema.names, filter=flt).cast(schema)
+    parts = []
+    for batch in data.to_batches(columns=schema.names, filter=flt):
+        mask = (fnv1a(batch.column("subject")) // np.uint32(65_536)) % np.uint32(splits) == j
+        parts.append(pa.Table.from_batches([batch]).filter(pa.array(mask)))
+    if not parts:
+        return schema.empty_table()
+    return pa.concat_tables(parts).cast(schema)
+
+
+def read_program_versions(root: str | Path) -> list[ProgramVersion]:
+    import json  # noqa: PLC0415
+
+    t = ds.dataset(Path(root) / "programs", format="parquet").to_table()
+    out = []
+    for r in t.to_pylist():
+        rb = Rulebook.model_validate(json.loads(r["canonical"]))
+        out.append(ProgramVersion(r["program"], r["version"], r["effective_at"],
+                                  r["published_at"], r["sha256"], rb, r["seq"]))
+    return out
+
+
+def score_parquet(root: str | Path, program: str | None, t: int, k: int, *,
+                  memory_limit: str | int | None = None,
+                  rows_per_partition: int | None = None) -> Iterator[pa.Table]:
+    """Standings of every subject of an exported (Parquet) ledger at (t, k)."""
+    versions = read_program_versions(root)
+    names = list(dict.fromkeys(pv.program for pv in versions))
+    if program is None:
+        if len(names) != 1:
+            raise LedgerError(f"this ledger hosts several programs ({', '.join(names)}): "
+                              "choose one with --program")
+        program = names[0]
+    rb = version_in_force(versions, program, t, k).rulebook
+    rows = rows_per_partition or rows_for_memory(memory_limit)
+    yield from score_batches(rb, parquet_partitions(root, rb, k, rows_per_partition=rows),
+                             t, k)
+
+
+__all__ = ["BYTES_PER_RECORD", "bucket_of", "fetch_partition", "fnv1a", "parquet_partitions",
+           "parse_memory", "read_program_versions", "rows_for_memory", "score_ledger",
+           "score_parquet", "store_partitions", "subject_ranges", "version_in_force"]
