@@ -257,6 +257,25 @@ def decisions(subject: Annotated[str | None, typer.Argument()] = None,
     out.print(table)
 
 
+@app.command("seal-decisions")
+@friendly
+def seal_decisions_cmd(db: DbOpt = None, json_: JsonOpt = False) -> None:
+    """Commit the decisions made since the last seal to the transparency log (a digest per
+    program; no personal data). Run it on a schedule, e.g. hourly."""
+    from socialcredit.decisions import seal_decisions  # noqa: PLC0415
+    from socialcredit.ledger import Ledger  # noqa: PLC0415
+
+    with Ledger.open(db) as ledger:
+        sealed = seal_decisions(ledger)
+    if json_:
+        emit_json(sealed)
+        return
+    if not sealed:
+        out.print("no new decisions to seal")
+    for b in sealed:
+        out.print(f"sealed {b['count']} decision(s) of {b['program']}: sha256 {b['digest']}")
+
+
 # -- synthetic data and the demo -----------------------------------------------------------
 
 @app.command()

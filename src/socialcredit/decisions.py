@@ -134,6 +134,45 @@ def check(ledger: Ledger, subject: str, action: str, program: str | None = None,
     return d
 
 
+def seal_decisions(ledger: Ledger) -> list[dict[str, Any]]:
+    """Commit every decision not yet sealed to the transparency log: one
+    `decisions.batch` leaf per program with the count and the sha256 over the canonical
+    bodies, in order. A subject holding its decision ids can later show that the log
+    committed to exactly those decisions; nobody can drop or alter one unnoticed."""
+    import hashlib  # noqa: PLC0415
+
+    from socialcredit.ledger.store import Event  # noqa: PLC0415
+
+    key = "decisions_sealed_seq"
+    sealed: list[dict[str, Any]] = []
+    with ledger.engine.begin() as conn:
+        row = conn.execute(select(s.meta.c.value).where(s.meta.c.key == key)).scalar()
+        last = int(row) if row is not None else 0
+        rows = conn.execute(select(s.decisions.c.seq, s.decisions.c.program, s.decisions.c.body)
+                            .where(s.decisions.c.seq > last).order_by(s.decisions.c.seq)).all()
+        if not rows:
+            return []
+        by_program: dict[str, list[tuple[int, str]]] = {}
+        for seq, program, body in rows:
+            by_program.setdefault(program, []).append((seq, body))
+        events = []
+        for program, items in by_program.items():
+            h = hashlib.sha256()
+            for _, body in items:
+                h.update(hashlib.sha256(body.encode("utf-8")).digest())
+            batch = {"program": program, "count": len(items), "digest": h.hexdigest(),
+                     "first_seq": items[0][0], "last_seq": items[-1][0]}
+            events.append(Event("decisions.batch", batch))
+            sealed.append(batch)
+        ledger.log_events(conn, events)
+        top = str(rows[-1][0])
+        if row is None:
+            conn.execute(s.meta.insert().values(key=key, value=top))
+        else:
+            conn.execute(s.meta.update().where(s.meta.c.key == key).values(value=top))
+    return sealed
+
+
 def decision_log(ledger: Ledger, subject: str | None = None, limit: int = 100
                  ) -> list[dict[str, Any]]:
     """The decisions about a subject (or all), newest first: what the subject may read."""

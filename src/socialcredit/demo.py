@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from socialcredit.decisions import check
+from socialcredit.decisions import check, seal_decisions
 from socialcredit.ledger import Ledger, ingest_file
 from socialcredit.render import render_decision, render_standing
 from socialcredit.scoring import compute_standing, reference_all
@@ -96,6 +96,17 @@ def run_demo(out: Console, db: Path, *, subjects: int = 10_000, seed: int = 7,
         asks.append((listed[0].subject, "aviation.flight_ticket", "judgment-defaulters"))
     for subject, action, program in asks:
         render_decision(out, check(ledger, subject, action, program, now))
+    sealed = seal_decisions(ledger)
+    out.rule("The public transparency log")
+    from socialcredit.transparency import latest_checkpoint  # noqa: PLC0415
+
+    with ledger.engine.connect() as conn:
+        cp = latest_checkpoint(conn)
+    out.print(f"Decisions sealed into the log: {sum(b['count'] for b in sealed)}. Every "
+              "rulebook publication, listing, void and listing-ending resolution is a leaf.")
+    if cp is not None:
+        out.print(cp.note.rstrip())
+    out.print(f"Verify it yourself: socialcredit log verify --db {db}")
     out.rule()
     out.print(f"Explore: socialcredit standing {worst.subject} --program rongcheng --db {db}")
     ledger.close()

@@ -51,6 +51,8 @@ class Ledger:
         self.url = url
         self.clock = clock
         self._rulebook_cache: dict[str, Rulebook] = {}
+        self._versions: list[ProgramVersion] = []
+        self._versions_seq: int | None = -1
 
     # -- opening --------------------------------------------------------------------
 
@@ -120,25 +122,34 @@ class Ledger:
             self._rulebook_cache[sha] = rb
         return rb
 
-    def program_versions(self, program: str | None = None) -> list[ProgramVersion]:
-        q = select(s.programs).order_by(s.programs.c.seq)
-        if program is not None:
-            q = q.where(s.programs.c.program == program)
-        with self.engine.connect() as conn:
-            rows = conn.execute(q).mappings().all()
-        return [ProgramVersion(r["program"], r["version"], r["effective_at"], r["published_at"],
-                               r["sha256"], self.rulebook_from_canonical(r["sha256"],
-                                                                         r["canonical"]),
-                               r["seq"]) for r in rows]
+    def program_versions(self, program: str | None = None, conn: Connection | None = None
+                         ) -> list[ProgramVersion]:
+        """Every published version, oldest first. Cached per ledger object and refreshed
+        when another publication is seen (one cheap max(seq) query), because every
+        standing and decision needs the version in force."""
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.program_versions(program, own)
+        latest = conn.execute(select(func.max(s.programs.c.seq))).scalar()
+        if self._versions_seq != latest:
+            rows = conn.execute(select(s.programs).order_by(s.programs.c.seq)).mappings().all()
+            self._versions = [ProgramVersion(
+                r["program"], r["version"], r["effective_at"], r["published_at"], r["sha256"],
+                self.rulebook_from_canonical(r["sha256"], r["canonical"]), r["seq"])
+                for r in rows]
+            self._versions_seq = latest
+        if program is None:
+            return list(self._versions)
+        return [pv for pv in self._versions if pv.program == program]
 
-    def programs(self) -> list[str]:
+    def programs(self, conn: Connection | None = None) -> list[str]:
         seen: dict[str, None] = {}
-        for pv in self.program_versions():
+        for pv in self.program_versions(None, conn):
             seen.setdefault(pv.program, None)
         return list(seen)
 
-    def resolve_program(self, program: str | None) -> str:
-        names = self.programs()
+    def resolve_program(self, program: str | None, conn: Connection | None = None) -> str:
+        names = self.programs(conn)
         if program is None:
             if len(names) == 1:
                 return names[0]
@@ -149,10 +160,11 @@ class Ledger:
                               f"(programs: {', '.join(names) or 'none'})")
         return program
 
-    def version_in_force(self, program: str, at: int, known_at: int) -> ProgramVersion:
+    def version_in_force(self, program: str, at: int, known_at: int,
+                         conn: Connection | None = None) -> ProgramVersion:
         """The latest version effective at `at` whose publication was recorded by
         `known_at`: any past standing reproduces exactly."""
-        versions = self.program_versions(program)
+        versions = self.program_versions(program, conn)
         if not versions:
             raise LedgerError(f"no program {program!r} in this ledger")
         best: ProgramVersion | None = None
@@ -275,29 +287,35 @@ class Ledger:
         with self.engine.connect() as conn:
             return {r.provider: r.role for r in conn.execute(select(s.providers))}
 
-    def subject_kind(self, subject: str, known_at: int | None = None) -> str | None:
+    def subject_kind(self, subject: str, known_at: int | None = None,
+                     conn: Connection | None = None) -> str | None:
         """The subject's kind, as the ledger knew it at `known_at` (bitemporal too)."""
         q = select(s.subjects.c.kind).where(s.subjects.c.subject == subject)
         if known_at is not None:
             q = q.where(s.subjects.c.first_recorded_at <= known_at)
-        with self.engine.connect() as conn:
-            return conn.execute(q).scalar()
+        if conn is None:
+            with self.engine.connect() as own:
+                return own.execute(q).scalar()
+        return conn.execute(q).scalar()
 
     # -- records --------------------------------------------------------------------
 
     def records_of(self, subject: str, conn: Connection | None = None) -> list[Record]:
         """Every record about one subject (resolutions and voids included: ingest keeps
         them on the subject of the record they reference)."""
-        c = s.records.c
-        q = select(c.record_id, c.provider, c.subject, c.type, c.kind, c.occurred_at,
-                   c.recorded_at, c.value_num, c.value_text, c.evidence, c.ref
-                   ).where(c.subject == subject)
         if conn is None:
             with self.engine.connect() as own:
-                rows = own.execute(q).all()
-        else:
-            rows = conn.execute(q).all()
-        return [Record(*row) for row in rows]
+                return self.records_of(subject, own)
+        # the hot path of every standing: a pre-compiled statement and plain tuples
+        rows = conn.exec_driver_sql(self._records_sql, (subject,)).fetchall()
+        return [Record(r[0], r[1], subject, r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
+                for r in rows]
+
+    @property
+    def _records_sql(self) -> str:
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        return ("SELECT record_id, provider, type, kind, occurred_at, recorded_at, value_num, "
+                f"value_text, evidence, ref FROM {s.records.name} WHERE subject = {mark}")
 
     def count_records(self) -> int:
         with self.engine.connect() as conn:

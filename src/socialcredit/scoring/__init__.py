@@ -17,10 +17,11 @@ def compute_standing(ledger: Ledger, subject: str, program: str | None = None,
     now = ledger.clock()
     t = now if at is None else at
     k = t if known_at is None else known_at
-    name = ledger.resolve_program(program)
-    pv = ledger.version_in_force(name, t, k)
-    kind = ledger.subject_kind(subject, k)
-    records = ledger.records_of(subject)
+    with ledger.engine.connect() as conn:
+        name = ledger.resolve_program(program, conn)
+        pv = ledger.version_in_force(name, t, k, conn)
+        kind = ledger.subject_kind(subject, k, conn)
+        records = ledger.records_of(subject, conn)
     st = reference.standing(pv.rulebook, subject, kind, records, t, k, program=name, now=now)
     if kind is None:
         st.notes.append(f"subject {subject!r} has no records in this ledger (as known at "

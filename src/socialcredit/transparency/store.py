@@ -249,23 +249,30 @@ _INSERT_SQL: dict[tuple[str, str], str] = {}
 
 
 def insert_rows(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
-    """Bulk insert of full rows (tuples in column order).
+    """Bulk insert of full rows (tuples in column order), in the caller's transaction.
 
-    On SQLite this hands the tuples straight to the driver's executemany: the rows
-    are only ints and bytes, which sqlite3 binds natively, and skipping the per-value
-    bind processing triples append throughput. Elsewhere it is a plain Core insert
-    (SQLAlchemy batches it into multi-row VALUES for psycopg).
+    The rows are only ints and bytes, which both drivers bind natively, so we skip
+    SQLAlchemy's per-value bind processing (a third of the append time otherwise):
+    on SQLite the tuples go straight to the driver's executemany; on PostgreSQL
+    with psycopg they are streamed with COPY, several times faster than INSERTs.
+    Other drivers get a plain Core insert.
     """
     if not rows:
         return
+    cols = ", ".join(c.name for c in table.columns)
     if conn.dialect.name == "sqlite":
         key = (conn.dialect.name, table.name)
         sql = _INSERT_SQL.get(key)
         if sql is None:
-            cols = ", ".join(c.name for c in table.columns)
             marks = ", ".join("?" for _ in table.columns)
             sql = _INSERT_SQL[key] = f"INSERT INTO {table.name} ({cols}) VALUES ({marks})"
         conn.exec_driver_sql(sql, rows)
+    elif conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({cols}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(r)
     else:
         names = [c.name for c in table.columns]
         conn.execute(table.insert(), [dict(zip(names, r, strict=True)) for r in rows])

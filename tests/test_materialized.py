@@ -1,0 +1,227 @@
+"""score --all, the sc_standings table, refresh on ingest, and Parquet export/import."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from socialcredit.batch_cli import app
+from socialcredit.errors import IngestError, LedgerError
+from socialcredit.interchange import export_ledger, import_ledger
+from socialcredit.ledger import Ledger, ingest_text
+from socialcredit.scoring import compute_standing
+from socialcredit.scoring.batch import dimension_column
+from socialcredit.scoring.materialized import read_standing, score_all, table_exists
+from socialcredit.scoring.partitions import score_ledger, score_parquet
+from socialcredit.timeutil import parse_instant
+
+RB = """
+rulebook: city
+version: "1"
+subjects: [person, organization]
+scale: {base: 1000, min: 0, max: 1200}
+dimensions:
+  - {id: commercial, min: -600, max: 200}
+  - {id: capacity}
+record_types:
+  - {id: finance.arrears, kind: conduct, providers: [bank], evidence: required,
+     legal_basis: "test", category: financial_obligation, context: finance}
+  - {id: finance.paid, kind: resolution, providers: [bank]}
+  - {id: fact.months, kind: fact, providers: [bank]}
+  - {id: review.void, kind: void, providers: [reviewer]}
+rules:
+  - {record: finance.arrears, dimension: commercial, points: -40, half_life: 365d,
+     expires: 5y, max_count: 3, resolved_points: -10}
+attributes:
+  - record: fact.months
+    dimension: capacity
+    bins: [{below: 12, points: 20}, {below: 36, points: 5}, {points: -10}]
+tiers: [{id: A, min: 1000}, {id: B, min: 950}, {id: C, min: 0}]
+lists:
+  - {id: arrears_list, kind: black, enter_when: {record: finance.arrears}, notice: 1d,
+     max_duration: 1y}
+"""
+PROVIDERS = {"bank-1": "bank", "rev-1": "reviewer"}
+
+
+def seed_csv(n: int = 40) -> str:
+    lines = ["record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref"]
+    for i in range(n):
+        subj = f"p{i % 13:02d}"
+        kind = "person" if i < 13 else ""
+        typ = "fact.months" if i % 5 == 0 else "finance.arrears"
+        value = str(i % 50) if typ == "fact.months" else ""
+        ev = f"doc{i}" if typ == "finance.arrears" else ""
+        lines.append(f"b:{i},bank-1,{subj},{kind},{typ},2025-{1 + i % 12:02d}-0{1 + i % 9}"
+                     f",{value},{ev},")
+    return "\n".join(lines) + "\n"
+
+
+def rows_by_subject(table: Any) -> dict[str, dict[str, Any]]:
+    return {r["subject"]: r for r in table.to_pylist()}
+
+
+def check_row(row: dict[str, Any], ledger: Ledger, subject: str, t: int) -> None:
+    ref = compute_standing(ledger, subject, "city", t, t)
+    assert math.isclose(row["score"], ref.score, abs_tol=1e-6)
+    assert row["tier"] == ref.tier
+    assert row["lists"] == ref.lists
+    for d, v in ref.dimensions.items():
+        assert math.isclose(row["dimensions"][d], v, abs_tol=1e-6)
+
+
+def test_score_all_and_refresh_on_ingest(make_ledger: Callable[..., Ledger], clock: Any,
+                                         tmp_path: Path) -> None:
+    ledger = make_ledger(RB, PROVIDERS)
+    ingest_text(ledger, seed_csv())
+    assert not table_exists(ledger.engine)
+    clock.set("2026-02-01T00:00:00Z")
+    t = parse_instant("2026-02-01T00:00:00Z")
+    name, _rb, n = score_all(ledger, None, t, t, out=tmp_path / "s.parquet",
+                             rows_per_partition=7)
+    assert (name, n) == ("city", 13)
+    parquet = rows_by_subject(pq.read_table(tmp_path / "s.parquet"))
+    for subject, _ in ledger.all_subjects():
+        row = read_standing(ledger.engine, "city", subject)
+        assert row is not None and row["at"] == t
+        check_row(row, ledger, subject, t)
+        assert math.isclose(parquet[subject]["score"], row["score"], abs_tol=1e-9)
+    # new records: a new subject, a resolution, a void and a new arrear on p01
+    clock.set("2026-02-02T00:00:00Z")
+    ingest_text(ledger, "record_id,provider,subject,subject_kind,type,occurred_at,value,"
+                        "evidence,ref\n"
+                        "n:1,bank-1,newbie,organization,finance.arrears,2026-01-20,,d,\n"
+                        "n:2,bank-1,p01,,finance.arrears,2026-01-30,,d,\n"
+                        "n:3,bank-1,p02,,finance.paid,2026-01-31,,,b:2\n")
+    clock.set("2026-02-03T00:00:00Z")
+    ingest_text(ledger, "record_id,provider,subject,type,occurred_at,ref\n"
+                        "v:1,rev-1,p03,review.void,2026-02-02,b:3\n")
+    t2 = parse_instant("2026-02-03T00:00:00Z")
+    fresh = rows_by_subject(next(iter(score_ledger(ledger, "city", t2, t2))))
+    for subject in ("newbie", "p01", "p03"):
+        row = read_standing(ledger.engine, "city", subject)
+        assert row is not None
+        check_row(row, ledger, subject, row["at"])
+        if subject == "p03":  # the row is as of the last ingest that touched it
+            assert row["at"] == t2
+            assert math.isclose(fresh[subject]["score"], row["score"], abs_tol=1e-9)
+    p02 = read_standing(ledger.engine, "city", "p02")
+    assert p02 is not None
+    check_row(p02, ledger, "p02", p02["at"])
+    untouched = read_standing(ledger.engine, "city", "p05")
+    assert untouched is not None and untouched["at"] == t
+
+
+def test_refresh_is_a_no_op_without_materialized_table(make_ledger: Callable[..., Ledger]
+                                                       ) -> None:
+    ledger = make_ledger(RB, PROVIDERS)
+    ingest_text(ledger, seed_csv(5))
+    assert not table_exists(ledger.engine)
+
+
+def test_export_import_round_trip(make_ledger: Callable[..., Ledger], clock: Any,
+                                  tmp_path: Path) -> None:
+    ledger = make_ledger(RB, PROVIDERS)
+    ingest_text(ledger, seed_csv())
+    clock.set("2026-01-05T00:00:00Z")
+    ingest_text(ledger, "record_id,provider,subject,type,occurred_at,ref\n"
+                        "v:1,rev-1,p03,review.void,2026-01-02,b:3\n"
+                        "r:1,bank-1,p04,finance.paid,2026-01-03,b:4\n")
+    out = tmp_path / "export"
+    manifest = export_ledger(ledger, out, buckets=4)
+    assert manifest["counts"]["records"] == 42
+    assert {p.name for p in (out / "records").iterdir()} <= {f"bucket={i}" for i in range(4)}
+    # DuckDB reads it, with the hive partition column
+    con = duckdb.connect()
+    got = con.execute(f"select count(*), count(distinct bucket) from read_parquet("
+                      f"'{out}/records/*/*.parquet', hive_partitioning = true)").fetchone()
+    assert got is not None and got[0] == 42
+    # the Parquet ledger scores like the database
+    t = parse_instant("2026-01-10T00:00:00Z")
+    from_db = rows_by_subject(next(iter(score_ledger(ledger, "city", t, t))))
+    import pyarrow as pa  # noqa: PLC0415
+
+    from_pq = rows_by_subject(pa.concat_tables(list(score_parquet(out, None, t, t,
+                                                                  rows_per_partition=5))))
+    assert from_pq.keys() == from_db.keys()
+    for s, row in from_db.items():
+        assert math.isclose(from_pq[s]["score"], row["score"], abs_tol=1e-9)
+        assert from_pq[s]["lists"] == row["lists"]
+    # import into a fresh ledger (SQLite), twice: idempotent
+    target = f"sqlite:///{tmp_path / 'copy.db'}"
+    rep = import_ledger(out, target)
+    assert (rep.records, rep.subjects, rep.programs, rep.providers) == (42, 13, 1, 2)
+    rep2 = import_ledger(out, target)
+    assert (rep2.records, rep2.duplicates, rep2.subjects, rep2.programs) == (0, 42, 0, 0)
+    with Ledger.open(target) as copy:
+        assert copy.count_records() == 42
+        for s, _ in ledger.all_subjects():
+            a = compute_standing(ledger, s, "city", t, t)
+            b = compute_standing(copy, s, "city", t, t)
+            assert a.score == b.score and a.lists == b.lists
+            assert sorted(ledger.records_of(s), key=lambda r: r.record_id) == sorted(
+                copy.records_of(s), key=lambda r: r.record_id)
+        assert copy.program_versions()[0].published_at == \
+            ledger.program_versions()[0].published_at
+
+
+def test_import_validates(make_ledger: Callable[..., Ledger], tmp_path: Path) -> None:
+    ledger = make_ledger(RB, PROVIDERS)
+    ingest_text(ledger, seed_csv(6))
+    out = tmp_path / "export"
+    export_ledger(ledger, out, buckets=1)
+    # tamper: a record whose type no program declares
+    import pyarrow as pa  # noqa: PLC0415
+
+    f = next((out / "records").glob("bucket=*/*.parquet"))
+    t = pq.read_table(f)
+    types = t.column("type").to_pylist()
+    types[0] = "no.such.type"
+    pq.write_table(t.set_column(t.schema.get_field_index("type"), "type",
+                                pa.array(types, pa.string())), f)
+    target = f"sqlite:///{tmp_path / 'copy.db'}"
+    with pytest.raises(IngestError, match="unknown record type"):
+        import_ledger(out, target)
+    with Ledger.open(target) as copy:  # all or nothing: no record went in
+        assert copy.count_records() == 0
+    with pytest.raises(LedgerError, match="not empty"):
+        export_ledger(ledger, out)
+
+
+def test_cli_score_export_import(make_ledger: Callable[..., Ledger], clock: Any,
+                                 tmp_path: Path, db_url: str) -> None:
+    ledger = make_ledger(RB, PROVIDERS)
+    ingest_text(ledger, seed_csv())
+    runner = CliRunner()
+    res = runner.invoke(app, ["score", "--all", "--at", "2026-01-10", "--db", db_url,
+                              "--out", str(tmp_path / "s.parquet"), "--table", "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "13 subject(s)" in res.output
+    t = parse_instant("2026-01-10")
+    table = pq.read_table(tmp_path / "s.parquet")
+    assert table.schema.metadata[b"socialcredit.at"] == str(t).encode()
+    assert dimension_column("commercial") in table.schema.names
+    row = read_standing(ledger.engine, "city", "p01")
+    assert row is not None and row["at"] == t
+    res = runner.invoke(app, ["score", "--db", db_url])
+    assert res.exit_code == 1 and "--all" in res.output
+    res = runner.invoke(app, ["export", str(tmp_path / "x"), "--db", db_url, "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["counts"]["records"] == 40
+    res = runner.invoke(app, ["import", str(tmp_path / "x"), "--db",
+                              str(tmp_path / "y.db"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["records"] == 40
+    res = runner.invoke(app, ["score", "--all", "--from", str(tmp_path / "x"), "--at",
+                              "2026-01-10", "--out", str(tmp_path / "z.parquet"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    z = rows_by_subject(pq.read_table(tmp_path / "z.parquet"))
+    assert math.isclose(z["p01"]["score"], row["score"], abs_tol=1e-9)
