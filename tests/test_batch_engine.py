@@ -10,7 +10,7 @@ common rather than rare. A few tests go through a real ledger on both backends.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -60,7 +60,7 @@ def rulebooks(draw: st.DrawFn) -> Rulebook:
         rule["resolved_points"] = draw(st.one_of(st.none(), st.sampled_from([-1.0, 0.0])))
         rules.append(rule)
     attributes = []
-    for f in draw(st.lists(st.sampled_from(FACTS + ["c3"]), max_size=2)):
+    for f in draw(st.lists(st.sampled_from([*FACTS, "c3"]), max_size=2)):
         bins: list[dict[str, Any]] = []
         for _ in range(draw(st.integers(0, 3))):
             which = draw(st.sampled_from(["below", "values", "any"]))
@@ -105,7 +105,8 @@ def rulebooks(draw: st.DrawFn) -> Rulebook:
         "lists": lists})
 
 
-SUBJECTS = [("s1", "person"), ("s2", "organization"), ("s3", "person"), ("s4", None)]
+SUBJECTS: list[tuple[str, str | None]] = [("s1", "person"), ("s2", "organization"),
+                                          ("s3", "person"), ("s4", None)]
 
 
 @st.composite
@@ -171,7 +172,7 @@ def assert_agrees(rb: Rulebook, table: pa.Table, expected: dict[str, Standing]) 
 
 
 def reference_all(rb: Rulebook, records: list[Record], t: int, k: int,
-                  subjects: list[tuple[str, str | None]]) -> dict[str, Standing]:
+                  subjects: Sequence[tuple[str, str | None]]) -> dict[str, Standing]:
     return {s: reference.standing(rb, s, kind, [r for r in records if r.subject == s], t, k)
             for s, kind in subjects}
 
@@ -184,7 +185,7 @@ def reference_all(rb: Rulebook, records: list[Record], t: int, k: int,
 def test_batch_agrees_with_reference(rb: Rulebook, records: list[Record], t: int,
                                      dk: int) -> None:
     k = t + dk * US_PER_DAY // 2  # k before, at and after t: voids recorded after k
-    subjects = [(s, kind) for s, kind in SUBJECTS if kind is not None]
+    subjects: list[tuple[str, str | None]] = [(s, kd) for s, kd in SUBJECTS if kd is not None]
     table = score_records(rb, records, subjects, t, k)
     # s4 has records but no kind (unknown to the ledger): the program does not apply
     universe = subjects + ([("s4", None)] if any(r.subject == "s4" for r in records) else [])
@@ -314,7 +315,7 @@ b:6,bank-1,bob,,finance.arrears,2025-11-01,,doc6,
 
 def test_ledger_standings_match_reference(make_ledger: Callable[..., Ledger],
                                           clock: Any) -> None:
-    from socialcredit.scoring.partitions import score_ledger  # noqa: PLC0415
+    from socialcredit.scoring.partitions import score_ledger
 
     ledger = make_ledger(LEDGER_RB, {"bank-1": "bank", "rev-1": "reviewer"})
     ingest_text(ledger, LEDGER_CSV, backfill=True)  # recorded_at = occurred_at

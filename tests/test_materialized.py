@@ -147,7 +147,7 @@ def test_export_import_round_trip(make_ledger: Callable[..., Ledger], clock: Any
     # the Parquet ledger scores like the database
     t = parse_instant("2026-01-10T00:00:00Z")
     from_db = rows_by_subject(next(iter(score_ledger(ledger, "city", t, t))))
-    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow as pa
 
     from_pq = rows_by_subject(pa.concat_tables(list(score_parquet(out, None, t, t,
                                                                   rows_per_partition=5))))
@@ -179,7 +179,7 @@ def test_import_validates(make_ledger: Callable[..., Ledger], tmp_path: Path) ->
     out = tmp_path / "export"
     export_ledger(ledger, out, buckets=1)
     # tamper: a record whose type no program declares
-    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow as pa
 
     f = next((out / "records").glob("bucket=*/*.parquet"))
     t = pq.read_table(f)

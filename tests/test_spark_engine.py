@@ -8,7 +8,7 @@ no other test ever starts a JVM; every test here is marked `spark` (deselect wit
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,12 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from socialcredit.ledger import Ledger, Record, ingest_text
+from socialcredit.rulebook import Rulebook
+from socialcredit.scoring import compute_standing
+from socialcredit.scoring.batch import records_to_table
+from socialcredit.timeutil import US_PER_DAY, parse_instant
 from test_batch_engine import (
     LEDGER_CSV,
     LEDGER_RB,
@@ -28,19 +34,13 @@ from test_batch_engine import (
     times,
 )
 
-from socialcredit.ledger import Ledger, Record, ingest_text
-from socialcredit.rulebook import Rulebook
-from socialcredit.scoring import compute_standing
-from socialcredit.scoring.batch import records_to_table
-from socialcredit.timeutil import US_PER_DAY, parse_instant
-
 pytestmark = pytest.mark.spark
 
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     pytest.importorskip("pyspark")
-    from pyspark.sql import SparkSession  # noqa: PLC0415
+    from pyspark.sql import SparkSession
 
     session = (SparkSession.builder.master("local[2]").appName("socialcredit-tests")
                .config("spark.ui.enabled", "false")
@@ -57,7 +57,7 @@ def spark() -> Iterator[Any]:
 
 
 def write_parquet_ledger(root: Path, rb: Rulebook, records: list[Record],
-                         subjects: list[tuple[str, str | None]]) -> None:
+                         subjects: Sequence[tuple[str, str | None]]) -> None:
     """The layout `socialcredit export` writes, built directly from Records."""
     recs = records_to_table(records)
     (root / "records" / "bucket=0").mkdir(parents=True)
@@ -81,7 +81,7 @@ def write_parquet_ledger(root: Path, rb: Rulebook, records: list[Record],
 def test_spark_agrees_with_reference(spark: Any, tmp_path_factory: pytest.TempPathFactory,
                                      rb: Rulebook, records: list[Record], t: int,
                                      dk: int) -> None:
-    from socialcredit.scoring.spark import standings_frame  # noqa: PLC0415
+    from socialcredit.scoring.spark import standings_frame
 
     k = t + dk * US_PER_DAY // 2
     root = tmp_path_factory.mktemp("pq")
@@ -94,10 +94,10 @@ def test_spark_agrees_with_reference(spark: Any, tmp_path_factory: pytest.TempPa
 def test_spark_cli_on_a_real_ledger(spark: Any, make_ledger: Callable[..., Ledger],
                                     clock: Any, tmp_path: Path, db_url: str) -> None:
     """score --all --engine spark: export, Spark job, sc_standings; equals reference."""
-    from typer.testing import CliRunner  # noqa: PLC0415
+    from typer.testing import CliRunner
 
-    from socialcredit.batch_cli import app  # noqa: PLC0415
-    from socialcredit.scoring.materialized import read_standing  # noqa: PLC0415
+    from socialcredit.batch_cli import app
+    from socialcredit.scoring.materialized import read_standing
 
     ledger = make_ledger(LEDGER_RB, {"bank-1": "bank", "rev-1": "reviewer"})
     ingest_text(ledger, LEDGER_CSV, backfill=True)
@@ -122,10 +122,10 @@ def test_spark_cli_on_a_real_ledger(spark: Any, make_ledger: Callable[..., Ledge
 def test_spark_matches_batch_on_synthetic_population(spark: Any, tmp_path: Path) -> None:
     """The benchmark rulebook (decay, expiry, max_count, caps) on a synthetic ledger:
     Spark and the batch engine agree on every subject."""
-    from socialcredit.scoring.batch import score_partition  # noqa: PLC0415
-    from socialcredit.scoring.spark import standings_frame  # noqa: PLC0415
-    from socialcredit.synth import benchmark_rulebook, synthesize_batches  # noqa: PLC0415
-    from socialcredit.interchange import rows_to_ledger  # noqa: PLC0415
+    from socialcredit.interchange import rows_to_ledger
+    from socialcredit.scoring.batch import score_partition
+    from socialcredit.scoring.spark import standings_frame
+    from socialcredit.synth import benchmark_rulebook, synthesize_batches
 
     rb = benchmark_rulebook(n_types=10)
     raw = pa.concat_tables(list(synthesize_batches(rb, subjects=300, months=24, seed=3,

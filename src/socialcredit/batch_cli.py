@@ -116,8 +116,8 @@ def _score(all_: bool, program: str | None, at: str | None, known_at: str | None
            out_file: Path | None, engine: str, db: str | None, source: Path | None,
            table: bool | None, memory_limit: str | None, spark_master: str | None,
            quiet: bool) -> None:
-    from socialcredit.ledger import Ledger  # noqa: PLC0415
-    from socialcredit.timeutil import now_us  # noqa: PLC0415
+    from socialcredit.ledger import Ledger
+    from socialcredit.timeutil import now_us
 
     if not all_:
         raise SocialCreditError("score needs --all (one subject: `socialcredit standing "
@@ -143,15 +143,15 @@ def _score(all_: bool, program: str | None, at: str | None, known_at: str | None
         k = k0 if k0 is not None else t
         to_table = table if table is not None else out_file is None
         if engine == "batch":
-            from socialcredit.scoring.materialized import score_all, totals  # noqa: PLC0415
+            from socialcredit.scoring.materialized import score_all, totals
 
             rates = _Rates(totals(ledger)[0], enabled=not quiet and err.is_terminal)
             with rates.progress:
                 name, _rb, n = score_all(ledger, program, t, k, out=out_file, table=to_table,
                                          memory_limit=memory_limit, progress=rates)
         else:
-            from socialcredit.interchange import export_ledger  # noqa: PLC0415
-            from socialcredit.scoring.materialized import load_standings  # noqa: PLC0415
+            from socialcredit.interchange import export_ledger
+            from socialcredit.scoring.materialized import load_standings
 
             name = ledger.resolve_program(program)
             rb = ledger.version_in_force(name, t, k).rulebook
@@ -169,13 +169,13 @@ def _score_parquet(source: Path, program: str | None, t: int, k: int, dest: Path
                    engine: str, memory_limit: str | None, spark_master: str | None,
                    quiet: bool) -> int:
     if engine == "spark":
-        from socialcredit.scoring.spark import run_spark_job  # noqa: PLC0415
+        from socialcredit.scoring.spark import run_spark_job
 
         return run_spark_job(source, dest, program, t, k, master=spark_master)
-    import pyarrow.parquet as pq  # noqa: PLC0415
+    import pyarrow.parquet as pq
 
-    from socialcredit.scoring.materialized import with_metadata  # noqa: PLC0415
-    from socialcredit.scoring.partitions import (  # noqa: PLC0415
+    from socialcredit.scoring.materialized import with_metadata
+    from socialcredit.scoring.partitions import (
         read_program_versions,
         score_parquet,
         version_in_force,
@@ -214,8 +214,8 @@ def export_cmd(directory: Annotated[Path, typer.Argument(help="A new directory."
                                                     "subjects (hive-style bucket=NN).")] = 16,
                json_: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Export the ledger (records, subjects, providers, programs) as a Parquet dataset."""
-    from socialcredit.interchange import export_ledger  # noqa: PLC0415
-    from socialcredit.ledger import Ledger  # noqa: PLC0415
+    from socialcredit.interchange import export_ledger
+    from socialcredit.ledger import Ledger
 
     try:
         with Ledger.open(db) as ledger:
@@ -235,7 +235,7 @@ def import_cmd(directory: Annotated[Path, typer.Argument(help="A directory from 
                db: DbOpt = None,
                json_: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Import a Parquet ledger export (validated, idempotent, all or nothing)."""
-    from socialcredit.interchange import import_ledger  # noqa: PLC0415
+    from socialcredit.interchange import import_ledger
 
     try:
         rep = import_ledger(directory, db)

@@ -34,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 
 from socialcredit.errors import IngestError, LedgerError
 from socialcredit.ledger import schema as s
@@ -81,7 +81,7 @@ class ImportReport:
 
 # -- export ------------------------------------------------------------------------------------
 
-def _stream(conn: Connection, table: s.Table, schema: pa.Schema) -> Iterator[pa.Table]:
+def _stream(conn: Connection, table: Table, schema: pa.Schema) -> Iterator[pa.Table]:
     cols = [table.c[name] for name in schema.names]
     result = conn.execution_options(stream_results=True, yield_per=STREAM).execute(
         select(*cols))
@@ -161,7 +161,7 @@ def _read(root: Path, name: str, schema: pa.Schema, bucket: str | None = None) -
 
 def _create_empty(ledger: Ledger, origin: str) -> None:
     """A ledger without programs yet (import adds them with their original times)."""
-    from socialcredit.ledger.store import SCHEMA_VERSION, _transparency  # noqa: PLC0415
+    from socialcredit.ledger.store import SCHEMA_VERSION, _transparency
 
     s.metadata.create_all(ledger.engine)
     t = _transparency()
@@ -171,7 +171,7 @@ def _create_empty(ledger: Ledger, origin: str) -> None:
         conn.execute(s.meta.insert(), [{"key": "schema_version", "value": SCHEMA_VERSION},
                                        {"key": "created_at", "value": str(ledger.clock())}])
         if t is not None:
-            from socialcredit.transparency.checkpoint import create_key  # noqa: PLC0415
+            from socialcredit.transparency.checkpoint import create_key
             create_key(conn, origin=f"socialcredit/{origin}")
 
 
@@ -325,7 +325,7 @@ def rows_to_ledger(rulebooks: Rulebook | list[Rulebook], rows: pa.Table
 
     For synthetic populations and benchmarks only: it applies no validation (ingest
     and import do). recorded_at defaults to occurred_at, as a backfill does."""
-    import pyarrow.compute as pc  # noqa: PLC0415
+    import pyarrow.compute as pc
 
     rbs = [rulebooks] if isinstance(rulebooks, Rulebook) else rulebooks
     kinds = {t.id: t.kind for rb in rbs for t in rb.record_types}

@@ -136,30 +136,30 @@ def _compile(rb: Rulebook) -> _Compiled:
     names = relevant_types(rb)
     index = {n: i for i, n in enumerate(names)}
     by_type: dict[int, list[int]] = {}
-    for i, r in enumerate(rb.rules):
-        by_type.setdefault(index[r.record], []).append(i)
+    for i, rl in enumerate(rb.rules):
+        by_type.setdefault(index[rl.record], []).append(i)
     depth = max((len(v) for v in by_type.values()), default=0)
     passes = []
     for j in range(depth):
         arr = np.full(len(names), -1, np.int32)
-        for ti, rules in by_type.items():
-            if j < len(rules):
-                arr[ti] = rules[j]
+        for ti, idxs in by_type.items():
+            if j < len(idxs):
+                arr[ti] = idxs[j]
         passes.append(arr)
     dims = {d.id: i for i, d in enumerate(rb.dimensions)}
     rules = rb.rules
     return _Compiled(
         types=names, type_index=index, passes=passes,
-        points=np.array([r.points if r.points is not None else 0.0 for r in rules], float),
-        per_unit=np.array([r.points_per_unit is not None for r in rules], bool),
-        ppu=np.array([r.points_per_unit or 0.0 for r in rules], float),
+        points=np.array([r.points if r.points is not None else 0.0 for r in rules], np.float64),
+        per_unit=np.array([r.points_per_unit is not None for r in rules], np.bool_),
+        ppu=np.array([r.points_per_unit or 0.0 for r in rules], np.float64),
         half_life=np.array([r.half_life if r.half_life is not None else math.inf
-                            for r in rules], float),
+                            for r in rules], np.float64),
         expires=np.array([r.expires if r.expires is not None else math.inf for r in rules],
-                         float),
+                         np.float64),
         max_count=np.array([r.max_count or 0 for r in rules], np.int64),
         resolved_points=np.array([r.resolved_points if r.resolved_points is not None
-                                  else math.nan for r in rules], float),
+                                  else math.nan for r in rules], np.float64),
         dim=np.array([dims[r.dimension] for r in rules], np.int32),
         n_dims=len(rb.dimensions))
 
@@ -224,14 +224,16 @@ def _kind_codes(kind: pa.Array) -> npt.NDArray[np.int8]:
     lut = np.array([_VOID if k == "void" else _RESOLUTION if k == "resolution" else _OTHER
                     for k in enc.dictionary.to_pylist()] or [0], np.int8)
     idx = enc.indices.fill_null(0).to_numpy(zero_copy_only=False)
-    return lut[idx]
+    out: npt.NDArray[np.int8] = lut[idx]
+    return out
 
 
 def _type_codes(types: pa.Array, comp: _Compiled) -> npt.NDArray[np.int32]:
     enc = types.dictionary_encode()
     lut = np.array([comp.type_index.get(t, -1) for t in enc.dictionary.to_pylist()] or [-1],
                    np.int32)
-    return lut[enc.indices.fill_null(0).to_numpy(zero_copy_only=False)]
+    out: npt.NDArray[np.int32] = lut[enc.indices.fill_null(0).to_numpy(zero_copy_only=False)]
+    return out
 
 
 def _match_refs(record_id: pa.Array, scode: npt.NDArray[np.int32], ref: pa.Array,

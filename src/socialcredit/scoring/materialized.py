@@ -154,7 +154,7 @@ def score_all(ledger: Ledger, program: str | None, t: int, k: int, *,
                 if table:
                     _write_rows(conn, standing_rows(rb, name, res, t, k, now))
             if out is not None and writer is None:  # no subjects: still a valid file
-                from socialcredit.scoring.batch import output_schema  # noqa: PLC0415
+                from socialcredit.scoring.batch import output_schema
 
                 pq.write_table(with_metadata(output_schema(rb).empty_table(), rb, name, t, k),
                                str(out))
@@ -199,7 +199,7 @@ def refresh_standings(ledger: Ledger, conn: Connection, subjects: set[str]) -> N
     for name in programs:
         try:
             rb = ledger.version_in_force(name, t, t).rulebook
-        except Exception:  # noqa: BLE001 - a program not in force now keeps its old rows
+        except Exception:
             continue
         recs, subs = fetch_partition(conn, rb, t, None, None, subjects=keys)
         res = score_partition(rb, recs, subs, t, t)

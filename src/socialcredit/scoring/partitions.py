@@ -18,6 +18,7 @@ engine's measured working set per record (:data:`BYTES_PER_RECORD`).
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Iterator, Sequence
@@ -119,7 +120,7 @@ def subject_ranges(conn: Connection, partitions: int) -> list[tuple[str | None, 
         if i and i % step == 0:
             bounds.append(row[0])
     edges: list[str | None] = [None, *bounds, None]
-    return list(zip(edges[:-1], edges[1:], strict=True))
+    return list(itertools.pairwise(edges))
 
 
 def _in_range(col: object, lo: str | None, hi: str | None) -> list[object]:
@@ -132,7 +133,8 @@ def _in_range(col: object, lo: str | None, hi: str | None) -> list[object]:
 
 
 def _rows_to_table(rows: Sequence[Sequence[object]], schema: pa.Schema) -> pa.Table:
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in schema.names]
+    cols: list[Sequence[object]] = (list(zip(*rows, strict=True)) if rows
+                                    else [() for _ in schema.names])
     return pa.table({name: pa.array(list(col), schema.field(name).type)
                      for name, col in zip(schema.names, cols, strict=True)}, schema=schema)
 
@@ -241,7 +243,7 @@ def _read_split(data: ds.Dataset, flt: object, schema: pa.Schema, splits: int, j
 
 
 def read_program_versions(root: str | Path) -> list[ProgramVersion]:
-    import json  # noqa: PLC0415
+    import json
 
     t = ds.dataset(Path(root) / "programs", format="parquet").to_table()
     out = []

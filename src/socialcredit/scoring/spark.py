@@ -43,7 +43,7 @@ SparkSession = Any
 
 
 def _F() -> Any:
-    from pyspark.sql import functions  # noqa: PLC0415
+    from pyspark.sql import functions
 
     return functions
 
@@ -82,7 +82,7 @@ def _scores(spark: SparkSession, rb: Rulebook, live: DataFrame, subs: DataFrame,
             ) -> tuple[DataFrame, DataFrame]:
     """(subject, subject_kind, dim_…, score) for every subject at t, and the counting
     candidates (for record lists)."""
-    from pyspark.sql import Window  # noqa: PLC0415
+    from pyspark.sql import Window
 
     F = _F()
     res = (live.where((F.col("kind") == "resolution") & F.col("ref").isNotNull()
@@ -242,7 +242,7 @@ def score_with_spark(spark: SparkSession, root: str | Path, dest: str | Path,
     names = list(dict.fromkeys(pv.program for pv in versions))
     name = program or (names[0] if len(names) == 1 else None)
     if name is None:
-        from socialcredit.errors import LedgerError  # noqa: PLC0415
+        from socialcredit.errors import LedgerError
 
         raise LedgerError(f"this ledger hosts several programs ({', '.join(names)}): choose "
                           "one with --program")
@@ -257,7 +257,7 @@ def score_with_spark(spark: SparkSession, root: str | Path, dest: str | Path,
 def make_session(master: str | None = None, app: str = "socialcredit-score",
                  shuffle_partitions: int | None = None) -> SparkSession:
     """A session; on spark-submit the master and resources come from the submit line."""
-    from pyspark.sql import SparkSession as Session  # noqa: PLC0415
+    from pyspark.sql import SparkSession as Session
 
     b = Session.builder.appName(app).config("spark.sql.session.timeZone", "UTC")
     if master is not None:
@@ -270,7 +270,7 @@ def make_session(master: str | None = None, app: str = "socialcredit-score",
 def run_spark_job(root: str | Path, dest: str | Path, program: str | None, t: int, k: int,
                   *, master: str | None = None) -> int:
     """What ``score --all --engine spark`` runs: local[*] unless told otherwise."""
-    from pyspark.sql import SparkSession as Session  # noqa: PLC0415
+    from pyspark.sql import SparkSession as Session
 
     active = Session.getActiveSession()
     spark = active or make_session(master or "local[*]", shuffle_partitions=8)
