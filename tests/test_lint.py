@@ -50,13 +50,9 @@ consequences:
 """
 
 
-def variant(**replace: str) -> str:
-    text = CLEAN
-    for old, new in replace.items():
-        old = old.replace("__", " ")
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    return text
+VOID_TYPE = """  - {id: review.void, kind: void, label: Withdrawn after review, context: review,
+     providers: [reviewer], evidence: required}
+"""
 
 
 def run(text: str, profiles: list[str] | None = None) -> LintReport:
@@ -228,9 +224,7 @@ def test_gdpr_special_category_via_attribute_category() -> None:
 
 
 def test_gdpr_automated_deny_needs_a_review_path() -> None:
-    no_void = sub(CLEAN, """  - {id: review.void, kind: void, label: Withdrawn after review, context: review,
-     providers: [reviewer], evidence: required}
-""", "")
+    no_void = sub(CLEAN, VOID_TYPE, "")
     assert "GDPR-22" in codes(no_void, "gdpr")
     assert "GDPR-22" not in codes(CLEAN, "gdpr")
     no_deny = sub(no_void, "effect: deny, when: {on_list: defaulters}",
@@ -344,9 +338,7 @@ def test_cn_minor_information_is_not_published() -> None:
 
 
 def test_cn_repair_paths() -> None:
-    no_void = sub(CLEAN, """  - {id: review.void, kind: void, label: Withdrawn after review, context: review,
-     providers: [reviewer], evidence: required}
-""", "")
+    no_void = sub(CLEAN, VOID_TYPE, "")
     assert "CN-REPAIR" in codes(no_void, "cn-credit-repair-2026")
     no_correction = sub(CLEAN, ", resolved_points: -2}", "}")
     assert "CN-REPAIR-CORRECTION" in codes(no_correction, "cn-credit-repair-2026")

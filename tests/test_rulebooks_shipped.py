@@ -8,6 +8,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from tests.conftest import ROOT, RULEBOOKS
+from tests.helpers import day, rec
 
 from socialcredit.decisions import evaluate
 from socialcredit.errors import RefusedRulebook
@@ -19,8 +21,6 @@ from socialcredit.scoring import compute_standing
 from socialcredit.scoring.reference import standing
 from socialcredit.synth import synthesize_to_file
 from socialcredit.uscc import validate
-from tests.conftest import ROOT, RULEBOOKS
-from tests.helpers import day, rec
 
 OPERABLE = ["rongcheng", "judgment-defaulters", "sesame", "corporate", "platform", "fico-like"]
 ALL = [*OPERABLE, "media-reported"]
@@ -188,7 +188,7 @@ def test_platform_warns_before_deactivation() -> None:
 def test_fico_like_range_and_weights() -> None:
     rb = rb_of("fico-like")
     best = {d.id: d.max for d in rb.dimensions}
-    assert rb.scale.base + sum(best.values()) == 850  # type: ignore[operator]
+    assert rb.scale.base + sum(v or 0.0 for v in best.values()) == 850
     assert best["payment_history"] == max(best.values())
     assert standing(rb, "s1", "person", [], day(0), day(0)).score == 300 + 80 + 32 + 80 + 55
 

