@@ -57,7 +57,6 @@ def pg_server() -> Iterator[str | None]:
     root = os.geteuid() == 0
     data = Path(tempfile.mkdtemp(prefix="sc-pg-"))
     port = _free_port()
-    run: Callable[..., subprocess.CompletedProcess[bytes]]
     prefix = ["runuser", "-u", "postgres", "--"] if root else []
     if root:
         shutil.chown(data, "postgres", "postgres")

@@ -70,7 +70,8 @@ consequences:
      when: {tier_at_least: A}}
   - {action: bike, context: commerce, effect: benefit, grant: {helmet: free},
      when: {score_at_least: 1005}}
-  - {action: loan, context: finance, effect: deny, when: {score_below: 960, not_on_list: defaulters}}
+  - {action: loan, context: finance, effect: deny,
+     when: {score_below: 960, not_on_list: defaulters}}
 """
 
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 import re
 
 import pytest
+from pydantic import ValidationError
 
 from socialcredit.errors import RefusedRulebook, RulebookError
-from socialcredit.rulebook import baseline_violations, enforce_baseline, load_rulebook, parse_rulebook
+from socialcredit.rulebook import (
+    baseline_violations,
+    enforce_baseline,
+    load_rulebook,
+    parse_rulebook,
+)
 from socialcredit.rulebook.baseline import (
     LINE_EVIDENCE,
     LINE_FOREVER,
@@ -43,7 +49,7 @@ def test_canonical_form_normalises_durations_and_layout():
 
 def test_rulebook_is_immutable():
     rb = base_rulebook()
-    with pytest.raises(Exception):  # pydantic's frozen-instance error
+    with pytest.raises(ValidationError, match="frozen"):
         rb.rules[0].points = 5  # type: ignore[misc]
 
 

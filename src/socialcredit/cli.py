@@ -80,8 +80,8 @@ def init(rulebook: Annotated[Path, typer.Option("--rulebook", help="The first pr
                                                        "of time).")] = None,
          json_: JsonOpt = False) -> None:
     """Create a ledger with a first program."""
-    from socialcredit.ledger import Ledger  # noqa: PLC0415
-    from socialcredit.rulebook import load_rulebook  # noqa: PLC0415
+    from socialcredit.ledger import Ledger
+    from socialcredit.rulebook import load_rulebook
 
     rb = load_rulebook(rulebook)
     ledger = Ledger.init(rb, db, effective=instant(effective, "--effective"))
@@ -101,8 +101,8 @@ def publish(file: Path, effective: Annotated[str | None, typer.Option(
                      "program's first version: the beginning of time).")] = None,
             db: DbOpt = None, json_: JsonOpt = False) -> None:
     """Add a program, or a new version of one."""
-    from socialcredit.ledger import Ledger  # noqa: PLC0415
-    from socialcredit.rulebook import load_rulebook  # noqa: PLC0415
+    from socialcredit.ledger import Ledger
+    from socialcredit.rulebook import load_rulebook
 
     rb = load_rulebook(file)
     with Ledger.open(db) as ledger:
@@ -121,7 +121,7 @@ def publish(file: Path, effective: Annotated[str | None, typer.Option(
 @friendly
 def programs(db: DbOpt = None, json_: JsonOpt = False) -> None:
     """List the programs and their versions."""
-    from socialcredit.ledger import Ledger  # noqa: PLC0415
+    from socialcredit.ledger import Ledger
 
     with Ledger.open(db) as ledger:
         rows = [{"program": pv.program, "version": pv.version, "sha256": pv.sha256,
@@ -134,7 +134,7 @@ def programs(db: DbOpt = None, json_: JsonOpt = False) -> None:
     table = Table("program", "version", "effective", "published", "sha256")
     for r in rows:
         table.add_row(r["program"], r["version"], str(r["effective_at"]),
-                      str(r["published_at"]), r["sha256"][:16] + "…")
+                      str(r["published_at"]), str(r["sha256"])[:16] + "…")
     out.print(table)
 
 
@@ -145,7 +145,7 @@ def provider_add(provider: str, role: Annotated[str, typer.Option("--role", help
                                                                   "(bank, court, reviewer…).")],
                  db: DbOpt = None) -> None:
     """Register a data provider with its role."""
-    from socialcredit.ledger import Ledger  # noqa: PLC0415
+    from socialcredit.ledger import Ledger
 
     with Ledger.open(db) as ledger:
         ledger.add_provider(provider, role)
@@ -156,7 +156,7 @@ def provider_add(provider: str, role: Annotated[str, typer.Option("--role", help
 @friendly
 def provider_list(db: DbOpt = None, json_: JsonOpt = False) -> None:
     """List registered providers."""
-    from socialcredit.ledger import Ledger  # noqa: PLC0415
+    from socialcredit.ledger import Ledger
 
     with Ledger.open(db) as ledger:
         provs = ledger.providers()
@@ -182,7 +182,7 @@ def ingest(file: Path, db: DbOpt = None,
                                   "carry recorded_at (default: occurred_at). Logged.")] = False,
            json_: JsonOpt = False) -> None:
     """Ingest records from CSV or JSONL (all or nothing unless --skip-invalid)."""
-    from socialcredit.ledger import Ledger, ingest_file  # noqa: PLC0415
+    from socialcredit.ledger import Ledger, ingest_file
 
     with Ledger.open(db) as ledger:
         rep = ingest_file(ledger, file, skip_invalid=skip_invalid, backfill=backfill)
@@ -205,8 +205,8 @@ def standing(subject: str, program: ProgramOpt = None, at: AtOpt = None,
                                     "--at).")] = None,
              db: DbOpt = None, json_: JsonOpt = False) -> None:
     """A subject's standing, explained record by record."""
-    from socialcredit.ledger import Ledger  # noqa: PLC0415
-    from socialcredit.scoring import compute_standing  # noqa: PLC0415
+    from socialcredit.ledger import Ledger
+    from socialcredit.scoring import compute_standing
 
     with Ledger.open(db) as ledger:
         st = compute_standing(ledger, subject, program, instant(at, "--at"),
@@ -214,7 +214,7 @@ def standing(subject: str, program: ProgramOpt = None, at: AtOpt = None,
     if json_:
         emit_json(st.as_dict())
         return
-    from socialcredit.render import render_standing  # noqa: PLC0415
+    from socialcredit.render import render_standing
 
     render_standing(out, st)
 
@@ -224,15 +224,15 @@ def standing(subject: str, program: ProgramOpt = None, at: AtOpt = None,
 def check(subject: str, action: str, program: ProgramOpt = None, at: AtOpt = None,
           db: DbOpt = None, json_: JsonOpt = False) -> None:
     """May SUBJECT do ACTION, and on what terms? Logged in the decision log."""
-    from socialcredit.decisions import check as decide  # noqa: PLC0415
-    from socialcredit.ledger import Ledger  # noqa: PLC0415
+    from socialcredit.decisions import check as decide
+    from socialcredit.ledger import Ledger
 
     with Ledger.open(db) as ledger:
         d = decide(ledger, subject, action, program, instant(at, "--at"))
     if json_:
         emit_json(d.as_dict())
         return
-    from socialcredit.render import render_decision  # noqa: PLC0415
+    from socialcredit.render import render_decision
 
     render_decision(out, d)
 
@@ -242,8 +242,8 @@ def check(subject: str, action: str, program: ProgramOpt = None, at: AtOpt = Non
 def decisions(subject: Annotated[str | None, typer.Argument()] = None,
               limit: int = 20, db: DbOpt = None, json_: JsonOpt = False) -> None:
     """Read the decision log (a subject reads the decisions about itself)."""
-    from socialcredit.decisions import decision_log  # noqa: PLC0415
-    from socialcredit.ledger import Ledger  # noqa: PLC0415
+    from socialcredit.decisions import decision_log
+    from socialcredit.ledger import Ledger
 
     with Ledger.open(db) as ledger:
         rows = decision_log(ledger, subject, limit)
@@ -262,8 +262,8 @@ def decisions(subject: Annotated[str | None, typer.Argument()] = None,
 def seal_decisions_cmd(db: DbOpt = None, json_: JsonOpt = False) -> None:
     """Commit the decisions made since the last seal to the transparency log (a digest per
     program; no personal data). Run it on a schedule, e.g. hourly."""
-    from socialcredit.decisions import seal_decisions  # noqa: PLC0415
-    from socialcredit.ledger import Ledger  # noqa: PLC0415
+    from socialcredit.decisions import seal_decisions
+    from socialcredit.ledger import Ledger
 
     with Ledger.open(db) as ledger:
         sealed = seal_decisions(ledger)
@@ -291,7 +291,7 @@ def synth(program: Annotated[str, typer.Option("--program", help="Shipped rulebo
           end: Annotated[str | None, typer.Option("--end", help="Last day of the history "
                                                   "(default 2026-10-31).")] = None) -> None:
     """Write a realistic synthetic ledger file for a rulebook (deterministic per seed)."""
-    from socialcredit.synth import synthesize_to_file  # noqa: PLC0415
+    from socialcredit.synth import synthesize_to_file
 
     path = out_file or Path(f"{Path(program).stem}-{subjects}.csv")
     stats = synthesize_to_file(program, path, subjects=subjects, months=months, seed=seed,
@@ -310,24 +310,24 @@ def demo(db: Annotated[Path, typer.Option("--db", help="Where to build the demo 
          seed: Annotated[int, typer.Option("--seed")] = 7) -> None:
     """Build ./demo.db from the shipped rulebooks and a synthetic population, then show
     what the system does: tiers, listings, one explained standing, decisions."""
-    from socialcredit.demo import run_demo  # noqa: PLC0415
+    from socialcredit.demo import run_demo
 
     run_demo(out, db, subjects=subjects, seed=seed)
 
 
 def _mount_optional() -> None:
     """Sub-commands that live in their own modules."""
-    from socialcredit.uscc_cli import uscc_cmd  # noqa: PLC0415
+    from socialcredit.uscc_cli import uscc_cmd
 
     app.command("uscc", help="Validate and explain Unified Social Credit Codes.")(uscc_cmd)
-    from socialcredit.lint.cli import LINT_CONTEXT, lint_cmd  # noqa: PLC0415
+    from socialcredit.lint.cli import LINT_CONTEXT, lint_cmd
     app.command("lint", help="Lint a rulebook (baseline + legal profiles; exit 0/1/2/64).",
                 context_settings=LINT_CONTEXT)(lint_cmd)
-    from socialcredit.scorecard_cli import import_scorecard_cmd  # noqa: PLC0415
+    from socialcredit.scorecard_cli import import_scorecard_cmd
     app.command("import-scorecard", help="Turn a fitted scorecard into a rulebook YAML."
                 )(import_scorecard_cmd)
     try:
-        from socialcredit.transparency.cli import app as log_app  # noqa: PLC0415
+        from socialcredit.transparency.cli import app as log_app
     except ImportError:  # pragma: no cover
         return
     app.add_typer(log_app, name="log", help="The public transparency log.")

@@ -139,9 +139,9 @@ def seal_decisions(ledger: Ledger) -> list[dict[str, Any]]:
     `decisions.batch` leaf per program with the count and the sha256 over the canonical
     bodies, in order. A subject holding its decision ids can later show that the log
     committed to exactly those decisions; nobody can drop or alter one unnoticed."""
-    import hashlib  # noqa: PLC0415
+    import hashlib
 
-    from socialcredit.ledger.store import Event  # noqa: PLC0415
+    from socialcredit.ledger.store import Event
 
     key = "decisions_sealed_seq"
     sealed: list[dict[str, Any]] = []

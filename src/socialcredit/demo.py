@@ -98,7 +98,7 @@ def run_demo(out: Console, db: Path, *, subjects: int = 10_000, seed: int = 7,
         render_decision(out, check(ledger, subject, action, program, now))
     sealed = seal_decisions(ledger)
     out.rule("The public transparency log")
-    from socialcredit.transparency import latest_checkpoint  # noqa: PLC0415
+    from socialcredit.transparency import latest_checkpoint
 
     with ledger.engine.connect() as conn:
         cp = latest_checkpoint(conn)

@@ -171,7 +171,9 @@ def synthesize_batches(rulebooks: Rulebook | Sequence[Rulebook], *, subjects: in
         cols: dict[str, list[np.ndarray]] = {c: [] for c in (*COLUMNS, "recorded_at")}
 
         def add(subj: np.ndarray, t: RecordType, occurred: np.ndarray, value: np.ndarray,
-                ref: np.ndarray | None, provider_role: str) -> np.ndarray:
+                ref: np.ndarray | None, provider_role: str,
+                cols: dict[str, list[np.ndarray]] = cols, names: np.ndarray = names,
+                kind: np.ndarray = kind, rng: np.random.Generator = rng) -> np.ndarray:
             nonlocal serial
             m = len(subj)
             prov = provider_id(provider_role)
@@ -284,7 +286,7 @@ def synthesize_to_file(program: str | Path | Sequence[Rulebook], path: str | Pat
             total += table.num_rows
             seen.append(table.select(["subject"]))
             if jsonl:
-                import json  # noqa: PLC0415
+                import json
 
                 for row in table.to_pylist():
                     fh.write((json.dumps({k: v for k, v in row.items() if v is not None})

@@ -295,7 +295,7 @@ def _cross_check(rows: list[Row], conn: Connection, stored_duplicates: bool = Tr
     known = dict(_fetch(conn, s.subjects.c.subject, sorted({r.subject for r in fresh}),
                         s.subjects.c.subject, s.subjects.c.kind))
     new_subjects: dict[str, str] = {}
-    from socialcredit import uscc  # noqa: PLC0415
+    from socialcredit import uscc
     for r in fresh:
         have = known.get(r.subject)
         if have is not None:
@@ -510,7 +510,7 @@ def _ingest(ledger: Ledger, p: Path, skip_invalid: bool, backfill: bool, *,
         if backfill:
             ledger.operation(conn, "ingest.backfill", {"file": str(p), "records": len(insert)})
         ledger.log_events(conn, _events_for(ledger, conn, insert, recorded_at))
-        from socialcredit.scoring.materialized import refresh_standings  # noqa: PLC0415
+        from socialcredit.scoring.materialized import refresh_standings
         refresh_standings(ledger, conn, {r.subject for r in insert})  # no-op until score --all
     return IngestReport(str(p), len(rows), len(insert), dup, len(bad), rejected_file,
                         recorded_at if insert else None)
@@ -518,7 +518,7 @@ def _ingest(ledger: Ledger, p: Path, skip_invalid: bool, backfill: bool, *,
 
 def ingest_text(ledger: Ledger, text: str, suffix: str = ".csv", **kw: Any) -> IngestReport:
     """Convenience for tests and the API: ingest records given as text."""
-    import tempfile  # noqa: PLC0415
+    import tempfile
 
     with tempfile.TemporaryDirectory() as d:
         f = Path(d) / f"records{suffix}"

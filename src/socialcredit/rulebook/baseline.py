@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from socialcredit.errors import RefusedRulebook
 from socialcredit.rulebook.loader import PathKey, dotted, source_line, source_name
@@ -67,7 +68,7 @@ def _words(*texts: str | None) -> set[str]:
             continue
         parts = [p for p in re.split(r"[^a-z0-9]+", text.lower()) if p]
         out.update(parts)
-        out.update(f"{a}_{b}" for a, b in zip(parts, parts[1:], strict=False))
+        out.update(f"{a}_{b}" for a, b in pairwise(parts))
     return out
 
 

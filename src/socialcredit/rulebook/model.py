@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import cached_property
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -256,7 +257,7 @@ class Rulebook(_Model):
                 errors.append(
                     f"attributes[{i}].dimension: dimension {a.dimension!r} is not declared")
         mins = [t.min for t in self.tiers]
-        if any(a < b for a, b in zip(mins, mins[1:], strict=False)):
+        if any(a < b for a, b in pairwise(mins)):
             errors.append("tiers: list them highest first (each min ≤ the one before)")
         for i, x in enumerate(self.lists):
             rec = x.enter_when.record

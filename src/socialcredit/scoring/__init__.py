@@ -36,10 +36,10 @@ def reference_all(ledger: Ledger, program: str | None = None, at: int | None = N
 
     For small populations and as an oracle; the batch engine is the fast path.
     """
-    from sqlalchemy import select  # noqa: PLC0415
+    from sqlalchemy import select
 
-    from socialcredit.ledger import schema as s  # noqa: PLC0415
-    from socialcredit.ledger.model import Record  # noqa: PLC0415
+    from socialcredit.ledger import schema as s
+    from socialcredit.ledger.model import Record
 
     now = ledger.clock()
     t = now if at is None else at

@@ -172,24 +172,32 @@ class _Prepared:
 
     Everything here depends on k (and on which subjects the program applies to) but
     not on t, so score lists can re-score the same partition at t − notice cheaply.
+    String columns stay in Arrow and are gathered only for the few rows that need
+    them (ties, resolutions, attribute values): copying every record id would cost
+    more than all of the arithmetic.
     """
 
     subjects: pa.Array  # code -> subject id
     subject_kind: pa.Array
     applies: Bool  # per subject
-    # live records of applying subjects (known at k, not voided, not void/resolution)
+    table: pa.Table  # records known at k of applying subjects
+    scode_t: npt.NDArray[np.int32]  # subject code per table row
+    # live records (not voided, not void/resolution, of a type the rulebook reads):
+    rows: I64  # their rows in `table`
     scode: npt.NDArray[np.int32]
     tcode: npt.NDArray[np.int32]  # index into _Compiled.types
     occ: I64
     rec: I64
     value0: F64  # value_num with null -> 0 (points_per_unit × missing value = 0)
-    value_num: pa.Array
-    value_text: pa.Array
-    record_id: pa.Array
     # known, non-voided resolutions: (subject code, ref, occurred_at), any occurred_at
     res_subj: npt.NDArray[np.int32]
     res_ref: pa.Array
     res_occ: I64
+
+    def col(self, name: str, sel: I64) -> pa.Array:
+        """Column `name` of the live records `sel` (positions into `rows`)."""
+        c = self.table.column(name)
+        return c.take(pa.array(self.rows[sel])).combine_chunks()
 
 
 def _subject_codes(records: pa.Table, subjects: pa.Table | None
@@ -197,30 +205,53 @@ def _subject_codes(records: pa.Table, subjects: pa.Table | None
     """Dense codes for the subjects of a partition: the subjects table first (so a
     subject with no relevant record still gets a standing), then any unseen record
     subject (kind unknown: the program does not apply)."""
-    rec_subj = records.column("subject").combine_chunks()
+    rec_subj = records.column("subject")
     if subjects is not None and subjects.num_rows:
         subj_col = subjects.column("subject").combine_chunks()
-        both = pa.concat_arrays([subj_col, rec_subj])
+        kind_col = subjects.column("kind").combine_chunks()
+        idx = pc.index_in(rec_subj, value_set=subj_col)
+        if idx.null_count == 0 and len(pc.unique(subj_col)) == len(subj_col):
+            codes = idx.combine_chunks().to_numpy(zero_copy_only=False).astype(np.int32) \
+                if isinstance(idx, pa.ChunkedArray) else idx.to_numpy(
+                    zero_copy_only=False).astype(np.int32)
+            return codes, subj_col, kind_col.cast(pa.string())
+        both = pa.concat_arrays([subj_col, rec_subj.combine_chunks()
+                                 if isinstance(rec_subj, pa.ChunkedArray) else rec_subj])
     else:
         subj_col = pa.array([], pa.string())
-        both = rec_subj
+        both = (rec_subj.combine_chunks() if isinstance(rec_subj, pa.ChunkedArray)
+                else rec_subj)
     enc = both.dictionary_encode()
     codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32)
     universe = enc.dictionary
     kinds = pa.nulls(len(universe), pa.string())
     if subjects is not None and subjects.num_rows:
         n = len(subj_col)
-        scodes = codes[:n]
         kind_np = np.full(len(universe), None, dtype=object)
-        kind_np[scodes] = subjects.column("kind").combine_chunks().to_numpy(
-            zero_copy_only=False)
+        kind_np[codes[:n]] = subjects.column("kind").combine_chunks().cast(
+            pa.string()).to_numpy(zero_copy_only=False)
         kinds = pa.array(kind_np, pa.string())
         codes = codes[n:]
     return codes, universe, kinds
 
 
-def _kind_codes(kind: pa.Array) -> npt.NDArray[np.int8]:
-    enc = kind.dictionary_encode()
+def _encoded(col: pa.ChunkedArray | pa.Array) -> pa.DictionaryArray:
+    """A dictionary-encoded column (free when Parquet was read with dictionaries)."""
+    if isinstance(col, pa.ChunkedArray):
+        if pa.types.is_dictionary(col.type):
+            t = pa.table({"c": col}).unify_dictionaries()
+            col = t.column("c")
+            if col.num_chunks == 0:
+                return pa.array([], col.type.value_type).dictionary_encode()
+            return pa.chunked_array(col.chunks, col.type).combine_chunks()
+        col = col.combine_chunks()
+    if pa.types.is_dictionary(col.type):
+        return col
+    return col.dictionary_encode()
+
+
+def _kind_codes(kind: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int8]:
+    enc = _encoded(kind)
     lut = np.array([_VOID if k == "void" else _RESOLUTION if k == "resolution" else _OTHER
                     for k in enc.dictionary.to_pylist()] or [0], np.int8)
     idx = enc.indices.fill_null(0).to_numpy(zero_copy_only=False)
@@ -228,29 +259,33 @@ def _kind_codes(kind: pa.Array) -> npt.NDArray[np.int8]:
     return out
 
 
-def _type_codes(types: pa.Array, comp: _Compiled) -> npt.NDArray[np.int32]:
-    enc = types.dictionary_encode()
+def _type_codes(types: pa.ChunkedArray | pa.Array, comp: _Compiled) -> npt.NDArray[np.int32]:
+    enc = _encoded(types)
     lut = np.array([comp.type_index.get(t, -1) for t in enc.dictionary.to_pylist()] or [-1],
                    np.int32)
     out: npt.NDArray[np.int32] = lut[enc.indices.fill_null(0).to_numpy(zero_copy_only=False)]
     return out
 
 
-def _match_refs(record_id: pa.Array, scode: npt.NDArray[np.int32], ref: pa.Array,
-                ref_subj: npt.NDArray[np.int32]) -> tuple[I64, I64]:
+def _match_refs(record_id: pa.Array | pa.ChunkedArray, scode: npt.NDArray[np.int32],
+                ref: pa.Array, ref_subj: npt.NDArray[np.int32]) -> tuple[I64, I64]:
     """Pairs (record row, ref row) where ref == record_id on the same subject.
 
     A hash probe of every record against the (few) refs, then an exact join of the
     few candidates on (subject, id)."""
     if len(ref) == 0 or len(record_id) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    cand = np.flatnonzero(pc.is_in(record_id, value_set=pc.unique(ref)).to_numpy(
-        zero_copy_only=False))
+    hits = pc.is_in(record_id, value_set=pc.unique(ref))
+    if isinstance(hits, pa.ChunkedArray):
+        hits = hits.combine_chunks()
+    cand = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
     if len(cand) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    left = pa.table({"s": pa.array(scode[cand]), "id": record_id.take(pa.array(cand)),
+    ids = record_id.take(pa.array(cand))
+    left = pa.table({"s": pa.array(scode[cand]), "id": ids.combine_chunks()
+                     if isinstance(ids, pa.ChunkedArray) else ids,
                      "row": pa.array(cand, pa.int64())})
-    right = pa.table({"s": pa.array(ref_subj), "id": ref,
+    right = pa.table({"s": pa.array(ref_subj), "id": ref.cast(pa.string()),
                       "rrow": pa.array(np.arange(len(ref)), pa.int64())})
     j = left.join(right, keys=["s", "id"], join_type="inner")
     return (j.column("row").to_numpy().astype(np.int64),
@@ -266,35 +301,35 @@ def _prepare(rb: Rulebook, comp: _Compiled, records: pa.Table, subjects: pa.Tabl
     rec_all = records.column("recorded_at").to_numpy()
     # clause 1 (the program applies to the subject's kind) and clause 2 (recorded ≤ k)
     keep = (rec_all <= k) & applies[scode_all]
-    idx = pa.array(np.flatnonzero(keep))
-    t = records.take(idx)
-    scode = scode_all[keep]
-    kcode = _kind_codes(t.column("kind").combine_chunks())
-    record_id = t.column("record_id").combine_chunks()
-    ref = t.column("ref").combine_chunks()
+    if keep.all():
+        t, scode = records, scode_all
+    else:
+        t, scode = records.take(pa.array(np.flatnonzero(keep))), scode_all[keep]
+    kcode = _kind_codes(t.column("kind"))
+    refs = t.column("ref")
+    has_ref = (kcode != _OTHER) & refs.is_valid().to_numpy(zero_copy_only=False)
     # clause 3: a void known at k withdraws its target, whatever the void's occurred_at
-    vrows = np.flatnonzero((kcode == _VOID) & ref.is_valid().to_numpy(zero_copy_only=False))
+    vrows = np.flatnonzero(has_ref & (kcode == _VOID))
     voided = np.zeros(len(scode), bool)
     if len(vrows):
-        hit, _ = _match_refs(record_id, scode, ref.take(pa.array(vrows)), scode[vrows])
+        vref = refs.take(pa.array(vrows)).combine_chunks()
+        hit, _ = _match_refs(t.column("record_id"), scode, vref, scode[vrows])
         voided[hit] = True
     live = ~voided
-    rrows = np.flatnonzero(live & (kcode == _RESOLUTION)
-                           & ref.is_valid().to_numpy(zero_copy_only=False))
-    tcode = _type_codes(t.column("type").combine_chunks(), comp)
+    rrows = np.flatnonzero(live & has_ref & (kcode == _RESOLUTION))
+    tcode = _type_codes(t.column("type"), comp)
     use = live & (kcode == _OTHER) & (tcode >= 0)
-    rows = pa.array(np.flatnonzero(use))
+    rows = np.flatnonzero(use)
     occ_all = t.column("occurred_at").to_numpy()
+    value_num = t.column("value_num")
+    value0 = (np.zeros(len(rows)) if value_num.null_count == len(value_num)
+              else value_num.fill_null(0.0).to_numpy()[rows])
     return _Prepared(
-        subjects=universe, subject_kind=kinds, applies=applies,
-        scode=scode[use], tcode=tcode[use], occ=occ_all[use],
-        rec=t.column("recorded_at").to_numpy()[use],
-        value0=t.column("value_num").combine_chunks().fill_null(0.0).to_numpy(
-            zero_copy_only=False)[use],
-        value_num=t.column("value_num").combine_chunks().take(rows),
-        value_text=t.column("value_text").combine_chunks().take(rows),
-        record_id=record_id.take(rows),
-        res_subj=scode[rrows], res_ref=ref.take(pa.array(rrows)), res_occ=occ_all[rrows])
+        subjects=universe, subject_kind=kinds, applies=applies, table=t, scode_t=scode,
+        rows=rows, scode=scode[rows], tcode=tcode[rows], occ=occ_all[rows],
+        rec=t.column("recorded_at").to_numpy()[rows], value0=value0,
+        res_subj=scode[rrows], res_ref=refs.take(pa.array(rrows)).combine_chunks(),
+        res_occ=occ_all[rrows])
 
 
 # -- scoring at t ----------------------------------------------------------------------------
@@ -305,9 +340,13 @@ def _first_resolution(p: _Prepared, t: int) -> I64:
     ok = np.flatnonzero(p.res_occ <= t)
     if len(ok) == 0:
         return out
-    rows, rrows = _match_refs(p.record_id, p.scode, p.res_ref.take(pa.array(ok)),
-                              p.res_subj[ok])
-    np.minimum.at(out, rows, p.res_occ[ok][rrows])
+    rows_t, rrows = _match_refs(p.table.column("record_id"), p.scode_t,
+                                p.res_ref.take(pa.array(ok)), p.res_subj[ok])
+    pos = np.full(p.table.num_rows, -1, np.int64)
+    pos[p.rows] = np.arange(len(p.rows))
+    at = pos[rows_t]
+    mine = at >= 0  # resolutions of records this program reads
+    np.minimum.at(out, at[mine], p.res_occ[ok][rrows[mine]])
     return out
 
 
@@ -342,7 +381,7 @@ def _apply_max_count(p: _Prepared, comp: _Compiled, rows: I64, rule: npt.NDArray
     sub = capped[over]
     g = group[over]
     occ = p.occ[rows[sub]]
-    rid_rank = _rank_strings(p.record_id.take(pa.array(rows[sub])))
+    rid_rank = _rank_strings(p.col("record_id", rows[sub]))
     order = np.lexsort((-rid_rank, -occ, g))
     gs = g[order]
     start = np.r_[0, np.flatnonzero(gs[1:] != gs[:-1]) + 1]
@@ -412,7 +451,7 @@ def _latest_per_subject(p: _Prepared, rows: I64) -> I64:
     tie &= (oc[order[np.maximum(prev, 0)]] == oc[chosen]) & (
         rc[order[np.maximum(prev, 0)]] == rc[chosen])
     if tie.any():
-        ids = p.record_id.take(pa.array(rows)).to_pylist()
+        ids = p.col("record_id", rows).to_pylist()
         for j in np.flatnonzero(tie):
             end = last[j]
             i = end
@@ -468,10 +507,9 @@ def _score_at(rb: Rulebook, comp: _Compiled, p: _Prepared, t: int) -> tuple[_Sco
             cand = cand[age[cand] < attr.expires]
         if len(cand):
             latest = _latest_per_subject(p, cand)
-            rows_a = pa.array(latest)
             pts[p.scode[latest]] = _bin_points(attr.bins, attr.missing,
-                                               p.value_num.take(rows_a),
-                                               p.value_text.take(rows_a))
+                                               p.col("value_num", latest),
+                                               p.col("value_text", latest).cast(pa.string()))
         del ai
         sums2[:, dj] += pts
     dims = np.empty_like(sums2)
