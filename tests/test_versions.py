@@ -92,3 +92,25 @@ def test_publish_refuses_a_rulebook_crossing_a_line(make_ledger):
     with pytest.raises(RefusedRulebook):
         ledger.publish(parse_rulebook(bad))
     assert len(ledger.program_versions()) == 1
+
+
+def test_a_stored_rulebook_that_now_crosses_a_line_stops_operating(make_ledger, clock):
+    """If a published rulebook is found to cross a line (say the baseline's word lists
+    grew), ingest and decisions refuse it; reading standings stays possible for study."""
+    from sqlalchemy import update
+
+    from socialcredit.errors import RefusedRulebook
+    from socialcredit.ledger import schema
+
+    ledger = make_ledger(BASE, PROVIDERS)
+    ingest_text(ledger, CSV)
+    bad = parse_rulebook(BASE.replace("category: civic_merit,\n     context: civic}\n  - {id: hours",
+                                      "category: religion,\n     context: civic}\n  - {id: hours"))
+    with ledger.engine.begin() as conn:  # simulate a rulebook stored before the line existed
+        conn.execute(update(schema.programs).values(canonical=bad.canonical(), sha256=bad.sha256))
+    ledger._versions_seq = -1
+    with pytest.raises(RefusedRulebook, match="religion"):
+        check(ledger, "alice", "bike")
+    with pytest.raises(RefusedRulebook):
+        ingest_text(ledger, CSV.replace("b1,", "b2,"))
+    assert compute_standing(ledger, "alice").score == 1027.0

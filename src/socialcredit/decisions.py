@@ -120,6 +120,7 @@ def check(ledger: Ledger, subject: str, action: str, program: str | None = None,
           at: int | None = None, *, log: bool = True) -> Decision:
     st = compute_standing(ledger, subject, program, at)
     pv = ledger.version_in_force(st.program, st.at, st.known_at)
+    ledger.ensure_operable(pv.rulebook)
     effect, grant, reasons = evaluate(pv.rulebook, st, action)
     decided_at = ledger.clock()
     d = Decision(str(uuid.uuid4()), subject, action, st.program, effect, grant, reasons,

@@ -149,6 +149,8 @@ def _parse_value(v: Any) -> tuple[float | None, str | None]:
 
 class Validator:
     def __init__(self, ledger: Ledger, conn: Connection, backfill: bool) -> None:
+        for pv in ledger.program_versions(None, conn):
+            ledger.ensure_operable(pv.rulebook)
         self.types: dict[str, TypeInfo] = ledger.type_registry()
         self.providers = {r.provider: r.role for r in conn.execute(select(s.providers))}
         self.backfill = backfill

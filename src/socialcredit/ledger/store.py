@@ -52,6 +52,7 @@ class Ledger:
         self.clock = clock
         self._rulebook_cache: dict[str, Rulebook] = {}
         self._versions: list[ProgramVersion] = []
+        self._operable: set[str] = set()
         self._versions_seq: int | None = -1
 
     # -- opening --------------------------------------------------------------------
@@ -181,6 +182,14 @@ class Ledger:
                 + (f", effective from {format_instant(first.effective_at)}"
                    if first.effective_at > BEGINNING_OF_TIME else ""))
         return best
+
+    def ensure_operable(self, rb: Rulebook) -> None:
+        """Refuse to operate a rulebook that crosses a line — checked again at ingest and
+        decision time (cached by sha256), so a rulebook stored before a line was
+        sharpened cannot keep operating."""
+        if rb.sha256 not in self._operable:
+            enforce_baseline(rb)
+            self._operable.add(rb.sha256)
 
     def publish(self, rulebook: Rulebook, effective: int | None = None) -> ProgramVersion:
         """Add a program or a new version of one, after the baseline and the agreement

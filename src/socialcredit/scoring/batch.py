@@ -584,11 +584,30 @@ def score_partition(rb: Rulebook, records: pa.Table, subjects: pa.Table | None, 
 
 
 def score_batches(rb: Rulebook, partitions: Iterable[tuple[pa.Table, pa.Table | None]],
-                  t: int, k: int) -> Iterator[pa.Table]:
-    """Score partition after partition (bounded memory: one partition at a time)."""
+                  t: int, k: int, *, workers: int = 2) -> Iterator[pa.Table]:
+    """Score partition after partition, in order.
+
+    With workers > 1 the next partition is read (by the caller's iterator, in this
+    thread) while up to `workers` partitions are scored on a thread pool: NumPy and
+    Arrow release the GIL in their kernels, so two cores overlap reading and scoring.
+    At most `workers` partitions are in flight, which bounds memory."""
     comp = _compile(rb)
-    for records, subjects in partitions:
-        yield score_partition(rb, records, subjects, t, k, _compiled=comp)
+    if workers <= 1:
+        for records, subjects in partitions:
+            yield score_partition(rb, records, subjects, t, k, _compiled=comp)
+        return
+    from collections import deque  # noqa: PLC0415
+    from concurrent.futures import Future, ThreadPoolExecutor  # noqa: PLC0415
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future[pa.Table]] = deque()
+        for records, subjects in partitions:
+            pending.append(pool.submit(score_partition, rb, records, subjects, t, k,
+                                       _compiled=comp))
+            if len(pending) >= workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def score_records(rb: Rulebook, records: Iterable[Record] | pa.Table,

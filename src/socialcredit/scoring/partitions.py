@@ -216,7 +216,7 @@ def parquet_partitions(root: str | Path, rb: Rulebook, k: int, *,
         ds.field("kind").isin(["void", "resolution"])
         | ds.field("type").isin(relevant_types(rb)))
     for bucket in parquet_buckets(base):
-        rdata = ds.dataset(bucket, format="parquet")
+        rdata = ds.dataset(bucket, format=_DICT_FORMAT)
         sdir = base / "subjects" / bucket.name
         sdata = ds.dataset(sdir, format="parquet") if sdir.exists() else None
         n = rdata.count_rows()
@@ -229,17 +229,34 @@ def parquet_partitions(root: str | Path, rb: Rulebook, k: int, *,
             yield recs, subs
 
 
+# type and kind are read as dictionaries: the pushdown filter and the engine's type
+# and kind codes then work on a few distinct values instead of every row's string.
+_DICT_FORMAT = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(
+    dictionary_columns=["type", "kind"]))
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Cast to the engine's schema, keeping dictionary-encoded string columns."""
+    cols = []
+    for f in schema:
+        c = table.column(f.name)
+        if not (pa.types.is_dictionary(c.type) and c.type.value_type == f.type):
+            c = c.cast(f.type)
+        cols.append(c)
+    return pa.table(cols, names=schema.names)
+
+
 def _read_split(data: ds.Dataset, flt: object, schema: pa.Schema, splits: int, j: int
                 ) -> pa.Table:
     if splits == 1:
-        return data.to_table(columns=schema.names, filter=flt).cast(schema)
+        return _conform(data.to_table(columns=schema.names, filter=flt), schema)
     parts = []
     for batch in data.to_batches(columns=schema.names, filter=flt):
         mask = (fnv1a(batch.column("subject")) // np.uint32(65_536)) % np.uint32(splits) == j
         parts.append(pa.Table.from_batches([batch]).filter(pa.array(mask)))
     if not parts:
         return schema.empty_table()
-    return pa.concat_tables(parts).cast(schema)
+    return _conform(pa.concat_tables(parts, promote_options="permissive"), schema)
 
 
 def read_program_versions(root: str | Path) -> list[ProgramVersion]:
