@@ -27,9 +27,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield str(tmp_path / "ledger.db")
         return
-    base = os.environ.get(PG_ENV)
+    # $SOCIALCREDIT_TEST_PG, else the throwaway server the root conftest starts
+    base = os.environ.get(PG_ENV) or request.getfixturevalue("pg_server")
     if not base:
-        pytest.skip(f"{PG_ENV} is not set")
+        pytest.skip(f"{PG_ENV} is not set and no PostgreSQL binaries were found")
     schema = f"tlog_test_{uuid.uuid4().hex[:12]}"
     admin = make_engine(resolve_db_url(base))
     with admin.begin() as conn:

@@ -272,3 +272,49 @@ def export_cmd(
         f"of [bold]{manifest['origin']}[/] to {directory}",
         highlight=False,
     )
+
+
+@app.command("mine")
+def mine_cmd(
+    subject: Annotated[str, typer.Argument(help="The subject asking for its own leaves.")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A subject's own leaves: its salt (which only it is given), its commitment, and each
+    leaf that names it, with an inclusion proof in the latest tree.
+
+    Nobody else can link these leaves to the subject: the commitment is a keyed hash of
+    the subject id under a per-subject salt.
+    """
+    from socialcredit.transparency.events import parse_leaf, reveal_salt, subject_commitment
+
+    with _errors():
+        engine = _engine(db)
+        with engine.connect() as conn:
+            salt = reveal_salt(conn, subject)
+        if salt is None:
+            if as_json:
+                _print_json({"subject": subject, "commitment": None, "leaves": []})
+            else:
+                out.print(f"no leaf of the log concerns {subject}")
+            return
+        commitment = subject_commitment(subject, salt)
+        log = TransparencyLog(engine)
+        n = _default_size(log, None)
+        found = []
+        for index, data in enumerate(log.leaves(0, n)):
+            event = parse_leaf(data)
+            if event.get("commitment") == commitment:
+                found.append({"leaf_index": index, "event": event,
+                              "path": [p.hex() for p in log.inclusion_proof(index, n)]})
+        result = {"subject": subject, "salt": salt.hex(), "commitment": commitment,
+                  "tree_size": n, "root": log.root(n).hex(), "leaves": found}
+        if as_json:
+            _print_json(result)
+            return
+        out.print(f"{subject}: commitment {commitment} (salt {salt.hex()})")
+        for f in found:
+            e = f["event"]
+            out.print(f"  leaf {f['leaf_index']}: {e['kind']} "
+                      + ", ".join(f"{k}={v}" for k, v in e.items()
+                                  if k not in ("kind", "v", "commitment")))
