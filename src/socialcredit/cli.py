@@ -182,10 +182,18 @@ def ingest(file: Path, db: DbOpt = None,
                                   "carry recorded_at (default: occurred_at). Logged.")] = False,
            json_: JsonOpt = False) -> None:
     """Ingest records from CSV or JSONL (all or nothing unless --skip-invalid)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from socialcredit.ledger import Ledger, ingest_file
 
-    with Ledger.open(db) as ledger:
-        rep = ingest_file(ledger, file, skip_invalid=skip_invalid, backfill=backfill)
+    estimate = _estimate_rows(file)
+    with Ledger.open(db) as ledger, Progress(
+            TextColumn("validating {task.completed:,} of ~{task.total:,} rows"), BarColumn(),
+            TimeElapsedColumn(), console=err, transient=True,
+            disable=estimate < 100_000 or not err.is_terminal) as bar:
+        task = bar.add_task("ingest", total=estimate)
+        rep = ingest_file(ledger, file, skip_invalid=skip_invalid, backfill=backfill,
+                          progress=lambda n: bar.update(task, completed=n))
     if json_:
         emit_json(rep.as_dict())
     else:
@@ -193,6 +201,18 @@ def ingest(file: Path, db: DbOpt = None,
                   f"present, {rep.rejected} rejected")
     if rep.rejected_file:
         err.print(f"rejected rows, with reasons: {rep.rejected_file}")
+
+
+def _estimate_rows(path: Path) -> int:
+    """Rows in a record file, estimated from its size and its first 64 KiB."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(65536)
+    except OSError:
+        return 0
+    lines = head.count(b"\n") or 1
+    return int(size / (len(head) / lines)) if head else 0
 
 
 # -- reading ------------------------------------------------------------------------------

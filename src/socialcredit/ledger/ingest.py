@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -436,7 +436,8 @@ class _Conflict(Exception):
 
 
 def ingest_file(ledger: Ledger, path: str | Path, *, skip_invalid: bool = False,
-                backfill: bool = False) -> IngestReport:
+                backfill: bool = False,
+                progress: Callable[[int], None] | None = None) -> IngestReport:
     """Validate every row, then store all of it in one transaction (or, with
     skip_invalid, the good rows, writing the bad ones beside the input).
 
@@ -449,17 +450,29 @@ def ingest_file(ledger: Ledger, path: str | Path, *, skip_invalid: bool = False,
     if not p.exists():
         raise IngestError(f"{p}: no such file", [])
     try:
-        return _ingest(ledger, p, skip_invalid, backfill, optimistic=True)
+        return _ingest(ledger, p, skip_invalid, backfill, optimistic=True, progress=progress)
     except _Conflict:
-        return _ingest(ledger, p, skip_invalid, backfill, optimistic=False)
+        return _ingest(ledger, p, skip_invalid, backfill, optimistic=False, progress=progress)
+
+
+def _validated(v: Validator, p: Path, progress: Callable[[int], None] | None) -> list[Row]:
+    if progress is None:
+        return [v.row(n, raw) for n, raw in read_rows(p)]
+    rows: list[Row] = []
+    for n, raw in read_rows(p):
+        rows.append(v.row(n, raw))
+        if len(rows) % 20_000 == 0:
+            progress(len(rows))
+    progress(len(rows))
+    return rows
 
 
 def _ingest(ledger: Ledger, p: Path, skip_invalid: bool, backfill: bool, *,
-            optimistic: bool) -> IngestReport:
+            optimistic: bool, progress: Callable[[int], None] | None = None) -> IngestReport:
     with ledger.engine.begin() as conn:
         v = Validator(ledger, conn, backfill)
         try:
-            rows = [v.row(n, raw) for n, raw in read_rows(p)]
+            rows = _validated(v, p, progress)
         except UnicodeDecodeError as exc:
             raise IngestError(f"{p}: not UTF-8 text ({exc.reason})", []) from None
         except csv.Error as exc:
