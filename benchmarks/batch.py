@@ -21,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -162,7 +163,7 @@ def floor(root: Path, t: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     out = np.bincount(c, weights=w, minlength=offset)
     sec = time.perf_counter() - t0
-    return {"seconds": sec, "subjects": int(len(out)), "peak_mb": _peak_mb()}
+    return {"seconds": sec, "subjects": len(out), "peak_mb": _peak_mb()}
 
 
 def score_sql(rb: Any, t: int, records: str, subjects: str, dialect: str) -> str:
@@ -417,20 +418,18 @@ def main() -> int:
             results.append(row)
     finally:
         if pg_gen is not None:
-            try:
+            with contextlib.suppress(StopIteration):
                 next(pg_gen)
-            except StopIteration:
-                pass
     print("\n| records | engine (Parquet→standings) | engine (in memory) | floor | DuckDB SQL "
           "| PostgreSQL SQL | Spark local[2] |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for row in results:
         cells = []
         for mode in ("engine", "engine_mem", "floor", "duckdb", "postgresql", "spark"):
-            r = row.get(mode)
-            cells.append("–" if r is None or "error" in r else
-                         f"{r['seconds']:.2f} s · {row['records'] / r['seconds'] / 1e6:.1f}M/s"
-                         f" · {r['peak_mb'] / 1024:.2f} GB")
+            res = row.get(mode)
+            cells.append("–" if res is None or "error" in res else
+                         f"{res['seconds']:.2f} s · {row['records'] / res['seconds'] / 1e6:.1f}M/s"
+                         f" · {res['peak_mb'] / 1024:.2f} GB")
         print(f"| {row['records']:,} | " + " | ".join(cells) + " |")
     if a.json:
         Path(a.json).write_text(json.dumps({"machine": machine(), "results": results},

@@ -336,20 +336,24 @@ def demo(db: Annotated[Path, typer.Option("--db", help="Where to build the demo 
 
 
 def _mount_optional() -> None:
-    """Sub-commands that live in their own modules."""
+    """Sub-commands that live in their own modules (each keeps heavy imports inside its
+    command, so the CLI starts fast)."""
+    from socialcredit.batch_cli import export_cmd, import_cmd, score_cmd
+    from socialcredit.lint.cli import LINT_CONTEXT, lint_cmd
+    from socialcredit.scorecard_cli import import_scorecard_cmd
+    from socialcredit.transparency.cli import app as log_app
     from socialcredit.uscc_cli import uscc_cmd
 
     app.command("uscc", help="Validate and explain Unified Social Credit Codes.")(uscc_cmd)
-    from socialcredit.lint.cli import LINT_CONTEXT, lint_cmd
     app.command("lint", help="Lint a rulebook (baseline + legal profiles; exit 0/1/2/64).",
                 context_settings=LINT_CONTEXT)(lint_cmd)
-    from socialcredit.scorecard_cli import import_scorecard_cmd
     app.command("import-scorecard", help="Turn a fitted scorecard into a rulebook YAML."
                 )(import_scorecard_cmd)
-    try:
-        from socialcredit.transparency.cli import app as log_app
-    except ImportError:  # pragma: no cover
-        return
+    app.command("score", help="Materialize every subject's standing (batch or Spark engine)."
+                )(score_cmd)
+    app.command("export", help="Export the ledger as a Parquet dataset.")(export_cmd)
+    app.command("import", help="Import a Parquet ledger export (validated, idempotent)."
+                )(import_cmd)
     app.add_typer(log_app, name="log", help="The public transparency log.")
 
 

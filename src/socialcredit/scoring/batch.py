@@ -596,8 +596,8 @@ def score_batches(rb: Rulebook, partitions: Iterable[tuple[pa.Table, pa.Table | 
         for records, subjects in partitions:
             yield score_partition(rb, records, subjects, t, k, _compiled=comp)
         return
-    from collections import deque  # noqa: PLC0415
-    from concurrent.futures import Future, ThreadPoolExecutor  # noqa: PLC0415
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: deque[Future[pa.Table]] = deque()
