@@ -225,3 +225,33 @@ def test_cli_score_export_import(make_ledger: Callable[..., Ledger], clock: Any,
     assert res.exit_code == 0, res.output
     z = rows_by_subject(pq.read_table(tmp_path / "z.parquet"))
     assert math.isclose(z["p01"]["score"], row["score"], abs_tol=1e-9)
+
+
+def test_a_decision_sees_a_new_record_within_a_second_through_the_table(make_ledger, clock):
+    """Issue 3: the decision path reads the materialized standings; ingest keeps them
+    current, so a relying party's next decision reflects a record just ingested."""
+    import time
+
+    from socialcredit.decisions import check
+    from socialcredit.ledger import ingest_text
+    from socialcredit.scoring.materialized import score_all
+    from tests.helpers import BASE
+
+    h = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
+    ledger = make_ledger(BASE.replace("notice: 10d", "notice: 1d"),
+                         {"bank-1": "bank", "court-1": "court", "rev-1": "reviewer"})
+    ingest_text(ledger, h + "b1,bank-1,alice,person,bonus,2025-12-01,,,\n")
+    score_all(ledger, None, clock.now, clock.now)
+    d = check(ledger, "alice", "bike", materialized=True)
+    assert d.source == "materialized" and d.effect == "benefit"
+    clock.set("2026-01-01T00:00:01Z")
+    started = time.perf_counter()
+    ingest_text(ledger, h + "".join(f"a{i},bank-1,alice,,arrears,2025-12-31,,e,\n"
+                                    for i in range(3)))
+    d = check(ledger, "alice", "bike", materialized=True)
+    elapsed = time.perf_counter() - started
+    assert d.source == "materialized"
+    assert d.standing.score < 1000 and d.effect == "allow"  # the arrears are seen
+    assert elapsed < 1.0, elapsed
+    live = check(ledger, "alice", "bike")
+    assert abs(live.standing.score - d.standing.score) < 1e-6

@@ -242,13 +242,17 @@ def standing(subject: str, program: ProgramOpt = None, at: AtOpt = None,
 @app.command()
 @friendly
 def check(subject: str, action: str, program: ProgramOpt = None, at: AtOpt = None,
+          materialized: Annotated[bool, typer.Option(
+              "--materialized", help="Read the standing from the materialized table "
+                                     "(`score --all`; kept current on ingest).")] = False,
           db: DbOpt = None, json_: JsonOpt = False) -> None:
     """May SUBJECT do ACTION, and on what terms? Logged in the decision log."""
     from socialcredit.decisions import check as decide
     from socialcredit.ledger import Ledger
 
     with Ledger.open(db) as ledger:
-        d = decide(ledger, subject, action, program, instant(at, "--at"))
+        d = decide(ledger, subject, action, program, instant(at, "--at"),
+                   materialized=materialized)
     if json_:
         emit_json(d.as_dict())
         return

@@ -35,6 +35,7 @@ class Decision:
     known_at: int
     decided_at: int
     standing: Standing
+    source: str = "live"  # or "materialized"
 
     def as_dict(self) -> dict[str, Any]:
         st = self.standing
@@ -53,6 +54,7 @@ class Decision:
             "tier": st.tier,
             "lists": st.lists,
             "rulebook": st.rulebook.as_dict(),
+            "standing_source": self.source,
         }
 
 
@@ -116,15 +118,45 @@ def evaluate(rb: Rulebook, st: Standing, action: str) -> tuple[str, dict[str, An
     return effect, grant, reasons
 
 
+def materialized_standing(ledger: Ledger, subject: str, program: str | None
+                          ) -> Standing | None:
+    """The subject's row of the materialized standings table (kept current by ingest), as
+    a Standing without its record-level explanation; None when there is no row."""
+    from socialcredit.scoring.materialized import read_standing, table_exists  # noqa: PLC0415
+    from socialcredit.scoring.standing import RulebookRef  # noqa: PLC0415
+
+    name = ledger.resolve_program(program)
+    with ledger.engine.connect() as conn:
+        row = read_standing(conn, name, subject) if table_exists(conn) else None
+    if row is None:
+        return None
+    return Standing(
+        subject=subject, subject_kind=row["subject_kind"], program=name, at=row["at"],
+        known_at=row["known_at"], applies=True, score=row["score"], tier=row["tier"],
+        dimensions=row["dimensions"], lists=row["lists"], list_entries=[], pending=[],
+        contributions=[], attributes=[], key_factors=[],
+        rulebook=RulebookRef(name, row["version"], row["sha256"]),
+        notes=[f"standing read from the materialized table, computed for "
+               f"{format_instant(row['at'])}; `socialcredit standing` explains it"])
+
+
 def check(ledger: Ledger, subject: str, action: str, program: str | None = None,
-          at: int | None = None, *, log: bool = True) -> Decision:
-    st = compute_standing(ledger, subject, program, at)
+          at: int | None = None, *, log: bool = True, materialized: bool = False) -> Decision:
+    """Decide, and log the decision. By default the standing is computed live at `at`
+    (exact, with every reason). With materialized=True it is read from the table that
+    `score --all` writes and ingest keeps current — the fast path for relying parties
+    at volume; the decision then holds for the time that row was computed for."""
+    st = materialized_standing(ledger, subject, program) if materialized and at is None \
+        else None
+    source = "materialized" if st is not None else "live"
+    if st is None:
+        st = compute_standing(ledger, subject, program, at)
     pv = ledger.version_in_force(st.program, st.at, st.known_at)
     ledger.ensure_operable(pv.rulebook)
     effect, grant, reasons = evaluate(pv.rulebook, st, action)
     decided_at = ledger.clock()
     d = Decision(str(uuid.uuid4()), subject, action, st.program, effect, grant, reasons,
-                 st.at, st.known_at, decided_at, st)
+                 st.at, st.known_at, decided_at, st, source)
     if log:
         with ledger.engine.begin() as conn:
             conn.execute(s.decisions.insert().values(

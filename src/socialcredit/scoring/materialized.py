@@ -44,6 +44,7 @@ from sqlalchemy import (
     select,
 )
 
+from socialcredit.errors import LedgerError
 from socialcredit.ledger import schema as s
 from socialcredit.ledger.store import Ledger
 from socialcredit.rulebook.model import Rulebook
@@ -199,7 +200,7 @@ def refresh_standings(ledger: Ledger, conn: Connection, subjects: set[str]) -> N
     for name in programs:
         try:
             rb = ledger.version_in_force(name, t, t).rulebook
-        except Exception:
+        except LedgerError:  # no version of this program in force now: nothing to refresh
             continue
         recs, subs = fetch_partition(conn, rb, t, None, None, subjects=keys)
         res = score_partition(rb, recs, subs, t, t)
