@@ -8,8 +8,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from tests.conftest import ROOT, RULEBOOKS
-from tests.helpers import day, rec
 
 from socialcredit.decisions import evaluate
 from socialcredit.errors import RefusedRulebook
@@ -21,6 +19,8 @@ from socialcredit.scoring import compute_standing
 from socialcredit.scoring.reference import standing
 from socialcredit.synth import synthesize_to_file
 from socialcredit.uscc import validate
+from tests.conftest import ROOT, RULEBOOKS
+from tests.helpers import day, rec
 
 OPERABLE = ["rongcheng", "judgment-defaulters", "sesame", "corporate", "platform", "fico-like"]
 ALL = [*OPERABLE, "media-reported"]

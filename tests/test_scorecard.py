@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers import day, rec
 from typer.testing import CliRunner
 
 from socialcredit.cli import app
@@ -27,6 +26,7 @@ from socialcredit.scorecard import (
     type_id,
 )
 from socialcredit.scoring.reference import standing
+from tests.helpers import day, rec
 
 PROTECTED_VARS = ["personal_status_and_sex", "foreign_worker"]
 Fit = tuple[Any, Any, Any]  # (data, card, scores)

@@ -104,8 +104,8 @@ def test_a_stored_rulebook_that_now_crosses_a_line_stops_operating(make_ledger, 
 
     ledger = make_ledger(BASE, PROVIDERS)
     ingest_text(ledger, CSV)
-    bad = parse_rulebook(BASE.replace("category: civic_merit,\n     context: civic}\n  - {id: hours",
-                                      "category: religion,\n     context: civic}\n  - {id: hours"))
+    tail = ",\n     context: civic}\n  - {id: hours"
+    bad = parse_rulebook(BASE.replace("category: civic_merit" + tail, "category: religion" + tail))
     with ledger.engine.begin() as conn:  # simulate a rulebook stored before the line existed
         conn.execute(update(schema.programs).values(canonical=bad.canonical(), sha256=bad.sha256))
     ledger._versions_seq = -1

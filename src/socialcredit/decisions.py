@@ -122,8 +122,8 @@ def materialized_standing(ledger: Ledger, subject: str, program: str | None
                           ) -> Standing | None:
     """The subject's row of the materialized standings table (kept current by ingest), as
     a Standing without its record-level explanation; None when there is no row."""
-    from socialcredit.scoring.materialized import read_standing, table_exists  # noqa: PLC0415
-    from socialcredit.scoring.standing import RulebookRef  # noqa: PLC0415
+    from socialcredit.scoring.materialized import read_standing, table_exists
+    from socialcredit.scoring.standing import RulebookRef
 
     name = ledger.resolve_program(program)
     with ledger.engine.connect() as conn:

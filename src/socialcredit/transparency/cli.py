@@ -301,7 +301,7 @@ def mine_cmd(
         commitment = subject_commitment(subject, salt)
         log = TransparencyLog(engine)
         n = _default_size(log, None)
-        found = []
+        found: list[dict[str, Any]] = []
         for index, data in enumerate(log.leaves(0, n)):
             event = parse_leaf(data)
             if event.get("commitment") == commitment:
