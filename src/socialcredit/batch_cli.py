@@ -31,22 +31,13 @@ from rich.progress import (
 )
 
 from socialcredit.errors import IngestError, SocialCreditError
-from socialcredit.timeutil import format_instant, parse_instant
+from socialcredit.timeutil import format_instant, option_instant
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="Ledger URL or SQLite path "
                                            "(default: $SOCIALCREDIT_DB, else ./socialcredit.db)")]
-
-
-def _instant(value: str | None, option: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_instant(value)
-    except ValueError as exc:
-        raise SocialCreditError(f"{option}: {exc}") from None
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -124,8 +115,8 @@ def _score(all_: bool, program: str | None, at: str | None, known_at: str | None
                                 "SUBJECT`)")
     if engine not in ("batch", "spark"):
         raise SocialCreditError(f"--engine: {engine!r} (batch or spark)")
-    t0 = _instant(at, "--at")
-    k0 = _instant(known_at, "--known-at")
+    t0 = option_instant(at, "--at")
+    k0 = option_instant(known_at, "--known-at")
     started = time.perf_counter()
     if source is not None:
         if table:

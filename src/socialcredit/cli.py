@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from socialcredit.errors import IngestError, RefusedRulebook, SocialCreditError
-from socialcredit.timeutil import format_instant, parse_instant
+from socialcredit.timeutil import format_instant, option_instant
 
 app = typer.Typer(name="socialcredit", no_args_is_help=True, add_completion=False,
                   help="An open, accountable social credit system.")
@@ -55,15 +55,6 @@ def friendly(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def instant(value: str | None, option: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_instant(value)
-    except ValueError as exc:
-        raise SocialCreditError(f"{option}: {exc}") from None
-
-
 def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
@@ -84,7 +75,7 @@ def init(rulebook: Annotated[Path, typer.Option("--rulebook", help="The first pr
     from socialcredit.rulebook import load_rulebook
 
     rb = load_rulebook(rulebook)
-    ledger = Ledger.init(rb, db, effective=instant(effective, "--effective"))
+    ledger = Ledger.init(rb, db, effective=option_instant(effective, "--effective"))
     info = {"db": ledger.url, "program": rb.rulebook, "version": rb.version,
             "sha256": rb.sha256}
     if json_:
@@ -106,7 +97,7 @@ def publish(file: Path, effective: Annotated[str | None, typer.Option(
 
     rb = load_rulebook(file)
     with Ledger.open(db) as ledger:
-        pv = ledger.publish(rb, effective=instant(effective, "--effective"))
+        pv = ledger.publish(rb, effective=option_instant(effective, "--effective"))
     info = {"program": pv.program, "version": pv.version, "sha256": pv.sha256,
             "effective_at": format_instant(pv.effective_at),
             "published_at": format_instant(pv.published_at)}
@@ -229,8 +220,8 @@ def standing(subject: str, program: ProgramOpt = None, at: AtOpt = None,
     from socialcredit.scoring import compute_standing
 
     with Ledger.open(db) as ledger:
-        st = compute_standing(ledger, subject, program, instant(at, "--at"),
-                              instant(known_at, "--known-at"))
+        st = compute_standing(ledger, subject, program, option_instant(at, "--at"),
+                              option_instant(known_at, "--known-at"))
     if json_:
         emit_json(st.as_dict())
         return
@@ -251,7 +242,7 @@ def check(subject: str, action: str, program: ProgramOpt = None, at: AtOpt = Non
     from socialcredit.ledger import Ledger
 
     with Ledger.open(db) as ledger:
-        d = decide(ledger, subject, action, program, instant(at, "--at"),
+        d = decide(ledger, subject, action, program, option_instant(at, "--at"),
                    materialized=materialized)
     if json_:
         emit_json(d.as_dict())
@@ -319,7 +310,7 @@ def synth(program: Annotated[str, typer.Option("--program", help="Shipped rulebo
 
     path = out_file or Path(f"{Path(program).stem}-{subjects}.csv")
     stats = synthesize_to_file(program, path, subjects=subjects, months=months, seed=seed,
-                               end=instant(end, "--end"))
+                               end=option_instant(end, "--end"))
     out.print(f"wrote {stats.records} records about {stats.subjects} subjects (of {subjects}; "
               f"the rest have no records) to {path}")
     out.print(f"districts (for the policy lab): {stats.groups_file}")

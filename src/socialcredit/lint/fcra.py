@@ -18,7 +18,7 @@ Two obligations a scoring rulebook can be checked against:
 from __future__ import annotations
 
 from socialcredit.lint.findings import Emitter, Finding
-from socialcredit.lint.triggers import words
+from socialcredit.rulebook.baseline import words
 from socialcredit.rulebook.loader import PathKey
 from socialcredit.rulebook.model import RecordType, Rulebook
 

@@ -21,7 +21,8 @@ Three questions a data-protection officer asks of any scoring scheme:
 from __future__ import annotations
 
 from socialcredit.lint.findings import Emitter, Finding
-from socialcredit.lint.triggers import protected_categories, words
+from socialcredit.lint.triggers import protected_categories
+from socialcredit.rulebook.baseline import words
 from socialcredit.rulebook.loader import PathKey
 from socialcredit.rulebook.model import Rulebook
 

@@ -9,11 +9,9 @@ score; for a detrimental consequence only what can lower it matters.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from itertools import pairwise
 
-from socialcredit.rulebook.baseline import PROTECTED
+from socialcredit.rulebook.baseline import PROTECTED, words
 from socialcredit.rulebook.loader import PathKey
 from socialcredit.rulebook.model import Consequence, Rulebook
 
@@ -28,18 +26,6 @@ class Trigger:
     path: PathKey  # the rule, attribute or list through which it acts
     direct: bool  # True: one record of this type suffices (a record-entered list)
     via: str  # "list dishonest_judgment_defaulters" or "score"
-
-
-def words(*texts: str | None) -> set[str]:
-    """Whole words and adjacent word pairs, as the baseline matches them."""
-    out: set[str] = set()
-    for text in texts:
-        if not text:
-            continue
-        parts = [p for p in re.split(r"[^a-z0-9]+", text.lower()) if p]
-        out.update(parts)
-        out.update(f"{a}_{b}" for a, b in pairwise(parts))
-    return out
 
 
 def protected_categories(*texts: str | None) -> list[str]:

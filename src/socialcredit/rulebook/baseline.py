@@ -61,7 +61,8 @@ class Violation:
         return f"{where}: {self.path}: [{self.line}] {self.why}"
 
 
-def _words(*texts: str | None) -> set[str]:
+def words(*texts: str | None) -> set[str]:
+    """Whole words and adjacent word pairs of the texts: what the lines match against."""
     out: set[str] = set()
     for text in texts:
         if not text:
@@ -74,15 +75,15 @@ def _words(*texts: str | None) -> set[str]:
 
 def protected_category(t: RecordType) -> str | None:
     """The protected category a record type is about, if any."""
-    words = _words(t.category, t.id, t.label)
+    found = words(t.category, t.id, t.label)
     for name, keys in PROTECTED.items():
-        if words.intersection(keys):
+        if found.intersection(keys):
             return name
     return None
 
 
 def is_social_tie(t: RecordType) -> bool:
-    return bool(_words(t.category, t.id).intersection(SOCIAL_TIES))
+    return bool(words(t.category, t.id).intersection(SOCIAL_TIES))
 
 
 def baseline_violations(rb: Rulebook) -> list[Violation]:
