@@ -48,6 +48,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=10000")
+            # 64 MiB page cache: index inserts of a bulk ingest stay in memory
+            cur.execute("PRAGMA cache_size=-65536")
             cur.close()
 
         return engine

@@ -52,7 +52,7 @@ def parse_instant(value: str | datetime | date) -> int:
             dt = datetime.fromisoformat(s)
         except ValueError as exc:
             raise ValueError(f"not an ISO 8601 timestamp: {value!r} ({exc})") from None
-        if _DATE_ONLY.match(s):
+        if len(s) == 10 and _DATE_ONLY.match(s):
             dt = dt.replace(tzinfo=UTC)
     if dt.tzinfo is None:
         raise ValueError(f"timestamp needs a zone (e.g. Z or +08:00): {value!r}")
@@ -71,9 +71,11 @@ def option_instant(value: str | None, option: str) -> int | None:
         raise SocialCreditError(f"{option}: {exc}") from None
 
 
+_ONE_US = timedelta(microseconds=1)
+
+
 def to_us(dt: datetime) -> int:
-    delta = dt - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * US_PER_SECOND + delta.microseconds
+    return (dt - EPOCH) // _ONE_US
 
 
 def from_us(us: int) -> datetime:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -71,7 +72,9 @@ records = Table(
     Column("evidence", Text, nullable=True),
     Column("ref", String(400), nullable=True),
     Index("ix_records_subject", "subject"),
-    Index("ix_records_ref", "ref"),
+    # most records reference nothing: a partial index keeps bulk appends cheap
+    Index("ix_records_ref", "ref", sqlite_where=text("ref IS NOT NULL"),
+          postgresql_where=text("ref IS NOT NULL")),
 )
 
 decisions = Table(
