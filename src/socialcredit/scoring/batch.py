@@ -3,7 +3,7 @@
 Same contract as :mod:`socialcredit.scoring.reference` (DESIGN.md, "Standing" and
 "Lists"), computed over Arrow columns with NumPy instead of per subject in Python.
 
-Technique, and why (measured, see BENCHMARKS_batch.md): subjects are dictionary-encoded
+Technique, and why (measured, see BENCHMARKS.md): subjects are dictionary-encoded
 to dense integer codes once, and from then on every clause is an array expression over
 records plus a ``np.bincount`` into per-(subject, dimension) cells. That is the shape
 of the work: one filter pass, one decay ``exp2``, one weighted bincount. The expensive
