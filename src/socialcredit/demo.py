@@ -63,8 +63,9 @@ def run_demo(out: Console, db: Path, *, subjects: int = 10_000, seed: int = 7,
               f"organizations are outside rongcheng's scope (it applies to persons).")
 
     out.rule("Who is listed, and why (judgment-defaulters, now)")
-    listed = [s for s in reference_all(ledger, "judgment-defaulters", now) if s.lists]
-    pending = [s for s in reference_all(ledger, "judgment-defaulters", now) if s.pending]
+    court = reference_all(ledger, "judgment-defaulters", now)
+    listed = [s for s in court if s.lists]
+    pending = [s for s in court if s.pending]
     out.print(f"{len(listed):,} subjects on the public list of dishonest judgment defaulters; "
               f"{len(pending):,} more have been notified and are inside their objection window.")
     lt = Table("subject", "kind", "because of record", "listed from", "until")

@@ -72,6 +72,9 @@ records = Table(
     Column("evidence", Text, nullable=True),
     Column("ref", String(400), nullable=True),
     Index("ix_records_subject", "subject"),
+    # the ledger's clock reads max(recorded_at) at every append; appends are monotone,
+    # so this index only ever grows at its end
+    Index("ix_records_recorded_at", "recorded_at"),
     # most records reference nothing: a partial index keeps bulk appends cheap
     Index("ix_records_ref", "ref", sqlite_where=text("ref IS NOT NULL"),
           postgresql_where=text("ref IS NOT NULL")),
