@@ -139,9 +139,10 @@ def test_demo_runs_on_a_small_population(tmp_path):
             cwd=tmp_path)
     out = p.stdout
     for heading in ("Tier distribution", "Who is listed", "explained record by record",
-                    "Decisions"):
+                    "Decisions", "transparency log", "rights-and-law linter"):
         assert heading in out
     assert (tmp_path / "demo.db").exists()
+    assert "media-reported" in out and "refused" in out
 
 
 def test_uscc_command():

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from socialcredit.decisions import check, seal_decisions
 from socialcredit.ledger import Ledger, ingest_file
+from socialcredit.lint import lint
 from socialcredit.render import render_decision, render_standing
 from socialcredit.scoring import compute_standing, reference_all
 from socialcredit.synth import resolve_rulebook, synthesize_to_file
@@ -108,6 +109,18 @@ def run_demo(out: Console, db: Path, *, subjects: int = 10_000, seed: int = 7,
     if cp is not None:
         out.print(cp.note.rstrip())
     out.print(f"Verify it yourself: socialcredit log verify --db {db}")
+
+    out.rule("What the rights-and-law linter says about these rulebooks")
+    for rb in [*rbs, resolve_rulebook("media-reported")]:
+        report = lint(rb)
+        first = next((f for f in report.findings if f.severity == "error"), None)
+        out.print(f"[bold]{rb.rulebook}[/]: {report.count('error')} error(s), "
+                  f"{report.count('warning')} warning(s)"
+                  + ("" if report.operable else " — [red]refused: the engine will not "
+                     "operate it[/]"))
+        if first is not None:
+            out.print(f"  e.g. {first.path}: {first.message}", markup=False)
+    out.print("Details: socialcredit lint rulebooks/<name>.yaml (docs/lint.md)")
     out.rule()
     out.print(f"Explore: socialcredit standing {worst.subject} --program rongcheng --db {db}")
     ledger.close()
