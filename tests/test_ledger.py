@@ -246,3 +246,54 @@ def test_records_are_never_updated_in_place(ledger, tmp_path):
     with ledger.engine.connect() as conn:
         n = conn.execute(select(func.count()).select_from(schema.records)).scalar()
     assert n == 2  # the void is a new record; the voided one is still there
+
+
+def test_backfilled_history_of_a_known_subject_counts_at_earlier_known_at(ledger, tmp_path,
+                                                                          clock):
+    clock.set("2026-06-01T00:00:00Z")
+    ingest_file(ledger, write(tmp_path, "b1,bank-1,alice,person,bonus,2026-05-01,,,\n"))
+    header = HEADER.rstrip("\n") + ",recorded_at\n"
+    ingest_file(ledger, write(tmp_path, "a1,bank-1,alice,,arrears,2026-01-10,,e,,2026-01-12\n",
+                              "old.csv", header=header), backfill=True)
+    at = parse_instant("2026-02-01")
+    st = compute_standing(ledger, "alice", at=at)
+    assert st.applies and [c.record_id for c in st.contributions] == ["a1"]
+    from socialcredit.scoring.materialized import read_standing, score_all
+
+    score_all(ledger, None, at, at)  # the batch engine agrees
+    row = read_standing(ledger.engine, "test", "alice")
+    assert row is not None and abs(row["score"] - st.score) < 1e-6
+
+
+def test_a_type_dropped_by_a_future_version_stays_ingestible(ledger, tmp_path, clock):
+    from socialcredit.rulebook import parse_rulebook
+
+    clock.set("2026-01-01T00:00:00Z")
+    v2 = BASE.replace('version: "1"', 'version: "2"').replace(
+        "  - {record: bonus, dimension: civic, points: 30}\n", "")
+    ledger.publish(parse_rulebook(v2), effective=parse_instant("2026-07-01"))
+    rep = ingest_file(ledger, write(tmp_path, "b1,bank-1,alice,person,bonus,2025-12-01,,,\n"))
+    assert rep.accepted == 1
+    assert compute_standing(ledger, "alice").contributions[0].record_id == "b1"
+
+
+def test_skip_invalid_backfill_rejects_only_the_future_row(ledger, tmp_path):
+    header = HEADER.rstrip("\n") + ",recorded_at\n"
+    f = write(tmp_path, "a1,bank-1,alice,person,arrears,2024-01-01,,e,,2024-01-03\n"
+                        "a2,bank-1,alice,,arrears,2024-01-01,,e,,2099-01-01\n", header=header)
+    rep = ingest_file(ledger, f, backfill=True, skip_invalid=True)
+    assert (rep.accepted, rep.rejected) == (1, 1)
+    assert "future" in (tmp_path / "r.rejected.csv").read_text()
+
+
+def test_csv_with_a_byte_order_mark(ledger, tmp_path):
+    f = tmp_path / "bom.csv"
+    f.write_bytes(b"\xef\xbb\xbf" + (HEADER + "b1,bank-1,alice,person,bonus,2025-12-01,,,\n")
+                  .encode())
+    assert ingest_file(ledger, f).accepted == 1
+
+
+def test_unexpiring_per_unit_reward_refuses_negative_values(ledger, tmp_path):
+    f = write(tmp_path, "h1,bank-1,alice,person,hours,2025-12-01,-2000,,\n")
+    with pytest.raises(IngestError, match="value: 'hours' is rewarded per unit without expiry"):
+        ingest_file(ledger, f)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from socialcredit.ledger import schema as s
 from socialcredit.ledger.store import Ledger
 from socialcredit.rulebook.model import Consequence, Rulebook
-from socialcredit.scoring import compute_standing
+from socialcredit.scoring import standing_in_force
 from socialcredit.scoring.standing import Standing
 from socialcredit.timeutil import format_instant
 
@@ -71,7 +71,8 @@ def _condition(key: str, value: Any, rb: Rulebook, st: Standing) -> dict[str, An
     elif key == "tier_at_least":
         rank = rb.tier_rank
         out["tier"] = st.tier
-        out["holds"] = st.tier is not None and rank[st.tier] <= rank[value]
+        # a tier the version in force no longer knows (a stale materialized row) never holds
+        out["holds"] = st.tier in rank and rank[st.tier] <= rank[value]
     elif key in ("score_at_least", "score_below"):
         out["score"] = st.score
         out["holds"] = st.score >= value if key == "score_at_least" else st.score < value
@@ -150,8 +151,9 @@ def check(ledger: Ledger, subject: str, action: str, program: str | None = None,
         else None
     source = "materialized" if st is not None else "live"
     if st is None:
-        st = compute_standing(ledger, subject, program, at)
-    pv = ledger.version_in_force(st.program, st.at, st.known_at)
+        st, pv = standing_in_force(ledger, subject, program, at)
+    else:
+        pv = ledger.version_in_force(st.program, st.at, st.known_at)
     ledger.ensure_operable(pv.rulebook)
     effect, grant, reasons = evaluate(pv.rulebook, st, action)
     decided_at = ledger.clock()
@@ -176,13 +178,12 @@ def seal_decisions(ledger: Ledger) -> list[dict[str, Any]]:
 
     from socialcredit.ledger.store import Event
 
-    key = "decisions_sealed_seq"
     sealed: list[dict[str, Any]] = []
+    d = s.decisions.c
     with ledger.engine.begin() as conn:
-        row = conn.execute(select(s.meta.c.value).where(s.meta.c.key == key)).scalar()
-        last = int(row) if row is not None else 0
-        rows = conn.execute(select(s.decisions.c.seq, s.decisions.c.program, s.decisions.c.body)
-                            .where(s.decisions.c.seq > last).order_by(s.decisions.c.seq)).all()
+        done = select(s.sealed_decisions.c.seq).where(s.sealed_decisions.c.seq == d.seq)
+        rows = conn.execute(select(d.seq, d.program, d.body).where(~done.exists())
+                            .order_by(d.seq)).all()
         if not rows:
             return []
         by_program: dict[str, list[tuple[int, str]]] = {}
@@ -193,16 +194,17 @@ def seal_decisions(ledger: Ledger) -> list[dict[str, Any]]:
             h = hashlib.sha256()
             for _, body in items:
                 h.update(hashlib.sha256(body.encode("utf-8")).digest())
-            batch = {"program": program, "count": len(items), "digest": h.hexdigest(),
-                     "first_seq": items[0][0], "last_seq": items[-1][0]}
+            batch: dict[str, Any] = {"program": program, "count": len(items),
+                                     "digest": h.hexdigest(), "first_seq": items[0][0],
+                                     "last_seq": items[-1][0]}
+            if items[-1][0] - items[0][0] + 1 != len(items):  # not a contiguous range
+                batch["seqs"] = [seq for seq, _ in items]
             events.append(Event("decisions.batch", batch))
             sealed.append(batch)
         ledger.log_events(conn, events)
-        top = str(rows[-1][0])
-        if row is None:
-            conn.execute(s.meta.insert().values(key=key, value=top))
-        else:
-            conn.execute(s.meta.update().where(s.meta.c.key == key).values(value=top))
+        at = ledger.clock()
+        conn.execute(s.sealed_decisions.insert(), [{"seq": seq, "sealed_at": at}
+                                                   for seq, _, _ in rows])
     return sealed
 
 

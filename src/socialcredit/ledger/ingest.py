@@ -96,7 +96,8 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 yield n, obj if isinstance(obj, dict) else {
                     "__error__": "each line must be a JSON object"}
         return
-    with path.open(encoding="utf-8", newline="") as fh:
+    # utf-8-sig: spreadsheets often start CSV files with a byte-order mark
+    with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh)
         try:
             header = [h.strip() for h in next(reader)]
@@ -157,7 +158,8 @@ class Validator:
     def __init__(self, ledger: Ledger, conn: Connection, backfill: bool) -> None:
         for pv in ledger.program_versions(None, conn):
             ledger.ensure_operable(pv.rulebook)
-        self.types: dict[str, TypeInfo] = ledger.type_registry()
+        self.types: dict[str, TypeInfo] = ledger.type_registry(conn)
+        self.now = ledger.tick(conn)
         self.providers = {r.provider: r.role for r in conn.execute(select(s.providers))}
         self.backfill = backfill
         self.conn = conn
@@ -223,6 +225,9 @@ class Validator:
                         r.recorded_at = parse_instant(recorded)
                     except ValueError as exc:
                         err(f"recorded_at: {exc}")
+                    else:
+                        if r.recorded_at > self.now:
+                            err("recorded_at: a backfill may not record in the future")
         value = get("value")
         if value is not None and value != "":
             try:
@@ -244,6 +249,9 @@ class Validator:
                 err(f"evidence: required for {typ!r} (a URI or digest)")
             if info.numeric and r.value_num is None:
                 err(f"value: {typ!r} is scored per unit and needs a number")
+            elif info.nonnegative and r.value_num is not None and r.value_num < 0:
+                err(f"value: {typ!r} is rewarded per unit without expiry, so it may not be "
+                    "negative (a negative value would be a penalty that never expires)")
             if ikind == "resolution" or ikind == "void":
                 if not r.ref:
                     err(f"ref: a {ikind} record names the record_id it "
@@ -380,6 +388,21 @@ def _cross_check(rows: list[Row], conn: Connection, stored_duplicates: bool = Tr
     insert = [r for r in fresh if not r.errors]
     used = {r.subject for r in insert}
     return insert, dup, {k: v for k, v in new_subjects.items() if k in used}
+
+
+def _backdate_subjects(conn: Connection, rows: list[Row], new: set[str]) -> None:
+    """A backfill may bring history older than anything the ledger had about a known
+    subject: the subject is then known from its earliest record (subject kinds are
+    bitemporal, and backfilled records must count at those earlier transaction times)."""
+    earliest: dict[str, int] = {}
+    for r in rows:
+        if r.subject not in new and r.recorded_at is not None and r.recorded_at < earliest.get(
+                r.subject, r.recorded_at + 1):
+            earliest[r.subject] = r.recorded_at
+    c = s.subjects.c
+    for subject, at in earliest.items():
+        conn.execute(s.subjects.update().where(c.subject == subject, c.first_recorded_at > at)
+                     .values(first_recorded_at=at))
 
 
 def _write_rejected(path: Path, bad: list[Row]) -> Path:
@@ -523,13 +546,11 @@ def _ingest(ledger: Ledger, p: Path, skip_invalid: bool, backfill: bool, *,
             rejected_file = str(_write_rejected(p, bad))
         recorded_at = ledger.tick(conn)
         if backfill:
-            now = recorded_at
             for r in insert:
                 if r.recorded_at is None:
-                    r.recorded_at = r.occurred_at
-                if r.recorded_at > now:
-                    raise IngestError(f"{p}:{r.line}: recorded_at: a backfill may not record "
-                                      "in the future", [])
+                    # a pilot's history without transaction times: known when it occurred,
+                    # but never later than now
+                    r.recorded_at = min(r.occurred_at, recorded_at)
         if new_subjects:
             first_seen: dict[str, int] = {}
             for r in insert:
@@ -554,6 +575,7 @@ def _ingest(ledger: Ledger, p: Path, skip_invalid: bool, backfill: bool, *,
             if optimistic and res.rowcount != len(insert):
                 raise _Conflict()
         if backfill:
+            _backdate_subjects(conn, insert, set(new_subjects))
             ledger.operation(conn, "ingest.backfill", {"file": str(p), "records": len(insert)})
         ledger.log_events(conn, _events_for(ledger, conn, insert, recorded_at))
         from socialcredit.scoring.materialized import refresh_standings

@@ -47,3 +47,6 @@ class TypeInfo:
     evidence_required: bool
     numeric: bool  # some program scores it per unit: its value must be a number
     declared_by: tuple[str, ...]
+    # scored per unit as a reward that never expires: a negative value would be an
+    # unexpiring penalty the baseline never saw, so ingest refuses it
+    nonnegative: bool = False

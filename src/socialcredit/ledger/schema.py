@@ -97,6 +97,14 @@ decisions = Table(
     Index("ix_decisions_subject", "subject"),
 )
 
+# Which decisions a `decisions.batch` leaf covers. A set, not a high-water mark: on
+# PostgreSQL a decision with a lower seq may commit after a later one was sealed.
+sealed_decisions = Table(
+    "sc_sealed_decisions", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("sealed_at", BigInteger, nullable=False),
+)
+
 operations = Table(
     "sc_operations", metadata,
     Column("seq", SeqType, primary_key=True, autoincrement=True),

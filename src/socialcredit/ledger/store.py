@@ -20,12 +20,11 @@ from socialcredit.ledger import schema as s
 from socialcredit.ledger.model import ProgramVersion, Record, TypeInfo
 from socialcredit.rulebook.baseline import enforce_baseline
 from socialcredit.rulebook.loader import source_text
-from socialcredit.rulebook.model import Rulebook
+from socialcredit.rulebook.model import RecordType, Rulebook
 from socialcredit.timeutil import BEGINNING_OF_TIME, format_instant, now_us
 
 SCHEMA_VERSION = "1"
 Clock = Callable[[], int]
-ROLES_NOTE = "roles are free text; `reviewer` is the role that may submit voids"
 
 
 @dataclass(frozen=True)
@@ -251,29 +250,34 @@ class Ledger:
             raise RulebookError("programs that share a record type must agree on its kind, "
                                 "providers and evidence:\n  " + "\n  ".join(problems))
 
-    def type_registry(self) -> dict[str, TypeInfo]:
-        """Every declared record type, from the latest version of each program."""
-        latest: dict[str, ProgramVersion] = {}
-        for pv in self.program_versions():
-            latest[pv.program] = pv
+    def type_registry(self, conn: Connection | None = None) -> dict[str, TypeInfo]:
+        """Every declared record type. Per program, the latest version that declares the
+        type speaks for it — so a type that a newer, not yet effective version drops is
+        still accepted while the version that scores it is in force."""
+        declared: dict[tuple[str, str], tuple[ProgramVersion, RecordType]] = {}
+        for pv in self.program_versions(None, conn):  # publication order: later wins
+            for rt in pv.rulebook.record_types:
+                declared[(pv.program, rt.id)] = (pv, rt)
         out: dict[str, TypeInfo] = {}
-        for pv in latest.values():
+        for (program, tid), (pv, t) in declared.items():
             rb = pv.rulebook
-            per_unit = {r.record for r in rb.rules if r.points_per_unit is not None}
-            per_unit |= {a.record for a in rb.attributes
-                         if any(b.below is not None for b in a.bins)}
-            for t in rb.record_types:
-                prev = out.get(t.id)
-                providers = set(t.providers) or ({"reviewer"} if t.kind == "void" else set())
-                numeric = t.id in per_unit and not any(
-                    b.values for a in rb.attributes if a.record == t.id for b in a.bins)
-                if prev is not None:
-                    providers |= prev.providers
-                    numeric = numeric or prev.numeric
-                out[t.id] = TypeInfo(
-                    t.id, t.kind, frozenset(providers),
-                    t.evidence == "required" or bool(prev and prev.evidence_required),
-                    numeric, (*(prev.declared_by if prev else ()), pv.program))
+            per_unit = [r for r in rb.rules if r.record == tid and r.points_per_unit is not None]
+            numeric = bool(per_unit) or any(
+                b.below is not None for a in rb.attributes if a.record == tid for b in a.bins)
+            numeric = numeric and not any(
+                b.values for a in rb.attributes if a.record == tid for b in a.bins)
+            nonnegative = any(r.expires is None and (r.points_per_unit or 0) > 0
+                              for r in per_unit)
+            providers = set(t.providers) or ({"reviewer"} if t.kind == "void" else set())
+            prev = out.get(tid)
+            if prev is not None:
+                providers |= prev.providers
+                numeric = numeric or prev.numeric
+                nonnegative = nonnegative or prev.nonnegative
+            out[tid] = TypeInfo(
+                tid, t.kind, frozenset(providers),
+                t.evidence == "required" or bool(prev and prev.evidence_required),
+                numeric, (*(prev.declared_by if prev else ()), program), nonnegative)
         return out
 
     # -- providers and subjects -----------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from socialcredit.ledger.model import ProgramVersion
 from socialcredit.ledger.store import Ledger
 from socialcredit.scoring import reference
 from socialcredit.scoring.standing import Standing
@@ -14,10 +15,20 @@ def compute_standing(ledger: Ledger, subject: str, program: str | None = None,
 
     `at` defaults to now; a future `at` is a projection with nothing more recorded.
     """
-    now = ledger.clock()
-    t = now if at is None else at
-    k = t if known_at is None else known_at
+    return standing_in_force(ledger, subject, program, at, known_at)[0]
+
+
+def standing_in_force(ledger: Ledger, subject: str, program: str | None = None,
+                      at: int | None = None, known_at: int | None = None
+                      ) -> tuple[Standing, ProgramVersion]:
+    """The standing and the program version it was computed under, on one connection.
+
+    "Now" is the ledger's clock (never earlier than anything recorded), the same instant
+    ingest stamps records with and materialized standings are computed for."""
     with ledger.engine.connect() as conn:
+        now = ledger.tick(conn)
+        t = now if at is None else at
+        k = t if known_at is None else known_at
         name = ledger.resolve_program(program, conn)
         pv = ledger.version_in_force(name, t, k, conn)
         kind = ledger.subject_kind(subject, k, conn)
@@ -26,8 +37,7 @@ def compute_standing(ledger: Ledger, subject: str, program: str | None = None,
     if kind is None:
         st.notes.append(f"subject {subject!r} has no records in this ledger (as known at "
                         f"{format_instant(k)})")
-    return st
-
+    return st, pv
 
 
 def reference_all(ledger: Ledger, program: str | None = None, at: int | None = None,
@@ -57,4 +67,4 @@ def reference_all(ledger: Ledger, program: str | None = None, at: int | None = N
                                now=now) for subj, kind in ledger.all_subjects(k)]
 
 
-__all__ = ["Standing", "compute_standing", "reference_all"]
+__all__ = ["Standing", "compute_standing", "reference_all", "standing_in_force"]
