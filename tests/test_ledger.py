@@ -297,3 +297,15 @@ def test_unexpiring_per_unit_reward_refuses_negative_values(ledger, tmp_path):
     f = write(tmp_path, "h1,bank-1,alice,person,hours,2025-12-01,-2000,,\n")
     with pytest.raises(IngestError, match="value: 'hours' is rewarded per unit without expiry"):
         ingest_file(ledger, f)
+
+
+def test_init_finishes_a_ledger_whose_first_publication_failed(db_url, clock):
+    from socialcredit.ledger import schema as sc
+    from socialcredit.rulebook import parse_rulebook
+
+    engine_ledger = Ledger.open(db_url, clock, create=True)
+    sc.metadata.create_all(engine_ledger.engine)  # tables, but no program
+    engine_ledger.close()
+    ledger = Ledger.init(parse_rulebook(BASE), db_url, clock=clock)
+    assert [pv.program for pv in ledger.program_versions()] == ["test"]
+    ledger.close()

@@ -255,3 +255,31 @@ def test_a_decision_sees_a_new_record_within_a_second_through_the_table(make_led
     assert elapsed < 1.0, elapsed
     live = check(ledger, "alice", "bike")
     assert abs(live.standing.score - d.standing.score) < 1e-6
+
+
+def test_import_keeps_materialized_standings_current(make_ledger, clock, tmp_path, db_url):
+    """After an import, a decision read from the table equals the live one."""
+    from socialcredit.decisions import check
+    from socialcredit.interchange import export_ledger, import_ledger
+    from socialcredit.ledger import Ledger, ingest_text
+    from socialcredit.scoring.materialized import score_all
+    from tests.helpers import BASE
+
+    h = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
+    providers = {"bank-1": "bank", "court-1": "court", "rev-1": "reviewer"}
+    source = make_ledger(BASE, providers)
+    ingest_text(source, h + "b1,bank-1,alice,person,bonus,2025-12-01,,,\n"
+                            "b2,bank-1,alice,,bonus,2025-12-02,,,\n")
+    export_ledger(source, tmp_path / "exp")
+    target = Ledger.init(source.program_versions()[0].rulebook, f"sqlite:///{tmp_path}/t.db",
+                         clock=clock)
+    for p, role in providers.items():
+        target.add_provider(p, role)
+    ingest_text(target, h + "b1,bank-1,alice,person,bonus,2025-12-01,,,\n")
+    score_all(target, None, clock.now, clock.now)
+    import_ledger(tmp_path / "exp", ledger=target)
+    fast = check(target, "alice", "bike", materialized=True)
+    live = check(target, "alice", "bike")
+    assert fast.source == "materialized"
+    assert abs(fast.standing.score - live.standing.score) < 1e-6 and live.standing.score == 1057
+    target.close()

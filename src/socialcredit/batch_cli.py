@@ -225,7 +225,8 @@ def export_cmd(directory: Annotated[Path, typer.Argument(help="A new directory."
 def import_cmd(directory: Annotated[Path, typer.Argument(help="A directory from `export`.")],
                db: DbOpt = None,
                json_: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Import a Parquet ledger export (validated, idempotent, all or nothing)."""
+    """Import a Parquet ledger export (validated, idempotent; its subjects and records
+    are all or nothing, after the programs and providers it carries are registered)."""
     from socialcredit.interchange import import_ledger
 
     try:

@@ -42,6 +42,7 @@ from socialcredit.ledger.ingest import Row, Validator, _cross_check, _events_for
 from socialcredit.ledger.store import Ledger
 from socialcredit.rulebook.baseline import enforce_baseline
 from socialcredit.rulebook.model import Rulebook
+from socialcredit.scoring.materialized import refresh_standings
 from socialcredit.scoring.partitions import bucket_of
 from socialcredit.timeutil import format_instant
 
@@ -237,14 +238,18 @@ def import_ledger(directory: str | Path, db: str | None = None, *, ledger: Ledge
         n_prov = _import_providers(lg, _read(root, "providers", PROVIDERS))
         buckets = sorted(p.name.split("=", 1)[1] for p in (root / "records").glob("bucket=*"))
         n_sub = n_rec = dup = 0
+        touched: set[str] = set()
         with lg.engine.begin() as conn:
             for b in buckets:
                 subs = _read(root, "subjects", SUBJECTS, b)
                 recs = _read(root, "records", RECORDS, b)
                 a, c, d = _import_bucket(lg, conn, root, b, subs, recs)
                 n_sub, n_rec, dup = n_sub + a, n_rec + c, dup + d
+                touched.update(recs.column("subject").to_pylist())
             lg.operation(conn, "import", {"directory": str(root), "records": n_rec,
                                           "subjects": n_sub, "programs": n_prog})
+            # like ingest: materialized standings of the subjects it touched stay current
+            refresh_standings(lg, conn, touched)
         return ImportReport(n_prog, n_prov, n_sub, n_rec, dup)
     finally:
         if own:
@@ -276,7 +281,9 @@ def _import_bucket(ledger: Ledger, conn: Connection, root: Path, bucket: str,
     where = root / "records" / f"bucket={bucket}"
     if bad:
         problems = [f"{where}: row {r.line}: {e}" for r in bad for e in r.errors]
-        raise IngestError(f"{where}: {len(bad)} bad record(s); nothing was imported\n  "
+        raise IngestError(f"{where}: {len(bad)} bad record(s); no subject or record was "
+                          "imported (programs and providers it carries are registered "
+                          "first)\n  "
                           + "\n  ".join(problems[:50]), problems)
     # subjects without records in this export are imported too, with the same checks
     sc = s.subjects.c

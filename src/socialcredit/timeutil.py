@@ -52,7 +52,7 @@ def parse_instant(value: str | datetime | date) -> int:
             dt = datetime.fromisoformat(s)
         except ValueError as exc:
             raise ValueError(f"not an ISO 8601 timestamp: {value!r} ({exc})") from None
-        if dt.tzinfo is None and (len(s) == 10 and _DATE_ONLY.match(s) or not (
+        if dt.tzinfo is None and ((len(s) == 10 and _DATE_ONLY.match(s)) or not (
                 "T" in s or ":" in s or " " in s)):
             dt = dt.replace(tzinfo=UTC)  # a date alone (2026-01-01, 20260101, 2026-W01-1)
     if dt.tzinfo is None:

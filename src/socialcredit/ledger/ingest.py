@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from socialcredit.errors import IngestError
+from socialcredit.errors import IngestError, LedgerError
 from socialcredit.ledger import schema as s
 from socialcredit.ledger.model import TypeInfo
 from socialcredit.ledger.store import Event, Ledger
@@ -430,8 +430,11 @@ def _events_for(ledger: Ledger, conn: Connection, rows: list[Row], recorded_at: 
 
     Leaves carry commitments, never subject ids (see transparency/events.py)."""
     triggers: dict[str, list[tuple[str, Any]]] = {}
-    for program in ledger.programs():
-        rb = ledger.program_versions(program)[-1].rulebook
+    for program in ledger.programs(conn):
+        try:  # the lists in force now, not those of a version not yet effective
+            rb = ledger.version_in_force(program, recorded_at, recorded_at, conn).rulebook
+        except LedgerError:
+            continue
         for x in rb.lists:
             if x.enter_when.record:
                 triggers.setdefault(x.enter_when.record, []).append((program, x))

@@ -44,6 +44,29 @@ def _transparency() -> Any:
     return events, store
 
 
+def pick_version(versions: Sequence[ProgramVersion], program: str, at: int, known_at: int
+                 ) -> ProgramVersion:
+    """The version of `program` in force at `at` as known at `known_at`: the latest
+    effective ≤ at whose publication was recorded ≤ known_at (ties: later publication).
+    One rule for the ledger and for Parquet exports."""
+    mine = [pv for pv in versions if pv.program == program]
+    best: ProgramVersion | None = None
+    for pv in mine:
+        if pv.effective_at <= at and pv.published_at <= known_at and (
+                best is None or (pv.effective_at, pv.seq) > (best.effective_at, best.seq)):
+            best = pv
+    if best is None:
+        first = min(mine, key=lambda pv: pv.seq, default=None)
+        raise LedgerError(
+            f"no version of program {program!r} is in force at {format_instant(at)} as known "
+            f"at {format_instant(known_at)}"
+            + ("" if first is None else
+               f": it was first published at {format_instant(first.published_at)}"
+               + (f", effective from {format_instant(first.effective_at)}"
+                  if first.effective_at > BEGINNING_OF_TIME else "")))
+    return best
+
+
 class Ledger:
     def __init__(self, engine: Engine, url: str, clock: Clock = now_us) -> None:
         self.engine = engine
@@ -86,20 +109,25 @@ class Ledger:
         before anything is created."""
         enforce_baseline(rulebook)
         ledger = cls.open(db, clock, create=True)
-        if ledger.exists():
+        if ledger.exists() and ledger.program_versions():
             raise LedgerError(f"a ledger already exists at {ledger.url}: add programs with "
                               "`socialcredit publish FILE`")
+        # Idempotent up to the first publication, so that an init whose publication
+        # failed is finished by running it again rather than leaving a program-less ledger.
         s.metadata.create_all(ledger.engine)
         t = _transparency()
         if t is not None:
             t[1].create_tables(ledger.engine)
         with ledger.engine.begin() as conn:
-            conn.execute(s.meta.insert(), [
-                {"key": "schema_version", "value": SCHEMA_VERSION},
-                {"key": "created_at", "value": str(ledger.clock())},
-            ])
+            if conn.execute(select(s.meta.c.value).where(
+                    s.meta.c.key == "schema_version")).scalar() is None:
+                conn.execute(s.meta.insert(), [
+                    {"key": "schema_version", "value": SCHEMA_VERSION},
+                    {"key": "created_at", "value": str(ledger.clock())},
+                ])
             if t is not None:
                 from socialcredit.transparency.checkpoint import create_key
+
                 create_key(conn, origin=f"socialcredit/{rulebook.rulebook}")
         ledger.publish(rulebook, effective=effective)
         return ledger
@@ -167,20 +195,7 @@ class Ledger:
         versions = self.program_versions(program, conn)
         if not versions:
             raise LedgerError(f"no program {program!r} in this ledger")
-        best: ProgramVersion | None = None
-        for pv in versions:
-            if pv.effective_at <= at and pv.published_at <= known_at and (
-                    best is None or (pv.effective_at, pv.seq) > (best.effective_at, best.seq)):
-                best = pv
-        if best is None:
-            first = versions[0]
-            raise LedgerError(
-                f"no version of program {program!r} is in force at "
-                f"{format_instant(at)} as known at {format_instant(known_at)}: it was first "
-                f"published at {format_instant(first.published_at)}"
-                + (f", effective from {format_instant(first.effective_at)}"
-                   if first.effective_at > BEGINNING_OF_TIME else ""))
-        return best
+        return pick_version(versions, program, at, known_at)
 
     def ensure_operable(self, rb: Rulebook) -> None:
         """Refuse to operate a rulebook that crosses a line — checked again at ingest and
@@ -360,5 +375,4 @@ class Ledger:
         t = _transparency()
         if t is None:
             return ""
-        events = t[0]
-        return str(events.subject_commitment(subject, events.salt_for(conn, subject)))
+        return str(t[0].commitment_for(conn, subject))

@@ -33,7 +33,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 from socialcredit.errors import LedgerError, SocialCreditError
 from socialcredit.ledger import schema as s
 from socialcredit.ledger.model import ProgramVersion
-from socialcredit.ledger.store import Ledger
+from socialcredit.ledger.store import Ledger, pick_version
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.scoring.batch import (
     RECORD_SCHEMA,
@@ -41,7 +41,6 @@ from socialcredit.scoring.batch import (
     relevant_types,
     score_batches,
 )
-from socialcredit.timeutil import format_instant
 
 #: Peak bytes per record while a partition is scored (Arrow columns + NumPy
 #: temporaries), measured by benchmarks/batch.py on the benchmark ledger; rounded up.
@@ -191,15 +190,7 @@ def score_ledger(ledger: Ledger, program: str | None, t: int, k: int, *,
 def version_in_force(versions: Sequence[ProgramVersion], program: str, at: int,
                      known_at: int) -> ProgramVersion:
     """Ledger.version_in_force over versions read from a Parquet ledger (same rule)."""
-    best: ProgramVersion | None = None
-    for pv in versions:
-        if pv.program == program and pv.effective_at <= at and pv.published_at <= known_at \
-                and (best is None or (pv.effective_at, pv.seq) > (best.effective_at, best.seq)):
-            best = pv
-    if best is None:
-        raise LedgerError(f"no version of program {program!r} is in force at "
-                          f"{format_instant(at)} as known at {format_instant(known_at)}")
-    return best
+    return pick_version(versions, program, at, known_at)
 
 
 def parquet_buckets(root: Path) -> list[Path]:

@@ -34,7 +34,7 @@ from typing import Any
 
 from socialcredit.ledger.model import ProgramVersion
 from socialcredit.rulebook.model import Rulebook
-from socialcredit.scoring.batch import dimension_column, relevant_types
+from socialcredit.scoring.batch import _float_or_none, dimension_column, relevant_types
 from socialcredit.scoring.partitions import version_in_force
 from socialcredit.timeutil import US_PER_DAY, days_to_us, now_us, parse_instant
 
@@ -177,13 +177,6 @@ def _scores(spark: SparkSession, rb: Rulebook, live: DataFrame, subs: DataFrame,
     out = out.withColumn("score", total.cast("double"))
     return out.select("subject", "subject_kind", "score",
                       *[dimension_column(d.id) for d in rb.dimensions]), cand
-
-
-def _float_or_none(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
 
 
 def standings_frame(spark: SparkSession, root: str | Path, rb: Rulebook, t: int, k: int
