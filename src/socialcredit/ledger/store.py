@@ -136,8 +136,10 @@ class Ledger:
 
     def tick(self, conn: Connection) -> int:
         """The ledger's clock: wall time, never earlier than anything already recorded."""
-        last = conn.execute(select(func.max(s.records.c.recorded_at))).scalar()
-        last_pub = conn.execute(select(func.max(s.programs.c.published_at))).scalar()
+        # one driver-level statement: this runs before every standing and every append
+        last, last_pub = conn.exec_driver_sql(
+            f"SELECT (SELECT max(recorded_at) FROM {s.records.name}), "
+            f"(SELECT max(published_at) FROM {s.programs.name})").one()
         now = self.clock()
         return max(now, last or now, last_pub or now)
 
@@ -158,7 +160,7 @@ class Ledger:
         if conn is None:
             with self.engine.connect() as own:
                 return self.program_versions(program, own)
-        latest = conn.execute(select(func.max(s.programs.c.seq))).scalar()
+        latest = conn.exec_driver_sql(f"SELECT max(seq) FROM {s.programs.name}").scalar()
         if self._versions_seq != latest:
             rows = conn.execute(select(s.programs).order_by(s.programs.c.seq)).mappings().all()
             self._versions = [ProgramVersion(
