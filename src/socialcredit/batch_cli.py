@@ -14,6 +14,7 @@ giving ``socialcredit score --all …``, ``socialcredit export DIR`` and
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -115,6 +116,16 @@ def _score(all_: bool, program: str | None, at: str | None, known_at: str | None
                                 "SUBJECT`)")
     if engine not in ("batch", "spark"):
         raise SocialCreditError(f"--engine: {engine!r} (batch or spark)")
+    if engine == "spark":
+        import importlib.util
+        import shutil
+
+        if importlib.util.find_spec("pyspark") is None:
+            raise SocialCreditError("--engine spark needs PySpark: pip install "
+                                    "'socialcredit[spark]' (and Java 17+)")
+        if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+            raise SocialCreditError("--engine spark needs a Java 17+ runtime (`java` on PATH "
+                                    "or JAVA_HOME), e.g. Debian's default-jre-headless")
     t0 = option_instant(at, "--at")
     k0 = option_instant(known_at, "--known-at")
     started = time.perf_counter()

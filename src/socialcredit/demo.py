@@ -120,7 +120,8 @@ def run_demo(out: Console, db: Path, *, subjects: int = 10_000, seed: int = 7,
                      "operate it[/]"))
         if first is not None:
             out.print(f"  e.g. {first.path}: {first.message}", markup=False)
-    out.print("Details: socialcredit lint rulebooks/<name>.yaml (docs/lint.md)")
+    out.print("Details: socialcredit lint rongcheng (a shipped name or a YAML file; "
+              "docs/lint.md)")
     out.rule()
     out.print(f"Explore: socialcredit standing {worst.subject} --program rongcheng --db {db}")
     ledger.close()
