@@ -304,13 +304,6 @@ class Rulebook(_Model):
         return {t.id: i for i, t in enumerate(self.tiers)}
 
     @cached_property
-    def rules_by_type(self) -> dict[str, list[tuple[int, Rule]]]:
-        out: dict[str, list[tuple[int, Rule]]] = {}
-        for i, r in enumerate(self.rules):
-            out.setdefault(r.record, []).append((i, r))
-        return out
-
-    @cached_property
     def scored_types(self) -> frozenset[str]:
         """Types with a rule or attribute: the records a standing reads."""
         return frozenset(r.record for r in self.rules) | frozenset(
