@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from socialcredit.db import resolve_db_url
-from socialcredit.ledger import Ledger
 from socialcredit.rulebook import parse_rulebook
+from socialcredit.service import Service
 from socialcredit.timeutil import parse_instant
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,18 +112,19 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def make_ledger(db_url: str, clock: Clock) -> Iterator[Callable[..., Ledger]]:
-    """make_ledger(rulebook_yaml_text, providers={"bank-1": "bank"}) -> Ledger."""
-    made: list[Ledger] = []
+def make_ledger(db_url: str, clock: Clock) -> Iterator[Callable[..., Service]]:
+    """make_ledger(rulebook_yaml_text, providers={"bank-1": "bank"}) -> Service on a new
+    ledger with that rulebook as its first program."""
+    made: list[Service] = []
 
-    def make(rulebook: str, providers: dict[str, str] | None = None) -> Ledger:
+    def make(rulebook: str, providers: dict[str, str] | None = None) -> Service:
         rb = parse_rulebook(rulebook, "test.yaml")
-        ledger = Ledger.init(rb, db_url, clock=clock)
+        svc = Service.create(rb, db_url, clock=clock)
         for p, role in (providers or {}).items():
-            ledger.add_provider(p, role)
-        made.append(ledger)
-        return ledger
+            svc.providers.add(p, role)
+        made.append(svc)
+        return svc
 
     yield make
-    for ledger in made:
-        ledger.close()
+    for svc in made:
+        svc.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,11 @@ def resolve_db_url(db: str | None = None) -> str:
     if value.startswith("postgresql://") or value.startswith("postgres://"):
         return "postgresql+psycopg://" + value.split("://", 1)[1]
     return value
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by `***`: what messages and logs may show."""
+    return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
 
 
 def is_sqlite(url: str) -> bool:

@@ -1,31 +1,113 @@
-"""Errors users see. Each carries enough location to fix the input without guessing."""
+"""Errors users see, each with a stable code.
+
+Every interface (CLI, HTTP API, web pages) reports the same errors: the message is in
+domain words (it never names a command-line flag or an HTTP parameter, which only one
+interface has), the code is stable (interfaces map it to an exit code or an HTTP status
+and add their own hint), and `details` locate the problem (file, line or row, field) so
+that the input can be fixed without guessing.
+
+The table of codes is :data:`CODES`; a test checks that every code raised anywhere in
+the package is listed there and documented in docs/cli.md.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+#: code -> what it means. Interfaces map these to exit codes / HTTP statuses.
+CODES: dict[str, str] = {
+    "error": "an operation failed",
+    "usage": "a request that cannot be understood (a malformed option or parameter)",
+    "rulebook.invalid": "a rulebook that does not load or validate",
+    "rulebook.refused": "a rulebook that crosses a line the system does not cross",
+    "rulebook.conflict": "a rulebook that contradicts what is already published",
+    "ledger.missing": "no ledger at that address",
+    "ledger.exists": "a ledger already exists at that address",
+    "ledger.outdated": "the ledger's schema is older than this release: upgrade it",
+    "ledger.too_new": "the ledger's schema is newer than this release",
+    "program.unknown": "no such program in the ledger",
+    "program.ambiguous": "the ledger hosts several programs and none was named",
+    "program.not_in_force": "no version of the program is in force at that time",
+    "provider.conflict": "a provider registered again with another role",
+    "provider.invalid": "a provider registration without an id or a role",
+    "ingest.unreadable": "a record source that cannot be read (encoding, format, header)",
+    "ingest.rows_invalid": "records with bad rows; nothing from them was stored",
+    "import.invalid": "a Parquet ledger export that is malformed or conflicts",
+    "export.invalid": "an export that cannot be written where asked",
+    "engine.unavailable": "a scoring engine whose runtime is not installed",
+    "log.missing": "no transparency log in the database",
+    "log.invalid": "a request outside the transparency log (bad range, size, key)",
+    "scorecard.invalid": "a scorecard that cannot be turned into a rulebook",
+    "lint.unknown_profile": "a lint profile that does not exist",
+    "not_found": "a named thing that does not exist",
+}
+
 
 class SocialCreditError(Exception):
-    """Base class: anything the CLI reports as a clean message with a non-zero exit."""
+    """Base class: a clean message, a stable code, and where the problem is."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None,
+                 details: Iterable[Mapping[str, Any]] = ()) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        if self.code not in CODES:
+            raise ValueError(f"unregistered error code {self.code!r}")
+        self.message = message
+        self.details: list[dict[str, Any]] = [dict(d) for d in details]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class UsageError(SocialCreditError):
+    """A malformed option or parameter value (an instant that does not parse, ...)."""
+
+    code = "usage"
 
 
 class RulebookError(SocialCreditError):
-    """A rulebook that does not load or validate; the message names file, line and field."""
+    """A rulebook that does not load or validate; details name file, line and field."""
+
+    code = "rulebook.invalid"
 
 
 class RefusedRulebook(SocialCreditError):
     """A rulebook that crosses one of the lines the system does not cross."""
 
-    def __init__(self, message: str, violations: list[str]) -> None:
-        super().__init__(message)
+    code = "rulebook.refused"
+
+    def __init__(self, message: str, violations: list[str],
+                 details: Iterable[Mapping[str, Any]] = ()) -> None:
+        super().__init__(message, details=details)
         self.violations = violations
 
 
 class IngestError(SocialCreditError):
-    """A record file with bad rows; nothing from it was stored."""
+    """Records that cannot be stored; nothing from them was."""
 
-    def __init__(self, message: str, problems: list[str]) -> None:
-        super().__init__(message)
+    code = "ingest.rows_invalid"
+
+    def __init__(self, message: str, problems: list[str], *, code: str | None = None,
+                 details: Iterable[Mapping[str, Any]] = ()) -> None:
+        super().__init__(message, code=code, details=details)
         self.problems = problems
 
 
 class LedgerError(SocialCreditError):
     """A ledger operation that cannot proceed (missing ledger, unknown program, ...)."""
+
+    code = "error"
+
+
+def located(message: str, *, file: str | None = None, line: int | None = None,
+            row: int | None = None, field: str | None = None) -> dict[str, Any]:
+    """One detail entry: where a problem is, in the shape every interface reports."""
+    out: dict[str, Any] = {"message": message}
+    for key, value in (("file", file), ("line", line), ("row", row), ("field", field)):
+        if value is not None:
+            out[key] = value
+    return out

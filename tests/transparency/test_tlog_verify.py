@@ -15,16 +15,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
+from socialcredit.cli.app import app
+from socialcredit.service import Service
 from socialcredit.transparency import (
     TransparencyLog,
     Verifier,
     commitment_for,
-    create_key,
     log_events,
     merkle,
     verify_log,
 )
-from socialcredit.transparency.cli import app
 from socialcredit.transparency.schema import node_pos
 
 runner = CliRunner()
@@ -48,8 +48,8 @@ def _entry(commitment: str, i: int) -> tuple[str, dict[str, object]]:
 @pytest.fixture
 def log_db(db_url: str, engine: Engine, tmp_path: Path) -> tuple[str, Engine, Path]:
     """A log of 20 leaves over 8 log_events calls (8 checkpoints); the pubkey file."""
-    with engine.begin() as conn:
-        vkey = create_key(conn, ORIGIN)
+    with Service.create_empty(db_url, origin=ORIGIN) as svc:  # a ledger with no program yet
+        vkey = svc.log.pubkey()
     k = 0
     for call in range(8):
         with engine.begin() as conn:
@@ -65,7 +65,7 @@ def log_db(db_url: str, engine: Engine, tmp_path: Path) -> tuple[str, Engine, Pa
 
 
 def _verify(db_url: str, keyfile: Path | None = None, *extra: str) -> tuple[int, str]:
-    args = ["verify", "--db", db_url, *extra]
+    args = ["log", "verify", "--db", db_url, *extra]
     if keyfile is not None:
         args += ["--pubkey", str(keyfile)]
     res = runner.invoke(app, args)
@@ -98,7 +98,7 @@ def test_edited_leaf_data_is_named(log_db: tuple[str, Engine, Path]) -> None:
             text("UPDATE tlog_leaves SET data = :d WHERE idx = 5"), {"d": b'{"kind":"forged"}'}
         )
     code, output = _verify(db_url, keyfile)
-    assert code == 1
+    assert code == 2
     assert "leaf 5: its data does not hash to its stored leaf hash" in output
     report = verify_log(engine, keyfile.read_text())
     assert report.bad_leaves() == [5]
@@ -115,7 +115,7 @@ def test_rewritten_leaf_and_hash_are_caught_by_the_subtree(
             {"d": forged, "h": merkle.leaf_hash(forged)},
         )
     code, output = _verify(db_url, keyfile)
-    assert code == 1
+    assert code == 2
     assert "leaf 4 or leaf 5 was rewritten" in output
     assert "do not give the root signed in checkpoint" in output
 
@@ -124,7 +124,7 @@ def test_deleted_leaf_is_named(log_db: tuple[str, Engine, Path]) -> None:
     db_url, engine, keyfile = log_db
     _sql(engine, "DELETE FROM tlog_leaves WHERE idx = 7")
     code, output = _verify(db_url, keyfile)
-    assert code == 1
+    assert code == 2
     assert "leaf 7 is missing" in output
     assert verify_log(engine, keyfile.read_text()).bad_leaves() == [7]
 
@@ -138,7 +138,7 @@ def test_truncated_log_is_named(log_db: tuple[str, Engine, Path]) -> None:
         f"DELETE FROM tlog_nodes WHERE pos > {node_pos(0, 17)}",
     )
     code, output = _verify(db_url, keyfile)
-    assert code == 1
+    assert code == 2
     assert "checkpoint #8 signs size 20 but the log has 18 leaves" in output
 
 
@@ -151,7 +151,7 @@ def test_reordered_leaves_are_named(log_db: tuple[str, Engine, Path]) -> None:
         "UPDATE tlog_leaves SET idx = 4 WHERE idx = -1",
     )
     code, output = _verify(db_url, keyfile)
-    assert code == 1
+    assert code == 2
     assert "leaf 3 was replaced: the tree recorded here the leaf now at index 4" in output
     assert "leaf 4 was replaced: the tree recorded here the leaf now at index 3" in output
 
@@ -164,7 +164,7 @@ def test_edited_subtree_is_named(log_db: tuple[str, Engine, Path]) -> None:
             {"h": b"\x00" * 32},
         )
     code, output = _verify(db_url, keyfile)
-    assert code == 1
+    assert code == 2
     assert "subtree (level 2, index 1) over leaves 4..7 does not match" in output
 
 
@@ -182,7 +182,7 @@ def test_consistent_rewrite_is_caught_by_the_signed_checkpoints(
         conn.execute(text("UPDATE tlog_state SET size = 0"))
         log.append(conn, data)
     code, output = _verify(db_url, keyfile)
-    assert code == 1
+    assert code == 2
     # checkpoint sizes are 1, 3, 6, 10, 11, 13, 16, 20: #6 (size 13) is the first to object
     assert "root signed in checkpoint #6 (size 13) (and 2 later checkpoints)" in output
     assert "leaves 11..12 were altered after it was signed" in output
@@ -197,7 +197,7 @@ def test_edited_checkpoint_note_is_named(log_db: tuple[str, Engine, Path]) -> No
             {"n": note.replace("\n6\n", "\n5\n")},
         )
     code, output = _verify(db_url, keyfile)
-    assert code == 1
+    assert code == 2
     assert "checkpoint #3: the signature by 'credit.example/log' does not verify" in output
     assert verify_log(engine, keyfile.read_text()).bad_checkpoints() == [3]
 
@@ -209,7 +209,7 @@ def test_edited_checkpoint_root_is_named(log_db: tuple[str, Engine, Path]) -> No
             text("UPDATE tlog_checkpoints SET root = :r WHERE id = 4"), {"r": b"\x01" * 32}
         )
     code, output = _verify(db_url, keyfile)
-    assert code == 1
+    assert code == 2
     assert "checkpoint #4: stored size/root" in output and "differ from its signed note" in output
 
 
@@ -217,10 +217,10 @@ def test_deleted_checkpoints_are_named(log_db: tuple[str, Engine, Path]) -> None
     db_url, engine, keyfile = log_db
     _sql(engine, "DELETE FROM tlog_checkpoints WHERE id = 5")
     code, output = _verify(db_url, keyfile)
-    assert code == 1 and "checkpoint #5 missing" in output
+    assert code == 2 and "checkpoint #5 missing" in output
     _sql(engine, "DELETE FROM tlog_checkpoints WHERE id = 8")
     code, output = _verify(db_url, keyfile)
-    assert code == 1 and "checkpoint #8 missing (the log recorded 8 checkpoints)" in output
+    assert code == 2 and "checkpoint #8 missing (the log recorded 8 checkpoints)" in output
 
 
 def test_reordered_checkpoints_are_named(log_db: tuple[str, Engine, Path]) -> None:
@@ -232,7 +232,7 @@ def test_reordered_checkpoints_are_named(log_db: tuple[str, Engine, Path]) -> No
         "UPDATE tlog_checkpoints SET id = 6 WHERE id = -1",
     )
     code, output = _verify(db_url, keyfile)
-    assert code == 1
+    assert code == 2
     assert "checkpoint #3 (size 6) is smaller than checkpoint #2 (size 13)" in output
 
 
@@ -245,7 +245,7 @@ def test_replaced_key_is_caught_with_the_published_key(
     other_key = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
     other.write_text(Verifier.from_public_key(ORIGIN, other_key).encode() + "\n")
     code, output = _verify(db_url, other)
-    assert code == 1
+    assert code == 2
     assert "the key stored with the log" in output and "is not the trusted key" in output
     assert "checkpoint #1: the note carries no signature by 'credit.example/log'" in output
 
@@ -255,71 +255,72 @@ def test_export_verifies_and_tampering_is_named(
 ) -> None:
     db_url, _, keyfile = log_db
     out = tmp_path / "export"
-    res = runner.invoke(app, ["export", str(out), "--db", db_url])
+    res = runner.invoke(app, ["log", "export", str(out), "--db", db_url])
     assert res.exit_code == 0, res.output
     assert (out / "checkpoint").read_text().startswith(ORIGIN + "\n20\n")
     assert (out / "verifier-key.txt").read_text() == keyfile.read_text()
-    res = runner.invoke(app, ["verify", "--export", str(out), "--pubkey", str(keyfile)])
+    res = runner.invoke(app, ["log", "verify", "--export", str(out), "--pubkey", str(keyfile)])
     assert res.exit_code == 0, res.output
     lines = (out / "leaves.jsonl").read_text().splitlines()
     row = json.loads(lines[9])
     row["data"] = b'{"kind":"forged"}'.hex()
     lines[9] = json.dumps(row)
     (out / "leaves.jsonl").write_text("\n".join(lines) + "\n")
-    res = runner.invoke(app, ["verify", "--export", str(out), "--pubkey", str(keyfile)])
-    assert res.exit_code == 1
+    res = runner.invoke(app, ["log", "verify", "--export", str(out), "--pubkey", str(keyfile)])
+    assert res.exit_code == 2
     assert "leaf 9: its data does not hash to its stored leaf hash" in res.output
     del lines[9]
     (out / "leaves.jsonl").write_text("\n".join(lines) + "\n")
-    res = runner.invoke(app, ["verify", "--export", str(out), "--pubkey", str(keyfile)])
-    assert res.exit_code == 1 and "leaf 9 is missing" in res.output
+    res = runner.invoke(app, ["log", "verify", "--export", str(out), "--pubkey", str(keyfile)])
+    assert res.exit_code == 2 and "leaf 9 is missing" in res.output
 
 
 def test_read_commands(log_db: tuple[str, Engine, Path]) -> None:
     db_url, engine, keyfile = log_db
-    res = runner.invoke(app, ["checkpoint", "--db", db_url, "--json"])
+    res = runner.invoke(app, ["log", "checkpoint", "--db", db_url, "--json"])
     assert res.exit_code == 0, res.output
     cp = json.loads(res.output)
     assert cp["size"] == 20 and cp["note"].startswith(f"{ORIGIN}\n20\n")
     root = bytes.fromhex(cp["root"])
 
-    res = runner.invoke(app, ["leaves", "--db", db_url, "--start", "2", "--end", "5", "--json"])
+    res = runner.invoke(app, ["log", "leaves", "--db", db_url, "--start", "2", "--end", "5",
+                              "--json"])
     got = json.loads(res.output)
     assert (got["start"], got["end"], len(got["leaves"])) == (2, 5, 3)
     leaf2 = bytes.fromhex(got["leaves"][0])
     assert json.loads(leaf2)["kind"] == "list.entry"
 
-    res = runner.invoke(app, ["prove", "2", "--db", db_url, "--json"])
+    res = runner.invoke(app, ["log", "prove", "2", "--db", db_url, "--json"])
     p = json.loads(res.output)
     assert (p["leaf_index"], p["tree_size"]) == (2, 20)
     assert p["leaf_hash"] == merkle.leaf_hash(leaf2).hex()
     path = [bytes.fromhex(h) for h in p["path"]]
     assert merkle.verify_inclusion(2, 20, merkle.leaf_hash(leaf2), path, root)
 
-    res = runner.invoke(app, ["prove", "2", "--size", "6", "--db", db_url, "--json"])
+    res = runner.invoke(app, ["log", "prove", "2", "--size", "6", "--db", db_url, "--json"])
     assert json.loads(res.output)["tree_size"] == 6
 
-    res = runner.invoke(app, ["consistency", "6", "20", "--db", db_url, "--json"])
+    res = runner.invoke(app, ["log", "consistency", "6", "20", "--db", db_url, "--json"])
     c = json.loads(res.output)
     assert (c["first"], c["second"]) == (6, 20)
     r6 = TransparencyLog(engine).root(6)
     assert merkle.verify_consistency(6, 20, r6, root, [bytes.fromhex(h) for h in c["path"]])
 
-    res = runner.invoke(app, ["pubkey", "--db", db_url])
+    res = runner.invoke(app, ["log", "pubkey", "--db", db_url])
     assert res.output == keyfile.read_text()
 
     for args in (["checkpoint"], ["leaves"], ["prove", "2"], ["consistency", "1", "3"]):
-        res = runner.invoke(app, [*args, "--db", db_url])
+        res = runner.invoke(app, ["log", *args, "--db", db_url])
         assert res.exit_code == 0, res.output
 
 
 def test_errors_are_clear(log_db: tuple[str, Engine, Path], tmp_path: Path) -> None:
     db_url, _, _ = log_db
-    res = runner.invoke(app, ["prove", "20", "--db", db_url, "--json"])
+    res = runner.invoke(app, ["log", "prove", "20", "--db", db_url, "--json"])
     assert res.exit_code == 1 and "leaf 20 is not in a tree of size 20" in res.output
-    res = runner.invoke(app, ["consistency", "9", "3", "--db", db_url])
+    res = runner.invoke(app, ["log", "consistency", "9", "3", "--db", db_url])
     assert res.exit_code == 1 and "no consistency proof" in res.output
-    res = runner.invoke(app, ["checkpoint", "--db", str(tmp_path / "missing.db")])
-    assert res.exit_code == 1 and "no database at" in res.output
-    res = runner.invoke(app, ["verify", "--export", str(tmp_path / "nothing")])
+    res = runner.invoke(app, ["log", "checkpoint", "--db", str(tmp_path / "missing.db")])
+    assert res.exit_code == 1 and "no ledger at" in res.output
+    res = runner.invoke(app, ["log", "verify", "--export", str(tmp_path / "nothing")])
     assert res.exit_code == 1 and "not a log export" in res.output

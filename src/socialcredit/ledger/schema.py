@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -103,6 +104,25 @@ sealed_decisions = Table(
     "sc_sealed_decisions", metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("sealed_at", BigInteger, nullable=False),
+)
+
+# Materialized standings (`score --all`, kept current by ingest): derived data, emptied
+# and rebuilt at will; one row per (program, subject).
+standings = Table(
+    "sc_standings", metadata,
+    Column("program", String(200), nullable=False),
+    Column("subject", String(400), nullable=False),
+    Column("subject_kind", String(20), nullable=True),
+    Column("version", String(200), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("known_at", BigInteger, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("tier", String(200), nullable=True),
+    Column("dimensions", Text, nullable=False),  # JSON object id -> score
+    Column("lists", Text, nullable=False),  # JSON array of list ids in force
+    Column("computed_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("program", "subject", name="pk_sc_standings"),
 )
 
 operations = Table(

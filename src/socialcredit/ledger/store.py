@@ -1,70 +1,31 @@
-"""The ledger: append-only, bitemporal, hosting several programs.
+"""The ledger: append-only, bitemporal storage hosting several programs.
 
-Nothing here updates or deletes a record in place. `recorded_at` is the ledger's
-clock at append (monotone even when the wall clock steps back); only a logged
-backfill may carry its own.
+It stores and reads, nothing more: writes run in the caller's transaction (the service
+layer's unit of work), and the ledger neither scores nor logs — the service composes
+those around it. Nothing here updates or deletes a record in place. `recorded_at` is
+the ledger's clock at append (monotone even when the wall clock steps back); only a
+logged backfill may carry its own.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, inspect, select
 
-from socialcredit.db import make_engine, resolve_db_url
+from socialcredit.db import make_engine, redact_url, resolve_db_url
 from socialcredit.errors import LedgerError, RulebookError
 from socialcredit.ledger import schema as s
 from socialcredit.ledger.model import ProgramVersion, Record, TypeInfo
+from socialcredit.ledger.versions import choose_program, pick_version, program_names
 from socialcredit.rulebook.baseline import enforce_baseline
-from socialcredit.rulebook.loader import source_text
 from socialcredit.rulebook.model import RecordType, Rulebook
-from socialcredit.timeutil import BEGINNING_OF_TIME, format_instant, now_us
+from socialcredit.timeutil import now_us
 
-SCHEMA_VERSION = "1"
 Clock = Callable[[], int]
-
-
-@dataclass(frozen=True)
-class Event:
-    """A transparency-log event produced by a ledger operation."""
-
-    kind: str
-    payload: dict[str, Any]
-
-
-def _transparency() -> Any:
-    """The transparency log, if installed in this build (it is a separate concern)."""
-    try:
-        from socialcredit.transparency import events, store
-    except ImportError:  # pragma: no cover - always present in a full install
-        return None
-    return events, store
-
-
-def pick_version(versions: Sequence[ProgramVersion], program: str, at: int, known_at: int
-                 ) -> ProgramVersion:
-    """The version of `program` in force at `at` as known at `known_at`: the latest
-    effective ≤ at whose publication was recorded ≤ known_at (ties: later publication).
-    One rule for the ledger and for Parquet exports."""
-    mine = [pv for pv in versions if pv.program == program]
-    best: ProgramVersion | None = None
-    for pv in mine:
-        if pv.effective_at <= at and pv.published_at <= known_at and (
-                best is None or (pv.effective_at, pv.seq) > (best.effective_at, best.seq)):
-            best = pv
-    if best is None:
-        first = min(mine, key=lambda pv: pv.seq, default=None)
-        raise LedgerError(
-            f"no version of program {program!r} is in force at {format_instant(at)} as known "
-            f"at {format_instant(known_at)}"
-            + ("" if first is None else
-               f": it was first published at {format_instant(first.published_at)}"
-               + (f", effective from {format_instant(first.effective_at)}"
-                  if first.effective_at > BEGINNING_OF_TIME else "")))
-    return best
+CHUNK = 900  # stays under SQLite's bound-parameter limit
 
 
 class Ledger:
@@ -80,15 +41,15 @@ class Ledger:
     # -- opening --------------------------------------------------------------------
 
     @classmethod
-    def open(cls, db: str | None = None, clock: Clock = now_us, *, create: bool = False
-             ) -> Ledger:
+    def connect(cls, db: str | None = None, clock: Clock = now_us) -> Ledger:
+        """The ledger's storage at `db` (existing or not: the service decides)."""
         url = resolve_db_url(db)
-        engine = make_engine(url)
-        ledger = cls(engine, url, clock)
-        if not create and not ledger.exists():
-            raise LedgerError(f"no ledger at {url}: create one with `socialcredit init "
-                              "--rulebook FILE`")
-        return ledger
+        return cls(make_engine(url), url, clock)
+
+    @property
+    def display_url(self) -> str:
+        """The URL without its password, for every message a person may read."""
+        return redact_url(self.url)
 
     def exists(self) -> bool:
         return inspect(self.engine).has_table(s.meta.name)
@@ -102,35 +63,12 @@ class Ledger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @classmethod
-    def init(cls, rulebook: Rulebook, db: str | None = None, clock: Clock = now_us,
-             effective: int | None = None) -> Ledger:
-        """Create a ledger with a first program. Refuses a rulebook that crosses a line
-        before anything is created."""
-        enforce_baseline(rulebook)
-        ledger = cls.open(db, clock, create=True)
-        if ledger.exists() and ledger.program_versions():
-            raise LedgerError(f"a ledger already exists at {ledger.url}: add programs with "
-                              "`socialcredit publish FILE`")
-        # Idempotent up to the first publication, so that an init whose publication
-        # failed is finished by running it again rather than leaving a program-less ledger.
-        s.metadata.create_all(ledger.engine)
-        t = _transparency()
-        if t is not None:
-            t[1].create_tables(ledger.engine)
-        with ledger.engine.begin() as conn:
-            if conn.execute(select(s.meta.c.value).where(
-                    s.meta.c.key == "schema_version")).scalar() is None:
-                conn.execute(s.meta.insert(), [
-                    {"key": "schema_version", "value": SCHEMA_VERSION},
-                    {"key": "created_at", "value": str(ledger.clock())},
-                ])
-            if t is not None:
-                from socialcredit.transparency.checkpoint import create_key
+    def meta(self, conn: Connection, key: str) -> str | None:
+        return conn.execute(select(s.meta.c.value).where(s.meta.c.key == key)).scalar()
 
-                create_key(conn, origin=f"socialcredit/{rulebook.rulebook}")
-        ledger.publish(rulebook, effective=effective)
-        return ledger
+    def set_meta(self, conn: Connection, key: str, value: str) -> None:
+        if self.meta(conn, key) is None:
+            conn.execute(s.meta.insert().values(key=key, value=value))
 
     # -- clock ----------------------------------------------------------------------
 
@@ -173,31 +111,16 @@ class Ledger:
         return [pv for pv in self._versions if pv.program == program]
 
     def programs(self, conn: Connection | None = None) -> list[str]:
-        seen: dict[str, None] = {}
-        for pv in self.program_versions(None, conn):
-            seen.setdefault(pv.program, None)
-        return list(seen)
+        return program_names(self.program_versions(None, conn))
 
     def resolve_program(self, program: str | None, conn: Connection | None = None) -> str:
-        names = self.programs(conn)
-        if program is None:
-            if len(names) == 1:
-                return names[0]
-            raise LedgerError("this ledger hosts several programs "
-                              f"({', '.join(names)}): choose one with --program")
-        if program not in names:
-            raise LedgerError(f"no program {program!r} in this ledger "
-                              f"(programs: {', '.join(names) or 'none'})")
-        return program
+        return choose_program(self.programs(conn), program)
 
     def version_in_force(self, program: str, at: int, known_at: int,
                          conn: Connection | None = None) -> ProgramVersion:
         """The latest version effective at `at` whose publication was recorded by
         `known_at`: any past standing reproduces exactly."""
-        versions = self.program_versions(program, conn)
-        if not versions:
-            raise LedgerError(f"no program {program!r} in this ledger")
-        return pick_version(versions, program, at, known_at)
+        return pick_version(self.program_versions(program, conn), program, at, known_at)
 
     def ensure_operable(self, rb: Rulebook) -> None:
         """Refuse to operate a rulebook that crosses a line — checked again at ingest and
@@ -207,42 +130,33 @@ class Ledger:
             enforce_baseline(rb)
             self._operable.add(rb.sha256)
 
-    def publish(self, rulebook: Rulebook, effective: int | None = None) -> ProgramVersion:
-        """Add a program or a new version of one, after the baseline and the agreement
-        of shared record types with every other program."""
-        enforce_baseline(rulebook)
-        existing = self.program_versions()
-        mine = [pv for pv in existing if pv.program == rulebook.rulebook]
-        for pv in mine:
+    def existing_version(self, rulebook: Rulebook, conn: Connection) -> ProgramVersion | None:
+        """The same version already published (a no-op to publish again), or None; the
+        same version number with other content is refused."""
+        for pv in self.program_versions(rulebook.rulebook, conn):
             if pv.version == rulebook.version:
                 if pv.sha256 == rulebook.sha256:
-                    return pv  # the same publication twice is a no-op
+                    return pv
                 raise LedgerError(
                     f"program {rulebook.rulebook!r} version {rulebook.version} is already "
                     f"published with other content (sha256 {pv.sha256[:12]}…): give the new "
-                    "rulebook a new `version:`")
-        self._check_agreement(rulebook, existing)
-        with self.engine.begin() as conn:
-            published = self.tick(conn)
-            eff = effective if effective is not None else (
-                BEGINNING_OF_TIME if not mine else published)
-            row = {"program": rulebook.rulebook, "version": rulebook.version,
-                   "effective_at": eff, "published_at": published,
-                   "sha256": rulebook.sha256, "canonical": rulebook.canonical(),
-                   "source": source_text(rulebook)}
-            key = conn.execute(s.programs.insert().values(**row)).inserted_primary_key
-            seq = key[0] if key is not None else 0
-            self.operation(conn, "publish", {"program": rulebook.rulebook,
-                                             "version": rulebook.version,
-                                             "sha256": rulebook.sha256})
-            self.log_events(conn, [Event("rulebook.published", {
-                "program": rulebook.rulebook, "version": rulebook.version,
-                "sha256": rulebook.sha256, "effective_at": format_instant(eff),
-                "published_at": format_instant(published)})])
-        return ProgramVersion(rulebook.rulebook, rulebook.version, eff, published,
-                              rulebook.sha256, rulebook, int(seq))
+                    "rulebook a new `version:`", code="rulebook.conflict")
+        return None
 
-    def _check_agreement(self, rb: Rulebook, existing: Sequence[ProgramVersion]) -> None:
+    def insert_version(self, conn: Connection, rulebook: Rulebook, effective_at: int,
+                       published_at: int, source: str | None) -> ProgramVersion:
+        """Store a version (the caller checked the baseline and the agreement)."""
+        row = {"program": rulebook.rulebook, "version": rulebook.version,
+               "effective_at": effective_at, "published_at": published_at,
+               "sha256": rulebook.sha256, "canonical": rulebook.canonical(), "source": source}
+        key = conn.execute(s.programs.insert().values(**row)).inserted_primary_key
+        seq = int(key[0]) if key is not None else 0
+        return ProgramVersion(rulebook.rulebook, rulebook.version, effective_at, published_at,
+                              rulebook.sha256, rulebook, seq)
+
+    def check_agreement(self, rb: Rulebook, existing: Sequence[ProgramVersion]) -> None:
+        """Programs that share a record type must agree on its kind, providers and
+        evidence: records are shared, so they must mean one thing."""
         latest: dict[str, ProgramVersion] = {}
         for pv in existing:
             latest[pv.program] = pv
@@ -265,7 +179,9 @@ class Ledger:
                                     f"{other.program!r}")
         if problems:
             raise RulebookError("programs that share a record type must agree on its kind, "
-                                "providers and evidence:\n  " + "\n  ".join(problems))
+                                "providers and evidence:\n  " + "\n  ".join(problems),
+                                code="rulebook.conflict",
+                                details=[{"message": p} for p in problems])
 
     def type_registry(self, conn: Connection | None = None) -> dict[str, TypeInfo]:
         """Every declared record type. Per program, the latest version that declares the
@@ -299,24 +215,28 @@ class Ledger:
 
     # -- providers and subjects -----------------------------------------------------
 
-    def add_provider(self, provider: str, role: str) -> None:
+    def add_provider(self, conn: Connection, provider: str, role: str,
+                     registered_at: int | None = None) -> bool:
+        """Register a provider; False when it already was, with the same role."""
         if not provider.strip() or not role.strip():
-            raise LedgerError("a provider needs an id and a role")
-        with self.engine.begin() as conn:
-            row = conn.execute(select(s.providers).where(
-                s.providers.c.provider == provider)).mappings().first()
-            if row is not None:
-                if row["role"] == role:
-                    return
-                raise LedgerError(f"provider {provider!r} is already registered with role "
-                                  f"{row['role']!r}")
-            conn.execute(s.providers.insert().values(provider=provider, role=role,
-                                                     registered_at=self.tick(conn)))
-            self.operation(conn, "provider.add", {"provider": provider, "role": role})
+            raise LedgerError("a provider needs an id and a role", code="provider.invalid")
+        row = conn.execute(select(s.providers).where(
+            s.providers.c.provider == provider)).mappings().first()
+        if row is not None:
+            if row["role"] == role:
+                return False
+            raise LedgerError(f"provider {provider!r} is already registered with role "
+                              f"{row['role']!r}", code="provider.conflict")
+        conn.execute(s.providers.insert().values(
+            provider=provider, role=role,
+            registered_at=self.tick(conn) if registered_at is None else registered_at))
+        return True
 
-    def providers(self) -> dict[str, str]:
-        with self.engine.connect() as conn:
-            return {r.provider: r.role for r in conn.execute(select(s.providers))}
+    def providers(self, conn: Connection | None = None) -> dict[str, str]:
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.providers(own)
+        return {r.provider: r.role for r in conn.execute(select(s.providers))}
 
     def subject_kind(self, subject: str, known_at: int | None = None,
                      conn: Connection | None = None) -> str | None:
@@ -329,7 +249,65 @@ class Ledger:
                 return own.execute(q).scalar()
         return conn.execute(q).scalar()
 
+    def known_subjects(self, conn: Connection, subjects: Sequence[str]) -> dict[str, str]:
+        """subject -> kind for those of `subjects` the ledger holds."""
+        return dict(self.fetch_by(conn, s.subjects.c.subject, list(subjects),
+                                  s.subjects.c.subject, s.subjects.c.kind))
+
+    def insert_subjects(self, conn: Connection, rows: Iterable[tuple[str, str, int]]) -> None:
+        """New subjects as (subject, kind, first_recorded_at)."""
+        data = [{"subject": k, "kind": kind, "first_recorded_at": at} for k, kind, at in rows]
+        if data:
+            conn.execute(s.subjects.insert(), data)
+
+    def backdate_subjects(self, conn: Connection, earliest: dict[str, int]) -> None:
+        """A backfill may bring history older than anything the ledger had about a known
+        subject: the subject is then known from its earliest record (subject kinds are
+        bitemporal, and backfilled records must count at those earlier transaction times)."""
+        c = s.subjects.c
+        for subject, at in earliest.items():
+            conn.execute(s.subjects.update().where(c.subject == subject,
+                                                   c.first_recorded_at > at)
+                         .values(first_recorded_at=at))
+
     # -- records --------------------------------------------------------------------
+
+    RECORD_COLUMNS = ("record_id", "provider", "subject", "type", "kind", "occurred_at",
+                      "recorded_at", "value_num", "value_text", "evidence", "ref")
+
+    def insert_records(self, conn: Connection, rows: Sequence[tuple[Any, ...]], *,
+                       skip_conflicts: bool = False) -> int:
+        """Append records (tuples in RECORD_COLUMNS order) with one driver-level
+        executemany; with skip_conflicts, ids already stored are skipped and the count
+        of rows actually stored is returned (the optimistic ingest path)."""
+        if not rows:
+            return 0
+        cols = self.RECORD_COLUMNS
+        sql = (f"INSERT INTO {s.records.name} ({', '.join(cols)}) VALUES "
+               f"({', '.join([self._mark(conn)] * len(cols))})")
+        if skip_conflicts:
+            sql += " ON CONFLICT (record_id) DO NOTHING"
+        res = conn.exec_driver_sql(sql, list(rows))
+        return int(res.rowcount) if skip_conflicts else len(rows)
+
+    @staticmethod
+    def _mark(conn: Connection) -> str:
+        return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+    def fetch_by(self, conn: Connection, col: Any, keys: list[str], *cols: Any) -> list[Any]:
+        """Rows whose `col` is in `keys`, in chunks, as driver SQL: SQLAlchemy's expanding
+        IN would recompile per chunk, which dominated ingest time."""
+        if not keys:
+            return []
+        mark = self._mark(conn)
+        names = ", ".join(c.name for c in cols)
+        out: list[Any] = []
+        for i in range(0, len(keys), CHUNK):
+            chunk = keys[i:i + CHUNK]
+            sql = (f"SELECT {names} FROM {col.table.name} WHERE {col.name} IN "
+                   f"({', '.join([mark] * len(chunk))})")
+            out.extend(conn.exec_driver_sql(sql, tuple(chunk)).fetchall())
+        return out
 
     def records_of(self, subject: str, conn: Connection | None = None) -> list[Record]:
         """Every record about one subject (resolutions and voids included: ingest keeps
@@ -338,27 +316,38 @@ class Ledger:
             with self.engine.connect() as own:
                 return self.records_of(subject, own)
         # the hot path of every standing: a pre-compiled statement and plain tuples
-        rows = conn.exec_driver_sql(self._records_sql, (subject,)).fetchall()
+        sql = ("SELECT record_id, provider, type, kind, occurred_at, recorded_at, value_num, "
+               f"value_text, evidence, ref FROM {s.records.name} WHERE subject = "
+               f"{self._mark(conn)}")
+        rows = conn.exec_driver_sql(sql, (subject,)).fetchall()
         return [Record(r[0], r[1], subject, r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
                 for r in rows]
 
-    @property
-    def _records_sql(self) -> str:
-        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        return ("SELECT record_id, provider, type, kind, occurred_at, recorded_at, value_num, "
-                f"value_text, evidence, ref FROM {s.records.name} WHERE subject = {mark}")
+    def all_records(self, conn: Connection) -> Iterable[Record]:
+        c = s.records.c
+        for row in conn.execute(select(c.record_id, c.provider, c.subject, c.type, c.kind,
+                                       c.occurred_at, c.recorded_at, c.value_num,
+                                       c.value_text, c.evidence, c.ref)):
+            yield Record(*row)
 
     def count_records(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(s.records)).scalar() or 0)
 
-    def all_subjects(self, known_at: int | None = None) -> list[tuple[str, str]]:
+    def count_subjects(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(s.subjects)).scalar() or 0)
+
+    def all_subjects(self, known_at: int | None = None, conn: Connection | None = None
+                     ) -> list[tuple[str, str]]:
         """(subject, kind) of every subject, or of those the ledger knew at `known_at`."""
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.all_subjects(known_at, own)
         q = select(s.subjects.c.subject, s.subjects.c.kind).order_by(s.subjects.c.subject)
         if known_at is not None:
             q = q.where(s.subjects.c.first_recorded_at <= known_at)
-        with self.engine.connect() as conn:
-            return [(r.subject, r.kind) for r in conn.execute(q)]
+        return [(r.subject, r.kind) for r in conn.execute(q)]
 
     # -- audit ----------------------------------------------------------------------
 
@@ -366,15 +355,5 @@ class Ledger:
         conn.execute(s.operations.insert().values(
             at=self.clock(), kind=kind, detail=json.dumps(detail, sort_keys=True)))
 
-    def log_events(self, conn: Connection, events: Iterable[Event]) -> None:
-        evs = [(e.kind, e.payload) for e in events]
-        t = _transparency()
-        if not evs or t is None:
-            return
-        t[0].log_events(conn, evs)
 
-    def commitment(self, conn: Connection, subject: str) -> str:
-        t = _transparency()
-        if t is None:
-            return ""
-        return str(t[0].commitment_for(conn, subject))
+__all__ = ["CHUNK", "Clock", "Ledger"]

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from socialcredit.errors import SocialCreditError
 from socialcredit.lint import baseline, cn_credit_repair, eu_ai_act, fcra, gdpr
 from socialcredit.lint.findings import (
     EXIT_CLEAN,
     EXIT_ERRORS,
-    EXIT_USAGE,
-    EXIT_WARNINGS,
+    EXIT_REFUSED,
     Finding,
     LintReport,
     Severity,
@@ -33,8 +33,10 @@ PROFILES: dict[str, tuple[str, Check]] = {
 BASELINE = baseline.PROFILE
 
 
-class UnknownProfile(ValueError):
-    """A profile name the linter does not know (the CLI exits 64)."""
+class UnknownProfile(SocialCreditError):
+    """A profile name the linter does not know."""
+
+    code = "lint.unknown_profile"
 
 
 def lint(rb: Rulebook, profiles: Iterable[str] | None = None) -> LintReport:
@@ -59,8 +61,7 @@ __all__ = [
     "BASELINE",
     "EXIT_CLEAN",
     "EXIT_ERRORS",
-    "EXIT_USAGE",
-    "EXIT_WARNINGS",
+    "EXIT_REFUSED",
     "PROFILES",
     "Finding",
     "LintReport",

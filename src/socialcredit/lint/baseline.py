@@ -1,8 +1,8 @@
-"""The baseline profile: the lines the system does not cross (DESIGN.md), as findings.
+"""The baseline profile: the lines the system does not cross, as findings.
 
 It is not optional. The same checks refuse the rulebook at `init`, `publish`, ingest and
 decision time; the linter only restates each refusal where the author can act on it,
-with the line of DESIGN.md it crosses as the provision.
+with the line it crosses as the provision.
 """
 
 from __future__ import annotations
@@ -25,15 +25,15 @@ CODES: dict[str, str] = {
     bl.LINE_EVIDENCE: "BASE-EVIDENCE",
 }
 PROVISIONS: dict[str, str] = {
-    bl.LINE_PROTECTED: "DESIGN.md, Lines the system does not cross: no scoring or listing on "
+    bl.LINE_PROTECTED: "Lines the system does not cross: no scoring or listing on "
                        "a protected category",
-    bl.LINE_OTHERS: "DESIGN.md, Lines the system does not cross: one subject's records never "
+    bl.LINE_OTHERS: "Lines the system does not cross: one subject's records never "
                     "count against another (relatives, friends, contacts)",
-    bl.LINE_FOREVER: "DESIGN.md, Lines the system does not cross: negative points and "
+    bl.LINE_FOREVER: "Lines the system does not cross: negative points and "
                      "sanctions expire",
-    bl.LINE_NOTICE: "DESIGN.md, Lines the system does not cross: lists give notice before "
+    bl.LINE_NOTICE: "Lines the system does not cross: lists give notice before "
                     "effect",
-    bl.LINE_EVIDENCE: "DESIGN.md, Lines the system does not cross: negative records need "
+    bl.LINE_EVIDENCE: "Lines the system does not cross: negative records need "
                       "evidence and a legal basis",
 }
 

@@ -1,6 +1,7 @@
 """Profile `cn-credit-repair-2026`: publication periods and credit repair by severity.
 
-The NDRC's credit-repair measures (in force 1 April 2026; DOMAIN.md ✔) grade
+The NDRC's credit-repair measures (Measures for the Administration of Credit Repair,
+in force 1 April 2026) grade
 dishonesty information by severity and bound how long each grade is published:
 minor information is not published (or for at most 3 months); general information for
 at least 3 months and at most 1 year; serious information for at least 1 year and at

@@ -17,10 +17,10 @@ from socialcredit.rulebook.model import Rulebook
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
+# The command line's exit codes (one table for every command, docs/cli.md)
 EXIT_CLEAN = 0
-EXIT_WARNINGS = 1
-EXIT_ERRORS = 2
-EXIT_USAGE = 64  # sysexits.h EX_USAGE
+EXIT_ERRORS = 2  # a check found problems
+EXIT_REFUSED = 3  # the rulebook crosses a line: the engine will not operate it
 
 
 @dataclass(frozen=True)
@@ -85,11 +85,17 @@ class LintReport:
 
     @property
     def exit_code(self) -> int:
-        """0 clean (info only), 1 warnings only, 2 any error (baseline included)."""
-        if self.count("error") or not self.operable:
+        """0 clean or warnings only, 2 any error, 3 a line crossed (the baseline)."""
+        return self.exit_code_failing_on("error")
+
+    def exit_code_failing_on(self, severity: Severity) -> int:
+        """The exit code when findings of `severity` or worse count as failures."""
+        if not self.operable:
+            return EXIT_REFUSED
+        if self.count("error") or (severity in ("warning", "info")
+                                   and self.count("warning")) or (
+                severity == "info" and self.count("info")):
             return EXIT_ERRORS
-        if self.count("warning"):
-            return EXIT_WARNINGS
         return EXIT_CLEAN
 
     def by_profile(self, profile: str) -> list[Finding]:

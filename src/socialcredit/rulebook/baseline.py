@@ -51,7 +51,7 @@ SOCIAL_TIES = ("personal_connections", "connections", "social_ties", "relatives"
 
 @dataclass(frozen=True)
 class Violation:
-    line: str  # which line of DESIGN.md's "Lines the system does not cross"
+    line: str  # which line the system does not cross (README, "What it is not")
     path: str  # where in the rulebook (rules[3], lists[0].notice, ...)
     source_line: int | None
     why: str

@@ -104,7 +104,7 @@ def load_rulebook(path: str | Path) -> Rulebook:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise RulebookError(f"{p}: no such rulebook file") from None
+        raise RulebookError(f"{p}: no such rulebook file", code="not_found") from None
     except UnicodeDecodeError as exc:
         raise RulebookError(f"{p}: not UTF-8 text ({exc.reason})") from None
     return parse_rulebook(text, str(p))

@@ -1,6 +1,6 @@
 """The batch engine: standings of a whole population at (t, k) in one columnar pass.
 
-Same contract as :mod:`socialcredit.scoring.reference` (DESIGN.md, "Standing" and
+Same contract as :mod:`socialcredit.scoring.reference` (docs/semantics.md, "Standing" and
 "Lists"), computed over Arrow columns with NumPy instead of per subject in Python.
 
 Technique, and why (measured, see BENCHMARKS.md): subjects are dictionary-encoded
@@ -132,7 +132,7 @@ class _Compiled:
     n_dims: int
 
 
-def _compile(rb: Rulebook) -> _Compiled:
+def compile_rulebook(rb: Rulebook) -> _Compiled:
     names = relevant_types(rb)
     index = {n: i for i, n in enumerate(names)}
     by_type: dict[int, list[int]] = {}
@@ -391,7 +391,7 @@ def _apply_max_count(p: _Prepared, comp: _Compiled, rows: I64, rule: npt.NDArray
     return keep
 
 
-def _float_or_none(text: str) -> float | None:
+def float_or_none(text: str) -> float | None:
     try:
         return float(text)
     except ValueError:
@@ -414,7 +414,7 @@ def _bin_points(bins: Sequence[Bin], missing: float, value_num: pa.Array,
         for i in np.flatnonzero(is_text):
             s = texts[i]
             if s not in cache:
-                cache[s] = _float_or_none(s)
+                cache[s] = float_or_none(s)
             f = cache[s]
             if f is not None:
                 parsed[i] = f
@@ -426,7 +426,7 @@ def _bin_points(bins: Sequence[Bin], missing: float, value_num: pa.Array,
         elif b.values is not None:
             nums = [v for v in b.values if not isinstance(v, str)]
             strs = [v for v in b.values if isinstance(v, str)]
-            num_set = nums + [f for f in (_float_or_none(s) for s in strs) if f is not None]
+            num_set = nums + [f for f in (float_or_none(s) for s in strs) if f is not None]
             m = is_num & np.isin(num, np.array(num_set, float))
             m |= is_text & (np.isin(texts, np.array(strs, dtype=object))
                             | np.isin(parsed, np.array(nums, float)))
@@ -545,7 +545,7 @@ def score_partition(rb: Rulebook, records: pa.Table, subjects: pa.Table | None, 
     """Standings of every subject in one partition (records and subjects of a set of
     subjects; every record a void or resolution references must be in the same
     partition, which subject partitioning guarantees)."""
-    comp = _compiled or _compile(rb)
+    comp = _compiled or compile_rulebook(rb)
     p = _prepare(rb, comp, records, subjects, k)
     sc, first_res = _score_at(rb, comp, p, t)
     n = len(p.subjects)
@@ -591,7 +591,7 @@ def score_batches(rb: Rulebook, partitions: Iterable[tuple[pa.Table, pa.Table | 
     thread) while up to `workers` partitions are scored on a thread pool: NumPy and
     Arrow release the GIL in their kernels, so two cores overlap reading and scoring.
     At most `workers` partitions are in flight, which bounds memory."""
-    comp = _compile(rb)
+    comp = compile_rulebook(rb)
     if workers <= 1:
         for records, subjects in partitions:
             yield score_partition(rb, records, subjects, t, k, _compiled=comp)

@@ -6,15 +6,14 @@ Parquet. Relying parties that need a standing in microseconds read the row inste
 recomputing it; to keep that safe, :func:`refresh_standings` runs inside the ingest
 transaction and recomputes the rows of exactly the subjects a file touched, with the
 same engine, so the materialized row equals a fresh batch run the moment the records
-are committed (no lag at all, well within the one second the issue allows).
+are committed (no lag at all).
 
 Each row carries the (at, known_at) it was computed for: a full run without ``--at``
 and every refresh use the ledger's clock, so the table reads as "now" for recently
 touched subjects and "as of the last full run" for the others (decay and expiry move
 standings with time alone: re-run ``score --all`` on a schedule, e.g. nightly).
 
-The table lives on its own MetaData, apart from the ledger schema: it is derived data
-and may be dropped and rebuilt at any time.
+The table is derived data: it may be emptied and rebuilt at any time.
 """
 
 from __future__ import annotations
@@ -28,62 +27,32 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
     Engine,
-    Float,
-    MetaData,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    Text,
     delete,
     func,
-    inspect,
     select,
 )
 
 from socialcredit.errors import LedgerError
 from socialcredit.ledger import schema as s
+from socialcredit.ledger.schema import standings
 from socialcredit.ledger.store import Ledger
 from socialcredit.rulebook.model import Rulebook
-from socialcredit.scoring.batch import _compile, dimension_column, score_partition
+from socialcredit.scoring.batch import compile_rulebook, dimension_column, score_partition
 from socialcredit.scoring.partitions import (
     fetch_partition,
     rows_for_memory,
     store_partitions,
 )
 
-metadata = MetaData()
-
-standings = Table(
-    "sc_standings", metadata,
-    Column("program", String(200), nullable=False),
-    Column("subject", String(400), nullable=False),
-    Column("subject_kind", String(20), nullable=True),
-    Column("version", String(200), nullable=False),
-    Column("sha256", String(64), nullable=False),
-    Column("at", BigInteger, nullable=False),
-    Column("known_at", BigInteger, nullable=False),
-    Column("score", Float, nullable=False),
-    Column("tier", String(200), nullable=True),
-    Column("dimensions", Text, nullable=False),  # JSON object id -> score
-    Column("lists", Text, nullable=False),  # JSON array of list ids in force
-    Column("computed_at", BigInteger, nullable=False),
-    PrimaryKeyConstraint("program", "subject", name="pk_sc_standings"),
-)
-
 CHUNK = 5_000
 Progress = Callable[[int, int], None]  # (subjects, records) done in the last partition
 
 
-def create_table(engine: Engine | Connection) -> None:
-    metadata.create_all(engine, checkfirst=True)
-
-
-def table_exists(bind: Engine | Connection) -> bool:
-    return inspect(bind).has_table(standings.name)
+def has_rows(conn: Connection) -> bool:
+    """Whether `score --all` ever ran: until then ingest has no rows to keep current."""
+    return conn.execute(select(standings.c.program).limit(1)).first() is not None
 
 
 def standing_rows(rb: Rulebook, program: str, table: pa.Table, t: int, k: int, now: int
@@ -134,13 +103,12 @@ def score_all(ledger: Ledger, program: str | None, t: int, k: int, *,
     name = ledger.resolve_program(program)
     rb = ledger.version_in_force(name, t, k).rulebook
     rows = rows_per_partition or rows_for_memory(memory_limit)
-    comp = _compile(rb)
+    comp = compile_rulebook(rb)
     writer: pq.ParquetWriter | None = None
     count = 0
     now = ledger.clock()
     with ledger.engine.begin() as conn:
         if table:
-            create_table(conn)
             conn.execute(delete(standings).where(standings.c.program == name))
         try:
             for recs, subs in _counting(store_partitions(ledger, rb, k,
@@ -171,7 +139,6 @@ def load_standings(ledger: Ledger, program: str, rb: Rulebook, parquet: str | Pa
     now = ledger.clock()
     n = 0
     with ledger.engine.begin() as conn:
-        create_table(conn)
         conn.execute(delete(standings).where(standings.c.program == program))
         data = ds.dataset(str(parquet), format="parquet")
         for batch in data.to_batches(batch_size=50_000):
@@ -189,7 +156,7 @@ def refresh_standings(ledger: Ledger, conn: Connection, subjects: set[str]) -> N
     t = k = the ledger's clock (never earlier than anything recorded), the same
     instant a decision made right now would use; the rows are computed by the batch
     engine, so they equal a fresh ``score --all`` at that instant."""
-    if not subjects or not table_exists(conn):
+    if not subjects or not has_rows(conn):
         return
     programs = [r[0] for r in conn.execute(select(standings.c.program).distinct())]
     if not programs:
@@ -236,6 +203,5 @@ def totals(ledger: Ledger) -> tuple[int, int]:
     return n_s, n_r
 
 
-__all__ = ["create_table", "load_standings", "metadata", "read_standing", "refresh_standings",
-           "score_all", "standing_rows", "standings", "table_exists", "totals",
-           "with_metadata"]
+__all__ = ["has_rows", "load_standings", "read_standing", "refresh_standings", "score_all",
+           "standing_rows", "standings", "totals", "with_metadata"]

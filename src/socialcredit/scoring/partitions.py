@@ -25,15 +25,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.dataset as ds
 from sqlalchemy import Connection, and_, func, or_, select
 
-from socialcredit.errors import LedgerError, SocialCreditError
+from socialcredit.errors import UsageError
 from socialcredit.ledger import schema as s
-from socialcredit.ledger.model import ProgramVersion
-from socialcredit.ledger.store import Ledger, pick_version
+from socialcredit.ledger.parquet import fnv1a, read_program_versions
+from socialcredit.ledger.store import Ledger
+from socialcredit.ledger.versions import choose_program, pick_version, program_names
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.scoring.batch import (
     RECORD_SCHEMA,
@@ -48,8 +48,6 @@ BYTES_PER_RECORD = 600
 DEFAULT_ROWS_PER_PARTITION = 2_000_000
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "M": 1 << 20, "MB": 1 << 20,
           "G": 1 << 30, "GB": 1 << 30, "T": 1 << 40, "TB": 1 << 40}
-_FNV_PRIME = np.uint32(16777619)
-_FNV_OFFSET = np.uint32(2166136261)
 
 
 def parse_memory(value: str | int) -> int:
@@ -58,7 +56,7 @@ def parse_memory(value: str | int) -> int:
         return value
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?B?)\s*", value.upper())
     if not m:
-        raise SocialCreditError(f"memory limit: not a size (e.g. 2GB, 512MB): {value!r}")
+        raise UsageError(f"memory limit: not a size (e.g. 2GB, 512MB): {value!r}")
     return int(float(m.group(1)) * _UNITS[m.group(2)])
 
 
@@ -67,35 +65,6 @@ def rows_for_memory(memory_limit: str | int | None) -> int:
     if memory_limit is None:
         return DEFAULT_ROWS_PER_PARTITION
     return max(1000, parse_memory(memory_limit) // BYTES_PER_RECORD)
-
-
-def fnv1a(values: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint32]:
-    """32-bit FNV-1a of each string's UTF-8 bytes, vectorised over Arrow's buffers.
-
-    Stable across processes and machines (unlike Python's hash), so a subject always
-    lands in the same bucket; documented in docs/cluster.md for other readers."""
-    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    arr = pa.concat_arrays([arr.cast(pa.string())])  # zero offset, plain utf8
-    n = len(arr)
-    h = np.full(n, _FNV_OFFSET, np.uint32)
-    if n == 0:
-        return h
-    bufs = arr.buffers()
-    offsets = np.frombuffer(bufs[1], np.int32, n + 1)
-    data = (np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None
-            else np.empty(0, np.uint8))
-    lengths = np.diff(offsets)
-    starts = offsets[:-1].astype(np.int64)
-    active = np.arange(n)
-    for j in range(int(lengths.max(initial=0))):
-        active = active[lengths[active] > j]
-        hj = h[active] ^ data[starts[active] + j].astype(np.uint32)
-        h[active] = hj * _FNV_PRIME
-    return h
-
-
-def bucket_of(subjects: pa.Array | pa.ChunkedArray, buckets: int) -> npt.NDArray[np.int32]:
-    return (fnv1a(subjects) % np.uint32(buckets)).astype(np.int32)
 
 
 # -- the store ------------------------------------------------------------------------------
@@ -187,12 +156,6 @@ def score_ledger(ledger: Ledger, program: str | None, t: int, k: int, *,
 
 # -- Parquet ledgers -------------------------------------------------------------------------
 
-def version_in_force(versions: Sequence[ProgramVersion], program: str, at: int,
-                     known_at: int) -> ProgramVersion:
-    """Ledger.version_in_force over versions read from a Parquet ledger (same rule)."""
-    return pick_version(versions, program, at, known_at)
-
-
 def parquet_buckets(root: Path) -> list[Path]:
     return sorted(p for p in (root / "records").glob("bucket=*") if p.is_dir())
 
@@ -250,35 +213,18 @@ def _read_split(data: ds.Dataset, flt: object, schema: pa.Schema, splits: int, j
     return _conform(pa.concat_tables(parts, promote_options="permissive"), schema)
 
 
-def read_program_versions(root: str | Path) -> list[ProgramVersion]:
-    import json
-
-    t = ds.dataset(Path(root) / "programs", format="parquet").to_table()
-    out = []
-    for r in t.to_pylist():
-        rb = Rulebook.model_validate(json.loads(r["canonical"]))
-        out.append(ProgramVersion(r["program"], r["version"], r["effective_at"],
-                                  r["published_at"], r["sha256"], rb, r["seq"]))
-    return out
-
-
 def score_parquet(root: str | Path, program: str | None, t: int, k: int, *,
                   memory_limit: str | int | None = None,
                   rows_per_partition: int | None = None) -> Iterator[pa.Table]:
     """Standings of every subject of an exported (Parquet) ledger at (t, k)."""
     versions = read_program_versions(root)
-    names = list(dict.fromkeys(pv.program for pv in versions))
-    if program is None:
-        if len(names) != 1:
-            raise LedgerError(f"this ledger hosts several programs ({', '.join(names)}): "
-                              "choose one with --program")
-        program = names[0]
-    rb = version_in_force(versions, program, t, k).rulebook
+    name = choose_program(program_names(versions), program)
+    rb = pick_version(versions, name, t, k).rulebook
     rows = rows_per_partition or rows_for_memory(memory_limit)
     yield from score_batches(rb, parquet_partitions(root, rb, k, rows_per_partition=rows),
                              t, k)
 
 
-__all__ = ["BYTES_PER_RECORD", "bucket_of", "fetch_partition", "fnv1a", "parquet_partitions",
-           "parse_memory", "read_program_versions", "rows_for_memory", "score_ledger",
-           "score_parquet", "store_partitions", "subject_ranges", "version_in_force"]
+__all__ = ["BYTES_PER_RECORD", "fetch_partition", "parquet_partitions", "parse_memory",
+           "rows_for_memory", "score_ledger", "score_parquet", "store_partitions",
+           "subject_ranges"]

@@ -1,4 +1,4 @@
-"""The reference engine: the contract in DESIGN.md, clause by clause, per subject.
+"""The reference engine: the contract of docs/semantics.md, clause by clause, per subject.
 
 Plain Python on purpose. It is the oracle the batch and cluster engines are tested
 against, so every line should be checkable against the contract by reading it.

@@ -1,6 +1,6 @@
 """The cluster engine: a rulebook compiled into one PySpark job over a Parquet ledger.
 
-Same contract as the reference engine (DESIGN.md "Standing", "Lists"); the clauses map
+Same contract as the reference engine (docs/semantics.md, "Standing" and "Lists"); the clauses map
 onto DataFrame operations one to one, so this module reads like reference.py:
 
 * clause 1: records join their subject's kind; the program's ``subjects`` filter it;
@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from socialcredit.ledger.model import ProgramVersion
+from socialcredit.ledger.versions import choose_program, pick_version, program_names
 from socialcredit.rulebook.model import Rulebook
-from socialcredit.scoring.batch import _float_or_none, dimension_column, relevant_types
-from socialcredit.scoring.partitions import version_in_force
+from socialcredit.scoring.batch import dimension_column, float_or_none, relevant_types
 from socialcredit.timeutil import US_PER_DAY, days_to_us, now_us, parse_instant
 
 DataFrame = Any  # pyspark.sql.DataFrame (pyspark is an optional dependency)
@@ -46,11 +46,6 @@ def _F() -> Any:
     from pyspark.sql import functions
 
     return functions
-
-
-def _lit_or_null(value: float | None) -> Any:
-    F = _F()
-    return F.lit(None).cast("double") if value is None else F.lit(float(value))
 
 
 def load_ledger(spark: SparkSession, root: str | Path, rb: Rulebook, k: int
@@ -135,7 +130,7 @@ def _scores(spark: SparkSession, rb: Rulebook, live: DataFrame, subs: DataFrame,
             elif b.values is not None:
                 nums = [float(v) for v in b.values if not isinstance(v, str)]
                 strs = [v for v in b.values if isinstance(v, str)]
-                parsed = [f for f in (_float_or_none(v) for v in strs) if f is not None]
+                parsed = [f for f in (float_or_none(v) for v in strs) if f is not None]
                 cond = num.isNotNull() & num.isin(*(nums + parsed)) if nums + parsed \
                     else F.lit(False)
                 if strs:
@@ -232,14 +227,8 @@ def score_with_spark(spark: SparkSession, root: str | Path, dest: str | Path,
                      program: str | None, t: int, k: int) -> int:
     """Run the job and write the standings as Parquet to `dest` (a directory)."""
     versions = program_versions(spark, root)
-    names = list(dict.fromkeys(pv.program for pv in versions))
-    name = program or (names[0] if len(names) == 1 else None)
-    if name is None:
-        from socialcredit.errors import LedgerError
-
-        raise LedgerError(f"this ledger hosts several programs ({', '.join(names)}): choose "
-                          "one with --program")
-    rb = version_in_force(versions, name, t, k).rulebook
+    name = choose_program(program_names(versions), program)
+    rb = pick_version(versions, name, t, k).rulebook
     df = standings_frame(spark, root, rb, t, k).cache()
     df.write.mode("overwrite").parquet(str(dest))
     n = int(df.count())

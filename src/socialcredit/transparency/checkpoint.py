@@ -276,14 +276,14 @@ def log_verifier(conn: Connection) -> Verifier:
     """The log's public key as stored (for monitors: `socialcredit log pubkey`)."""
     row = conn.execute(select(keys.c.name, keys.c.public_key)).first()
     if row is None:
-        raise TransparencyError("the log has no signing key yet; run `socialcredit init`")
+        raise TransparencyError("the log has no signing key yet", code="log.missing")
     return Verifier.from_public_key(row[0], bytes(row[1]))
 
 
 def _signer(conn: Connection) -> tuple[str, Ed25519PrivateKey]:
     row = conn.execute(select(keys.c.name, keys.c.private_key, keys.c.public_key)).first()
     if row is None:
-        raise TransparencyError("the log has no signing key yet; run `socialcredit init`")
+        raise TransparencyError("the log has no signing key yet", code="log.missing")
     if row[1] is None:
         raise TransparencyError("the log's private key is not in the database (moved to an HSM?)")
     private = Ed25519PrivateKey.from_private_bytes(bytes(row[1]))

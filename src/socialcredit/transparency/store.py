@@ -54,7 +54,7 @@ def lock_size(conn: Connection, grow_by: int = 0) -> int:
     ).first()
     if row is None:
         raise TransparencyError(
-            "no transparency log in this database (tlog_state is empty); run `socialcredit init`"
+            "no transparency log in this database (tlog_state is empty)", code="log.missing"
         )
     return int(row[0]) - grow_by
 
@@ -123,7 +123,7 @@ class TransparencyLog:
         with connect(conn or self.bind) as c:
             v = c.execute(select(state.c.size).where(state.c.id == 1)).scalar()
         if v is None:
-            raise TransparencyError("no transparency log in this database; run `socialcredit init`")
+            raise TransparencyError("no transparency log in this database", code="log.missing")
         return int(v)
 
     def root(self, size: int | None = None, *, conn: Connection | None = None) -> bytes:
@@ -232,7 +232,7 @@ class TransparencyLog:
             lvl, i = missing[0]
             what = f"leaf {i}" if lvl == 0 else f"subtree (level {lvl}, index {i})"
             raise TransparencyError(
-                f"{what} is missing from the stored log; run `socialcredit log verify`"
+                f"{what} is missing from the stored log: verify the log to see what else is"
             )
         return out
 

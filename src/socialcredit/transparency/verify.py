@@ -459,7 +459,7 @@ def verify_log(engine: Engine, pubkey: bytes | str | Verifier | None = None) -> 
     """Verify the log in a database; see the module docstring for what is checked."""
     report = VerifyReport(source=str(engine.url.render_as_string(hide_password=True)))
     if not inspect(engine).has_table("tlog_leaves"):
-        raise TransparencyError("no transparency log in this database; run `socialcredit init`")
+        raise TransparencyError("no transparency log in this database", code="log.missing")
     # One read transaction: on PostgreSQL REPEATABLE READ gives a single snapshot;
     # SQLite's WAL read transaction is a snapshot already.
     eng = (
@@ -532,7 +532,7 @@ def export_log(engine: Engine, directory: str | Path) -> dict[str, Any]:
         size = log.size(conn=conn)
         krow = conn.execute(select(keys.c.name, keys.c.public_key)).first()
         if krow is None:
-            raise TransparencyError("the log has no key yet; run `socialcredit init`")
+            raise TransparencyError("the log has no key yet", code="log.missing")
         verifier = Verifier.from_public_key(krow[0], bytes(krow[1]))
         with (out / "leaves.jsonl").open("w", encoding="utf-8") as f:
             for idx, data, h in log.iter_leaves(0, size, conn=conn):

@@ -1,0 +1,5 @@
+"""`python -m socialcredit` runs the command line."""
+
+from socialcredit.cli import main
+
+main()

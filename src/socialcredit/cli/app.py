@@ -1,0 +1,85 @@
+"""The root command and every command mounted on it.
+
+Commands live in modules named for what they act on; each imports only Typer at module
+level and everything heavy inside its function, so `--help` lists every command without
+loading SQLAlchemy, NumPy or the engines.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from socialcredit import __version__
+from socialcredit.cli import demo, ledger, lint, log, population, reading, records, scorecard
+from socialcredit.cli import uscc as uscc_cli
+from socialcredit.cli.errors import Group
+
+app = typer.Typer(name="socialcredit", cls=Group, no_args_is_help=True, add_completion=False,
+                  help="An open, accountable social credit system.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"socialcredit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Print the version and exit.")] = False) -> None:
+    """An open, accountable social credit system."""
+
+
+# ledgers and programs
+app.command("init")(ledger.init)
+app.command("publish")(ledger.publish)
+app.command("programs")(ledger.programs)
+app.add_typer(ledger.provider_app, name="provider")
+app.add_typer(ledger.db_app, name="db")
+# records
+app.command("ingest")(records.ingest)
+# standings and decisions
+app.command("standing")(reading.standing)
+app.command("check")(reading.check)
+app.command("decisions")(reading.decisions)
+app.command("seal-decisions")(reading.seal_decisions)
+# whole populations
+app.command("score")(population.score)
+app.command("export")(population.export)
+app.command("import")(population.import_)
+# the public log
+app.add_typer(log.app, name="log")
+# rulebooks and identifiers
+app.command("lint")(lint.lint_cmd)
+app.command("import-scorecard")(scorecard.import_scorecard_cmd)
+app.command("uscc")(uscc_cli.uscc_cmd)
+# synthetic data and the demo
+app.command("synth")(demo.synth_cmd)
+app.command("demo")(demo.demo_cmd)
+
+
+
+def _unwrapped(doc: str) -> str:
+    """A docstring as help text: paragraphs kept, lines inside a paragraph joined (a
+    docstring's line breaks are for the source, not for the terminal)."""
+    import inspect
+
+    text = inspect.cleandoc(doc)
+    return "\n\n".join(" ".join(p.split()) for p in text.split("\n\n"))
+
+
+def _help_from_docstrings(t: typer.Typer) -> None:
+    for info in t.registered_commands:
+        if info.help is None and info.callback is not None and info.callback.__doc__:
+            info.help = _unwrapped(info.callback.__doc__)
+    for group in t.registered_groups:
+        if group.typer_instance is not None:
+            _help_from_docstrings(group.typer_instance)
+
+
+_help_from_docstrings(app)
+
+__all__ = ["app"]

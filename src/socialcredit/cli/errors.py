@@ -1,0 +1,117 @@
+"""The one table from error codes to exit codes, and how the CLI reports an error.
+
+| exit | meaning |
+| ---: | --- |
+| 0 | success (for checks: nothing wrong found) |
+| 1 | the operation failed: bad input, unknown program, missing ledger, … |
+| 2 | a check ran and found problems (lint errors, an invalid code, a log that does not verify) |
+| 3 | refused: the rulebook crosses a line the system does not cross |
+| 64 | usage: a malformed command line (unknown option, bad value) |
+
+docs/cli.md carries the same table; a test holds them together.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+from typer.exceptions import Abort, TyperException
+
+from socialcredit.errors import SocialCreditError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_FINDINGS = 2
+EXIT_REFUSED = 3
+EXIT_USAGE = 64
+
+EXIT_MEANINGS: dict[int, str] = {
+    EXIT_OK: "success (for checks: nothing wrong found)",
+    EXIT_ERROR: "the operation failed: bad input, unknown program, missing ledger, …",
+    EXIT_FINDINGS: "a check ran and found problems (lint errors, an invalid code, a log "
+                   "that does not verify)",
+    EXIT_REFUSED: "refused: the rulebook crosses a line the system does not cross",
+    EXIT_USAGE: "usage: a malformed command line (unknown option, bad value)",
+}
+
+#: error code -> exit code; every other code exits 1
+EXIT_BY_CODE: dict[str, int] = {
+    "usage": EXIT_USAGE,
+    "lint.unknown_profile": EXIT_USAGE,
+    "rulebook.refused": EXIT_REFUSED,
+}
+
+#: error code -> what to do about it on the command line (messages stay interface-free)
+HINTS: dict[str, str] = {
+    "program.ambiguous": "choose one with --program",
+    "ledger.missing": "create one with `socialcredit init --rulebook FILE`",
+    "ledger.outdated": "run `socialcredit db upgrade` (back the ledger up first)",
+    "ingest.rows_invalid": "fix the rows, or ingest the good ones with --skip-invalid",
+    "log.missing": "create the ledger with `socialcredit init --rulebook FILE`",
+    "rulebook.refused": "`socialcredit lint FILE` explains each line crossed",
+}
+
+
+def exit_code(code: str) -> int:
+    return EXIT_BY_CODE.get(code, EXIT_ERROR)
+
+
+def report(exc: SocialCreditError) -> int:
+    """Print the error (and the CLI's hint) on stderr; return the exit code."""
+    from socialcredit.cli.options import err
+
+    err().print(f"error[{exc.code}]: {exc.message}", markup=False, highlight=False)
+    hint = HINTS.get(exc.code)
+    if hint:
+        err().print(f"hint: {hint}", markup=False, highlight=False)
+    return exit_code(exc.code)
+
+
+class Group(TyperGroup):
+    """The root command group: errors become one clear message and the table's exit
+    code, for every command, however it is invoked (console script or test runner)."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             windows_expand_args: bool = True, **extra: Any) -> Any:
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False,
+                              windows_expand_args=windows_expand_args, **extra)
+        except TyperException as exc:  # Click's errors: usage errors have exit code 2
+            show = getattr(exc, "show", None)
+            if show is not None:
+                show()
+            else:
+                typer.echo(f"error: {exc.format_message()}", err=True)
+            code = EXIT_USAGE if exc.exit_code == 2 else exc.exit_code
+        except Abort:
+            typer.echo("Aborted!", err=True)
+            code = EXIT_ERROR
+        except SocialCreditError as exc:
+            code = report(exc)
+        else:
+            code = rv if isinstance(rv, int) else EXIT_OK
+        if standalone_mode:
+            sys.exit(code)
+        if code:
+            raise typer.Exit(code)
+        return rv
+
+
+__all__ = [
+    "EXIT_BY_CODE",
+    "EXIT_ERROR",
+    "EXIT_FINDINGS",
+    "EXIT_MEANINGS",
+    "EXIT_OK",
+    "EXIT_REFUSED",
+    "EXIT_USAGE",
+    "HINTS",
+    "Group",
+    "exit_code",
+    "report",
+]

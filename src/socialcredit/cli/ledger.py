@@ -1,0 +1,128 @@
+"""Ledgers, programs, providers and schema upgrades."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from socialcredit.cli.options import DbOpt, JsonOpt, emit_json, instant, open_service, say
+
+provider_app = typer.Typer(no_args_is_help=True, help="Data providers and their roles.")
+db_app = typer.Typer(no_args_is_help=True, help="The ledger database's schema.")
+
+
+def init(rulebook: Annotated[Path, typer.Option(
+             "--rulebook", help="The first program's rulebook (YAML).")],
+         db: DbOpt = None,
+         effective: Annotated[str | None, typer.Option(
+             help="When the first version takes effect (default: from the beginning of "
+                  "time).", show_default=False)] = None,
+         origin: Annotated[str | None, typer.Option(
+             help="The public log's name (default: socialcredit/<database name>).",
+             show_default=False)] = None,
+         json_: JsonOpt = False) -> None:
+    """Create a ledger with a first program (refused if the rulebook crosses a line)."""
+    from socialcredit.rulebook import load_rulebook
+    from socialcredit.service import Service
+
+    rb = load_rulebook(rulebook)
+    with Service.create(rb, db, effective=instant(effective, "--effective"),
+                        origin=origin) as svc:
+        info = {"db": svc.ledger.display_url, "program": rb.rulebook, "version": rb.version,
+                "sha256": rb.sha256}
+    if json_:
+        emit_json(info)
+    else:
+        say(f"created ledger {info['db']} with program {rb.rulebook} version {rb.version} "
+            f"(sha256 {rb.sha256[:16]}…)")
+
+
+def publish(file: Annotated[Path, typer.Argument(help="The rulebook (YAML) to publish.")],
+            effective: Annotated[str | None, typer.Option(
+                help="When this version takes effect (default: its publication time; a "
+                     "program's first version: the beginning of time).",
+                show_default=False)] = None,
+            db: DbOpt = None, json_: JsonOpt = False) -> None:
+    """Add a program, or a new version of one."""
+    from socialcredit.rulebook import load_rulebook
+    from socialcredit.service.programs import version_dict
+
+    rb = load_rulebook(file)
+    with open_service(db) as svc:
+        pv = svc.programs.publish(rb, effective=instant(effective, "--effective"))
+    info = version_dict(pv)
+    if json_:
+        emit_json(info)
+    else:
+        say(f"published {pv.program} version {pv.version}, effective {info['effective_at']} "
+            f"(sha256 {pv.sha256[:16]}…)")
+
+
+def programs(db: DbOpt = None, json_: JsonOpt = False) -> None:
+    """List the programs and their versions (with when each takes effect)."""
+    from socialcredit.service.programs import version_dict
+
+    with open_service(db) as svc:
+        rows = [version_dict(pv) for pv in svc.programs.versions()]
+    if json_:
+        emit_json(rows)
+        return
+    from rich.table import Table
+
+    from socialcredit.cli.options import out
+
+    table = Table("program", "version", "effective", "published", "sha256")
+    for r in rows:
+        table.add_row(r["program"], r["version"], str(r["effective_at"]),
+                      str(r["published_at"]), str(r["sha256"])[:16] + "…")
+    out().print(table)
+
+
+@provider_app.command("add")
+def provider_add(provider: Annotated[str, typer.Argument(help="The provider's id.")],
+                 role: Annotated[str, typer.Option(
+                     "--role", help="The role rulebooks authorise (bank, court, "
+                                    "reviewer…).")],
+                 db: DbOpt = None) -> None:
+    """Register a data provider with its role."""
+    with open_service(db) as svc:
+        added = svc.providers.add(provider, role)
+    say(f"provider {provider} {'registered' if added else 'was already registered'} with "
+        f"role {role}")
+
+
+@provider_app.command("list")
+def provider_list(db: DbOpt = None, json_: JsonOpt = False) -> None:
+    """List registered providers."""
+    with open_service(db) as svc:
+        provs = svc.providers.list()
+    if json_:
+        emit_json(provs)
+        return
+    from rich.table import Table
+
+    from socialcredit.cli.options import out
+
+    table = Table("provider", "role")
+    for p, r in sorted(provs.items()):
+        table.add_row(p, r)
+    out().print(table)
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOpt = None, json_: JsonOpt = False) -> None:
+    """Bring the ledger's schema up to this release (its data is kept)."""
+    from socialcredit.service import Service
+
+    before, after = Service.upgrade(db)
+    if json_:
+        emit_json({"from": before, "to": after})
+    elif before == after:
+        say(f"the ledger's schema is current (revision {after})")
+    else:
+        say(f"upgraded the ledger's schema from {before} to revision {after}")
+
+
+__all__ = ["db_app", "init", "programs", "provider_app", "publish"]

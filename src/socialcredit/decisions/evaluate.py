@@ -1,0 +1,117 @@
+"""Decisions: may this subject do this action, and on what terms?
+
+Pure: a rulebook and a standing in, an effect, a grant and the reasons out. Like Open
+Policy Agent's decisions, each carries a decision id, its input, its result, the policy
+revision (rulebook sha256) and its reasons; the service writes it to the decision log
+the subject can read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from socialcredit.rulebook.model import Consequence, Rulebook
+from socialcredit.scoring.standing import Standing
+from socialcredit.timeutil import format_instant
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision_id: str
+    subject: str
+    action: str
+    program: str
+    effect: str
+    grant: dict[str, Any]
+    reasons: list[dict[str, Any]]
+    at: int
+    known_at: int
+    decided_at: int
+    standing: Standing
+    source: str = "live"  # or "materialized"
+    # asked about another time than now (`--at`): an answer for planning or review,
+    # not one a relying party acted on; the decision log says so
+    hypothetical: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        st = self.standing
+        return {
+            "decision_id": self.decision_id,
+            "subject": self.subject,
+            "action": self.action,
+            "program": self.program,
+            "effect": self.effect,
+            "grant": self.grant,
+            "reasons": self.reasons,
+            "at": format_instant(self.at),
+            "known_at": format_instant(self.known_at),
+            "decided_at": format_instant(self.decided_at),
+            "score": st.score,
+            "tier": st.tier,
+            "lists": st.lists,
+            "rulebook": st.rulebook.as_dict(),
+            "standing_source": self.source,
+            "hypothetical": self.hypothetical,
+        }
+
+
+def _condition(key: str, value: Any, rb: Rulebook, st: Standing) -> dict[str, Any]:
+    """One condition of a `when`, with what made it true or false."""
+    out: dict[str, Any] = {"condition": key, "value": value}
+    if key in ("on_list", "not_on_list"):
+        entries = [e.as_dict() for e in st.list_entries if e.list == value]
+        on = value in st.lists
+        out["holds"] = on if key == "on_list" else not on
+        if entries:
+            out["list_entries"] = entries
+            out["records"] = [e["record_id"] for e in entries if e["record_id"]]
+    elif key == "tier_at_least":
+        rank = rb.tier_rank
+        out["tier"] = st.tier
+        # a tier the version in force no longer knows (a stale materialized row) never holds
+        out["holds"] = st.tier in rank and rank[st.tier] <= rank[value]
+    elif key in ("score_at_least", "score_below"):
+        out["score"] = st.score
+        out["holds"] = st.score >= value if key == "score_at_least" else st.score < value
+    if key in ("tier_at_least", "score_at_least", "score_below"):
+        out["records"] = [c.record_id for c in st.key_factors]
+    return out
+
+
+def evaluate(rb: Rulebook, st: Standing, action: str) -> tuple[str, dict[str, Any],
+                                                                  list[dict[str, Any]]]:
+    """Any applying deny -> deny; else merged grants of applying benefits -> benefit;
+    else allow."""
+    applying: list[tuple[int, Consequence]] = []
+    reasons: list[dict[str, Any]] = []
+    for i, c in enumerate(rb.consequences):
+        if c.action != action:
+            continue
+        conds = [_condition(k, v, rb, st) for k, v in c.when.conditions().items()]
+        holds = all(x["holds"] for x in conds)
+        reasons.append({"consequence": i, "action": c.action, "effect": c.effect,
+                        "context": c.context, "provider": c.provider,
+                        "legal_basis": c.legal_basis, "label": c.label,
+                        "applies": holds, "conditions": conds,
+                        **({"grant": c.grant} if c.grant else {})})
+        if holds:
+            applying.append((i, c))
+    grant: dict[str, Any] = {}
+    if any(c.effect == "deny" for _, c in applying):
+        effect = "deny"
+    elif any(c.effect == "benefit" for _, c in applying):
+        effect = "benefit"
+        for _, c in applying:
+            if c.effect == "benefit" and c.grant:
+                grant.update(c.grant)
+    else:
+        effect = "allow"
+    if not reasons:
+        reasons.append({"consequence": None, "action": action, "effect": "allow",
+                        "applies": True, "conditions": [],
+                        "label": f"program {rb.rulebook} declares no consequence for "
+                                 f"{action!r}"})
+    # applying reasons first: they are the answer; the rest show what did not apply
+    reasons.sort(key=lambda r: not r["applies"])
+    return effect, grant, reasons

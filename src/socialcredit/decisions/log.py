@@ -1,0 +1,73 @@
+"""The decision log: every decision stored with its full body, read back by the subject,
+and sealed into the public log in batches.
+
+A seal is a digest over the canonical bodies of a set of decisions: a subject holding
+its decision ids can later show that the log committed to exactly those decisions, and
+nobody can drop or alter one unnoticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from socialcredit.decisions.evaluate import Decision
+from socialcredit.ledger import schema as s
+
+
+def write(conn: Connection, d: Decision, version: str, sha256: str) -> None:
+    conn.execute(s.decisions.insert().values(
+        decision_id=d.decision_id, decided_at=d.decided_at, at=d.at, known_at=d.known_at,
+        subject=d.subject, action=d.action, program=d.program, version=version,
+        sha256=sha256, effect=d.effect, body=json.dumps(d.as_dict(), sort_keys=True)))
+
+
+def read(conn: Connection, subject: str | None = None, limit: int = 100
+         ) -> list[dict[str, Any]]:
+    """The decisions about a subject (or all), newest first."""
+    q = select(s.decisions.c.body).order_by(s.decisions.c.seq.desc()).limit(limit)
+    if subject is not None:
+        q = q.where(s.decisions.c.subject == subject)
+    return [json.loads(b) for (b,) in conn.execute(q)]
+
+
+def unsealed(conn: Connection) -> list[tuple[int, str, str]]:
+    """(seq, program, body) of every decision not yet sealed, in order."""
+    d = s.decisions.c
+    done = select(s.sealed_decisions.c.seq).where(s.sealed_decisions.c.seq == d.seq)
+    return [(int(seq), str(program), str(body)) for seq, program, body in conn.execute(
+        select(d.seq, d.program, d.body).where(~done.exists()).order_by(d.seq))]
+
+
+def batches(rows: Sequence[tuple[int, str, str]]) -> list[dict[str, Any]]:
+    """One batch per program: the count and the sha256 over the bodies' sha256s, in
+    order. Sealed decisions are a set, not a high-water mark (on PostgreSQL a decision
+    with a lower seq may commit after a later one was sealed), so a batch that is not a
+    contiguous range lists its seqs."""
+    by_program: dict[str, list[tuple[int, str]]] = {}
+    for seq, program, body in rows:
+        by_program.setdefault(program, []).append((seq, body))
+    out = []
+    for program, items in by_program.items():
+        h = hashlib.sha256()
+        for _, body in items:
+            h.update(hashlib.sha256(body.encode("utf-8")).digest())
+        batch: dict[str, Any] = {"program": program, "count": len(items),
+                                 "digest": h.hexdigest(), "first_seq": items[0][0],
+                                 "last_seq": items[-1][0]}
+        if items[-1][0] - items[0][0] + 1 != len(items):
+            batch["seqs"] = [seq for seq, _ in items]
+        out.append(batch)
+    return out
+
+
+def mark_sealed(conn: Connection, seqs: Sequence[int], at: int) -> None:
+    if seqs:
+        conn.execute(s.sealed_decisions.insert(), [{"seq": q, "sealed_at": at} for q in seqs])
+
+
+__all__ = ["batches", "mark_sealed", "read", "unsealed", "write"]

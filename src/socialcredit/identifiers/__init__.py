@@ -1,0 +1,1 @@
+"""Identifiers of subjects: Unified Social Credit Codes for organizations."""

@@ -1,0 +1,1 @@
+"""The policy lab: synthetic societies and what a rulebook does to them."""

@@ -1,0 +1,191 @@
+"""The service layer: the only composer of the domain.
+
+Every interface — the command line, the HTTP API, the web pages, the policy lab — acts
+through a `Service`. It owns the unit of work (one transaction per operation), and it
+is the one place that combines the ledger (storage), the engines (scoring), decisions
+and the transparency log (the event sink). Operations take and return plain data:
+mappings of record fields in, reports, standings, decisions and dicts out.
+
+    svc = Service.create(load_rulebook("rulebooks/rongcheng.yaml"), "ledger.db")
+    svc.providers.add("bank-01", "bank")
+    svc.records.ingest_rows([{...}, ...])
+    svc.standings.of("alice")
+    svc.decisions.decide("alice", "rental.bike")
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from socialcredit.errors import LedgerError
+from socialcredit.events import EventSink
+from socialcredit.ledger.store import Clock, Ledger
+from socialcredit.rulebook.baseline import enforce_baseline
+from socialcredit.rulebook.model import Rulebook
+from socialcredit.service.context import Context
+from socialcredit.timeutil import now_us
+
+if TYPE_CHECKING:
+    from socialcredit.service.decisions import Decisions
+    from socialcredit.service.ingest import Records
+    from socialcredit.service.log import Log
+    from socialcredit.service.population import Population
+    from socialcredit.service.programs import Programs, Providers
+    from socialcredit.service.standings import Standings
+
+SCHEMA_VERSION = "1"
+
+
+def _sink() -> EventSink:
+    from socialcredit.transparency.sink import TransparencySink
+
+    return TransparencySink()
+
+
+def default_origin(ledger: Ledger) -> str:
+    """The log's name when the operator gives none: the ledger's own name (its database
+    file or database), so one log names the whole ledger, not one of its programs."""
+    name = ledger.engine.url.database or "ledger"
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name.rsplit("/", 1)[-1].removesuffix(".db"))
+    return f"socialcredit/{stem.strip('-') or 'ledger'}"
+
+
+class Service:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    # -- opening, creating, upgrading ------------------------------------------------
+
+    @classmethod
+    def open(cls, db: str | None = None, *, clock: Clock = now_us) -> Service:
+        """An existing ledger, at the schema revision this release runs on."""
+        from socialcredit.migrations import check_current
+
+        ledger = Ledger.connect(db, clock)
+        if not ledger.exists():
+            ledger.close()
+            raise LedgerError(f"no ledger at {ledger.display_url}", code="ledger.missing")
+        with ledger.engine.connect() as conn:
+            try:
+                check_current(conn)
+            except LedgerError:
+                ledger.close()
+                raise
+        return cls(Context(ledger, _sink()))
+
+    @classmethod
+    def create(cls, rulebook: Rulebook, db: str | None = None, *, clock: Clock = now_us,
+               effective: int | None = None, origin: str | None = None) -> Service:
+        """A new ledger with a first program. Refuses a rulebook that crosses a line
+        before anything is created; run again after a failed first publication, it
+        finishes the ledger rather than refusing."""
+        enforce_baseline(rulebook)
+        svc = cls.create_empty(db, clock=clock, origin=origin)
+        if svc.ledger.program_versions():
+            svc.close()
+            raise LedgerError(f"a ledger already exists at {svc.ledger.display_url}",
+                              code="ledger.exists")
+        svc.programs.publish(rulebook, effective=effective)
+        return svc
+
+    @classmethod
+    def create_empty(cls, db: str | None = None, *, clock: Clock = now_us,
+                     origin: str | None = None) -> Service:
+        """A ledger without programs (or the existing one): schema, log, signing key."""
+        from sqlalchemy import select
+
+        from socialcredit.migrations import check_current, create_schema
+        from socialcredit.transparency.checkpoint import create_key
+        from socialcredit.transparency.schema import create_tables, keys
+
+        ledger = Ledger.connect(db, clock)
+        with ledger.engine.begin() as conn:
+            if ledger.exists():
+                check_current(conn)
+            else:
+                create_schema(conn)
+            create_tables(conn)
+            ledger.set_meta(conn, "schema_version", SCHEMA_VERSION)
+            ledger.set_meta(conn, "created_at", str(ledger.clock()))
+            if conn.execute(select(keys.c.id)).first() is None:
+                create_key(conn, origin=origin or default_origin(ledger))
+        return cls(Context(ledger, _sink()))
+
+    @staticmethod
+    def upgrade(db: str | None = None) -> tuple[str | None, str]:
+        """Bring a ledger's schema to this release's revision (`db upgrade`)."""
+        from socialcredit.migrations import upgrade
+
+        ledger = Ledger.connect(db)
+        try:
+            if not ledger.exists():
+                raise LedgerError(f"no ledger at {ledger.display_url}", code="ledger.missing")
+            with ledger.engine.begin() as conn:
+                return upgrade(conn)
+        finally:
+            ledger.close()
+
+    # -- the parts ------------------------------------------------------------------------
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.ctx.ledger
+
+    @cached_property
+    def programs(self) -> Programs:
+        from socialcredit.service.programs import Programs
+
+        return Programs(self.ctx)
+
+    @cached_property
+    def providers(self) -> Providers:
+        from socialcredit.service.programs import Providers
+
+        return Providers(self.ctx)
+
+    @cached_property
+    def records(self) -> Records:
+        from socialcredit.service.ingest import Records
+
+        return Records(self.ctx)
+
+    @cached_property
+    def standings(self) -> Standings:
+        from socialcredit.service.standings import Standings
+
+        return Standings(self.ctx)
+
+    @cached_property
+    def decisions(self) -> Decisions:
+        from socialcredit.service.decisions import Decisions
+
+        return Decisions(self.ctx)
+
+    @cached_property
+    def population(self) -> Population:
+        from socialcredit.service.population import Population
+
+        return Population(self.ctx)
+
+    @cached_property
+    def log(self) -> Log:
+        from socialcredit.service.log import Log
+
+        return Log(self.ctx)
+
+    def now(self) -> int:
+        return self.ctx.now()
+
+    def close(self) -> None:
+        self.ctx.ledger.close()
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["Service"]

@@ -1,0 +1,40 @@
+"""What every service operation shares: the ledger, the event sink, the unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from socialcredit.events import EventSink
+from socialcredit.ledger.store import Ledger
+
+
+@dataclass
+class Context:
+    ledger: Ledger
+    sink: EventSink
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reads that need one consistent view."""
+        with self.ledger.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """The unit of work: one transaction. Everything an operation changes — records,
+        events in the public log, materialized standings — commits together or not at
+        all."""
+        with self.ledger.engine.begin() as conn:
+            yield conn
+
+    def now(self) -> int:
+        """The ledger's clock (never earlier than anything recorded)."""
+        with self.read() as conn:
+            return self.ledger.tick(conn)
+
+
+__all__ = ["Context"]

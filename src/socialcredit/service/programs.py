@@ -1,0 +1,85 @@
+"""Programs and their versions: publication, with its public-log leaf."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from socialcredit.events import Event
+from socialcredit.ledger.model import ProgramVersion
+from socialcredit.rulebook.baseline import enforce_baseline
+from socialcredit.rulebook.loader import source_text
+from socialcredit.rulebook.model import Rulebook
+from socialcredit.service.context import Context
+from socialcredit.timeutil import BEGINNING_OF_TIME, format_instant
+
+
+def version_dict(pv: ProgramVersion) -> dict[str, Any]:
+    return {"program": pv.program, "version": pv.version, "sha256": pv.sha256,
+            "effective_at": format_instant(pv.effective_at),
+            "published_at": format_instant(pv.published_at)}
+
+
+class Programs:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def publish(self, rulebook: Rulebook, effective: int | None = None) -> ProgramVersion:
+        """Add a program or a new version of one, after the baseline and the agreement of
+        shared record types with every other program. Publishing the same version twice
+        is a no-op."""
+        enforce_baseline(rulebook)
+        with self.ctx.write() as conn:
+            return self.publish_in(conn, rulebook, effective)
+
+    def publish_in(self, conn: Connection, rulebook: Rulebook, effective: int | None,
+                   published_at: int | None = None, source: str | None = None
+                   ) -> ProgramVersion:
+        """Publication inside the caller's unit of work. `published_at` is the ledger's
+        clock unless an import carries a version's original publication time."""
+        enforce_baseline(rulebook)
+        ledger = self.ctx.ledger
+        same = ledger.existing_version(rulebook, conn)
+        if same is not None:
+            return same
+        existing = ledger.program_versions(None, conn)
+        ledger.check_agreement(rulebook, existing)
+        published = ledger.tick(conn) if published_at is None else published_at
+        first = not any(pv.program == rulebook.rulebook for pv in existing)
+        eff = effective if effective is not None else (
+            BEGINNING_OF_TIME if first else published)
+        pv = ledger.insert_version(conn, rulebook, eff, published,
+                                   source if source is not None else source_text(rulebook))
+        ledger.operation(conn, "publish", {"program": pv.program, "version": pv.version,
+                                           "sha256": pv.sha256})
+        self.ctx.sink.emit(conn, [Event("rulebook.published", {
+            "program": pv.program, "version": pv.version, "sha256": pv.sha256,
+            "effective_at": format_instant(eff), "published_at": format_instant(published)})])
+        return pv
+
+    def versions(self, program: str | None = None) -> list[ProgramVersion]:
+        return self.ctx.ledger.program_versions(program)
+
+    def names(self) -> list[str]:
+        return self.ctx.ledger.programs()
+
+
+class Providers:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def add(self, provider: str, role: str) -> bool:
+        """Register a data provider with its role; False if it already was (same role)."""
+        with self.ctx.write() as conn:
+            added = self.ctx.ledger.add_provider(conn, provider, role)
+            if added:
+                self.ctx.ledger.operation(conn, "provider.add", {"provider": provider,
+                                                                 "role": role})
+        return added
+
+    def list(self) -> dict[str, str]:
+        return self.ctx.ledger.providers()
+
+
+__all__ = ["Programs", "Providers", "version_dict"]

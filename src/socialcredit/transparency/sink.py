@@ -1,0 +1,23 @@
+"""The transparency log as the ledger's event sink (see socialcredit.events)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection
+
+from socialcredit.events import Event
+from socialcredit.transparency.events import commitment_for, log_events
+
+
+class TransparencySink:
+    """Events become leaves (and one new signed checkpoint) in the caller's transaction."""
+
+    def emit(self, conn: Connection, events: Sequence[Event]) -> None:
+        log_events(conn, [(e.kind, e.payload) for e in events])
+
+    def commitment(self, conn: Connection, subject: str) -> str:
+        return commitment_for(conn, subject)
+
+
+__all__ = ["TransparencySink"]

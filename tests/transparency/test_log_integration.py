@@ -1,0 +1,70 @@
+"""The ledger writes its public events to the transparency log, without personal data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from typer.testing import CliRunner
+
+from socialcredit.cli.app import app
+from socialcredit.rulebook import parse_rulebook
+from socialcredit.transparency import TransparencyLog, merkle
+from socialcredit.transparency.events import parse_leaf
+from tests.helpers import BASE
+
+H = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
+PROVIDERS = {"bank-1": "bank", "court-1": "court", "rev-1": "reviewer"}
+
+
+def events(svc) -> list[dict]:
+    log = TransparencyLog(svc.ledger.engine)
+    return [parse_leaf(d) for d in log.leaves(0, log.size())]
+
+
+def test_publication_listing_void_resolution_and_decisions_are_logged(make_ledger, db_url):
+    svc = make_ledger(BASE, PROVIDERS)
+    ev = events(svc)
+    assert ev[0]["kind"] == "rulebook.published"
+    assert ev[0]["sha256"] == parse_rulebook(BASE).sha256
+    svc.records.ingest_text(H + "c1,court-1,alice-ID-123,person,ruling,2025-12-01,,e,\n"
+                            "c2,court-1,bob,person,ruling,2025-12-01,,e,\n")
+    svc.records.ingest_text(H + "r1,court-1,alice-ID-123,,paid,2025-12-20,,e,c1\n"
+                            "v1,rev-1,bob,,void,2025-12-21,,e,c2\n")
+    ev = events(svc)
+    kinds = [e["kind"] for e in ev]
+    assert kinds.count("list.entry") == 2
+    assert {"record.resolution", "record.void", "list.exit"} <= set(kinds)
+    entry = next(e for e in ev if e["kind"] == "list.entry")
+    assert entry["reasons"] == ["c1"] and entry["list"] == "defaulters"
+    raw = b"".join(TransparencyLog(svc.ledger.engine).leaves(0, len(ev)))
+    assert b"alice-ID-123" not in raw and b"bob" not in raw  # commitments only
+
+    svc.decisions.decide("alice-ID-123", "train")
+    svc.decisions.decide("bob", "train")
+    (batch,) = svc.decisions.seal()
+    assert batch["count"] == 2
+    with svc.ledger.engine.connect() as conn:
+        bodies = [b for (b,) in conn.exec_driver_sql(
+            "SELECT body FROM sc_decisions ORDER BY seq")]
+    h = hashlib.sha256()
+    for b in bodies:
+        h.update(hashlib.sha256(b.encode()).digest())
+    assert batch["digest"] == h.hexdigest()
+    assert events(svc)[-1]["kind"] == "decisions.batch"
+    assert svc.decisions.seal() == []  # nothing new to seal
+
+    # the subject finds its own leaves with its salt, each with a verifying proof
+    res = CliRunner().invoke(app, ["log", "mine", "alice-ID-123", "--db", db_url, "--json"])
+    assert res.exit_code == 0, res.output
+    mine = json.loads(res.stdout)
+    assert {f["event"]["kind"] for f in mine["leaves"]} == {"list.entry", "record.resolution",
+                                                           "list.exit"}
+    log = TransparencyLog(svc.ledger.engine)
+    root = bytes.fromhex(mine["root"])
+    for f in mine["leaves"]:
+        leaf = merkle.leaf_hash(log.leaves(f["leaf_index"], f["leaf_index"] + 1)[0])
+        assert merkle.verify_inclusion(f["leaf_index"], mine["tree_size"], leaf,
+                                       [bytes.fromhex(p) for p in f["path"]], root)
+    res = CliRunner().invoke(app, ["log", "verify", "--db", db_url])
+    assert res.exit_code == 0, res.output
