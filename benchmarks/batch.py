@@ -45,8 +45,8 @@ THREADS = 2
 def make_ledger(n: int, work: Path) -> tuple[Path, int]:
     """Synthesise ~n records (synth's per_subject=10 gives ~13 rows a subject) into the
     export layout; cached by size."""
-    from socialcredit.interchange import rows_to_ledger, write_parquet_ledger
-    from socialcredit.synth import benchmark_rulebook, synthesize_batches
+    from socialcredit.lab.synth import benchmark_rulebook, synthesize_batches
+    from socialcredit.lab.synth_parquet import rows_to_ledger, write_parquet_ledger
 
     root = work / f"ledger-{n}"
     manifest = root / "manifest.json"
@@ -104,22 +104,18 @@ def child(mode: str, root: Path, extra: dict[str, Any]) -> dict[str, Any]:
         return {"seconds": time.perf_counter() - t0, "subjects": n, "checksum": checksum,
                 "peak_mb": _peak_mb()}
     if mode == "engine_mem":
-        from socialcredit.rulebook.model import Rulebook  # noqa: F401
-        from socialcredit.scoring.batch import _compile, score_partition
-        from socialcredit.scoring.partitions import (
-            parquet_partitions,
-            read_program_versions,
-            rows_for_memory,
-        )
+        from socialcredit.ledger.parquet import read_program_versions
+        from socialcredit.scoring.batch import compile_rulebook, score_partition
+        from socialcredit.scoring.partitions import parquet_partitions, rows_for_memory
 
         rb = read_program_versions(root)[0].rulebook
         parts = list(parquet_partitions(root, rb, t, rows_per_partition=rows_for_memory(
             extra.get("memory_limit"))))
-        comp = _compile(rb)
+        comp = compile_rulebook(rb)
         t0 = time.perf_counter()
         n = 0
         for recs, subs in parts:
-            n += score_partition(rb, recs, subs, t, t, _compiled=comp).num_rows
+            n += score_partition(rb, recs, subs, t, t, compiled=comp).num_rows
         return {"seconds": time.perf_counter() - t0, "subjects": n, "peak_mb": _peak_mb()}
     if mode == "floor":
         return floor(root, t)
@@ -138,7 +134,7 @@ def floor(root: Path, t: int) -> dict[str, Any]:
     import numpy as np
     import pyarrow.dataset as ds
 
-    from socialcredit.scoring.partitions import read_program_versions
+    from socialcredit.ledger.parquet import read_program_versions
     from socialcredit.timeutil import US_PER_DAY
 
     rb = read_program_versions(root)[0].rulebook
@@ -238,7 +234,7 @@ SELECT subject, score, {tier} AS tier FROM scored"""
 def duckdb_run(root: Path, t: int) -> dict[str, Any]:
     import duckdb
 
-    from socialcredit.scoring.partitions import read_program_versions
+    from socialcredit.ledger.parquet import read_program_versions
 
     rb = read_program_versions(root)[0].rulebook
     con = duckdb.connect()
@@ -286,7 +282,7 @@ def pg_load(root: Path, url: str) -> None:
 def pg_run(root: Path, t: int, url: str) -> dict[str, Any]:
     import psycopg
 
-    from socialcredit.scoring.partitions import read_program_versions
+    from socialcredit.ledger.parquet import read_program_versions
 
     rb = read_program_versions(root)[0].rulebook
     pg_load(root, url)

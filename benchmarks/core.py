@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from socialcredit.ledger import Ledger, ingest_file
-from socialcredit.scoring import compute_standing
-from socialcredit.synth import providers_for, resolve_rulebook, synthesize_to_file
+from socialcredit.lab.synth import providers_for, synthesize_to_file
+from socialcredit.rulebook.shipped import load_named
+from socialcredit.service import Service
 from socialcredit.timeutil import format_instant, parse_instant
 
 INGEST_TARGET = 50_000.0  # records/s
@@ -46,33 +46,33 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=500_000, help="approximate ingest size")
     ap.add_argument("--repeat", type=int, default=50, help="standing repetitions")
     args = ap.parse_args()
-    rb = resolve_rulebook("rongcheng")
+    rb = load_named("rongcheng")
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         csv_path = d / "records.csv"
         subjects = max(1000, args.records // 5)
         stats = synthesize_to_file([rb], csv_path, subjects=subjects, months=36, seed=1,
                                    per_subject=args.records / subjects)
-        ledger = Ledger.init(rb, str(d / "bench.db"))
+        svc = Service.create(rb, str(d / "bench.db"))
         for p, role in providers_for([rb]):
-            ledger.add_provider(p, role)
+            svc.providers.add(p, role)
         size_mb = csv_path.stat().st_size / 1e6
         t0 = time.perf_counter()
-        rep = ingest_file(ledger, csv_path)
+        rep = svc.records.ingest_file(csv_path)
         ingest_s = time.perf_counter() - t0
         rate = rep.accepted / ingest_s
 
         busy = d / "busy.csv"
         busy_subject_csv(busy, 1000)
-        ingest_file(ledger, busy)
-        compute_standing(ledger, "BUSY")  # warm: program cache, connection pool
+        svc.records.ingest_file(busy)
+        svc.standings.of("BUSY")  # warm: program cache, connection pool
         times = []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
-            st = compute_standing(ledger, "BUSY")
+            st = svc.standings.of("BUSY")
             times.append((time.perf_counter() - t0) * 1000)
-        assert len(ledger.records_of("BUSY")) == 1000
-        ledger.close()
+        assert len(svc.ledger.records_of("BUSY")) == 1000
+        svc.close()
 
     med = statistics.median(times)
     p95 = sorted(times)[int(len(times) * 0.95) - 1]

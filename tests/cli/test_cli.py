@@ -1,4 +1,5 @@
-"""The CLI as outside checks drive it: real processes, JSON read exactly as DESIGN.md says."""
+"""The CLI as outside checks drive it: real processes, JSON read exactly as the contract
+(docs/semantics.md) says."""
 
 from __future__ import annotations
 
@@ -57,10 +58,16 @@ def test_standing_and_check_json_shape(cli_db, tmp_path):
     now_plus = json.loads(run("standing", "alice", "--at", "2099-01-01", "--known-at",
                               "2099-01-01", "--json", db=cli_db).stdout)
     assert now_plus["lists"] == []
-    d = json.loads(run("check", "alice", "bike", "--json", db=cli_db).stdout)
+    d = json.loads(run("check", "alice", "bike", "--at", "2030-01-01", "--json",
+                       db=cli_db).stdout)
     for key in ("decision_id", "subject", "action", "effect", "grant", "reasons", "rulebook"):
         assert key in d
-    assert d["action"] == "bike" and d["effect"] in ("benefit", "allow")
+    # 1027 at 2030: tier A (deposit waived) and at least 1005 (free helmet)
+    assert d["action"] == "bike" and d["effect"] == "benefit"
+    assert d["grant"] == {"deposit_waived": True, "helmet": "free"}
+    assert d["hypothetical"] is True  # asked about 2030, not about now
+    listed = json.loads(run("decisions", "alice", "--json", db=cli_db).stdout)
+    assert [x["decision_id"] for x in listed] == [d["decision_id"]]
 
 
 def test_bad_input_exits_non_zero_naming_file_line_field(cli_db, tmp_path):
@@ -134,15 +141,31 @@ def test_synth_is_deterministic_and_ingestible(tmp_path):
     assert out["rejected"] == 0
 
 
-def test_demo_runs_on_a_small_population(tmp_path):
-    p = run("demo", "--db", str(tmp_path / "demo.db"), "--subjects", "400", db="unused.db",
-            cwd=tmp_path)
-    out = p.stdout
+def test_demo_runs_on_a_small_population_and_says_what_the_ledger_holds(tmp_path):
+    import re
+
+    from socialcredit.service import Service
+
+    db = tmp_path / "demo.db"
+    p = run("demo", "--db", str(db), "--subjects", "400", db="unused.db", cwd=tmp_path)
+    out = " ".join(p.stdout.split())
     for heading in ("Tier distribution", "Who is listed", "explained record by record",
                     "Decisions", "transparency log", "rights-and-law linter"):
         assert heading in out
-    assert (tmp_path / "demo.db").exists()
     assert "media-reported" in out and "refused" in out
+    assert list(tmp_path.iterdir()) == [db]  # its generated input went with the demo
+    with Service.open(str(db)) as svc:
+        ingested = int(re.search(r"Ingested ([\d,]+) records", out).group(1).replace(",", ""))
+        assert ingested == svc.ledger.count_records() > 0
+        court = svc.standings.all("judgment-defaulters")
+        listed = int(re.search(r"([\d,]+) subjects on the public list", out).group(1)
+                     .replace(",", ""))
+        assert listed == sum(1 for s in court if s.lists)
+        decisions = svc.decisions.log(None, 100)
+        assert len(decisions) == len(re.findall(r"decision [0-9a-f-]{36}", out)) >= 2
+        assert not any(d.get("hypothetical") for d in decisions)  # decided for now
+        assert svc.log.verify().ok
+        assert svc.log.checkpoint().note.split("\n", 1)[0] == "socialcredit/demo"
 
 
 def test_uscc_command():

@@ -115,7 +115,7 @@ def relevant_types(rb: Rulebook) -> list[str]:
 # -- compiled rulebook -----------------------------------------------------------------
 
 @dataclass(frozen=True)
-class _Compiled:
+class Compiled:
     """The rulebook as parameter arrays indexed by rule, so clauses vectorise."""
 
     types: list[str]  # type index -> id, for every type a rule/attribute/list names
@@ -132,7 +132,7 @@ class _Compiled:
     n_dims: int
 
 
-def compile_rulebook(rb: Rulebook) -> _Compiled:
+def compile_rulebook(rb: Rulebook) -> Compiled:
     names = relevant_types(rb)
     index = {n: i for i, n in enumerate(names)}
     by_type: dict[int, list[int]] = {}
@@ -148,7 +148,7 @@ def compile_rulebook(rb: Rulebook) -> _Compiled:
         passes.append(arr)
     dims = {d.id: i for i, d in enumerate(rb.dimensions)}
     rules = rb.rules
-    return _Compiled(
+    return Compiled(
         types=names, type_index=index, passes=passes,
         points=np.array([r.points if r.points is not None else 0.0 for r in rules], np.float64),
         per_unit=np.array([r.points_per_unit is not None for r in rules], np.bool_),
@@ -185,7 +185,7 @@ class _Prepared:
     # live records (not voided, not void/resolution, of a type the rulebook reads):
     rows: I64  # their rows in `table`
     scode: npt.NDArray[np.int32]
-    tcode: npt.NDArray[np.int32]  # index into _Compiled.types
+    tcode: npt.NDArray[np.int32]  # index into Compiled.types
     occ: I64
     rec: I64
     value0: F64  # value_num with null -> 0 (points_per_unit × missing value = 0)
@@ -259,7 +259,7 @@ def _kind_codes(kind: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int8]:
     return out
 
 
-def _type_codes(types: pa.ChunkedArray | pa.Array, comp: _Compiled) -> npt.NDArray[np.int32]:
+def _type_codes(types: pa.ChunkedArray | pa.Array, comp: Compiled) -> npt.NDArray[np.int32]:
     enc = _encoded(types)
     lut = np.array([comp.type_index.get(t, -1) for t in enc.dictionary.to_pylist()] or [-1],
                    np.int32)
@@ -292,7 +292,7 @@ def _match_refs(record_id: pa.Array | pa.ChunkedArray, scode: npt.NDArray[np.int
             j.column("rrow").to_numpy().astype(np.int64))
 
 
-def _prepare(rb: Rulebook, comp: _Compiled, records: pa.Table, subjects: pa.Table | None,
+def _prepare(rb: Rulebook, comp: Compiled, records: pa.Table, subjects: pa.Table | None,
              k: int) -> _Prepared:
     records = records.select(RECORD_SCHEMA.names)
     scode_all, universe, kinds = _subject_codes(records, subjects)
@@ -358,7 +358,7 @@ def _rank_strings(values: pa.Array) -> I64:
     return rank
 
 
-def _apply_max_count(p: _Prepared, comp: _Compiled, rows: I64, rule: npt.NDArray[np.int32],
+def _apply_max_count(p: _Prepared, comp: Compiled, rows: I64, rule: npt.NDArray[np.int32],
                      ) -> Bool:
     """Which of the counting records `rows` (of rules `rule`) survive max_count: the N
     latest by (occurred_at, record_id) per (subject, rule). Only over-full groups are
@@ -470,7 +470,7 @@ class _Scores:
     score: F64
 
 
-def _score_at(rb: Rulebook, comp: _Compiled, p: _Prepared, t: int) -> tuple[_Scores, I64]:
+def _score_at(rb: Rulebook, comp: Compiled, p: _Prepared, t: int) -> tuple[_Scores, I64]:
     n_subj = len(p.subjects)
     n_dims = comp.n_dims
     sums = np.zeros(n_subj * n_dims, float)
@@ -498,7 +498,7 @@ def _score_at(rb: Rulebook, comp: _Compiled, p: _Prepared, t: int) -> tuple[_Sco
         cell = p.scode[rows].astype(np.int64) * n_dims + comp.dim[rule]
         sums += np.bincount(cell, weights=contrib, minlength=n_subj * n_dims)
     sums2 = sums.reshape(n_subj, n_dims)
-    for ai, attr in enumerate(rb.attributes):
+    for attr in rb.attributes:
         dj = next(i for i, d in enumerate(rb.dimensions) if d.id == attr.dimension)
         pts = np.full(n_subj, attr.missing, float)
         ti = comp.type_index[attr.record]
@@ -510,7 +510,6 @@ def _score_at(rb: Rulebook, comp: _Compiled, p: _Prepared, t: int) -> tuple[_Sco
             pts[p.scode[latest]] = _bin_points(attr.bins, attr.missing,
                                                p.col("value_num", latest),
                                                p.col("value_text", latest).cast(pa.string()))
-        del ai
         sums2[:, dj] += pts
     dims = np.empty_like(sums2)
     for j, d in enumerate(rb.dimensions):
@@ -522,7 +521,7 @@ def _score_at(rb: Rulebook, comp: _Compiled, p: _Prepared, t: int) -> tuple[_Sco
     return _Scores(dims, score), first_res
 
 
-def _record_list(p: _Prepared, comp: _Compiled, list_type: str, notice: float,
+def _record_list(p: _Prepared, comp: Compiled, list_type: str, notice: float,
                  max_duration: float | None, first_res: I64, t: int) -> Bool:
     """Per subject: on the list at t. Each live record of the type (occurred ≤ t) lists
     from recorded_at + notice to min(first resolution, recorded_at + notice + max)."""
@@ -541,11 +540,11 @@ def _record_list(p: _Prepared, comp: _Compiled, list_type: str, notice: float,
 
 
 def score_partition(rb: Rulebook, records: pa.Table, subjects: pa.Table | None, t: int,
-                    k: int, *, _compiled: _Compiled | None = None) -> pa.Table:
+                    k: int, *, compiled: Compiled | None = None) -> pa.Table:
     """Standings of every subject in one partition (records and subjects of a set of
     subjects; every record a void or resolution references must be in the same
     partition, which subject partitioning guarantees)."""
-    comp = _compiled or compile_rulebook(rb)
+    comp = compiled or compile_rulebook(rb)
     p = _prepare(rb, comp, records, subjects, k)
     sc, first_res = _score_at(rb, comp, p, t)
     n = len(p.subjects)
@@ -594,7 +593,7 @@ def score_batches(rb: Rulebook, partitions: Iterable[tuple[pa.Table, pa.Table | 
     comp = compile_rulebook(rb)
     if workers <= 1:
         for records, subjects in partitions:
-            yield score_partition(rb, records, subjects, t, k, _compiled=comp)
+            yield score_partition(rb, records, subjects, t, k, compiled=comp)
         return
     from collections import deque
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -603,7 +602,7 @@ def score_batches(rb: Rulebook, partitions: Iterable[tuple[pa.Table, pa.Table | 
         pending: deque[Future[pa.Table]] = deque()
         for records, subjects in partitions:
             pending.append(pool.submit(score_partition, rb, records, subjects, t, k,
-                                       _compiled=comp))
+                                       compiled=comp))
             if len(pending) >= workers:
                 yield pending.popleft().result()
         while pending:

@@ -113,7 +113,7 @@ def score_all(ledger: Ledger, program: str | None, t: int, k: int, *,
         try:
             for recs, subs in _counting(store_partitions(ledger, rb, k,
                                                          rows_per_partition=rows), progress):
-                res = score_partition(rb, recs, subs, t, k, _compiled=comp)
+                res = score_partition(rb, recs, subs, t, k, compiled=comp)
                 count += res.num_rows
                 if out is not None:
                     res = with_metadata(res, rb, name, t, k)
