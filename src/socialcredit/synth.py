@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +20,10 @@ import pyarrow.csv as pacsv
 
 from socialcredit import uscc
 from socialcredit.errors import SocialCreditError
-from socialcredit.rulebook import load_rulebook, parse_rulebook
 from socialcredit.rulebook.model import RecordType, Rulebook
+from socialcredit.rulebook.shipped import (  # re-exported for the demo and benchmarks
+    resolve_rulebook as resolve_rulebook,
+)
 from socialcredit.timeutil import US_PER_DAY, parse_instant
 
 DEFAULT_END = "2026-10-31T00:00:00Z"
@@ -32,24 +33,6 @@ COLUMNS = ("record_id", "provider", "subject", "subject_kind", "type", "occurred
            "evidence", "ref")
 GROUNDS = ("able_but_refuses", "obstructs_enforcement", "false_litigation_or_hidden_assets",
            "breach_asset_reporting", "breach_consumption_restriction", "refuses_settlement")
-
-
-def shipped_rulebooks() -> list[str]:
-    return sorted(p.name.removesuffix(".yaml") for p in
-                  resources.files("socialcredit.rulebooks").iterdir()
-                  if p.name.endswith(".yaml"))
-
-
-def resolve_rulebook(program: str | Path) -> Rulebook:
-    """A shipped rulebook by name (`rongcheng`) or a YAML file path."""
-    p = Path(program)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        return load_rulebook(p)
-    res = resources.files("socialcredit.rulebooks").joinpath(f"{program}.yaml")
-    if not res.is_file():
-        raise SocialCreditError(f"no shipped rulebook {program!r} and no such file "
-                                f"(shipped: {', '.join(shipped_rulebooks())})")
-    return parse_rulebook(res.read_text(encoding="utf-8"), f"rulebooks/{program}.yaml")
 
 
 def provider_id(role: str) -> str:
