@@ -223,7 +223,8 @@ def test_synthetic_population_runs(name: str, tmp_path: Path, clock) -> None:  #
             tiers[st.tier] += 1
             if name == "corporate":
                 assert validate(subject).status in ("valid", "legacy")
-        if rb.tiers:
-            assert len(tiers) >= 2, tiers  # the population is not all one tier
+        # a calibrated population of 150 may well sit in one tier (most residents hold A);
+        # tests/test_synth_calibration.py checks the tier spread on 20,000 subjects
+        assert set(tiers) <= {t.id for t in rb.tiers} | ({None} if not rb.tiers else set())
     finally:
         ledger.close()
