@@ -133,6 +133,13 @@ CASES: list[tuple[str, list[str], int]] = [
     ("socialcredit score", ["--all", "--program", "rongcheng", "--db", "{db}", "--quiet"], 0),
     ("socialcredit export", ["{full}", "--db", "{db}"], 1),
     ("socialcredit import", ["{tmp}", "--db", "{tmp}/copy.db"], 1),
+    ("socialcredit rulebook", [], 64),
+    ("socialcredit rulebook show", ["platform"], 0),
+    ("socialcredit rulebook show", ["media-reported", "--json"], 0),  # refused, still shown
+    ("socialcredit rulebook show", ["nosuch"], 1),
+    ("socialcredit rulebook show", ["platform", "--json", "--markdown"], 64),
+    ("socialcredit schema", [], 64),
+    ("socialcredit schema rulebook", [], 0),
     ("socialcredit lint", ["{refused}"], 3),
     ("socialcredit lint", ["rongcheng"], 2),
     ("socialcredit lint", ["corporate"], 0),

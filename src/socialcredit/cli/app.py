@@ -12,7 +12,17 @@ from typing import Annotated
 import typer
 
 from socialcredit import __version__
-from socialcredit.cli import demo, ledger, lint, log, population, reading, records, scorecard
+from socialcredit.cli import (
+    demo,
+    ledger,
+    lint,
+    log,
+    population,
+    reading,
+    records,
+    rulebook,
+    scorecard,
+)
 from socialcredit.cli import uscc as uscc_cli
 from socialcredit.cli.errors import Group
 
@@ -53,6 +63,8 @@ app.command("import")(population.import_)
 # the public log
 app.add_typer(log.app, name="log")
 # rulebooks and identifiers
+app.add_typer(rulebook.rulebook_app, name="rulebook")
+app.add_typer(rulebook.schema_app, name="schema")
 app.command("lint")(lint.lint_cmd)
 app.command("import-scorecard")(scorecard.import_scorecard_cmd)
 app.command("uscc")(uscc_cli.uscc_cmd)

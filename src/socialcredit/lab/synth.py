@@ -1,17 +1,21 @@
 """Synthetic populations for a rulebook: realistic enough to show what a rulebook does.
 
-Subjects differ: a heavy-tailed personal propensity (most people have clean records,
-a few have many), and two districts whose record rates differ (as policing or
-reporting intensity differs between places) so that the policy lab has something
-to find. Resolutions follow after delays, an occasional record is voided on review.
-Everything is drawn from one seeded NumPy generator per batch: same seed, same file.
+How often each record happens is calibrated, type by type, in
+`socialcredit.lab.synth_calibration` (published orders of magnitude where there are any,
+marked illustrative where there are not; docs/synth.md). Subjects differ: a heavy-tailed
+personal propensity for negative records (most people have clean records, a few have
+many), a milder one for rewards, and two districts whose negative-record rates differ (as
+policing or reporting intensity differs between places) so that the policy lab has
+something to find. Resolutions follow after delays, an occasional record is voided on
+review. Everything is drawn from one seeded NumPy generator per batch: same seed, same
+file.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +24,15 @@ import pyarrow.csv as pacsv
 
 from socialcredit.errors import UsageError
 from socialcredit.identifiers import uscc
-from socialcredit.rulebook.model import RecordType, Rulebook
+from socialcredit.lab import synth_calibration as cal
+from socialcredit.rulebook.model import Attribute, RecordType, Rulebook
 from socialcredit.rulebook.shipped import load_named
 from socialcredit.timeutil import US_PER_DAY, parse_instant
 
 DEFAULT_END = "2026-10-31T00:00:00Z"
 DISTRICTS = ("north", "south")
-SOUTH_RATE = 1.6  # relative record rate in the south district
+SOUTH_RATE = cal.SOUTH_RATE  # relative negative-record rate in the south district
+FACT_AGE_US = 30 * US_PER_DAY  # a subject's latest fact is at most a month old ✖
 COLUMNS = ("record_id", "provider", "subject", "subject_kind", "type", "occurred_at", "value",
            "evidence", "ref")
 GROUNDS = ("able_but_refuses", "obstructs_enforcement", "false_litigation_or_hidden_assets",
@@ -49,19 +55,23 @@ def providers_for(rbs: Sequence[Rulebook]) -> list[tuple[str, str]]:
 @dataclass(frozen=True)
 class _TypePlan:
     type: RecordType
-    rate: float  # expected records per subject-month at propensity 1, north
+    rate: float  # expected records per subject-month at propensity 1 (district mean)
     kinds: frozenset[str]
     value: str  # "", "unit", "ground"
     resolution: RecordType | None
     void_p: float
+    positive: bool = False  # rewards follow their own propensity, in every district alike
+    resolved: float = 0.0  # share of records later resolved
+    resolve_days: float = cal.DEFAULT_RESOLVE_DAYS
+    units: tuple[int, int] = (1, 19)
 
 
 def _plans(rbs: Sequence[Rulebook], per_month: float | None) -> tuple[list[_TypePlan],
                                                                      list[tuple[Rulebook, int]]]:
     types: dict[str, RecordType] = {}
     kinds: dict[str, set[str]] = {}
-    negative: dict[str, float] = {}
-    positive: dict[str, float] = {}
+    negative: set[str] = set()
+    positive: set[str] = set()
     unit: set[str] = set()
     listed: set[str] = set()
     resolvable: set[str] = set()
@@ -70,8 +80,8 @@ def _plans(rbs: Sequence[Rulebook], per_month: float | None) -> tuple[list[_Type
             types.setdefault(t.id, t)
         for r in rb.rules:
             kinds.setdefault(r.record, set()).update(rb.subjects)
-            p = r.points if r.points is not None else (r.points_per_unit or 0) * 5
-            (negative if p < 0 else positive)[r.record] = abs(p) or 1.0
+            p = r.points if r.points is not None else (r.points_per_unit or 0)
+            (negative if p < 0 else positive).add(r.record)
             if r.points_per_unit is not None:
                 unit.add(r.record)
             if r.resolved_points is not None:
@@ -81,36 +91,82 @@ def _plans(rbs: Sequence[Rulebook], per_month: float | None) -> tuple[list[_Type
                 kinds.setdefault(x.enter_when.record, set()).update(rb.subjects)
                 listed.add(x.enter_when.record)
                 resolvable.add(x.enter_when.record)
+                (negative if x.kind == "black" else positive).add(x.enter_when.record)
     resolutions = [t for t in types.values() if t.kind == "resolution"]
     voids = [t for t in types.values() if t.kind == "void"]
-    # yearly budgets: ~1 negative record, 0.3 positive, 0.01 per list trigger (≈1% listed)
-    neg_w = {k: 1.0 / v for k, v in negative.items()}
-    neg_total = sum(neg_w.values()) or 1.0
     plans: list[_TypePlan] = []
     for tid, t in types.items():
         if t.kind != "conduct" or tid not in kinds:
             continue
-        if tid in negative:
-            rate = neg_w[tid] / neg_total / 12.0
-        elif tid in positive:
-            rate = 0.3 / max(len(positive), 1) / 12.0
-        else:
-            rate = 0.01 / 12.0
+        neg = tid in negative
+        rate = cal.rate_for(tid, negative=neg, positive=tid in positive, severity=t.severity)
         prefix = tid.split(".", 1)[0]
         res = next((r for r in resolutions if r.id.split(".", 1)[0] == prefix), None)
         if res is None and resolutions:
             res = resolutions[0]
-        plans.append(_TypePlan(t, rate, frozenset(kinds[tid]),
-                               "unit" if tid in unit else ("ground" if tid in listed else ""),
-                               res if tid in resolvable else None,
-                               0.003 if voids and (tid in negative or tid in listed) else 0.0))
+        res = res if tid in resolvable else None
+        plans.append(_TypePlan(
+            t, rate.per_year / 12.0, frozenset(kinds[tid]),
+            "unit" if tid in unit else ("ground" if tid in listed else ""), res,
+            cal.VOID_SHARE if voids and neg else 0.0, positive=not neg,
+            resolved=(rate.resolved if rate.resolved is not None
+                      else cal.DEFAULT_RESOLVED) if res is not None else 0.0,
+            resolve_days=rate.resolve_days, units=rate.units or (1, 19)))
     if per_month is not None and plans:
         scale = per_month / sum(p.rate for p in plans)
-        plans = [_TypePlan(p.type, p.rate * scale, p.kinds, p.value, p.resolution, p.void_p)
-                 for p in plans]
+        plans = [replace(p, rate=p.rate * scale) for p in plans]
     facts: list[tuple[Rulebook, int]] = [(rb, i) for rb in rbs for i, a in
                                          enumerate(rb.attributes)]
     return plans, facts
+
+
+def _org_share(rbs: Sequence[Rulebook]) -> float:
+    kinds_all = sorted({k for rb in rbs for k in rb.subjects})
+    return 0.1 if len(kinds_all) == 2 else (1.0 if kinds_all == ["organization"] else 0.0)
+
+
+def _population(rng: np.random.Generator, pyrng: random.Random, b0: int, n: int,
+                org_share: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Names, kinds and districts of one batch: the first draws from its generator."""
+    idx = np.arange(b0, b0 + n)
+    is_org = rng.random(n) < org_share
+    names = np.array([uscc.generate(pyrng) if o else f"P{i:09d}"
+                      for i, o in zip(idx.tolist(), is_org.tolist(), strict=True)],
+                     dtype=object)
+    kind = np.where(is_org, "organization", "person").astype(object)
+    south = np.array([district_of(s) == "south" for s in names.tolist()], dtype=np.bool_)
+    return names, kind, south
+
+
+def population(rulebooks: Rulebook | Sequence[Rulebook], *, subjects: int, seed: int,
+               batch_subjects: int = 100_000) -> pa.Table:
+    """Every subject `synthesize_batches` draws for these arguments — with or without
+    records — and its kind and district: the denominators of a population's rates."""
+    rbs = [rulebooks] if isinstance(rulebooks, Rulebook) else list(rulebooks)
+    share = _org_share(rbs)
+    parts = []
+    for b0 in range(0, subjects, batch_subjects):
+        n = min(batch_subjects, subjects - b0)
+        names, kind, south = _population(np.random.default_rng([seed, b0]),
+                                         random.Random(f"{seed}:{b0}"), b0, n, share)
+        parts.append(pa.table({"subject": pa.array(names, pa.string()),
+                               "subject_kind": pa.array(kind, pa.string()),
+                               "district": pa.array(np.where(south, "south", "north"),
+                                                    pa.string())}))
+    return pa.concat_tables(parts)
+
+
+def _fallback_values(rng: np.random.Generator, a: Attribute, m: int) -> np.ndarray:
+    """Values for a fact the calibration does not name: spread over its bins."""
+    breaks = [b.below for b in a.bins if b.below is not None]
+    listed = [v for b in a.bins if b.values for v in b.values]
+    if breaks:
+        hi = max(breaks) * 1.5 if max(breaks) > 0 else 10.0
+        lo = min(0.0, min(breaks))
+        return np.round(rng.uniform(lo, hi, m), 0).astype(str).astype(object)
+    if listed:
+        return np.array([str(v) for v in listed], dtype=object)[rng.integers(0, len(listed), m)]
+    return np.full(m, None, dtype=object)
 
 
 def _iso(us: np.ndarray) -> np.ndarray:
@@ -133,22 +189,19 @@ def synthesize_batches(rulebooks: Rulebook | Sequence[Rulebook], *, subjects: in
     end_us = end if end is not None else parse_instant(DEFAULT_END)
     start_us = end_us - int(months * 30.4375 * US_PER_DAY)
     plans, facts = _plans(rbs, None if per_subject is None else per_subject / months)
-    kinds_all = sorted({k for rb in rbs for k in rb.subjects})
-    org_share = 0.1 if len(kinds_all) == 2 else (1.0 if kinds_all == ["organization"] else 0.0)
+    org_share = _org_share(rbs)
+    north, south_factor = cal.district_factors()
     void_type = next((t for rb in rbs for t in rb.record_types if t.kind == "void"), None)
     serial = 0
     for b0 in range(0, subjects, batch_subjects):
         n = min(batch_subjects, subjects - b0)
         rng = np.random.default_rng([seed, b0])
         pyrng = random.Random(f"{seed}:{b0}")
-        idx = np.arange(b0, b0 + n)
-        is_org = rng.random(n) < org_share
-        names = np.array([uscc.generate(pyrng) if o else f"P{i:09d}"
-                          for i, o in zip(idx.tolist(), is_org.tolist(), strict=True)],
-                         dtype=object)
-        kind = np.where(is_org, "organization", "person").astype(object)
-        south = (idx * 2654435761 % 2**32) % 2 == 1
-        propensity = rng.gamma(0.5, 2.0, n) * np.where(south, SOUTH_RATE, 1.0)
+        names, kind, south = _population(rng, pyrng, b0, n, org_share)
+        # propensities with mean 1; the district factors average to 1 over the districts
+        propensity = rng.gamma(cal.NEGATIVE_SHAPE, 1.0 / cal.NEGATIVE_SHAPE, n) * np.where(
+            south, south_factor, north)
+        merit = rng.gamma(cal.POSITIVE_SHAPE, 1.0 / cal.POSITIVE_SHAPE, n)
         cols: dict[str, list[np.ndarray]] = {c: [] for c in (*COLUMNS, "recorded_at")}
 
         def add(subj: np.ndarray, t: RecordType, occurred: np.ndarray, value: np.ndarray,
@@ -177,7 +230,7 @@ def synthesize_batches(rulebooks: Rulebook | Sequence[Rulebook], *, subjects: in
 
         for plan in plans:
             allowed = np.isin(kind, list(plan.kinds))
-            lam = plan.rate * months * propensity * allowed
+            lam = plan.rate * months * (merit if plan.positive else propensity) * allowed
             counts = rng.poisson(lam)
             subj = np.repeat(np.arange(n), counts)
             m = len(subj)
@@ -185,7 +238,8 @@ def synthesize_batches(rulebooks: Rulebook | Sequence[Rulebook], *, subjects: in
                 continue
             occurred = rng.integers(start_us, end_us, m)
             if plan.value == "unit":
-                value = rng.integers(1, 20, m).astype(float).astype(str).astype(object)
+                lo, hi = plan.units
+                value = rng.integers(lo, hi + 1, m).astype(float).astype(str).astype(object)
             elif plan.value == "ground":
                 value = np.array(GROUNDS, dtype=object)[rng.integers(0, len(GROUNDS), m)]
             else:
@@ -193,8 +247,8 @@ def synthesize_batches(rulebooks: Rulebook | Sequence[Rulebook], *, subjects: in
             role = plan.type.providers[0] if plan.type.providers else "reviewer"
             ids = add(subj, plan.type, occurred, value, None, role)
             if plan.resolution is not None:
-                pick = rng.random(m) < 0.5
-                delay = (rng.exponential(60.0, m) * US_PER_DAY).astype(np.int64)
+                pick = rng.random(m) < plan.resolved
+                delay = (rng.exponential(plan.resolve_days, m) * US_PER_DAY).astype(np.int64)
                 when = occurred + delay
                 ok = pick & (when < end_us)
                 r = plan.resolution
@@ -209,24 +263,17 @@ def synthesize_batches(rulebooks: Rulebook | Sequence[Rulebook], *, subjects: in
         for rb, ai in facts:
             a = rb.attributes[ai]
             t = rb.types[a.record]
+            spec = cal.FACTS.get(a.record)
             allowed = np.isin(kind, list(rb.subjects))
-            has = allowed & (rng.random(n) < 0.8)
+            has = allowed & (rng.random(n) < (spec.share if spec is not None
+                                              else cal.DEFAULT_FACT_SHARE))
             subj = np.nonzero(has)[0]
             m = len(subj)
             if m == 0:
                 continue
-            breaks = [b.below for b in a.bins if b.below is not None]
-            listed = [v for b in a.bins if b.values for v in b.values]
-            if breaks:
-                hi = max(breaks) * 1.5 if max(breaks) > 0 else 10.0
-                lo = min(0.0, min(breaks))
-                vals = np.round(rng.uniform(lo, hi, m), 0).astype(str).astype(object)
-            elif listed:
-                vals = np.array([str(v) for v in listed], dtype=object)[
-                    rng.integers(0, len(listed), m)]
-            else:
-                vals = np.full(m, None, dtype=object)
-            occurred = rng.integers(start_us, end_us, m)
+            vals = spec.sample(rng, m) if spec is not None else _fallback_values(rng, a, m)
+            # the bureau's latest snapshot: a recent one (facts are replaced monthly)
+            occurred = rng.integers(max(start_us, end_us - FACT_AGE_US), end_us, m)
             add(subj, t, occurred, vals, None, t.providers[0] if t.providers else "reviewer")
         if not cols["record_id"]:
             continue
@@ -289,8 +336,9 @@ def synthesize_to_file(program: str | Path | Sequence[Rulebook], path: str | Pat
     return SynthStats(total, len(subj), providers_for(rbs), groups)
 
 
-def district_of(subject: str, seed: int) -> str:
-    """The synthetic district, recomputed from the subject id the generator made."""
+def district_of(subject: str, seed: int | None = None) -> str:
+    """The synthetic district, recomputed from the subject id the generator made (the
+    generator draws it the same way; `seed` is accepted for callers that pass it)."""
     if subject.startswith("P") and subject[1:].isdigit():
         i = int(subject[1:])
     else:  # organizations: hash of the code

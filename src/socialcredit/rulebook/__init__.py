@@ -14,6 +14,7 @@ from socialcredit.rulebook.model import (
     Tier,
     When,
 )
+from socialcredit.rulebook.schema import rulebook_json_schema
 
 __all__ = [
     "Attribute",
@@ -31,4 +32,5 @@ __all__ = [
     "enforce_baseline",
     "load_rulebook",
     "parse_rulebook",
+    "rulebook_json_schema",
 ]

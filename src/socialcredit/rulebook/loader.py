@@ -7,14 +7,17 @@ locations through that map.
 
 from __future__ import annotations
 
+import difflib
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from socialcredit.errors import RulebookError
-from socialcredit.rulebook.model import Rulebook
+from socialcredit.rulebook.model import DOC_KEYS, Rulebook, nested_models
 
 PathKey = tuple[str | int, ...]
 
@@ -67,6 +70,50 @@ def _path_from_message(msg: str) -> PathKey:
     return tuple(path)
 
 
+def model_at(loc: PathKey) -> type[BaseModel] | None:
+    """The model whose keys sit at `loc` (("rules", 0) -> Rule), or None."""
+    model: type[BaseModel] = Rulebook
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        inner = nested_models(field.annotation) if field is not None else []
+        if not inner:
+            return None
+        model = inner[0]
+    return model
+
+
+
+
+def _unknown_key(loc: PathKey) -> str:
+    """`rules[0]: unknown key 'point_per_unit' — did you mean 'points_per_unit'? (allowed:
+    …)`: pydantic's "Extra inputs are not permitted" names neither the keys that would
+    have been right nor the one the author most likely meant."""
+    key, parent = str(loc[-1]), loc[:-1]
+    where = dotted(parent) or "top level"
+    model = model_at(parent)
+    if model is None:
+        return f"{where}: unknown key {key!r}"
+    own = [k for k in model.model_fields if k not in DOC_KEYS]
+    guess = difflib.get_close_matches(key, [*own, *DOC_KEYS], n=1, cutoff=0.6)
+    hint = f" — did you mean {guess[0]!r}?" if guess else ""
+    return (f"{where}: unknown key {key!r}{hint} (allowed: {', '.join(own)}; documentation "
+            f"keys: {', '.join(DOC_KEYS)})")
+
+
+def _message(err: ErrorDetails) -> str:
+    """pydantic's message, with a did-you-mean for a misspelt choice (`kind: condcut`)."""
+    msg = err["msg"].removeprefix("Value error, ")
+    value = err.get("input")
+    if err["type"] == "literal_error" and isinstance(value, str):
+        choices = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+        guess = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+        if guess:
+            msg += f" — did you mean {guess[0]!r}?"
+    return msg
+
+
 def parse_rulebook(text: str, source: str = "<rulebook>") -> Rulebook:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -84,7 +131,10 @@ def parse_rulebook(text: str, source: str = "<rulebook>") -> Rulebook:
         problems = []
         for err in exc.errors():
             loc: PathKey = tuple(err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden" and loc:
+                problems.append(f"{source}:{line_of(lines, loc) or 1}: {_unknown_key(loc)}")
+                continue
+            msg = _message(err)
             if err["type"] == "value_error" and not loc:
                 for part in msg.split("; "):
                     sub = _path_from_message(part)

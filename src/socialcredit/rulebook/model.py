@@ -13,12 +13,19 @@ from functools import cached_property
 from itertools import pairwise
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from socialcredit.timeutil import parse_duration_days
 
 Kind = Literal["conduct", "fact", "resolution", "void"]
 SubjectKind = Literal["person", "organization"]
+
+#: What a duration may look like in YAML (the JSON Schema and the reference say so).
+DURATION_HELP = "a duration: <n>d, <n>w (7 days), <n>y (365 days), or a number of days"
+DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*[dwy]\s*$|^\s*\d+\s*$"
+# Marks the places the JSON Schema generator replaces with a reference to one Duration
+# definition (pydantic would otherwise inline the schema and leak the `gt` constraint).
+DURATION_MARK = "x-socialcredit-duration"
 
 
 def _duration(value: object) -> object:
@@ -33,28 +40,63 @@ def _to_str(value: object) -> object:
     return value
 
 
-Days = Annotated[float, BeforeValidator(_duration)]
-Text = Annotated[str, BeforeValidator(_to_str)]
+Days = Annotated[float, BeforeValidator(_duration), WithJsonSchema({DURATION_MARK: True})]
+# Ids and versions: YAML reads `version: 1` as a number; it means the text "1".
+Text = Annotated[str, BeforeValidator(_to_str),
+                 WithJsonSchema({"type": ["string", "number"]})]
 Scalar = str | float
 
 
-class _Model(BaseModel):
+def nested_models(annotation: Any) -> list[type[BaseModel]]:
+    """The models inside a field's annotation (`tuple[Rule, ...]` -> [Rule])."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in getattr(annotation, "__args__", ()) for m in nested_models(arg)]
+
+
+def _doc(text: str, example: Any = None) -> Any:
+    """A field's description and one example, as the reference and the schema show them."""
+    return {"description": text, **({"examples": [example]} if example is not None else {})}
+
+
+class RulebookModel(BaseModel):
     """Frozen, no unknown keys (a typo such as `expire:` must not pass silently),
     but documentation keys are welcome everywhere."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    label: str | None = None
-    description: str | None = None
-    note: str | None = None
-    source: str | None = None
-    illustrative: bool | None = None
+    label: str | None = Field(None, **_doc(
+        "A short human name. Record-type labels appear beside each contribution, key "
+        "factor and decision reason; list and consequence labels in decisions and "
+        "`rulebook show`.", "Bank loan arrears (per monthly cycle)"))
+    description: str | None = Field(None, **_doc(
+        "Longer prose for readers: what the item is and why it exists. The engine does "
+        "not read it.", "Arrears reported by the lending bank once per missed cycle."))
+    note: str | None = Field(None, **_doc(
+        "A remark for readers of the YAML (why a value was chosen, what to revisit). "
+        "The engine does not read it.", "Half-life chosen so that a year-old arrear "
+        "weighs a sixteenth."))
+    source: str | None = Field(None, **_doc(
+        "Where the values come from: a law, a published table, a report. The engine does "
+        "not read it.", "Rongcheng Personal Credit Assessment Standards, Att. 1"))
+    illustrative: bool | None = Field(None, **_doc(
+        "`true` when the values are the author's choice rather than taken from a source, "
+        "so that readers do not mistake them for a real system's. Documentation only.",
+        True))
 
 
-class Scale(_Model):
-    base: float
-    min: float | None = None
-    max: float | None = None
+#: Keys any part of a rulebook may carry to document itself; they never change scoring.
+DOC_KEYS = tuple(RulebookModel.model_fields)
+
+
+class Scale(RulebookModel):
+    base: float = Field(**_doc(
+        "The score every subject starts from; records and facts add to or take from it.",
+        1000))
+    min: float | None = Field(None, **_doc(
+        "The lowest score: the total is clamped to it. Absent: no floor.", 0))
+    max: float | None = Field(None, **_doc(
+        "The highest score: the total is clamped to it. Absent: no ceiling.", 1200))
 
     @model_validator(mode="after")
     def _bounds(self) -> Scale:
@@ -63,10 +105,17 @@ class Scale(_Model):
         return self
 
 
-class Dimension(_Model):
-    id: Text
-    min: float | None = None
-    max: float | None = None
+class Dimension(RulebookModel):
+    id: Text = Field(**_doc(
+        "The name rules and attributes use in `dimension:`; standings report a score "
+        "per dimension.", "commercial"))
+    min: float | None = Field(None, **_doc(
+        "Floor of the dimension's sum (contributions and attribute points), applied "
+        "before the dimensions are added to `scale.base`: however many records, this "
+        "dimension takes off at most this much.", -600))
+    max: float | None = Field(None, **_doc(
+        "Cap of the dimension's sum, applied before the total: rewards in this "
+        "dimension add at most this much.", 200))
 
     @model_validator(mode="after")
     def _bounds(self) -> Dimension:
@@ -75,31 +124,79 @@ class Dimension(_Model):
         return self
 
 
-class RecordType(_Model):
-    id: Text
-    kind: Kind
-    category: str | None = None  # what the data is about (linter, baseline)
-    context: str | None = None  # where the data was generated (linter)
-    providers: tuple[str, ...] = ()
-    evidence: Literal["required", "optional"] = "optional"
-    legal_basis: str | None = None
-    severity: Literal["minor", "general", "serious"] | None = None
-    value: Literal["number", "text", "any"] | None = None
+class RecordType(RulebookModel):
+    id: Text = Field(**_doc(
+        "The value providers put in a record's `type` column. Programs that share a "
+        "type must agree on its kind, providers and evidence.", "finance.bank_arrears"))
+    kind: Kind = Field(**_doc(
+        "`conduct`: something the subject did, scored by rules and able to trigger "
+        "lists; `fact`: a current value (months of history, a rating) that attributes "
+        "bin, the latest replacing older ones; `resolution`: resolves the conduct record "
+        "its `ref` names (a debt paid); `void`: withdraws the record its `ref` names "
+        "after review (reviewers only).", "conduct"))
+    category: str | None = Field(None, **_doc(
+        "What the data is about, in words (financial_obligation, traffic_violation). "
+        "The baseline refuses protected categories (health, religion, political "
+        "opinion…) and social ties (relatives, contacts) by these words; the linter "
+        "reads it.", "financial_obligation"))
+    context: str | None = Field(None, **_doc(
+        "The sphere of life where the data was generated (finance, transport, "
+        "judicial). The linter compares it with the context of every consequence the "
+        "record can set off (EU AI Act Art. 5(1)(c)(i)).", "finance"))
+    providers: tuple[str, ...] = Field((), **_doc(
+        "Provider roles allowed to submit records of this type; ingest refuses a record "
+        "from a provider registered under another role. Voids take `[reviewer]` only.",
+        ["bank"]))
+    evidence: Literal["required", "optional"] = Field("optional", **_doc(
+        "`required`: every record must carry an evidence reference (a URI or digest). "
+        "The baseline demands it of every type that takes points off or lists.",
+        "required"))
+    legal_basis: str | None = Field(None, **_doc(
+        "The law, regulation or contract that allows recording and using it. The "
+        "baseline demands one of every type that takes points off or lists.",
+        "Rongcheng Personal Credit Assessment Standards (deduction list)"))
+    severity: Literal["minor", "general", "serious"] | None = Field(None, **_doc(
+        "The gravity of the conduct, against which the linter weighs sanctions (EU AI "
+        "Act proportionality) and retention (the 2026 Chinese credit-repair periods: "
+        "minor ≤ 3 months, general 3 months–1 year, serious 1–3 years).", "general"))
+    value: Literal["number", "text", "any"] | None = Field(None, **_doc(
+        "What a record's `value` holds, for providers' documentation. The engine does "
+        "not check it: per-unit rules need a number whatever it says.", "number"))
 
 
-class Rule(_Model):
-    record: Text
-    dimension: Text
-    points: float | None = None
-    points_per_unit: float | None = None
-    half_life: Days | None = Field(default=None, gt=0)
-    expires: Days | None = Field(default=None, gt=0)
-    max_count: int | None = Field(default=None, ge=1)
-    resolved_points: float | None = None
+class Rule(RulebookModel):
+    record: Text = Field(**_doc(
+        "The conduct or fact record type this rule scores (declared in "
+        "`record_types`). Several rules may score one type.", "finance.bank_arrears"))
+    dimension: Text = Field(**_doc(
+        "The dimension its points count in (declared in `dimensions`).", "commercial"))
+    points: float | None = Field(None, **_doc(
+        "Points each counting record adds (negative: takes off). A rule has exactly one "
+        "of `points` and `points_per_unit`.", -10))
+    points_per_unit: float | None = Field(None, **_doc(
+        "Points per unit of the record's numeric `value` (0.5 per volunteer hour); a "
+        "record without a number scores 0.", 0.5))
+    half_life: Days | None = Field(None, gt=0, **_doc(
+        "Decay: a record's points halve every half-life of its age (counted from "
+        "`occurred_at`). Absent: full points until it expires.", "90d"))
+    expires: Days | None = Field(None, gt=0, **_doc(
+        "Age (from `occurred_at`) at which a record stops counting. The baseline "
+        "demands it of every rule that can take points off: nothing negative lasts "
+        "forever.", "1y"))
+    max_count: int | None = Field(None, ge=1, **_doc(
+        "Only the N most recent counting records of this rule contribute (ties: the "
+        "larger record_id). Caps how much minor conduct can add up.", 12))
+    resolved_points: float | None = Field(None, **_doc(
+        "Points that replace `points` once a resolution referring to the record has "
+        "occurred (arrears repaid: −10 becomes −5; 0 lifts it). Absent: a resolution "
+        "changes nothing for this rule.", -5))
     # Whose standing the record counts against. Only `self` is ever operated: any
     # other value (relatives, contacts, ...) is a line the system does not cross,
     # modelled so that the refusal can be stated and tested.
-    applies_to: str = "self"
+    applies_to: str = Field("self", **_doc(
+        "Whose standing the record counts against. Only `self` is operated; any other "
+        "value (relatives, contacts…) is refused by the baseline — it exists so that "
+        "rulebooks describing such practices can be linted.", "self"))
 
     @model_validator(mode="after")
     def _one_points(self) -> Rule:
@@ -114,10 +211,13 @@ class Rule(_Model):
         )
 
 
-class Bin(_Model):
-    below: float | None = None
-    values: tuple[Scalar, ...] | None = None
-    points: float
+class Bin(RulebookModel):
+    below: float | None = Field(None, **_doc(
+        "Matches a numeric value strictly below this number.", 12))
+    values: tuple[Scalar, ...] | None = Field(None, **_doc(
+        "Matches any of these values (a number matches its text form: 99 and \"99\"). "
+        "A bin with neither `below` nor `values` matches anything.", ["verified"]))
+    points: float = Field(**_doc("Points when this bin is the first that matches.", 5))
 
     @model_validator(mode="after")
     def _one_test(self) -> Bin:
@@ -126,27 +226,48 @@ class Bin(_Model):
         return self
 
 
-class Attribute(_Model):
-    record: Text
-    dimension: Text
-    bins: tuple[Bin, ...]
-    missing: float = 0.0
-    expires: Days | None = Field(default=None, gt=0)
-    applies_to: str = "self"
+class Attribute(RulebookModel):
+    record: Text = Field(**_doc(
+        "The fact record type whose latest counting value is binned.",
+        "fact.credit_history_months"))
+    dimension: Text = Field(**_doc("The dimension its points count in.", "capacity"))
+    bins: tuple[Bin, ...] = Field(**_doc(
+        "Tried in order; the first that matches the value gives the points.",
+        [{"below": 12, "points": 0}, {"below": 36, "points": 5}, {"points": 10}]))
+    missing: float = Field(0.0, **_doc(
+        "Points when there is no counting fact, or no bin places its value.", 0))
+    expires: Days | None = Field(None, gt=0, **_doc(
+        "A fact older than this no longer counts (then `missing` applies): stale "
+        "snapshots do not decide anything.", "90d"))
+    applies_to: str = Field("self", **_doc(
+        "As for rules: only `self` is operated.", "self"))
     # Optional refinements of the record type's own category/context, read by the linter
     # and the baseline (e.g. an imported scorecard names what each variable is about).
-    category: str | None = None
-    context: str | None = None
+    category: str | None = Field(None, **_doc(
+        "Refines the record type's `category` for this attribute (an imported scorecard "
+        "names what each variable is about); the baseline and the linter read it.",
+        "credit_history"))
+    context: str | None = Field(None, **_doc(
+        "Refines the record type's `context` for this attribute.", "finance"))
 
 
-class Tier(_Model):
-    id: Text
-    min: float
+class Tier(RulebookModel):
+    id: Text = Field(**_doc("The tier's name, as standings and `tier_at_least` use it.",
+                            "AAA"))
+    min: float = Field(**_doc(
+        "The lowest score in the tier. Tiers are listed highest first; a subject's tier "
+        "is the first whose `min` ≤ its score.", 1050))
 
 
-class EnterWhen(_Model):
-    record: Text | None = None
-    score_below: float | None = None
+class EnterWhen(RulebookModel):
+    record: Text | None = Field(None, **_doc(
+        "Each record of this type (not voided) lists the subject from its `recorded_at` "
+        "+ `notice` until the record's first resolution or `max_duration`, whichever "
+        "comes first. The type needs no scoring rule.", "court.refuses_to_perform"))
+    score_below: float | None = Field(None, **_doc(
+        "The subject is listed while its score is below this number and has been below "
+        "it for the whole notice period; the listing ends as soon as the score "
+        "recovers.", 600))
 
     @model_validator(mode="after")
     def _one(self) -> EnterWhen:
@@ -155,23 +276,47 @@ class EnterWhen(_Model):
         return self
 
 
-class ListDef(_Model):
-    id: Text
-    kind: Literal["black", "red"]
-    public: bool = False
-    enter_when: EnterWhen
-    notice: Days = 0.0
-    max_duration: Days | None = Field(default=None, gt=0)
-    legal_basis: str | None = None
-    applies_to: str = "self"
+class ListDef(RulebookModel):
+    id: Text = Field(**_doc(
+        "The list's name, as `on_list`/`not_on_list` and standings use it.",
+        "dishonest_judgment_defaulters"))
+    kind: Literal["black", "red"] = Field(**_doc(
+        "`black`: a list that sanctions (the baseline demands `notice`, and "
+        "`max_duration` when a record enters it); `red`: a list that rewards.", "black"))
+    public: bool = Field(False, **_doc(
+        "Whether listings are published (the courts publish their defaulter list). "
+        "Standings and decisions report it; the linter weighs it against severity.",
+        True))
+    enter_when: EnterWhen = Field(**_doc(
+        "How one enters: exactly one of `record` or `score_below`.",
+        {"record": "court.refuses_to_perform"}))
+    notice: Days = Field(0.0, **_doc(
+        "Time between notice and effect: the subject is notified when the listing is "
+        "recorded (a pending entry in the standing) and can object before it takes "
+        "effect. Blacklists need more than 0.", "10d"))
+    max_duration: Days | None = Field(None, gt=0, **_doc(
+        "The longest a listing lasts from when it takes effect. Record-entered "
+        "blacklists need one (listings end).", "2y"))
+    legal_basis: str | None = Field(None, **_doc(
+        "The law or regulation the list rests on; shown to the subject.",
+        "SPC Provisions on Publishing the List of Dishonest Judgment Defaulters"))
+    applies_to: str = Field("self", **_doc(
+        "As for rules: only `self` is operated; listing anyone for another's conduct is "
+        "refused.", "self"))
 
 
-class When(_Model):
-    on_list: Text | None = None
-    not_on_list: Text | None = None
-    tier_at_least: Text | None = None
-    score_at_least: float | None = None
-    score_below: float | None = None
+class When(RulebookModel):
+    on_list: Text | None = Field(None, **_doc(
+        "Holds while the subject is on this list (in effect, not merely notified).",
+        "dishonest_judgment_defaulters"))
+    not_on_list: Text | None = Field(None, **_doc(
+        "Holds while the subject is not on this list.", "dishonest_judgment_defaulters"))
+    tier_at_least: Text | None = Field(None, **_doc(
+        "Holds when the subject's tier is this one or one listed before it.", "A"))
+    score_at_least: float | None = Field(None, **_doc(
+        "Holds when the score is at least this number.", 600))
+    score_below: float | None = Field(None, **_doc(
+        "Holds when the score is below this number.", 580))
 
     def conditions(self) -> dict[str, Any]:
         return {
@@ -181,17 +326,40 @@ class When(_Model):
         }
 
 
-class Consequence(_Model):
-    action: Text
-    context: str | None = None
-    effect: Literal["deny", "allow", "benefit"]
-    grant: dict[str, Any] | None = None
-    when: When = When()
-    provider: str | None = None  # the agency or relying party that declared it
-    category: str | None = None  # what the treatment is (e.g. travel_ban; linter reads it)
-    legal_basis: str | None = None
-    applies_to: str = "self"
-    duration: Days | None = Field(default=None, gt=0)
+class Consequence(RulebookModel):
+    action: Text = Field(**_doc(
+        "What a relying party asks about (`socialcredit check SUBJECT ACTION`). Several "
+        "consequences may name one action: any applying deny wins, else the applying "
+        "benefits' grants merge.", "rail.g_train_ticket"))
+    context: str | None = Field(None, **_doc(
+        "The sphere of life where the subject is treated. The linter compares it with "
+        "the contexts of the data that can set it off (EU AI Act Art. 5(1)(c)(i)).",
+        "transport"))
+    effect: Literal["deny", "allow", "benefit"] = Field(**_doc(
+        "`deny`, `allow`, or `benefit` (with a `grant`).", "deny"))
+    grant: dict[str, Any] | None = Field(None, **_doc(
+        "What a benefit gives, as keys and values the relying party reads "
+        "(`deposit_waived: true`). Only `effect: benefit` takes one.",
+        {"deposit_waived": True}))
+    when: When = Field(default_factory=When, **_doc(
+        "Conditions that must all hold for the consequence to apply; empty: always.",
+        {"on_list": "dishonest_judgment_defaulters"}))
+    provider: str | None = Field(None, **_doc(
+        "Who enforces it: the agency or relying party that declared the consequence.",
+        "national_railway"))
+    category: str | None = Field(None, **_doc(
+        "What the treatment is (travel_ban, deposit_waiver); the linter reads it.",
+        "travel_ban"))
+    legal_basis: str | None = Field(None, **_doc(
+        "The law, regulation or contract that allows the treatment; shown in decisions.",
+        "SPC Provisions on Restricting High Consumption by Judgment Debtors"))
+    applies_to: str = Field("self", **_doc(
+        "Who is treated. Only `self` is operated: sanctions and rewards never reach "
+        "relatives or contacts.", "self"))
+    duration: Days | None = Field(None, gt=0, **_doc(
+        "How long the treatment lasts once given, as the declaring agency states it (a "
+        "180-day rail ban). Documentation: the engine applies a consequence exactly "
+        "while its `when` holds.", "180d"))
 
     @model_validator(mode="after")
     def _grant(self) -> Consequence:
@@ -200,21 +368,39 @@ class Consequence(_Model):
         return self
 
 
-class Rulebook(_Model):
+class Rulebook(RulebookModel):
     """One version of one program."""
 
-    rulebook: Text
-    version: Text
-    title: str | None = None
-    subjects: tuple[Literal["person", "organization"], ...] = ("person",)
-    scale: Scale
-    dimensions: tuple[Dimension, ...] = ()
-    record_types: tuple[RecordType, ...] = ()
-    rules: tuple[Rule, ...] = ()
-    attributes: tuple[Attribute, ...] = ()
-    tiers: tuple[Tier, ...] = ()
-    lists: tuple[ListDef, ...] = ()
-    consequences: tuple[Consequence, ...] = ()
+    rulebook: Text = Field(**_doc(
+        "The program's id (`--program`); every version of a program shares it.",
+        "rongcheng"))
+    version: Text = Field(**_doc(
+        "This version's name, unique within the program (quote it: \"2026.1\").",
+        "2026.1"))
+    title: str | None = Field(None, **_doc(
+        "A one-line title for people.", "Rongcheng personal credit points"))
+    subjects: tuple[Literal["person", "organization"], ...] = Field(("person",), **_doc(
+        "The kinds of subject the program applies to; subjects of another kind get a "
+        "standing with `applies: false`.", ["person"]))
+    scale: Scale = Field(**_doc("Where scores start and their bounds.",
+                                {"base": 1000, "min": 0, "max": 1200}))
+    dimensions: tuple[Dimension, ...] = Field((), **_doc(
+        "The parts a score is explained in; each may be capped.",
+        [{"id": "commercial", "min": -600, "max": 200}]))
+    record_types: tuple[RecordType, ...] = Field((), **_doc(
+        "Every record type the program reads: what it is, who may report it, what "
+        "evidence and legal basis it needs."))
+    rules: tuple[Rule, ...] = Field((), **_doc(
+        "Points for conduct (and fact) records: how much, how long, how they decay."))
+    attributes: tuple[Attribute, ...] = Field((), **_doc(
+        "Scorecard facts: the latest value of a fact type, binned into points."))
+    tiers: tuple[Tier, ...] = Field((), **_doc(
+        "Named score bands, highest first.", [{"id": "A", "min": 960}, {"id": "B",
+                                                                         "min": 0}]))
+    lists: tuple[ListDef, ...] = Field((), **_doc(
+        "Blacklists and red lists: how one enters, the notice, how long, how it ends."))
+    consequences: tuple[Consequence, ...] = Field((), **_doc(
+        "What relying parties do: deny, allow or benefit an action, and when."))
 
     @model_validator(mode="after")
     def _references(self) -> Rulebook:
