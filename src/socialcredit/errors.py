@@ -41,6 +41,7 @@ CODES: dict[str, str] = {
     "scorecard.invalid": "a scorecard that cannot be turned into a rulebook",
     "lint.unknown_profile": "a lint profile that does not exist",
     "not_found": "a named thing that does not exist",
+    "forbidden": "the principal's role may not do this",
 }
 
 

@@ -6,6 +6,7 @@
 | 1 | the operation failed: bad input, unknown program, missing ledger, … |
 | 2 | a check ran and found problems (lint errors, an invalid code, a log that does not verify) |
 | 3 | refused: the rulebook crosses a line the system does not cross |
+| 4 | forbidden: the principal acting may not do this |
 | 64 | usage: a malformed command line (unknown option, bad value) |
 
 docs/cli.md carries the same table; a test holds them together.
@@ -27,6 +28,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_FINDINGS = 2
 EXIT_REFUSED = 3
+EXIT_FORBIDDEN = 4
 EXIT_USAGE = 64
 
 EXIT_MEANINGS: dict[int, str] = {
@@ -35,6 +37,7 @@ EXIT_MEANINGS: dict[int, str] = {
     EXIT_FINDINGS: "a check ran and found problems (lint errors, an invalid code, a log "
                    "that does not verify)",
     EXIT_REFUSED: "refused: the rulebook crosses a line the system does not cross",
+    EXIT_FORBIDDEN: "forbidden: the principal acting may not do this",
     EXIT_USAGE: "usage: a malformed command line (unknown option, bad value)",
 }
 
@@ -43,6 +46,7 @@ EXIT_BY_CODE: dict[str, int] = {
     "usage": EXIT_USAGE,
     "lint.unknown_profile": EXIT_USAGE,
     "rulebook.refused": EXIT_REFUSED,
+    "forbidden": EXIT_FORBIDDEN,
 }
 
 #: error code -> what to do about it on the command line (messages stay interface-free)

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
 from socialcredit.events import EventSink
 from socialcredit.ledger.store import Ledger
+from socialcredit.principals import OPERATOR, Principal
 
 
 @dataclass
 class Context:
     ledger: Ledger
     sink: EventSink
+    principal: Principal = field(default=OPERATOR)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
