@@ -160,8 +160,15 @@ class State:
     mass: F64  # (n, H): decaying mass per half-life at scored_at
 
 
-def _parse(plan: Plan, out: pa.Table) -> tuple[I64, F64, I8, U32]:
-    codes = out.column("subject").cast(pa.int64()).to_numpy()
+def parse_standings(plan: Plan, out: pa.Table) -> tuple[I64, F64, I8, U32]:
+    """The engine's output as arrays: subject codes (the lab's subject ids are decimal
+    codes; anything else parses to -1 and is not used as a code), score, tier index and
+    list bits."""
+    subj = out.column("subject")
+    try:
+        codes = subj.cast(pa.int64()).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        codes = np.full(len(subj), -1, np.int64)
     score = out.column("score").to_numpy()
     tier = pc.index_in(out.column("tier"), value_set=pa.array(plan.tier_ids or [""],
                                                                pa.string()))
@@ -194,7 +201,7 @@ class Scorer:
         h = len(self.plan.half_lives)
         # a subject without records: the engine's standing of one such subject, for all
         empty = store.engine_table(np.empty(0, np.int64))
-        _, s0, tier0, bits0 = _parse(self.plan, next(score_batches(
+        _, s0, tier0, bits0 = parse_standings(self.plan, next(score_batches(
             rb, [(empty, store.subjects_table(np.zeros(1, np.int64), kind))], t0, t0,
             workers=1)))
         self.state = State(
@@ -262,7 +269,7 @@ class Scorer:
         tables = list(score_batches(self.rb, self._partitions(codes, rows), t, t,
                                     workers=self.workers))
         out = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        got, score, tier, bits = _parse(self.plan, out)
+        got, score, tier, bits = parse_standings(self.plan, out)
         if len(got) != len(codes) or not np.array_equal(got, codes):
             order = np.argsort(got)
             got, score, tier, bits = got[order], score[order], tier[order], bits[order]
@@ -339,4 +346,4 @@ class Scorer:
         return nxt, mass
 
 
-__all__ = ["DEFAULT_TOLERANCE", "Plan", "Scorer", "State"]
+__all__ = ["DEFAULT_TOLERANCE", "Plan", "Scorer", "State", "parse_standings"]
