@@ -24,7 +24,7 @@ import numpy as np
 from socialcredit.lab import metrics
 from socialcredit.lab.fairness import disparate_impact
 from socialcredit.lab.scenario import Scenario, load_scenario
-from socialcredit.lab.simulate import LabOptions, Trace, simulate
+from socialcredit.lab.simulate import MONTH_US, LabOptions, Trace, simulate
 from socialcredit.lab.society import make_society
 from socialcredit.rulebook import Rulebook, baseline_violations, enforce_baseline
 from socialcredit.rulebook.loader import source_name
@@ -70,7 +70,7 @@ def _series(tr: Trace) -> dict[str, Any]:
     """The monthly series a report charts (JSON-ready)."""
     mo = tr.monthly
     out: dict[str, Any] = {
-        "month_end": [format_instant(tr.start + (m + 1) * (365 * 86_400_000_000 // 12))
+        "month_end": [format_instant(tr.start + (m + 1) * MONTH_US)
                       for m in range(tr.months)],
         "tier_counts": mo["tier_counts"],
         "listed_share": [c / tr.n for c in mo["listed"]],
@@ -80,6 +80,7 @@ def _series(tr: Trace) -> dict[str, Any]:
         "gini": mo["gini"],
         "mean_score": mo["mean_score"],
         "mean_score_by_group": mo["mean_score_by_group"],
+        "mean_score_by_district": mo["mean_score_by_district"],
         "means_by_group": mo["means_by_group"],
         "patrol_allocation": mo["patrol_allocation"],
         "records_by_district": mo["patrolled_records_by_district"],

@@ -58,6 +58,14 @@ def findings(data: dict[str, Any]) -> list[str]:
     if s["gini"]["final"] is not None:
         out.append(f"Inequality of scores: Gini {num(s['gini']['final'])} (0 = everyone "
                    "equal, 1 = one subject has everything).")
+    mo = data["monthly"]
+    groups = [g["id"] for g in data["scenario"]["parameters"]["groups"]]
+    districts = [d["id"] for d in data["scenario"]["parameters"]["districts"]]
+    for what, names, key in (("group", groups, "mean_score_by_group"),
+                             ("district", districts, "mean_score_by_district")):
+        if len(names) > 1 and s["gini"]["final"] is not None:
+            out.append(f"Mean score at the end by {what}: " + ", ".join(
+                f"{g} {num(v, 1)}" for g, v in zip(names, mo[key][-1], strict=True)) + ".")
     mob = s["mobility"]
     if mob.get("tiers") and mob["bottom_entries"]:
         out.append(f"Of {mob['bottom_entries']:,} entries into the bottom tier "
@@ -110,9 +118,8 @@ def findings(data: dict[str, Any]) -> list[str]:
         out.append(f"Feedback: {m['dropped']:,} income-band drops followed denials; mean "
                    "income band by group went from "
                    + ", ".join(f"{g} {num(a, 2)} to {num(b, 2)}" for g, a, b in zip(
-                       data["scenario"]["parameters"]["groups"] and
-                       [g["id"] for g in data["scenario"]["parameters"]["groups"]],
-                       m["by_group_start"], m["by_group_end"], strict=True)) + ".")
+                       groups, m["by_group_start"], m["by_group_end"], strict=True))
+                   + " (0 = lowest band).")
     p = s["patrols"]
     if data["scenario"]["parameters"]["detection"].get("patrols"):
         out.append("Patrols: allocation by district went from "
@@ -120,8 +127,10 @@ def findings(data: dict[str, Any]) -> list[str]:
                                                                 strict=True))
                    + " to " + ", ".join(f"{d} {pct(a)}" for d, a in zip(
                        p["districts"], p["end"], strict=True))
-                   + f"; records per head diverged by {num(p['divergence'], 2)} "
-                     "((max − min) ÷ mean over the last 12 months).")
+                   + (f"; records per head diverged by {num(p['divergence'], 2)} "
+                      "((max − min) ÷ mean over the last 12 months)"
+                      if p["divergence"] is not None else
+                      "; the rulebook reads none of the patrolled records") + ".")
     return out
 
 

@@ -448,6 +448,7 @@ class Simulation:
         tr.add("listed_by_district", _rate_by(black, soc.district, nd))
         tr.add("truth_by_group", _rate_by(label, soc.group, ng))
         tr.add("mean_score_by_group", _mean_by(st.score, soc.group, ng))
+        tr.add("mean_score_by_district", _mean_by(st.score, soc.district, nd))
         tr.add("mean_score", float(st.score.mean()))
         tr.add("gini", gini(st.score))
         tr.add("means_by_group", _mean_by(self.means.astype(np.float64), soc.group, ng))
