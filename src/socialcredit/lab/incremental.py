@@ -233,14 +233,15 @@ class Scorer:
         dirty = touched | (st.next_event <= t + EPS_US)
         b = self.drift_bound(t)
         b = b * (1 + 1e-9) + np.where(b > 0, 1e-9, 0.0)
-        lo, hi = st.score - b, st.score + b
         risk = b > self.tolerance
+        for _, x in self.plan.score_lists:
+            risk |= st.score - b < x
         th = self.plan.thresholds
         if len(th):
-            has = b > 0
-            risk |= has & (np.searchsorted(th, lo, "left") != np.searchsorted(th, hi, "right"))
-        for _, x in self.plan.score_lists:
-            risk |= lo < x
+            idx = np.flatnonzero((b > 0) & ~dirty & ~risk)
+            s, bb = st.score[idx], b[idx]
+            cross = np.searchsorted(th, s - bb, "left") != np.searchsorted(th, s + bb, "right")
+            risk[idx[cross]] = True
         out: Bool = dirty | risk
         return out
 

@@ -43,7 +43,7 @@ from socialcredit.lab.decide import DENY, EFFECTS, action_rules, effects
 from socialcredit.lab.incremental import DEFAULT_TOLERANCE, Scorer
 from socialcredit.lab.records import Batch, RecordStore
 from socialcredit.lab.scenario import Behaviour, Scenario
-from socialcredit.lab.society import Society, Streams, poisson_icdf
+from socialcredit.lab.society import Society, Streams, poisson_counts, poisson_icdf
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.timeutil import US_PER_DAY, days_to_us
 
@@ -146,6 +146,11 @@ class Simulation:
         self.void_type = next((self.store.type_index[t.id] for t in rb.record_types
                                if t.kind == "void"), None)
         self.behaviours = [self._plan_behaviour(i, b) for i, b in enumerate(sc.behaviours)]
+        # per behaviour, the parts of each subject's rate that never change
+        self.static = [bp.b.rate * bp.by_group[society.group] * bp.by_district[
+            society.district] * society.propensity for bp in self.behaviours]
+        self.group_size = np.bincount(society.group, minlength=len(self.groups))
+        self.district_size = np.bincount(society.district, minlength=len(self.districts))
         self.actions = [action_rules(rb, a.action) for a in sc.actions]
         self.months = sc.months
         self.ever_wrongly_listed = np.zeros(n, np.bool_)
@@ -242,6 +247,7 @@ class Simulation:
         patrol_counts = np.zeros(len(self.districts))
         parts: list[Batch] = []
         mult_fb = np.ones((len(self.behaviours), self.n))
+        fb_on = [False] * len(self.behaviours)
         for fi, f in enumerate(sc.feedback):
             if not f.propensity:
                 continue
@@ -252,27 +258,34 @@ class Simulation:
                 factor = f.propensity.get(bp.b.id)
                 if factor is not None:
                     mult_fb[bi, active] *= factor
+                    fb_on[bi] = True
         for bi, bp in enumerate(self.behaviours):
             b = bp.b
-            lam = (b.rate * bp.by_group[soc.group] * bp.by_district[soc.district]
-                   * bp.by_means[self.means] * soc.propensity * mult_fb[bi])
+            lam = self.static[bi] * bp.by_means[self.means]
+            if fb_on[bi]:
+                lam = lam * mult_fb[bi]
             p = bp.detect[soc.district]
             if bp.patrolled:
                 p = np.minimum(1.0, p * intensity[soc.district])
-            n_det = poisson_icdf(st.uniform(m, f"detected:{b.id}"), lam * p)
+            n_det = poisson_counts(st.exponential(m, f"detected:{b.id}"), lam * p)
             if b.adverse:
                 und = lam * (1.0 - p)
-                n_und = (poisson_icdf(st.uniform(m, f"undetected:{b.id}"), und)
-                         if und.any() else np.zeros(self.n, np.int64))
-                self.last_true[(n_det + n_und) > 0] = m
-                self.trace.count("true_events", int(n_det.sum() + n_und.sum()))
+                truth = n_det > 0
+                n_und = 0
+                if und.any():
+                    e = st.exponential(m, f"undetected:{b.id}")
+                    some = np.flatnonzero(e <= und)
+                    truth[some] = True
+                    n_und = int(poisson_icdf(np.exp(-e[some]), und[some]).sum())
+                self.last_true[truth] = m
+                self.trace.count("true_events", int(n_det.sum()) + n_und)
             n_false = np.zeros(self.n, np.int64)
             if bp.error_rate > 0:
                 lam_f = bp.error_rate * _lookup(sc.errors.by_district, self.districts)[
                     soc.district]
                 if bp.patrolled and sc.errors.patrolled:
                     lam_f = lam_f * intensity[soc.district]
-                n_false = poisson_icdf(st.uniform(m, f"false:{b.id}"), lam_f)
+                n_false = poisson_counts(st.exponential(m, f"false:{b.id}"), lam_f)
             if bp.type_code is None:
                 continue
             for counts, false in ((n_det, False), (n_false, True)):
@@ -288,12 +301,12 @@ class Simulation:
                 for jj in range(int(j.max()) + 1):
                     at = j == jj
                     s = subj[at]
-                    occ[at] = lo + (st.uniform(m, f"time:{tag}:{b.id}", jj)[s]
+                    occ[at] = lo + (st.sparse(m, f"time:{tag}:{b.id}", s, jj)
                                     * MONTH_US).astype(np.int64)
-                    rec_delay[at] = -np.log1p(-st.uniform(m, f"delay:{tag}:{b.id}", jj)[s])
+                    rec_delay[at] = -np.log1p(-st.sparse(m, f"delay:{tag}:{b.id}", s, jj))
                 rec = occ + (rec_delay * delay_us).astype(np.int64)
                 if b.units is not None:
-                    units = poisson_icdf(st.uniform(m, f"units:{tag}:{b.id}")[subj],
+                    units = poisson_icdf(st.sparse(m, f"units:{tag}:{b.id}", subj, 0),
                                          np.full(total, b.units))
                     value = np.maximum(units, 1).astype(np.float64)
                 else:
@@ -316,8 +329,6 @@ class Simulation:
         # payments
         can_pay = _lookup(sc.payment.can_pay, self.bands)
         if sc.payment.share > 0:
-            u_pay = st.uniform(m, "pay")
-            u_delay = st.uniform(m, "pay-delay")
             for bp in self.behaviours:
                 if bp.resolution is None:
                     continue
@@ -325,12 +336,12 @@ class Simulation:
                 if not len(sel):
                     continue
                 s = added.subj[sel]
-                pays = u_pay[s] < sc.payment.share * can_pay[self.means[s]]
+                pays = st.sparse(m, "pay", s) < sc.payment.share * can_pay[self.means[s]]
                 sel, s = sel[pays], s[pays]
                 if not len(sel):
                     continue
-                delay = (-np.log1p(-u_delay[s]) * sc.payment.delay * US_PER_DAY).astype(
-                    np.int64)
+                delay = (-np.log1p(-st.sparse(m, "pay-delay", s)) * sc.payment.delay
+                         * US_PER_DAY).astype(np.int64)
                 when = added.rec[sel] + delay
                 parts.append(Batch(s, np.full(len(sel), bp.resolution, np.int16), when, when,
                                    np.full(len(sel), np.nan), serials[sel],
@@ -342,9 +353,9 @@ class Simulation:
             sel = np.flatnonzero(conduct & added.false)
             if len(sel):
                 s = added.subj[sel]
-                objects = st.uniform(m, "object")[s] < ob.share
+                objects = st.sparse(m, "object", s) < ob.share
                 self.trace.count("objections", int(objects.sum()))
-                upheld = objects & (st.uniform(m, "upheld")[s] < ob.upheld)
+                upheld = objects & (st.sparse(m, "upheld", s) < ob.upheld)
                 sel, s = sel[upheld], s[upheld]
                 when = added.rec[sel] + days_to_us(ob.review_delay)
                 parts.append(Batch(s, np.full(len(sel), self.void_type, np.int16), when, when,
@@ -444,9 +455,10 @@ class Simulation:
         tr.add("listed", int(black.sum()))
         tr.add("list_counts", [int(((st.lists >> np.uint32(i)) & 1).sum())
                                for i in range(len(plan.list_ids))])
-        tr.add("listed_by_group", _rate_by(black, soc.group, ng))
-        tr.add("listed_by_district", _rate_by(black, soc.district, nd))
-        tr.add("truth_by_group", _rate_by(label, soc.group, ng))
+        gs, ds = self.group_size, self.district_size
+        tr.add("listed_by_group", _rate_by(black, soc.group, gs))
+        tr.add("listed_by_district", _rate_by(black, soc.district, ds))
+        tr.add("truth_by_group", _rate_by(label, soc.group, gs))
         tr.add("mean_score_by_group", _mean_by(st.score, soc.group, ng))
         tr.add("mean_score_by_district", _mean_by(st.score, soc.district, nd))
         tr.add("mean_score", float(st.score.mean()))
@@ -490,8 +502,8 @@ class Simulation:
             asks = self.streams.uniform(m, f"ask:{a.action}") < a.rate
             tr.add(f"deny_rate:{a.action}", float(deny.mean()))
             tr.add(f"benefit_rate:{a.action}", float((eff == 1).mean()))
-            tr.add(f"deny_by_group:{a.action}", _rate_by(deny, soc.group, ng))
-            tr.add(f"deny_by_district:{a.action}", _rate_by(deny, soc.district, nd))
+            tr.add(f"deny_by_group:{a.action}", _rate_by(deny, soc.group, gs))
+            tr.add(f"deny_by_district:{a.action}", _rate_by(deny, soc.district, ds))
             tr.add(f"tpr_fpr_deny_by_group:{a.action}", _tpr_fpr(deny, label, soc.group, ng))
             tr.count(f"requests:{a.action}", int(asks.sum()))
             tr.count(f"denied:{a.action}", int((asks & deny).sum()))
@@ -512,13 +524,13 @@ class Simulation:
                 if f.propensity:
                     self.boost_until[fi, hit] = m + f.months
                 if f.means_down > 0:
-                    down = hit & (self.streams.uniform(m, f"means-down:{fi}") < f.means_down)
-                    down &= self.means > 0
+                    idx = np.flatnonzero(hit & (self.means > 0))
+                    down = idx[self.streams.sparse(m, f"means-down:{fi}", idx) < f.means_down]
                     self.means[down] -= 1
-                    tr.count("means_dropped", int(down.sum()))
+                    tr.count("means_dropped", len(down))
         if sc.means.recovery > 0:
-            below = self.means < soc.means
-            up = below & (self.streams.uniform(m, "means-recovery") < sc.means.recovery)
+            below = np.flatnonzero(self.means < soc.means)
+            up = below[self.streams.sparse(m, "means-recovery", below) < sc.means.recovery]
             self.means[up] += 1
         if m == self.months - 1:
             tr.final.update(score=st.score.copy(), tier=st.tier.copy(),
@@ -537,10 +549,9 @@ class Simulation:
         return self.trace
 
 
-def _rate_by(x: Bool, by: I8, k: int) -> list[float | None]:
-    tot = np.bincount(by, minlength=k)
-    hit = np.bincount(by, weights=x.astype(np.float64), minlength=k)
-    return [float(h / t) if t else None for h, t in zip(hit, tot, strict=True)]
+def _rate_by(x: Bool, by: I8, sizes: I64) -> list[float | None]:
+    hit = np.bincount(by[x], minlength=len(sizes))
+    return [float(h / t) if t else None for h, t in zip(hit, sizes, strict=True)]
 
 
 def _mean_by(x: F64, by: I8, k: int) -> list[float | None]:
@@ -551,13 +562,13 @@ def _mean_by(x: F64, by: I8, k: int) -> list[float | None]:
 
 def _tpr_fpr(pred: Bool, label: Bool, by: I8, k: int) -> list[list[float | None]]:
     """[tpr, fpr] per group (None where a group has no positives or no negatives)."""
+    key = by.astype(np.int64) * 4 + label * 2 + pred
+    c = np.bincount(key, minlength=4 * k).reshape(k, 4)  # [neg&no, neg&yes, pos&no, pos&yes]
     out: list[list[float | None]] = []
     for g in range(k):
-        mine = by == g
-        pos, neg = mine & label, mine & ~label
-        npos, nneg = int(pos.sum()), int(neg.sum())
-        out.append([float((pred & pos).sum() / npos) if npos else None,
-                    float((pred & neg).sum() / nneg) if nneg else None])
+        npos, nneg = int(c[g, 2] + c[g, 3]), int(c[g, 0] + c[g, 1])
+        out.append([float(c[g, 3] / npos) if npos else None,
+                    float(c[g, 1] / nneg) if nneg else None])
     return out
 
 

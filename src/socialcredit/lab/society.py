@@ -87,20 +87,52 @@ def _purpose_code(purpose: str) -> int:
     return zlib.crc32(purpose.encode("utf-8"))
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
 class Streams:
-    """Common random numbers: uniform(month, purpose, j)[subject] is the same number
-    in every run with this seed, whatever happened before."""
+    """Common random numbers: every draw is a function of (seed, month, purpose, j,
+    subject), never of what happened before, so a subject meets the same luck in every
+    run with this seed.
+
+    Dense draws (one per subject, for every subject) come from a PCG64 stream keyed by
+    (seed, month, purpose, j) and indexed by subject. Sparse draws (only for the
+    subjects with an event: its time, its reporting delay, whether the subject pays or
+    objects) come from SplitMix64, a counter-based hash of (key, subject), so they cost
+    nothing for the subjects without events and stay coupled subject by subject."""
 
     def __init__(self, seed: int, n: int) -> None:
         self.seed = seed
         self.n = n
 
+    def _seq(self, month: int, purpose: str, j: int) -> np.random.SeedSequence:
+        return np.random.SeedSequence([self.seed, month, _purpose_code(purpose), j])
+
     def generator(self, month: int, purpose: str, j: int = 0) -> np.random.Generator:
-        ss = np.random.SeedSequence([self.seed, month, _purpose_code(purpose), j])
-        return np.random.Generator(np.random.PCG64(ss))
+        return np.random.Generator(np.random.PCG64(self._seq(month, purpose, j)))
 
     def uniform(self, month: int, purpose: str, j: int = 0) -> F64:
         out: F64 = self.generator(month, purpose, j).random(self.n)
+        return out
+
+    def exponential(self, month: int, purpose: str, j: int = 0) -> F64:
+        """Exp(1) per subject: e^(−E) is the subject's uniform (see poisson_counts)."""
+        out: F64 = self.generator(month, purpose, j).standard_exponential(self.n)
+        return out
+
+    def sparse(self, month: int, purpose: str, subjects: npt.NDArray[np.integer],
+               j: int = 0) -> F64:
+        """Uniforms in [0, 1) for the given subjects only."""
+        key = self._seq(month, purpose, j).generate_state(1, np.uint64)[0]
+        z = subjects.astype(np.uint64) * _GOLDEN + key
+        z ^= z >> np.uint64(30)
+        z *= _MIX1
+        z ^= z >> np.uint64(27)
+        z *= _MIX2
+        z ^= z >> np.uint64(31)
+        out: F64 = (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
         return out
 
 
@@ -119,4 +151,15 @@ def poisson_icdf(u: F64, lam: F64) -> I64:
     return k
 
 
-__all__ = ["Society", "Streams", "make_society", "poisson_icdf"]
+def poisson_counts(e: F64, lam: F64) -> I64:
+    """poisson_icdf at u = e^(−e) for an Exp(1) variate e, without an exp per subject:
+    the count is at least 1 exactly when e ≤ lam, which is rare, and only those few
+    subjects continue the inversion."""
+    k = np.zeros(len(e), np.int64)
+    some = np.flatnonzero(e <= lam)
+    if some.size:
+        k[some] = poisson_icdf(np.exp(-e[some]), lam[some])
+    return k
+
+
+__all__ = ["Society", "Streams", "make_society", "poisson_counts", "poisson_icdf"]
