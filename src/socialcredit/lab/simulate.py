@@ -504,7 +504,9 @@ class Simulation:
             tr.add(f"benefit_rate:{a.action}", float((eff == 1).mean()))
             tr.add(f"deny_by_group:{a.action}", _rate_by(deny, soc.group, gs))
             tr.add(f"deny_by_district:{a.action}", _rate_by(deny, soc.district, ds))
-            tr.add(f"tpr_fpr_deny_by_group:{a.action}", _tpr_fpr(deny, label, soc.group, ng))
+            tr.add(f"tpr_fpr_deny_by_group:{a.action}",
+                   _tpr_fpr(deny, label, soc.group, ng) if rule.consequences else
+                   _tpr_fpr(deny[:0], label[:0], soc.group[:0], ng))
             tr.count(f"requests:{a.action}", int(asks.sum()))
             tr.count(f"denied:{a.action}", int((asks & deny).sum()))
             if cf is not None:
