@@ -110,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{t1 - t_metrics:.1f} s")
     print(f"  rescored per month: mean {sum(rescored) / len(rescored):,.0f} "
           f"({sum(rescored) / len(rescored) / sc.population:.1%} of subjects), max "
-          f"{max(rescored):,}; records in the store at the end {trace.monthly['records_in_store'][-1]:,}"
-          f"; pruned {trace.counters.get('records_pruned', 0):,}")
+          f"{max(rescored):,}; records in the store at the end "
+          f"{trace.monthly['records_in_store'][-1]:,}; pruned "
+          f"{trace.counters.get('records_pruned', 0):,}")
     print(f"  listed at the end {data['summary']['listed']['final_share']:.2%}; requests denied "
           + ", ".join(f"{a} {d['denied']:,}" for a, d in data["summary"]["decisions"].items()
                       if d["denied"]))

@@ -108,12 +108,17 @@ def _eo(v: list[list[float | None]]) -> float | None:
     return max(both) if both else None
 
 
-def fairness(tr: Trace) -> dict[str, Any]:
+def fairness(tr: Trace, rb: Rulebook) -> dict[str, Any]:
+    """Disparities of the outcomes this rulebook can produce: being blacklisted (if it
+    has black lists) and being denied each scenario action it can deny."""
     f = tr.final
-    black = (f["lists"] & _black_bits(tr)) != 0
-    outcomes = {"listed": black}
+    outcomes: dict[str, Any] = {}
+    if any(tr.black):
+        outcomes["listed"] = (f["lists"] & _black_bits(tr)) != 0
     for a in tr.actions:
-        outcomes[f"denied:{a}"] = f[f"effect:{a}"] == 2
+        if any(c.action == a and c.effect == "deny" and c.applies_to == "self"
+               for c in rb.consequences):
+            outcomes[f"denied:{a}"] = f[f"effect:{a}"] == 2
     return disparate_impact(outcomes, f["label"],
                             {"group": (tr.group, tr.groups),
                              "district": (tr.district, tr.districts)})
@@ -152,7 +157,7 @@ def build_data(rb: Rulebook, sc: Scenario, tr: Trace, banner: dict[str, Any] | N
     from socialcredit.lab.report import findings
 
     summary = metrics.summary(tr)
-    summary["disparate_impact"] = fairness(tr)
+    summary["disparate_impact"] = fairness(tr, rb)
     data: dict[str, Any] = {
         "format": FORMAT,
         "study_only": banner,

@@ -108,7 +108,7 @@ def findings(data: dict[str, Any]) -> list[str]:
                f"({n['score_list_notices_ended_after_payment']:,} after a payment)"
                if n["score_list_notices"] else "") + ".")
     for a, d in s["decisions"].items():
-        if d["requests"]:
+        if d["denied"] or d["would_be_denied_at_end"] or d["would_benefit_at_end"]:
             out.append(f"{a}: {d['denied']:,} of {d['requests']:,} requests denied "
                        f"({pct(d['denied_share_of_requests'], 2)}); at the end "
                        f"{pct(d['would_be_denied_at_end'], 2)} of subjects would be denied and "
@@ -203,21 +203,15 @@ def run_charts(data: dict[str, Any]) -> list[tuple[str, str]]:
         ax.set(xlabel="month", ylabel="share of subjects", ylim=(0, 1))
         ax.legend(loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
         charts.append(("Tier distribution, month by month", _svg(fig)))
-    fig, axes = plt.subplots(1, 2, sharey=True)
-    for ax, key, labels, title in ((axes[0], "listed_by_group", groups, "by group"),
-                                   (axes[1], "listed_by_district", districts, "by district")):
-        for i, g in enumerate(labels):
-            ax.plot(x, [row[i] for row in mo[key]], label=g)
-        ax.set(title=title, xlabel="month")
-        ax.legend(frameon=False)
-    axes[0].set_ylabel("share on a blacklist")
-    charts.append(("Blacklisted share by group and by district", _svg(fig)))
+    if s["underclass"]["ever_listed"]:
+        charts.append(_listed_chart(plt, x, mo, groups, districts))
     if any(v is not None for v in mo["gini"]):
         fig, ax = plt.subplots()
         ax.plot(x, [v if v is not None else float("nan") for v in mo["gini"]])
         ax.set(xlabel="month", ylabel="Gini of scores")
         charts.append(("Inequality of scores (Gini)", _svg(fig)))
-    actions = [k.split(":", 1)[1] for k in mo if k.startswith("deny_rate:")]
+    actions = [k.split(":", 1)[1] for k in mo if k.startswith("deny_rate:")
+               and any(mo[k])]
     if actions:
         fig, ax = plt.subplots()
         for a in actions:
@@ -262,6 +256,20 @@ def run_charts(data: dict[str, Any]) -> list[tuple[str, str]]:
         ax.legend(frameon=False)
         charts.append(("Means under feedback", _svg(fig)))
     return charts
+
+
+def _listed_chart(plt: Any, x: list[int], mo: dict[str, Any], groups: list[str],
+                  districts: list[str]) -> tuple[str, str]:
+    fig, axes = plt.subplots(1, 2, sharey=True)
+    for ax, key, labels, title in (
+            (axes[0], "listed_by_group", groups, "by group"),
+            (axes[1], "listed_by_district", districts, "by district")):
+        for i, g in enumerate(labels):
+            ax.plot(x, [row[i] for row in mo[key]], label=g)
+        ax.set(title=title, xlabel="month")
+        ax.legend(frameon=False)
+    axes[0].set_ylabel("share on a blacklist")
+    return ("Blacklisted share by group and by district", _svg(fig))
 
 
 def compare_charts(data: dict[str, Any]) -> list[tuple[str, str]]:
