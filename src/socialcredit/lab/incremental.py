@@ -116,11 +116,17 @@ class Plan:
     def dead(self, store: RecordStore, t: int) -> Bool:
         """Conduct and fact records that can never change a standing again at any
         instant ≥ t: every rule on the type has expired, every record listing has
-        ended, every attribute has let the fact lapse; and voided records."""
+        ended, every attribute has let the fact lapse (or nothing reads the type at
+        all); and voided records."""
         n = store.n
         dead = store.voided[:n].copy()
         types = store.type[:n]
         occ, rec = store.occ[:n], store.rec[:n]
+        # conduct and fact types no rule, list or attribute reads count for nothing
+        unread = [store.type_index[t.id] for t in self.rb.record_types
+                  if t.kind in ("conduct", "fact") and t.id not in self.effects]
+        if unread:
+            dead |= np.isin(types, unread)
         for tid, e in self.effects.items():
             code = store.type_index.get(tid)
             if code is None:
