@@ -60,3 +60,37 @@ def test_with_a_score_tolerance_tiers_and_lists_stay_exact() -> None:
 def test_shipped_rulebooks_on_a_shipped_scenario(name: str) -> None:
     assert _check(resolve_rulebook(name), tolerance=0.0,
                   shipped_scenario="errors-and-objections") > 100
+
+
+def test_exported_records_are_a_ledger_the_engine_scores_alike(tmp_path: object) -> None:
+    """--records writes the simulated ledger in the ledger's Parquet record schema;
+    the batch engine scoring that file gives the lab's standings."""
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    from socialcredit.interchange import RECORDS
+    from socialcredit.scoring.batch import score_records, subjects_to_table
+
+    out = Path(str(tmp_path)) / "records.parquet"
+    sc = scenario(population=800)
+    rb = labtest()
+    sim = Simulation(rb, sc, make_society(sc, 800, 2), 2,
+                     LabOptions(tolerance=0.0, records_out=str(out)))
+    tr = sim.run(20)
+    table = pq.read_table(out)
+    assert table.schema.equals(RECORDS)
+    # everything that joined the ledger (records still pending at the end have not)
+    assert table.num_rows == sim.store.next_serial > 0
+    assert table.num_rows <= sum(tr.counters.get(k, 0) for k in (
+        "true_records", "false_records", "payments", "voids"))
+    assert table.column("evidence").null_count < table.num_rows
+    assert set(table.column("provider").to_pylist()) <= {
+        "bank-01", "court-01", "civil-01", "reviewer-01"}
+    t = sc.start_us + 20 * MONTH_US
+    subjects = subjects_to_table([(str(i), "person") for i in range(800)])
+    got = score_records(rb, table, subjects, t)
+    st = sim.scorer.state
+    assert np.allclose(got.column("score").to_numpy(), st.score, atol=1e-9)
+    tiers = [rb.tiers[i].id if i < len(rb.tiers) else None for i in st.tier.tolist()]
+    assert got.column("tier").to_pylist() == tiers

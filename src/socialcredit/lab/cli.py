@@ -91,6 +91,10 @@ def run_cmd(
                                              "scenario's).")] = None,
     study: StudyOpt = False,
     tolerance: ToleranceOpt = 1.0,
+    records: Annotated[Path | None, typer.Option(
+        "--records", help="Also write every simulated record (true and false, payments, "
+                          "voids) to this Parquet file, in the ledger's record schema.")]
+    = None,
     json_: JsonOpt = False,
 ) -> None:
     """Simulate one rulebook on a scenario's society and write a report."""
@@ -98,7 +102,8 @@ def run_cmd(
     from socialcredit.lab.simulate import LabOptions
 
     result = run(rulebook, scenario, population=population, months=months, seed=seed,
-                 study=study, options=LabOptions(tolerance=tolerance))
+                 study=study, options=LabOptions(
+                     tolerance=tolerance, records_out=None if records is None else str(records)))
     page = result.write(out_dir)
     if json_:
         _emit({"report": str(page), "json": str(out_dir / "report.json"),

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from socialcredit.ledger.model import Record
 from socialcredit.rulebook.model import Rulebook
@@ -189,6 +190,31 @@ class RecordStore:
                          "kind": pa.DictionaryArray.from_arrays(
                              pa.array(np.zeros(len(codes), np.int32)),
                              pa.array([kind], pa.string())).cast(pa.string())})
+
+    def ledger_table(self, rows: I64) -> pa.Table:
+        """`rows` in the ledger's Parquet record schema (socialcredit.interchange.RECORDS,
+        what `socialcredit export` writes): providers are `<role>-01` for the type's
+        first provider role (reviewers for voids), evidence a `urn:lab:` reference
+        where the type requires it."""
+        from socialcredit.interchange import RECORDS  # lazily: only exports need it
+
+        tcode = self.type[rows].astype(np.int32)
+        providers = pa.array([f"{(t.providers or ('reviewer',))[0]}-01"
+                              for t in self.rb.record_types] or [""], pa.string())
+        needs = np.array([t.evidence == "required" for t in self.rb.record_types] or [False])
+        table = self.engine_table(rows)
+        ids = table.column("record_id")
+        evidence = pc.if_else(pa.array(needs[tcode]),
+                              pc.binary_join_element_wise("urn:lab:", ids, ""),
+                              pa.scalar(None, pa.string()))
+        return pa.table({
+            "record_id": ids, "provider": providers.take(pa.array(tcode)),
+            "subject": table.column("subject"), "type": table.column("type").cast(pa.string()),
+            "kind": table.column("kind").cast(pa.string()),
+            "occurred_at": table.column("occurred_at"),
+            "recorded_at": table.column("recorded_at"),
+            "value_num": table.column("value_num"), "value_text": table.column("value_text"),
+            "evidence": evidence, "ref": table.column("ref")}).cast(RECORDS)
 
     def records(self, rows: I64) -> list[Record]:
         """Record objects (the reference engine's input) for `rows`."""

@@ -63,6 +63,7 @@ class LabOptions:
     prune: bool = True
     workers: int = 2
     keep_standings: bool = False  # keep every month's scores (tests)
+    records_out: str | None = None  # write every record here (Parquet, ledger schema)
 
 
 @dataclass
@@ -153,6 +154,7 @@ class Simulation:
         self.district_size = np.bincount(society.district, minlength=len(self.districts))
         self.actions = [action_rules(rb, a.action) for a in sc.actions]
         self.months = sc.months
+        self.writer: Any = None
         self.ever_wrongly_listed = np.zeros(n, np.bool_)
         self.wrong_prev = np.zeros(n, np.bool_)
         self.pending_prev = np.zeros(n, np.bool_)
@@ -412,7 +414,11 @@ class Simulation:
                 break
             added = self.pending.take(ready)
             self.pending = self.pending.take(~ready)
+            before = self.store.n
             serials = self.store.append(added)
+            if self.writer is not None:
+                self.writer.write_table(self.store.ledger_table(
+                    np.arange(before, self.store.n, dtype=np.int64)))
             touched[added.subj] = True
             paid |= self._account_follow_ups(added)
             follow = self._follow_ups(m, added, serials)
@@ -544,8 +550,19 @@ class Simulation:
 
     def run(self, months: int) -> Trace:
         self.months = months
-        for m in range(months):
-            self.step(m)
+        if self.options.records_out is not None:
+            import pyarrow.parquet as pq
+
+            from socialcredit.interchange import RECORDS
+
+            self.writer = pq.ParquetWriter(self.options.records_out, RECORDS)
+        try:
+            for m in range(months):
+                self.step(m)
+        finally:
+            if self.writer is not None:
+                self.writer.close()
+                self.writer = None
         self.trace.months = months
         self.trace.counters["records_pruned"] = self.store.pruned
         return self.trace
