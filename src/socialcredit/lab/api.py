@@ -190,6 +190,10 @@ def headline(data: dict[str, Any]) -> dict[str, float | None]:
         "time to redemption, median months (Kaplan–Meier)": u["redemption_median_months"],
         "Gini of scores (end)": s["gini"]["final"],
         "mean score (end)": data["monthly"]["mean_score"][-1],
+        "mean score gap between groups (max − min, end)": _spread(
+            data["monthly"]["mean_score_by_group"][-1]),
+        "mean score gap between districts (max − min, end)": _spread(
+            data["monthly"]["mean_score_by_district"][-1]),
     }
     if mob.get("tiers"):
         bottom = mob["bottom_tier"]
