@@ -25,3 +25,16 @@ def test_the_society_does_not_depend_on_the_rulebook() -> None:
     for f in ("group", "district", "means", "propensity"):
         assert (getattr(s1, f) == getattr(s2, f)).all()
     assert not (make_society(sc, 500, 4).propensity == s1.propensity).all()
+
+
+def test_report_json_is_strict_json(tmp_path: object) -> None:
+    from pathlib import Path
+
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"{name} in report.json")
+
+    res = run(rulebook(), scenario(population=300, months=6), seed=1)
+    out = Path(str(tmp_path))
+    res.write(out)
+    data = json.loads((out / "report.json").read_text(), parse_constant=no_constants)
+    assert data["summary"]["listed"]["final_count"] >= 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -313,10 +314,22 @@ def render_compare(data: dict[str, Any]) -> str:
     return str(_env().get_template("compare.html").render(d=data, charts=compare_charts(data)))
 
 
+def finite_json(obj: Any) -> Any:
+    """The data with every NaN or infinity replaced by null: JSON has no such numbers,
+    and a reader should see "not defined", not a parse error."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_json(v) for v in obj]
+    return obj
+
+
 def _write(data: dict[str, Any], out: Path, html: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n",
-                                     encoding="utf-8")
+    text = json.dumps(finite_json(data), indent=1, ensure_ascii=False, allow_nan=False)
+    (out / "report.json").write_text(text + "\n", encoding="utf-8")
     (out / PAGE).write_text(html, encoding="utf-8")
     return out / PAGE
 

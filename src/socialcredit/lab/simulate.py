@@ -232,7 +232,7 @@ class Simulation:
         if ((self.sc.errors.rate or self.sc.errors.by_behaviour) and self.void_type is None
                 and self.sc.objections.share > 0):
             notes.append(f"{self.rb.rulebook} declares no void record type: objections "
-                             "cannot correct anything")
+                         "cannot correct anything")
 
     # -- one month ----------------------------------------------------------------------
 
@@ -248,8 +248,7 @@ class Simulation:
         intensity = self._intensity()
         patrol_counts = np.zeros(len(self.districts))
         parts: list[Batch] = []
-        mult_fb = np.ones((len(self.behaviours), self.n))
-        fb_on = [False] * len(self.behaviours)
+        mult_fb: dict[int, F64] = {}  # behaviour -> propensity multiplier, where active
         for fi, f in enumerate(sc.feedback):
             if not f.propensity:
                 continue
@@ -259,12 +258,12 @@ class Simulation:
             for bi, bp in enumerate(self.behaviours):
                 factor = f.propensity.get(bp.b.id)
                 if factor is not None:
-                    mult_fb[bi, active] *= factor
-                    fb_on[bi] = True
+                    mult = mult_fb.setdefault(bi, np.ones(self.n))
+                    mult[active] *= factor
         for bi, bp in enumerate(self.behaviours):
             b = bp.b
             lam = self.static[bi] * bp.by_means[self.means]
-            if fb_on[bi]:
+            if bi in mult_fb:
                 lam = lam * mult_fb[bi]
             p = bp.detect[soc.district]
             if bp.patrolled:
@@ -300,16 +299,18 @@ class Simulation:
                 j = np.arange(total) - np.repeat(start, counts)
                 occ = np.empty(total, np.int64)
                 rec_delay = np.empty(total, np.float64)
-                for jj in range(int(j.max()) + 1):
+                u_units = np.empty(total, np.float64)
+                for jj in range(int(j.max()) + 1):  # the j-th event of each subject
                     at = j == jj
                     s = subj[at]
                     occ[at] = lo + (st.sparse(m, f"time:{tag}:{b.id}", s, jj)
                                     * MONTH_US).astype(np.int64)
                     rec_delay[at] = -np.log1p(-st.sparse(m, f"delay:{tag}:{b.id}", s, jj))
+                    if b.units is not None:
+                        u_units[at] = st.sparse(m, f"units:{tag}:{b.id}", s, jj)
                 rec = occ + (rec_delay * delay_us).astype(np.int64)
                 if b.units is not None:
-                    units = poisson_icdf(st.sparse(m, f"units:{tag}:{b.id}", subj, 0),
-                                         np.full(total, b.units))
+                    units = poisson_icdf(u_units, np.full(total, b.units))
                     value = np.maximum(units, 1).astype(np.float64)
                 else:
                     value = np.full(total, np.nan)
