@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from socialcredit.lab import cli as lab_cli
 from socialcredit.lab.api import BANNER
 from tests.conftest import ROOT
-from tests.lab.test_lab_impact import V2, _ledger
+from tests.lab.test_lab_impact import V2, small_ledger
 
 runner = CliRunner()
 
@@ -79,7 +79,7 @@ def test_bad_scenario_is_a_clean_error(tmp_path: Path) -> None:
 
 
 def test_diff_impact_command(tmp_path: Path) -> None:
-    ledger = _ledger(tmp_path)
+    ledger = small_ledger(tmp_path)
     url = ledger.url
     ledger.close()
     v2 = tmp_path / "v2.yaml"

@@ -24,7 +24,7 @@ V2 = (RULEBOOK.replace('version: "1"', 'version: "2"')
       .replace("enter_when: {score_below: 70}", "enter_when: {score_below: 75}"))
 
 
-def _ledger(tmp_path: Path) -> Ledger:
+def small_ledger(tmp_path: Path) -> Ledger:
     rb = parse_rulebook(RULEBOOK, "v1.yaml")
     clock = iter(range(NOW - 10**12, NOW, 10**6))
     ledger = Ledger.init(rb, f"sqlite:///{tmp_path / 'l.db'}", clock=lambda: next(clock))
@@ -51,7 +51,7 @@ def _ledger(tmp_path: Path) -> Ledger:
 
 
 def test_diff_impact_matches_the_reference_engine(tmp_path: Path) -> None:
-    ledger = _ledger(tmp_path)
+    ledger = small_ledger(tmp_path)
     v2 = tmp_path / "v2.yaml"
     v2.write_text(V2)
     rep = diff_impact(ledger, "labtest", str(v2), at=NOW, examples=5)
@@ -89,7 +89,7 @@ def test_diff_impact_matches_the_reference_engine(tmp_path: Path) -> None:
 
 
 def test_versions_by_name_and_refusal(tmp_path: Path) -> None:
-    ledger = _ledger(tmp_path)
+    ledger = small_ledger(tmp_path)
     rb2 = parse_rulebook(V2, "v2.yaml")
     ledger.publish(rb2, effective=NOW + 10**15)  # published, not yet in force
     rep = diff_impact(ledger, "labtest@1", "labtest@2", at=NOW)

@@ -11,6 +11,7 @@ import pytest
 
 from socialcredit.errors import RefusedRulebook
 from socialcredit.lab.api import BANNER, compare, run
+from socialcredit.rulebook import baseline_violations
 from socialcredit.synth import resolve_rulebook
 
 SMALL = {"population": 300, "months": 6}
@@ -33,8 +34,7 @@ def test_study_run_carries_the_banner_everywhere(tmp_path: Path) -> None:
     banner = res.data["study_only"]
     assert banner["banner"] == BANNER
     assert len(banner["violations"]) == len(
-        __import__("socialcredit.rulebook", fromlist=["baseline_violations"])
-        .baseline_violations(resolve_rulebook("media-reported")))
+        baseline_violations(resolve_rulebook("media-reported"))) > 10
     assert any("media-reported.yaml:" in v for v in banner["violations"])
     assert res.data["findings"][0].startswith("Study only: the engine will not operate")
     res.write(tmp_path)

@@ -220,7 +220,7 @@ def headline(data: dict[str, Any]) -> dict[str, float | None]:
     return out
 
 
-def _ci(values: list[float]) -> tuple[float, float | None, float | None]:
+def confidence_interval(values: list[float]) -> tuple[float, float | None, float | None]:
     """Mean and a 95 % Student-t confidence interval (None with fewer than 2 values)."""
     n = len(values)
     mean = float(np.mean(values))
@@ -308,7 +308,7 @@ def compare(rulebooks: Sequence[str | Path | Rulebook], scenario: str | Path | S
 def _interval(values: list[float], total: int) -> dict[str, Any]:
     if not values:
         return {"mean": None, "ci95": None, "n": 0, "of": total}
-    mean, lo, hi = _ci(values)
+    mean, lo, hi = confidence_interval(values)
     return {"mean": mean, "ci95": None if lo is None else [lo, hi], "n": len(values),
             "of": total}
 
@@ -336,5 +336,5 @@ def _unique_names(rbs: list[Rulebook]) -> list[str]:
     return names
 
 
-__all__ = ["BANNER", "CompareResult", "LabResult", "compare", "headline", "run",
-           "study_banner"]
+__all__ = ["BANNER", "CompareResult", "LabResult", "compare", "confidence_interval",
+           "headline", "run", "study_banner"]
