@@ -39,3 +39,20 @@ def test_four_fifths_rule_on_a_constructed_population() -> None:
     assert abs(d["adverse_rate_ratio"] - 3.0) < 1e-12
     # TPR: a 10/20 = .5, b 20/20 = 1; FPR: a 0/80, b 10/80
     assert abs(d["equalized_odds_difference"] - 0.5) < 1e-12
+
+
+def test_a_population_of_identical_subjects() -> None:
+    # every subject alike: one weighted row (Fairlearn rejects a one-element array)
+    n = 7
+    d = disparity(np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, np.int8), ["a", "b"])
+    assert d["by_group"]["a"]["selection_rate"] == 0.0
+    assert d["by_group"]["a"]["count"] == n
+    assert "b" not in d["by_group"]
+
+
+def test_a_one_subject_one_month_run() -> None:
+    from socialcredit.lab.api import run
+    from tests.lab.labkit import rulebook, scenario
+
+    res = run(rulebook(), scenario(population=1, months=1))
+    assert res.data["summary"]["listed"]["final_count"] in (0, 1)

@@ -70,7 +70,11 @@ def metric_frame(label: Bool, pred: Bool, feature: I8, names: list[str],
                    "false_positive_rate": false_positive_rate,
                    "count": lambda yt, yp: float(len(yt))}
         sample_params = None
-    sensitive = np.array(names, dtype=object)[f]
+    import pandas as pd
+
+    # a Series, not an array: MetricFrame rejects a one-element NumPy feature array
+    # (which the weighted form produces when every subject is alike)
+    sensitive = pd.Series(np.array(names, dtype=object)[f], name="sensitive_feature_0")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TPR/FPR of a group without positives/negatives
         return MetricFrame(metrics=metrics, y_true=y, y_pred=p,
