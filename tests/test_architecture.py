@@ -93,10 +93,10 @@ def test_domain_rooms_never_reach_up_into_the_service_or_the_faces(room: str) ->
 
 
 # What a command may import besides the service: parsing its inputs, printing its
-# outputs (data shapes), and the tools that need no ledger (linter, codes, synth).
+# outputs (data shapes), and the tools that need no ledger (linter, codes, the lab).
 CLI_MAY_IMPORT = ("socialcredit.service", "socialcredit.cli", "socialcredit.errors",
                   "socialcredit.timeutil", "socialcredit.rulebook", "socialcredit.lint",
-                  "socialcredit.identifiers", "socialcredit.lab.synth",
+                  "socialcredit.identifiers", "socialcredit.lab",
                   "socialcredit.ledger.readers", "socialcredit.scoring.standing",
                   "socialcredit.decisions.evaluate")
 

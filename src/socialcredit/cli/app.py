@@ -14,6 +14,7 @@ import typer
 from socialcredit import __version__
 from socialcredit.cli import (
     demo,
+    lab,
     ledger,
     lint,
     log,
@@ -68,6 +69,9 @@ app.add_typer(rulebook.schema_app, name="schema")
 app.command("lint")(lint.lint_cmd)
 app.command("import-scorecard")(scorecard.import_scorecard_cmd)
 app.command("uscc")(uscc_cli.uscc_cmd)
+# the policy lab
+app.add_typer(lab.app, name="lab")
+app.command("diff-impact")(lab.diff_impact_cmd)
 # synthetic data and the demo
 app.command("synth")(demo.synth_cmd)
 app.command("demo")(demo.demo_cmd)

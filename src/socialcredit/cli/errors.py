@@ -56,7 +56,8 @@ HINTS: dict[str, str] = {
     "ledger.outdated": "run `socialcredit db upgrade` (back the ledger up first)",
     "ingest.rows_invalid": "fix the rows, or ingest the good ones with --skip-invalid",
     "log.missing": "create the ledger with `socialcredit init --rulebook FILE`",
-    "rulebook.refused": "`socialcredit lint FILE` explains each line crossed",
+    "rulebook.refused": "`socialcredit lint FILE` explains each line crossed; the policy lab "
+                        "studies such a rulebook with --study",
 }
 
 

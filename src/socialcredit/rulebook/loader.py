@@ -172,3 +172,10 @@ def source_name(rb: Rulebook) -> str:
 def source_text(rb: Rulebook) -> str | None:
     text = rb.__dict__.get("_text")
     return str(text) if text is not None else None
+
+
+def yaml_line_map(text: str) -> dict[PathKey, int]:
+    """Every path of a YAML document (("behaviours", 2, "rate")) -> its 1-based line, so
+    other YAML formats (the policy lab's scenarios) can locate their errors the way
+    rulebook errors are located. Raises yaml.YAMLError on text that is not YAML."""
+    return _line_map(yaml.compose(text, Loader=yaml.SafeLoader))

@@ -29,6 +29,7 @@ from socialcredit.timeutil import now_us
 
 if TYPE_CHECKING:
     from socialcredit.service.decisions import Decisions
+    from socialcredit.service.impact import Impact
     from socialcredit.service.ingest import Records
     from socialcredit.service.log import Log
     from socialcredit.service.population import Population
@@ -168,6 +169,12 @@ class Service:
         from socialcredit.service.population import Population
 
         return Population(self.ctx)
+
+    @cached_property
+    def impact(self) -> Impact:
+        from socialcredit.service.impact import Impact
+
+        return Impact(self.ctx)
 
     @cached_property
     def log(self) -> Log:
