@@ -8,8 +8,8 @@ import pytest
 from socialcredit.decisions import evaluate
 from socialcredit.lab.decide import EFFECTS, action_rules, effects
 from socialcredit.rulebook import Rulebook
-from socialcredit.scoring.standing import RulebookRef, Standing
 from socialcredit.rulebook.shipped import load_named, shipped_names
+from socialcredit.scoring.standing import RulebookRef, Standing
 from tests.lab.labkit import rulebook as labtest
 
 

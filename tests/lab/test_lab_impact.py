@@ -10,9 +10,9 @@ import pytest
 from socialcredit.decisions import evaluate
 from socialcredit.errors import RefusedRulebook
 from socialcredit.lab.decide import EFFECTS
-from socialcredit.service import Service
 from socialcredit.rulebook import parse_rulebook
 from socialcredit.scoring import reference
+from socialcredit.service import Service
 from socialcredit.timeutil import parse_instant
 from tests.lab.labkit import RULEBOOK
 

@@ -10,8 +10,8 @@ import pytest
 from socialcredit.lab.simulate import MONTH_US, LabOptions, Simulation
 from socialcredit.lab.society import make_society
 from socialcredit.rulebook import Rulebook
-from socialcredit.scoring import reference
 from socialcredit.rulebook.shipped import load_named
+from socialcredit.scoring import reference
 from tests.lab.labkit import rulebook as labtest
 from tests.lab.labkit import scenario
 
