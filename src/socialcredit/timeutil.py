@@ -60,18 +60,6 @@ def parse_instant(value: str | datetime | date) -> int:
     return to_us(dt)
 
 
-def option_instant(value: str | None, option: str) -> int | None:
-    """A CLI option's instant, or a SocialCreditError naming the option."""
-    from socialcredit.errors import SocialCreditError
-
-    if value is None:
-        return None
-    try:
-        return parse_instant(value)
-    except ValueError as exc:
-        raise SocialCreditError(f"{option}: {exc}") from None
-
-
 _ONE_US = timedelta(microseconds=1)
 
 
