@@ -293,7 +293,10 @@ def _signer(conn: Connection) -> tuple[str, Ed25519PrivateKey]:
 
 
 def _row(r: Any) -> Checkpoint:
-    return Checkpoint(int(r.id), int(r.size), bytes(r.root), str(r.note), int(r.created_at))
+    # a root written as TEXT by SQL outside the log still reads (and then fails to match
+    # the signed note, which names the checkpoint) rather than crashing the reader
+    root = bytes(r.root) if isinstance(r.root, bytes | memoryview) else str(r.root).encode()
+    return Checkpoint(int(r.id), int(r.size), root, str(r.note), int(r.created_at))
 
 
 def checkpoint(conn: Connection) -> Checkpoint:
