@@ -60,8 +60,9 @@ app.command("seal-decisions")(reading.seal_decisions)
 app.command("score")(population.score)
 app.command("export")(population.export)
 app.command("import")(population.import_)
-# the public log
+# the public log, and the ledger verified against it
 app.add_typer(log.app, name="log")
+app.command("verify")(log.verify_all)
 # rulebooks and identifiers
 app.add_typer(rulebook.rulebook_app, name="rulebook")
 app.add_typer(rulebook.schema_app, name="schema")

@@ -28,7 +28,7 @@ from socialcredit.ledger.validate import SUBJECT_KINDS, Row
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.service.context import Context
 from socialcredit.service.ingest import Located, Records
-from socialcredit.service.programs import Programs
+from socialcredit.service.programs import Programs, Providers
 from socialcredit.timeutil import format_instant
 
 
@@ -64,12 +64,17 @@ def import_ledger(ctx: Context, directory: str | Path) -> ImportReport:
             programs.publish_in(conn, rb, int(r["effective_at"]), int(r["published_at"]),
                                 r["source"])
             n_prog += (r["program"], r["version"]) not in before
+        registered = []
         for r in read_table(root, "providers", PROVIDERS).to_pylist():
             try:
-                n_prov += ledger.add_provider(conn, r["provider"], r["role"],
-                                              r["registered_at"])
+                event = Providers(ctx).add_in(conn, r["provider"], r["role"],
+                                              int(r["registered_at"]))
             except LedgerError as exc:
                 raise LedgerError(f"{root}/providers: {exc}", code="import.invalid") from None
+            if event is not None:
+                registered.append(event)
+        n_prov = len(registered)
+        ctx.sink.emit(conn, registered)
         for b in bucket_names(root):
             subs = read_table(root, "subjects", SUBJECTS, b)
             recs = read_table(root, "records", RECORDS, b)

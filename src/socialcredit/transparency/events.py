@@ -51,6 +51,11 @@ EVENT_KINDS: dict[str, tuple[str, ...]] = {
     "record.resolution": ("program", "list", "commitment", "record_id", "resolution_record_id"),
     # a batch of decisions: how many and the digest of their canonical records
     "decisions.batch": ("program", "count", "digest"),
+    # an ingest stored a batch of records: how many, the RFC 9162 root over their
+    # canonical hashes in seq order (socialcredit.ledger.digest), their seq range
+    "records.batch": ("batch", "count", "root", "first_seq", "last_seq"),
+    # a data provider was registered with its role (providers are organisations)
+    "provider.registered": ("provider", "role", "registered_at"),
 }
 
 # Field names that would put a person in clear into a public log.

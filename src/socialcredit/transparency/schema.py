@@ -90,6 +90,8 @@ keys = Table(
     Column("public_key", LargeBinary(32), nullable=False),
     Column("private_key", LargeBinary(32), nullable=True),
     Column("created_at", BigInteger, nullable=False),
+    # the id of the key that encrypts subject salts (kept outside the database)
+    Column("salt_key_id", String(16), nullable=True),
     CheckConstraint("id = 1", name="tlog_keys_single_row"),
 )
 
