@@ -115,15 +115,22 @@ class Service:
 
     @staticmethod
     def upgrade(db: str | None = None) -> tuple[str | None, str]:
-        """Bring a ledger's schema to this release's revision (`db upgrade`)."""
+        """Bring a ledger's schema to this release's revision (`db upgrade`); in the same
+        transaction, move a pre-0201 ledger's signing key out of the database and encrypt
+        its subject salts (transparency/keys.py), and make a SQLite file private (0600)."""
+        from socialcredit.db import restrict_sqlite_files
         from socialcredit.migrations import upgrade
+        from socialcredit.transparency.keys import move_secrets_out
 
         ledger = Ledger.connect(db)
         try:
             if not ledger.exists():
                 raise LedgerError(f"no ledger at {ledger.display_url}", code="ledger.missing")
             with ledger.engine.begin() as conn:
-                return upgrade(conn)
+                revisions = upgrade(conn)
+                move_secrets_out(conn)
+            restrict_sqlite_files(ledger.url)
+            return revisions
         finally:
             ledger.close()
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, LargeBinary, cast, func, inspect, literal, select
 
+from socialcredit.errors import redact_url
 from socialcredit.timeutil import format_instant, now_us
 from socialcredit.transparency import merkle
 from socialcredit.transparency.checkpoint import (
@@ -511,7 +512,7 @@ def _stream_nodes(
 
 def verify_log(engine: Engine, pubkey: bytes | str | Verifier | None = None) -> VerifyReport:
     """Verify the log in a database; see the module docstring for what is checked."""
-    report = VerifyReport(source=str(engine.url.render_as_string(hide_password=True)))
+    report = VerifyReport(source=redact_url(engine.url.render_as_string(hide_password=False)))
     if not inspect(engine).has_table("tlog_leaves"):
         raise TransparencyError("no transparency log in this database", code="log.missing")
     # One read transaction: on PostgreSQL REPEATABLE READ gives a single snapshot;

@@ -5,7 +5,7 @@ the log's secrets move out of the database.
   `records.batch` leaf commits to the batch's count and Merkle root) and the record's
   canonical hash;
 - `sc_sealed_decisions.digest`: the SHA-256 of a decision's body when it was sealed;
-- `tlog_keys.salt_key_id`: which key (kept outside the database) encrypts the subject
+- `tlog_state.salt_key_id`: which key (kept outside the database) encrypts the subject
   salts.
 
 Rows stored before this revision have no batch leaves. What they were is written down
@@ -37,7 +37,7 @@ def upgrade() -> None:
     op.add_column("sc_records", sa.Column("digest", sa.LargeBinary(32), nullable=True))
     op.add_column("sc_sealed_decisions",
                   sa.Column("digest", sa.LargeBinary(32), nullable=True))
-    op.add_column("tlog_keys", sa.Column("salt_key_id", sa.String(16), nullable=True))
+    op.add_column("tlog_state", sa.Column("salt_key_id", sa.String(16), nullable=True))
     conn = op.get_bind()
     max_seq = conn.execute(sa.text("SELECT max(seq) FROM sc_records")).scalar()
     providers = sorted(str(r[0]) for r in conn.execute(
