@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from socialcredit.errors import IngestError, LedgerError
+from socialcredit.errors import IngestError, LedgerError, RulebookError
 from socialcredit.ledger.parquet import (
     PROGRAMS,
     PROVIDERS,
@@ -25,6 +26,7 @@ from socialcredit.ledger.parquet import (
     read_table,
 )
 from socialcredit.ledger.validate import SUBJECT_KINDS, Row
+from socialcredit.rulebook.limits import MAX_BYTES, check_counts
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.service.context import Context
 from socialcredit.service.ingest import Located, Records
@@ -46,6 +48,24 @@ class ImportReport:
                 "duplicates": self.duplicates}
 
 
+def _rulebook(root: Path, row: dict[str, Any]) -> Rulebook:
+    """An exported rulebook, within the bounds a YAML one has (an export is untrusted)."""
+    where = f"{root}/programs: {row['program']} {row['version']}"
+    canonical = str(row["canonical"])
+    if len(canonical) > 4 * MAX_BYTES:
+        raise LedgerError(f"{where}: the rulebook is too large", code="import.invalid")
+    try:
+        data = json.loads(canonical)
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        check_counts(data, where)
+        return Rulebook.model_validate(data)
+    except (ValueError, RecursionError, RulebookError) as exc:
+        msg = exc.message if isinstance(exc, RulebookError) else exc.__class__.__name__
+        raise LedgerError(f"{where}: not a valid rulebook ({msg})",
+                          code="import.invalid") from None
+
+
 def import_ledger(ctx: Context, directory: str | Path) -> ImportReport:
     root = Path(directory)
     read_manifest(root)
@@ -56,7 +76,7 @@ def import_ledger(ctx: Context, directory: str | Path) -> ImportReport:
         before = {(pv.program, pv.version) for pv in ledger.program_versions(None, conn)}
         for r in sorted(read_table(root, "programs", PROGRAMS).to_pylist(),
                         key=lambda r: int(r["seq"])):
-            rb = Rulebook.model_validate(json.loads(r["canonical"]))
+            rb = _rulebook(root, r)
             if rb.sha256 != r["sha256"]:
                 raise LedgerError(f"{root}/programs: {r['program']} {r['version']}: sha256 "
                                   "does not match the canonical rulebook",
