@@ -44,6 +44,7 @@ CODES: dict[str, str] = {
     "not_found": "a named thing that does not exist",
     "forbidden": "the principal's role may not do this",
     "database.failed": "the database could not be reached or refused a statement",
+    "backup.invalid": "a backup that cannot be written, read or restored there",
 }
 
 

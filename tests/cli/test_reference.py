@@ -167,6 +167,12 @@ CASES: list[tuple[str, list[str], int]] = [
     ("socialcredit log export", ["{tmp}/logexp2", "--db", "{missing}"], 1),
     ("socialcredit log mine", ["bob", "--db", "{db}", "--json"], 0),
     ("socialcredit log mine", ["bob", "--db", "{missing}"], 1),
+    ("socialcredit backup", ["{tmp}/b.backup", "--db", "{db}"], 0),
+    ("socialcredit backup", ["{tmp}/b2.backup", "--db", "{missing}"], 1),
+    ("socialcredit backup", [], 64),
+    ("socialcredit restore", ["{tmp}/no.backup", "--db", "{tmp}/r.db"], 1),
+    ("socialcredit restore", ["{good}", "--db", "{tmp}/r.db"], 1),  # not a backup
+    ("socialcredit restore", [], 64),
     ("socialcredit verify", ["--db", "{db}"], 0),
     ("socialcredit verify", ["--db", "{missing}"], 1),
     ("socialcredit verify", ["--db", "{db}", "--pubkey", "{tmp}/absent.pub"], 1),

@@ -49,6 +49,8 @@ app.command("publish")(ledger.publish)
 app.command("programs")(ledger.programs)
 app.add_typer(ledger.provider_app, name="provider")
 app.add_typer(ledger.db_app, name="db")
+app.command("backup")(ledger.backup)
+app.command("restore")(ledger.restore)
 # records
 app.command("ingest")(records.ingest)
 # standings and decisions

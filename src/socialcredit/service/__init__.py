@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from socialcredit.errors import LedgerError
 from socialcredit.events import EventSink
@@ -133,6 +134,20 @@ class Service:
             return revisions
         finally:
             ledger.close()
+
+    def backup(self, dest: Path) -> dict[str, Any]:
+        """A consistent copy of the ledger in a new file (SQLite's online backup, or
+        pg_dump); the key directory is not in it (service/backup.py)."""
+        from socialcredit.service.backup import backup
+
+        return backup(self.ledger, dest)
+
+    @staticmethod
+    def restore(src: Path, db: str | None = None) -> dict[str, Any]:
+        """Restore a backup into an address that holds no ledger yet."""
+        from socialcredit.service.backup import restore
+
+        return restore(src, db)
 
     # -- the parts ------------------------------------------------------------------------
 
