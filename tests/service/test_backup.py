@@ -18,8 +18,9 @@ from socialcredit.cli.app import app
 from socialcredit.db import SYNCHRONOUS_ENV, make_engine, resolve_db_url
 from socialcredit.errors import UsageError
 from socialcredit.service import Service
+from socialcredit.timeutil import parse_instant
 from tests.conftest import Clock
-from tests.helpers import BASE
+from tests.helpers import BASE, base_rulebook
 
 runner = CliRunner()
 H = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
@@ -122,3 +123,38 @@ def test_a_backup_restores_only_into_its_own_kind_of_database(tmp_path: Path) ->
     junk.write_bytes(b"not a backup at all")
     res = runner.invoke(app, ["restore", str(junk), "--db", str(tmp_path / "n.db")])
     assert res.exit_code == 1 and "not a ledger backup" in res.output
+
+
+def test_a_postgresql_ledger_in_public_restores_into_a_new_database(
+        pg_server: str | None, tmp_path: Path) -> None:
+    """The usual production layout: a database of its own, tables in `public` (which the
+    new database already has: the restore fills it rather than creating it again)."""
+    if pg_server is None:
+        pytest.skip("no PostgreSQL server")
+    names = ["b_" + uuid.uuid4().hex[:12] for _ in range(2)]
+    admin = create_engine(resolve_db_url(pg_server), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for n in names:
+            conn.execute(text(f"CREATE DATABASE {n}"))
+    root = pg_server.rsplit("/", 1)[0]
+    source, copy = (f"{root}/{n}" for n in names)
+    try:
+        with Service.create_empty(source) as svc:
+            svc.programs.publish(base_rulebook())
+            svc.providers.add("court-1", "court")
+            svc.records.ingest_text(H + "c1,court-1,alice,person,ruling,2025-12-01,,e,\n")
+            standing = svc.standings.of("alice", at=svc.now()).as_dict()
+            svc.backup(tmp_path / "pg.backup")
+        info = Service.restore(tmp_path / "pg.backup", copy)
+        assert info["records"] == 1 and info["format"] == "pg_dump"
+        with Service.open(copy) as restored:
+            assert restored.log.verify_ledger().ok
+            got = restored.standings.of("alice", at=parse_instant(standing["at"])).as_dict()
+        for d in (got, standing):
+            d.pop("projection", None)
+        assert got == standing
+    finally:
+        with admin.connect() as conn:
+            for n in names:
+                conn.execute(text(f"DROP DATABASE {n} WITH (FORCE)"))
+        admin.dispose()

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from socialcredit.cli.app import app
-from socialcredit.db import resolve_db_url
+from socialcredit.db import resolve_db_url, sqlite_path
 from socialcredit.errors import LedgerError, SocialCreditError
 from socialcredit.rulebook import parse_rulebook
 from socialcredit.service import Service
@@ -131,6 +131,9 @@ def test_db_upgrade_moves_the_key_and_salts_out_and_the_ledger_keeps_working(
     from tests.service.test_migrations import build_0_1_0
 
     build_0_1_0(db_url)
+    path = sqlite_path(resolve_db_url(db_url))
+    if path is not None:  # 0.1.0 left its file readable by everyone
+        path.chmod(0o644)
     engine = create_engine(resolve_db_url(db_url))
     with engine.connect() as conn:
         pub = conn.execute(text("SELECT public_key FROM tlog_keys")).scalar_one()
@@ -146,6 +149,8 @@ def test_db_upgrade_moves_the_key_and_salts_out_and_the_ledger_keeps_working(
             text("SELECT subject, salt FROM tlog_subject_salts"))}
     engine.dispose()
     assert now.keys() == old.keys() and {len(v) for v in now.values()} == {61}
+    if path is not None:
+        assert mode(path) == 0o600
     with Service.open(db_url) as svc:
         vkey = svc.log.pubkey()
         for subject, salt in old.items():  # the same salts, so the same commitments

@@ -420,7 +420,7 @@ def _decisions(conn: Connection, log: _Leaves, report: LedgerReport) -> None:
                        "give its digest: one was changed together with its seal digest")
     if unsealed:
         report.notes.append(f"{unsealed} decision(s) are not sealed yet: the log vouches for "
-                            "them only once `seal-decisions` has run")
+                            "them only once they are sealed")
 
 
 def _advance(seal: _Seal, seq: int | None, report: LedgerReport) -> None:

@@ -23,6 +23,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -167,9 +168,22 @@ def restore(src: Path, db: str | None) -> dict[str, Any]:
                 raise LedgerError(f"{target.display_url} already holds a ledger in schema "
                                   f"{schema}: restore into an empty database",
                                   code="backup.invalid")
-            _run([_pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
-                  "--single-transaction", f"--dbname={make_url(url).database}", str(src)],
-                 _pg_env(url), "pg_restore")
+            argv = [_pg_tool("pg_restore"), "--no-owner", "--no-privileges",
+                    "--exit-on-error", "--single-transaction",
+                    f"--dbname={make_url(url).database}"]
+            with target.engine.connect() as conn:
+                exists = conn.execute(text(
+                    "SELECT 1 FROM information_schema.schemata WHERE schema_name = :s"),
+                    {"s": schema}).first() is not None
+            with tempfile.TemporaryDirectory() as tmp:
+                if exists:  # e.g. `public`: restore into it rather than create it again
+                    toc = Path(tmp) / "toc.list"
+                    toc.write_text("\n".join(
+                        line for line in listing.stdout.splitlines()
+                        if not re.search(rf" (SCHEMA -|COMMENT - SCHEMA|ACL - SCHEMA) "
+                                         rf"{re.escape(schema)} ", line)) + "\n")
+                    argv.append(f"--use-list={toc}")
+                _run([*argv, str(src)], _pg_env(url), "pg_restore")
             if not target.exists():
                 raise LedgerError(f"restored into schema {schema}, which this address does "
                                   f"not search: use options=-csearch_path={schema}",
