@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
 from socialcredit.events import Event
 from socialcredit.ledger import schema as s
@@ -51,13 +51,16 @@ class RecordBatch:
         their own recorded_at)."""
         if self.batch is None:
             return []
-        first_id, last_id = self.stored_rows[0][0], self.stored_rows[-1][0]
         c = s.records.c
-        seqs = dict(self.ledger.fetch_by(conn, c.record_id, [first_id, last_id],
-                                         c.record_id, c.seq))
+        # by the batch's first and last record ids (indexed), kept to this batch: seq
+        # follows insertion order within a transaction on both databases
+        first, last = conn.execute(
+            select(func.min(c.seq), func.max(c.seq)).where(
+                c.record_id.in_([self.stored_rows[0][0], self.stored_rows[-1][0]]),
+                c.batch == self.batch)).one()
         return [Event("records.batch", {
             "batch": self.batch, "count": self.count, "root": self.root.hex(),
-            "first_seq": int(seqs[first_id]), "last_seq": int(seqs[last_id]),
+            "first_seq": int(first), "last_seq": int(last),
             "stored_at": format_instant(stored_at)})]
 
 
