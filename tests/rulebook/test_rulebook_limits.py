@@ -108,11 +108,10 @@ def test_complexity_limits_name_the_list() -> None:
     rules = "".join(f"  - {{record: bonus, dimension: civic, points: {i % 9 + 1}}}\n"
                     for i in range(n - base_rules))
     text = BASE.replace("rules:\n", "rules:\n" + rules)
-    message, seconds, _ = refused(text, f"rules: {n:,} entries; a rulebook may have at most "
-                                        f"{LIMITS['rules']:,}")
+    message, _, _ = refused(text, f"rules: {n:,} entries; a rulebook may have at most "
+                                  f"{LIMITS['rules']:,}")
     line = BASE.splitlines().index("rules:") + 1
     assert f"hostile.yaml:{line}: rules:" in message
-    assert seconds < 5
     at_limit = BASE.replace("rules:\n", "rules:\n" + rules.split("\n", 1)[1])
     assert len(parse_rulebook(at_limit, "ok.yaml").rules) == LIMITS["rules"]
 
