@@ -67,7 +67,7 @@ def test_deep_nesting_is_refused_without_recursion(text: str) -> None:
     else:
         message, seconds, _ = refused(text, f"nested deeper than {MAX_DEPTH} levels")
         assert message.startswith("hostile.yaml:1: ")
-    assert seconds < 2
+    assert seconds < 5  # the old loader took minutes, or died of a RecursionError
 
 
 def test_deep_block_nesting_names_its_line() -> None:
