@@ -1,9 +1,12 @@
-"""Core benchmark (issue 2): CSV ingest into SQLite, and one standing of a busy subject.
+"""Core benchmark (issue 2): CSV ingest into SQLite, and one standing of a busy subject;
+and (issue 14) what durable commits cost: the same ingest, and a run of one-record
+ingests (one commit each), under SQLite's synchronous=FULL (the ledger's default) and
+NORMAL.
 
 Targets on a 2-core machine: ingest ≥ 50,000 records/s; one standing of a subject with
 1,000 records in ≤ 5 ms. Prints a table with figures and the ratio to each target.
 
-    python benchmarks/core.py [--records 500000] [--repeat 50]
+    python benchmarks/core.py [--records 500000] [--repeat 50] [--commits 300]
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--records", type=int, default=500_000, help="approximate ingest size")
     ap.add_argument("--repeat", type=int, default=50, help="standing repetitions")
+    ap.add_argument("--commits", type=int, default=300,
+                    help="one-record ingests timed under each synchronous level")
     args = ap.parse_args()
     rb = load_named("rongcheng")
     with tempfile.TemporaryDirectory() as tmp:
@@ -53,14 +58,25 @@ def main() -> None:
         subjects = max(1000, args.records // 5)
         stats = synthesize_to_file([rb], csv_path, subjects=subjects, months=36, seed=1,
                                    per_subject=args.records / subjects)
-        svc = Service.create(rb, str(d / "bench.db"))
-        for p, role in providers_for([rb]):
-            svc.providers.add(p, role)
         size_mb = csv_path.stat().st_size / 1e6
-        t0 = time.perf_counter()
-        rep = svc.records.ingest_file(csv_path)
-        ingest_s = time.perf_counter() - t0
-        rate = rep.accepted / ingest_s
+        durability: dict[str, tuple[float, float]] = {}
+        for level in ("normal", "full"):  # full last: the ledger below is the default one
+            svc = Service.create(rb, f"{d / f'bench-{level}.db'}?synchronous={level}")
+            for p, role in providers_for([rb]):
+                svc.providers.add(p, role)
+            t0 = time.perf_counter()
+            rep = svc.records.ingest_file(csv_path)
+            ingest_s = time.perf_counter() - t0
+            rate = rep.accepted / ingest_s
+            t0 = time.perf_counter()
+            for i in range(args.commits):
+                svc.records.ingest_rows([{
+                    "record_id": f"one-{i}", "provider": "bank-01", "subject": f"ONE-{i}",
+                    "subject_kind": "person", "type": "finance.bank_arrears",
+                    "occurred_at": "2026-01-01", "evidence": f"urn:ev:one-{i}"}])
+            durability[level] = (rate, args.commits / (time.perf_counter() - t0))
+            if level == "normal":
+                svc.close()
 
         busy = d / "busy.csv"
         busy_subject_csv(busy, 1000)
@@ -89,6 +105,13 @@ def main() -> None:
           f"{STANDING_TARGET_MS / p95:>9.2f}x")
     print(f"(ratio > 1 means the target is met; {stats.subjects:,} subjects; "
           f"{len(st.contributions)} contributions counted for the busy subject)")
+    print()
+    (full_rate, full_tx), (normal_rate, normal_tx) = durability["full"], durability["normal"]
+    print(f"{'durability (SQLite, WAL)':<44}{'FULL':>16}{'NORMAL':>14}{'FULL/NORMAL':>13}")
+    print(f"{'CSV ingest, one transaction':<44}{full_rate:>12,.0f} r/s{normal_rate:>10,.0f} r/s"
+          f"{full_rate / normal_rate:>12.2f}x")
+    print(f"{f'one-record ingests ({args.commits} commits)':<44}{full_tx:>12,.0f} c/s"
+          f"{normal_tx:>10,.0f} c/s{full_tx / normal_tx:>12.2f}x")
 
 
 if __name__ == "__main__":

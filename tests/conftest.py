@@ -44,6 +44,24 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Ledgers keep their signing and salt keys outside the database. A SQLite ledger
+    finds them beside its file by default; a PostgreSQL one in the user's data directory,
+    which tests must not touch: point every test at a throwaway key directory (key files
+    are named by key, so ledgers sharing it never collide)."""
+    from socialcredit.transparency.keys import KEY_DIR_ENV
+
+    before = os.environ.get(KEY_DIR_ENV)
+    path = tmp_path_factory.mktemp("keys")
+    os.environ[KEY_DIR_ENV] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop(KEY_DIR_ENV, None)
+    else:
+        os.environ[KEY_DIR_ENV] = before
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str | None]:
     url = os.environ.get("SOCIALCREDIT_TEST_PG")

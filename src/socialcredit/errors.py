@@ -12,6 +12,7 @@ the package is listed there and documented in docs/cli.md.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -42,16 +43,36 @@ CODES: dict[str, str] = {
     "lint.unknown_profile": "a lint profile that does not exist",
     "not_found": "a named thing that does not exist",
     "forbidden": "the principal's role may not do this",
+    "database.failed": "the database could not be reached or refused a statement",
+    "backup.invalid": "a backup that cannot be written, read or restored there",
 }
 
 
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by `***`: what messages and logs may show.
+
+    Covers `user:password@` (up to the last `@` before the host, so a password holding
+    an unescaped `@` or `/` is hidden whole) and a `password=` query parameter, which
+    libpq also accepts."""
+    out = re.sub(r"(://[^/:@?#\s]*:)[^?#\s]*@", r"\1***@", url, count=1)
+    return re.sub(r"([?&]password=)[^&#\s]*", r"\1***", out, flags=re.IGNORECASE)
+
+
+def redact_text(text: str) -> str:
+    """Every URL in a message with its password hidden."""
+    return re.sub(r"[A-Za-z][A-Za-z0-9+.-]*://\S+", lambda m: redact_url(m.group(0)), text)
+
+
 class SocialCreditError(Exception):
-    """Base class: a clean message, a stable code, and where the problem is."""
+    """Base class: a clean message, a stable code, and where the problem is. A database
+    URL quoted in the message never carries its password (it is redacted here, once, for
+    every interface)."""
 
     code = "error"
 
     def __init__(self, message: str, *, code: str | None = None,
                  details: Iterable[Mapping[str, Any]] = ()) -> None:
+        message = redact_text(message)
         super().__init__(message)
         if code is not None:
             self.code = code

@@ -181,6 +181,15 @@ CASES: list[tuple[str, list[str], int]] = [
     ("socialcredit log export", ["{tmp}/logexp2", "--db", "{missing}"], 1),
     ("socialcredit log mine", ["bob", "--db", "{db}", "--json"], 0),
     ("socialcredit log mine", ["bob", "--db", "{missing}"], 1),
+    ("socialcredit backup", ["{tmp}/b.backup", "--db", "{db}"], 0),
+    ("socialcredit backup", ["{tmp}/b2.backup", "--db", "{missing}"], 1),
+    ("socialcredit backup", [], 64),
+    ("socialcredit restore", ["{tmp}/no.backup", "--db", "{tmp}/r.db"], 1),
+    ("socialcredit restore", ["{good}", "--db", "{tmp}/r.db"], 1),  # not a backup
+    ("socialcredit restore", [], 64),
+    ("socialcredit verify", ["--db", "{db}"], 0),
+    ("socialcredit verify", ["--db", "{missing}"], 1),
+    ("socialcredit verify", ["--db", "{db}", "--pubkey", "{tmp}/absent.pub"], 1),
 ]
 
 
@@ -199,6 +208,18 @@ def test_every_command_exits_as_the_table_says(world: dict[str, str], path: str,
 def test_every_command_has_exit_code_cases() -> None:
     covered = {p for p, _, _ in CASES}
     assert {p for p, _ in commands()} <= covered
+
+
+def test_a_ledger_that_does_not_verify_exits_2(world: dict[str, str]) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{world['db']}")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE sc_providers SET role = 'bank' WHERE provider = 'court-01'"))
+    engine.dispose()
+    res = runner.invoke(app, ["verify", "--db", world["db"], "--json"])
+    assert res.exit_code == 2
+    assert json.loads(res.stdout)["ledger"]["problems"][0]["ref"] == "court-01"
 
 
 def test_a_log_that_does_not_verify_exits_2(world: dict[str, str]) -> None:

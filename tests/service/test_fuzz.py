@@ -96,3 +96,49 @@ def test_mutated_rulebooks_fail_with_a_location(data: st.DataObject) -> None:
         parse_rulebook("\n".join(lines), "m.yaml")
     except RulebookError as exc:
         assert "m.yaml" in str(exc)
+
+
+# -- hostile YAML, generated: every rulebook input is bounded in time and memory --------------
+
+YAML_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=5),
+    max_leaves=60)
+
+
+@SETTINGS
+@given(value=YAML_VALUES, wrap=st.integers(0, 80), flow=st.booleans(),
+       aliases=st.integers(0, 12), digits=st.integers(0, 6000))
+def test_generated_yaml_is_refused_or_loaded_within_bounds(value, wrap, flow, aliases,
+                                                          digits) -> None:
+    """Any YAML (nested `wrap` levels deep, with a chain of `aliases` anchors each used
+    nine times, and a number of `digits` digits) loads or is refused naming the file, in
+    bounded time and memory: no RecursionError, no ValueError, no blow-up."""
+    import time
+    import tracemalloc
+
+    import yaml
+
+    body = yaml.safe_dump(value, default_flow_style=flow)
+    text = ("[" * wrap + body.strip() + "]" * wrap) if flow else \
+        "".join("  " * i + f"k{i}:\n" for i in range(wrap)) + "  " * wrap + "v: 1\n"
+    if aliases:
+        chain = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+        chain += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]"
+                  for i in range(1, aliases + 1)]
+        text = "\n".join(chain) + "\n" + text if not flow else text + "\n"
+    if digits:
+        text += f"\nn: {'7' * digits}\n"
+    text = text[:64 * 1024]  # the input-size bound of this fuzzer
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        parse_rulebook(text, "gen.yaml")
+    except RulebookError as exc:
+        assert "gen.yaml" in str(exc)
+    finally:
+        seconds = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert seconds < 10 and peak < 64 * 1024 * 1024, (seconds, peak)

@@ -324,3 +324,38 @@ def test_errors_are_clear(log_db: tuple[str, Engine, Path], tmp_path: Path) -> N
     assert res.exit_code == 1 and "no ledger at" in res.output
     res = runner.invoke(app, ["log", "verify", "--export", str(tmp_path / "nothing")])
     assert res.exit_code == 1 and "not a log export" in res.output
+
+
+@pytest.mark.parametrize("column", ["data", "leaf_hash"])
+def test_a_leaf_holding_text_is_named_not_a_crash(tmp_path: Path, column: str) -> None:
+    """SQLite keeps what a statement gives it: a leaf's column rewritten as TEXT (issue 14
+    item 8) is named, where verify used to die with a TypeError. PostgreSQL's bytea
+    columns cannot hold text, so this is a SQLite case."""
+    db = str(tmp_path / "text.db")
+    with Service.create_empty(db, origin=ORIGIN) as svc:
+        engine = svc.ledger.engine
+        with engine.begin() as conn:
+            log_events(conn, [_entry(commitment_for(conn, f"P-{i}"), i) for i in range(4)])
+        _sql(engine, f"UPDATE tlog_leaves SET {column} = CAST({column} AS TEXT) WHERE idx = 2")
+        with engine.connect() as conn:
+            kind = conn.execute(text(f"SELECT typeof({column}) FROM tlog_leaves "
+                                     "WHERE idx = 2")).scalar_one()
+        assert kind == "text"
+        code, output = _verify(db, None)
+        assert code == 2, output
+        assert f"leaf 2: its {column} column holds text, not" in output
+        assert "Traceback" not in output
+        report = verify_log(engine)
+        assert report.bad_leaves() == [2]
+
+
+def test_a_checkpoint_root_holding_text_is_named(tmp_path: Path) -> None:
+    db = str(tmp_path / "text.db")
+    with Service.create_empty(db, origin=ORIGIN) as svc:
+        engine = svc.ledger.engine
+        with engine.begin() as conn:
+            log_events(conn, [_entry(commitment_for(conn, "P-1"), 1)])
+        _sql(engine, "UPDATE tlog_checkpoints SET root = 'forged' WHERE id = 1")
+        code, output = _verify(db, None)
+        assert code == 2
+        assert "checkpoint #1: stored size/root" in output

@@ -50,6 +50,8 @@ app.command("publish")(ledger.publish)
 app.command("programs")(ledger.programs)
 app.add_typer(ledger.provider_app, name="provider")
 app.add_typer(ledger.db_app, name="db")
+app.command("backup")(ledger.backup)
+app.command("restore")(ledger.restore)
 # records
 app.command("ingest")(records.ingest)
 # standings and decisions
@@ -61,8 +63,9 @@ app.command("seal-decisions")(reading.seal_decisions)
 app.command("score")(population.score)
 app.command("export")(population.export)
 app.command("import")(population.import_)
-# the public log
+# the public log, and the ledger verified against it
 app.add_typer(log.app, name="log")
+app.command("verify")(log.verify_all)
 # rulebooks and identifiers
 app.add_typer(rulebook.rulebook_app, name="rulebook")
 app.add_typer(rulebook.schema_app, name="schema")

@@ -61,6 +61,10 @@ HINTS: dict[str, str] = {
 }
 
 
+def _from_database(exc: BaseException) -> bool:
+    return type(exc).__module__.split(".")[0] in ("sqlalchemy", "psycopg", "sqlite3")
+
+
 def exit_code(code: str) -> int:
     return EXIT_BY_CODE.get(code, EXIT_ERROR)
 
@@ -98,6 +102,14 @@ class Group(TyperGroup):
             code = EXIT_ERROR
         except SocialCreditError as exc:
             code = report(exc)
+        except Exception as exc:
+            if not _from_database(exc):
+                raise
+            # a database that cannot be reached or refuses a statement: one line (the
+            # driver's), with any password in a quoted URL hidden, not a traceback
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            code = report(SocialCreditError(f"the database failed: {first}",
+                                            code="database.failed"))
         else:
             code = rv if isinstance(rv, int) else EXIT_OK
         if standalone_mode:

@@ -111,6 +111,34 @@ def provider_list(db: DbOpt = None, json_: JsonOpt = False) -> None:
     out().print(table)
 
 
+def backup(dest: Annotated[Path, typer.Argument(help="The backup file to write (new).")],
+           db: DbOpt = None, json_: JsonOpt = False) -> None:
+    """Write a consistent copy of the ledger while it runs (SQLite's online backup API, or
+    pg_dump for PostgreSQL). The key directory is not in it: back it up apart."""
+    with open_service(db) as svc:
+        info = svc.backup(dest)
+    if json_:
+        emit_json(info)
+    else:
+        say(f"backed up {info['db']} ({info['records']:,} records, log size "
+            f"{info['log_size']:,}) to {info['backup']} ({info['format']}, "
+            f"{info['bytes']:,} bytes); back up the keys in {info['keys_not_included']} "
+            "separately")
+
+
+def restore(src: Annotated[Path, typer.Argument(help="A file written by `backup`.")],
+            db: DbOpt = None, json_: JsonOpt = False) -> None:
+    """Restore a backup into an address that holds no ledger yet; `verify` it after."""
+    from socialcredit.service import Service
+
+    info = Service.restore(src, db)
+    if json_:
+        emit_json(info)
+    else:
+        say(f"restored {info['restored_from']} into {info['db']} ({info['records']:,} "
+            f"records, log size {info['log_size']:,}); check it with `socialcredit verify`")
+
+
 @db_app.command("upgrade")
 def db_upgrade(db: DbOpt = None, json_: JsonOpt = False) -> None:
     """Bring the ledger's schema up to this release (its data is kept)."""
@@ -125,4 +153,4 @@ def db_upgrade(db: DbOpt = None, json_: JsonOpt = False) -> None:
         say(f"upgraded the ledger's schema from {before} to revision {after}")
 
 
-__all__ = ["db_app", "init", "programs", "provider_app", "publish"]
+__all__ = ["backup", "db_app", "init", "programs", "provider_app", "publish", "restore"]

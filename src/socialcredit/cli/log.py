@@ -15,6 +15,7 @@ from socialcredit.cli.options import DbOpt, JsonOpt, emit_json, err, open_servic
 from socialcredit.errors import UsageError
 
 if TYPE_CHECKING:
+    from socialcredit.service.audit import LedgerReport
     from socialcredit.transparency.verify import VerifyReport
 
 app = typer.Typer(name="log", no_args_is_help=True,
@@ -115,7 +116,7 @@ def verify_cmd(db: DbOpt = None,
     is wrong."""
     from socialcredit.service.log import verify_exported
 
-    key = pubkey.read_text(encoding="utf-8").strip() if pubkey is not None else None
+    key = _read_key(pubkey)
     if export is not None and db is not None:
         raise UsageError("give --db or --export, not both")
     if export is not None:
@@ -126,6 +127,18 @@ def verify_cmd(db: DbOpt = None,
     _show_report(report, json_)
     if not report.ok:
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def _read_key(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    from socialcredit.errors import SocialCreditError
+
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SocialCreditError(f"{path}: cannot read the verifier key ({exc.__class__.__name__})",
+                                code="not_found") from None
 
 
 def _show_report(report: VerifyReport, json_: bool) -> None:
@@ -146,6 +159,44 @@ def _show_report(report: VerifyReport, json_: bool) -> None:
         err().print(Text.assemble(("  ✗ ", "red"), p.message), highlight=False)
     if len(report.problems) > 50:
         err().print(f"  … and {len(report.problems) - 50} more problems")
+
+
+def verify_all(db: DbOpt = None,
+               pubkey: Annotated[Path | None, typer.Option(
+                   "--pubkey", help="File with the published verifier key.",
+                   show_default=False)] = None,
+               json_: JsonOpt = False) -> None:
+    """Verify the log, then every record, ingest batch, rulebook, sealed decision and
+    provider of the ledger against it; exit 2 naming each changed, deleted or inserted
+    row."""
+    key = _read_key(pubkey)
+    with open_service(db) as svc:
+        report = svc.log.verify_ledger(key)
+    if json_:
+        emit_json(report.to_json())
+    else:
+        _show_ledger_report(report)
+    if not report.ok:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _show_ledger_report(report: LedgerReport) -> None:
+    from rich.text import Text
+
+    _show_report(report.log, False)
+    summary = (f"{report.records} records in {report.batches} batches, {report.rulebooks} "
+               f"rulebooks, {report.decisions} decisions ({report.sealed} sealed), "
+               f"{report.providers} providers checked")
+    for note in report.notes:
+        out().print(f"[yellow]note:[/] {note}", highlight=False)
+    if not report.problems:
+        out().print(f"[bold green]ledger verified[/]: {summary}", highlight=False)
+        return
+    err().print(f"[bold red]ledger verification FAILED[/]: {summary}", highlight=False)
+    for p in report.problems[:100]:
+        err().print(Text.assemble(("  ✗ ", "red"), p.message), highlight=False)
+    if len(report.problems) > 100:
+        err().print(f"  … and {len(report.problems) - 100} more problems")
 
 
 @app.command("pubkey")
@@ -190,4 +241,4 @@ def mine_cmd(subject: Annotated[str, typer.Argument(
                                 if k not in ("kind", "v", "commitment")), markup=False)
 
 
-__all__ = ["app"]
+__all__ = ["app", "verify_all"]

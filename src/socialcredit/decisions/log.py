@@ -55,7 +55,7 @@ def batches(rows: Sequence[tuple[int, str, str]]) -> list[dict[str, Any]]:
     for program, items in by_program.items():
         h = hashlib.sha256()
         for _, body in items:
-            h.update(hashlib.sha256(body.encode("utf-8")).digest())
+            h.update(body_digest(body))
         batch: dict[str, Any] = {"program": program, "count": len(items),
                                  "digest": h.hexdigest(), "first_seq": items[0][0],
                                  "last_seq": items[-1][0]}
@@ -65,9 +65,18 @@ def batches(rows: Sequence[tuple[int, str, str]]) -> list[dict[str, Any]]:
     return out
 
 
-def mark_sealed(conn: Connection, seqs: Sequence[int], at: int) -> None:
-    if seqs:
-        conn.execute(s.sealed_decisions.insert(), [{"seq": q, "sealed_at": at} for q in seqs])
+def body_digest(body: str) -> bytes:
+    """SHA-256 of a decision's stored body: what a seal's digest is made of."""
+    return hashlib.sha256(body.encode("utf-8")).digest()
 
 
-__all__ = ["batches", "mark_sealed", "read", "unsealed", "write"]
+def mark_sealed(conn: Connection, rows: Sequence[tuple[int, str, str]], at: int) -> None:
+    """Mark (seq, program, body) rows sealed, keeping each body's digest so that verify
+    can name a decision changed after its seal, not only the batch."""
+    if rows:
+        conn.execute(s.sealed_decisions.insert(), [
+            {"seq": seq, "sealed_at": at, "digest": body_digest(body)}
+            for seq, _, body in rows])
+
+
+__all__ = ["batches", "body_digest", "mark_sealed", "read", "unsealed", "write"]

@@ -35,6 +35,9 @@ def read_rows(path: Path) -> Iterator[Numbered]:
                 except json.JSONDecodeError as exc:
                     yield n, {"__error__": f"not valid JSON ({exc.msg})"}
                     continue
+                except RecursionError:  # found by the fuzzer: `[` × 3000 in a field
+                    yield n, {"__error__": "not valid JSON (nested too deep)"}
+                    continue
                 yield n, obj if isinstance(obj, dict) else {
                     "__error__": "each line must be a JSON object"}
         return

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -72,6 +73,11 @@ records = Table(
     Column("value_text", Text, nullable=True),
     Column("evidence", Text, nullable=True),
     Column("ref", String(400), nullable=True),
+    # the ingest batch that stored the record (its `records.batch` leaf commits to the
+    # batch's count and Merkle root) and the record's canonical hash (ledger/digest.py);
+    # NULL for records stored before revision 0201
+    Column("batch", BigInteger, nullable=True),
+    Column("digest", LargeBinary(32), nullable=True),
     Index("ix_records_subject", "subject"),
     # the ledger's clock reads max(recorded_at) at every append; appends are monotone,
     # so this index only ever grows at its end
@@ -104,6 +110,9 @@ sealed_decisions = Table(
     "sc_sealed_decisions", metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("sealed_at", BigInteger, nullable=False),
+    # SHA-256 of the decision's body when it was sealed, so verify can name the decision
+    # that changed (the leaf's digest alone names only the batch); NULL before 0201
+    Column("digest", LargeBinary(32), nullable=True),
 )
 
 # Materialized standings (`score --all`, kept current by ingest): derived data, emptied

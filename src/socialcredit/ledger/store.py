@@ -273,7 +273,8 @@ class Ledger:
     # -- records --------------------------------------------------------------------
 
     RECORD_COLUMNS = ("record_id", "provider", "subject", "type", "kind", "occurred_at",
-                      "recorded_at", "value_num", "value_text", "evidence", "ref")
+                      "recorded_at", "value_num", "value_text", "evidence", "ref", "batch",
+                      "digest")
 
     def insert_records(self, conn: Connection, rows: Sequence[tuple[Any, ...]], *,
                        skip_conflicts: bool = False) -> int:
@@ -351,9 +352,12 @@ class Ledger:
 
     # -- audit ----------------------------------------------------------------------
 
-    def operation(self, conn: Connection, kind: str, detail: dict[str, Any]) -> None:
-        conn.execute(s.operations.insert().values(
-            at=self.clock(), kind=kind, detail=json.dumps(detail, sort_keys=True)))
+    def operation(self, conn: Connection, kind: str, detail: dict[str, Any]) -> int:
+        """Write an entry of the operations log; returns its seq."""
+        key = conn.execute(s.operations.insert().values(
+            at=self.clock(), kind=kind, detail=json.dumps(detail, sort_keys=True))
+        ).inserted_primary_key
+        return int(key[0]) if key is not None else 0
 
 
 __all__ = ["CHUNK", "Clock", "Ledger"]

@@ -10,13 +10,13 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from socialcredit.errors import RulebookError
+from socialcredit.rulebook.limits import MAX_BYTES, check_counts, load_bounded
 from socialcredit.rulebook.model import DOC_KEYS, Rulebook, nested_models
 
 PathKey = tuple[str | int, ...]
@@ -115,16 +115,13 @@ def _message(err: ErrorDetails) -> str:
 
 
 def parse_rulebook(text: str, source: str = "<rulebook>") -> Rulebook:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise RulebookError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    """A rulebook from YAML text, within the bounds of rulebook/limits.py (size, aliases,
+    nesting, numbers, counts), with every error naming the file and line."""
+    data, node = load_bounded(text, source)
     if not isinstance(data, dict):
         raise RulebookError(f"{source}:1: a rulebook is a YAML mapping (rulebook:, version:, ...)")
     lines = _line_map(node)
+    check_counts(data, source, lambda path: line_of(lines, path))
     try:
         rb = Rulebook.model_validate(data)
     except ValidationError as exc:
@@ -152,6 +149,10 @@ def parse_rulebook(text: str, source: str = "<rulebook>") -> Rulebook:
 def load_rulebook(path: str | Path) -> Rulebook:
     p = Path(path)
     try:
+        size = p.stat().st_size
+        if size > MAX_BYTES:  # refused before it is read
+            raise RulebookError(f"{p}: {size:,} bytes; a rulebook may have at most "
+                                f"{MAX_BYTES:,}")
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RulebookError(f"{p}: no such rulebook file", code="not_found") from None

@@ -60,10 +60,11 @@ def _doc(text: str, example: Any = None) -> Any:
 
 
 class RulebookModel(BaseModel):
-    """Frozen, no unknown keys (a typo such as `expire:` must not pass silently),
-    but documentation keys are welcome everywhere."""
+    """Frozen, no unknown keys (a typo such as `expire:` must not pass silently), only
+    finite numbers (`1e400` read as text would otherwise become infinity), but
+    documentation keys are welcome everywhere."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     label: str | None = Field(None, **_doc(
         "A short human name. Record-type labels appear beside each contribution, key "

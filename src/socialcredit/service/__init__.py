@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from socialcredit.errors import LedgerError
 from socialcredit.events import EventSink
@@ -116,17 +117,38 @@ class Service:
 
     @staticmethod
     def upgrade(db: str | None = None) -> tuple[str | None, str]:
-        """Bring a ledger's schema to this release's revision (`db upgrade`)."""
+        """Bring a ledger's schema to this release's revision (`db upgrade`); in the same
+        transaction, move a pre-0201 ledger's signing key out of the database and encrypt
+        its subject salts (transparency/keys.py), and make a SQLite file private (0600)."""
+        from socialcredit.db import restrict_sqlite_files
         from socialcredit.migrations import upgrade
+        from socialcredit.transparency.keys import move_secrets_out
 
         ledger = Ledger.connect(db)
         try:
             if not ledger.exists():
                 raise LedgerError(f"no ledger at {ledger.display_url}", code="ledger.missing")
             with ledger.engine.begin() as conn:
-                return upgrade(conn)
+                revisions = upgrade(conn)
+                move_secrets_out(conn)
+            restrict_sqlite_files(ledger.url)
+            return revisions
         finally:
             ledger.close()
+
+    def backup(self, dest: Path) -> dict[str, Any]:
+        """A consistent copy of the ledger in a new file (SQLite's online backup, or
+        pg_dump); the key directory is not in it (service/backup.py)."""
+        from socialcredit.service.backup import backup
+
+        return backup(self.ledger, dest)
+
+    @staticmethod
+    def restore(src: Path, db: str | None = None) -> dict[str, Any]:
+        """Restore a backup into an address that holds no ledger yet."""
+        from socialcredit.service.backup import restore
+
+        return restore(src, db)
 
     # -- the parts ------------------------------------------------------------------------
 

@@ -60,7 +60,7 @@ class Decisions:
                 return []
             sealed = log.batches(rows)
             self.ctx.sink.emit(conn, [Event("decisions.batch", b) for b in sealed])
-            log.mark_sealed(conn, [seq for seq, _, _ in rows], self.ctx.ledger.clock())
+            log.mark_sealed(conn, rows, self.ctx.ledger.clock())
         return sealed
 
 

@@ -22,6 +22,7 @@ from socialcredit.errors import IngestError
 from socialcredit.ledger.readers import Numbered, read_rows, write_rejected
 from socialcredit.ledger.validate import Row, Validator, cross_check
 from socialcredit.scoring.materialized import refresh_standings
+from socialcredit.service.batches import RecordBatch
 from socialcredit.service.context import Context
 from socialcredit.service.events import listing_events
 from socialcredit.timeutil import format_instant
@@ -190,10 +191,11 @@ class Records:
                     first_seen[r.subject] = at
             ledger.insert_subjects(conn, ((k, kind, first_seen[k])
                                           for k, kind in new_subjects.items()))
-        stored = ledger.insert_records(conn, [
+        batch = RecordBatch(ledger, conn, [
             (r.record_id, r.provider, r.subject, r.type, r.kind, r.occurred_at,
              r.recorded_at if r.recorded_at is not None else recorded_at, r.value_num,
-             r.value_text, r.evidence, r.ref) for r in insert], skip_conflicts=optimistic)
+             r.value_text, r.evidence, r.ref) for r in insert], where.source)
+        stored = ledger.insert_records(conn, batch.stored_rows, skip_conflicts=optimistic)
         if optimistic and stored != len(insert):
             raise _Conflict()
         if backfill:
@@ -205,8 +207,8 @@ class Records:
             ledger.backdate_subjects(conn, earliest)
             ledger.operation(conn, "ingest.backfill", {"source": where.source,
                                                        "records": len(insert)})
-        self.ctx.sink.emit(conn, listing_events(ledger, self.ctx.sink, conn, insert,
-                                                recorded_at))
+        self.ctx.sink.emit(conn, [*batch.events(conn, recorded_at), *listing_events(
+            ledger, self.ctx.sink, conn, insert, recorded_at)])
         refresh_standings(ledger, conn, {r.subject for r in insert})  # no-op until score --all
         return IngestReport(where.source, len(rows), len(insert), dup, len(bad), None,
                             recorded_at if insert else None,

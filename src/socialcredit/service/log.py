@@ -4,7 +4,7 @@ own leaves. Plain data out, so the CLI, the API and the pages show the same thin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from socialcredit.service.context import Context
 from socialcredit.transparency import merkle
@@ -13,6 +13,9 @@ from socialcredit.transparency.errors import TransparencyError
 from socialcredit.transparency.events import parse_leaf, reveal_salt, subject_commitment
 from socialcredit.transparency.store import TransparencyLog
 from socialcredit.transparency.verify import VerifyReport, export_log, verify_log
+
+if TYPE_CHECKING:
+    from socialcredit.service.audit import LedgerReport
 
 
 class Log:
@@ -63,6 +66,13 @@ class Log:
 
     def verify(self, pubkey: str | None = None) -> VerifyReport:
         return verify_log(self.ctx.ledger.engine, pubkey)
+
+    def verify_ledger(self, pubkey: str | None = None) -> LedgerReport:
+        """The log, then every record, batch, rulebook, decision and provider row against
+        it (`socialcredit verify`)."""
+        from socialcredit.service.audit import verify_ledger
+
+        return verify_ledger(self.ctx.ledger, pubkey)
 
     def export(self, directory: Path) -> dict[str, Any]:
         return export_log(self.ctx.ledger.engine, directory)

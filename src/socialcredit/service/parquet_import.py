@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from socialcredit.errors import IngestError, LedgerError
+from socialcredit.errors import IngestError, LedgerError, RulebookError
 from socialcredit.ledger.parquet import (
     PROGRAMS,
     PROVIDERS,
@@ -25,10 +26,11 @@ from socialcredit.ledger.parquet import (
     read_table,
 )
 from socialcredit.ledger.validate import SUBJECT_KINDS, Row
+from socialcredit.rulebook.limits import MAX_BYTES, check_counts
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.service.context import Context
 from socialcredit.service.ingest import Located, Records
-from socialcredit.service.programs import Programs
+from socialcredit.service.programs import Programs, Providers
 from socialcredit.timeutil import format_instant
 
 
@@ -46,6 +48,24 @@ class ImportReport:
                 "duplicates": self.duplicates}
 
 
+def _rulebook(root: Path, row: dict[str, Any]) -> Rulebook:
+    """An exported rulebook, within the bounds a YAML one has (an export is untrusted)."""
+    where = f"{root}/programs: {row['program']} {row['version']}"
+    canonical = str(row["canonical"])
+    if len(canonical) > 4 * MAX_BYTES:
+        raise LedgerError(f"{where}: the rulebook is too large", code="import.invalid")
+    try:
+        data = json.loads(canonical)
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        check_counts(data, where)
+        return Rulebook.model_validate(data)
+    except (ValueError, RecursionError, RulebookError) as exc:
+        msg = exc.message if isinstance(exc, RulebookError) else exc.__class__.__name__
+        raise LedgerError(f"{where}: not a valid rulebook ({msg})",
+                          code="import.invalid") from None
+
+
 def import_ledger(ctx: Context, directory: str | Path) -> ImportReport:
     root = Path(directory)
     read_manifest(root)
@@ -56,7 +76,7 @@ def import_ledger(ctx: Context, directory: str | Path) -> ImportReport:
         before = {(pv.program, pv.version) for pv in ledger.program_versions(None, conn)}
         for r in sorted(read_table(root, "programs", PROGRAMS).to_pylist(),
                         key=lambda r: int(r["seq"])):
-            rb = Rulebook.model_validate(json.loads(r["canonical"]))
+            rb = _rulebook(root, r)
             if rb.sha256 != r["sha256"]:
                 raise LedgerError(f"{root}/programs: {r['program']} {r['version']}: sha256 "
                                   "does not match the canonical rulebook",
@@ -64,12 +84,17 @@ def import_ledger(ctx: Context, directory: str | Path) -> ImportReport:
             programs.publish_in(conn, rb, int(r["effective_at"]), int(r["published_at"]),
                                 r["source"])
             n_prog += (r["program"], r["version"]) not in before
+        registered = []
         for r in read_table(root, "providers", PROVIDERS).to_pylist():
             try:
-                n_prov += ledger.add_provider(conn, r["provider"], r["role"],
-                                              r["registered_at"])
+                event = Providers(ctx).add_in(conn, r["provider"], r["role"],
+                                              int(r["registered_at"]))
             except LedgerError as exc:
                 raise LedgerError(f"{root}/providers: {exc}", code="import.invalid") from None
+            if event is not None:
+                registered.append(event)
+        n_prov = len(registered)
+        ctx.sink.emit(conn, registered)
         for b in bucket_names(root):
             subs = read_table(root, "subjects", SUBJECTS, b)
             recs = read_table(root, "records", RECORDS, b)

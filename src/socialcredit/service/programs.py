@@ -11,6 +11,7 @@ from socialcredit.ledger.model import ProgramVersion
 from socialcredit.rulebook.baseline import enforce_baseline
 from socialcredit.rulebook.loader import source_text
 from socialcredit.rulebook.model import Rulebook
+from socialcredit.service.batches import provider_event
 from socialcredit.service.context import Context
 from socialcredit.timeutil import BEGINNING_OF_TIME, format_instant
 
@@ -72,11 +73,22 @@ class Providers:
     def add(self, provider: str, role: str) -> bool:
         """Register a data provider with its role; False if it already was (same role)."""
         with self.ctx.write() as conn:
-            added = self.ctx.ledger.add_provider(conn, provider, role)
-            if added:
-                self.ctx.ledger.operation(conn, "provider.add", {"provider": provider,
-                                                                 "role": role})
-        return added
+            added = self.add_in(conn, provider, role)
+            if added is not None:
+                self.ctx.sink.emit(conn, [added])
+        return added is not None
+
+    def add_in(self, conn: Connection, provider: str, role: str,
+               registered_at: int | None = None) -> Event | None:
+        """Registration inside the caller's unit of work; returns the event the public log
+        must get (the caller emits it, batched with its others), None if the provider
+        already was registered with that role."""
+        ledger = self.ctx.ledger
+        at = ledger.tick(conn) if registered_at is None else registered_at
+        if not ledger.add_provider(conn, provider, role, at):
+            return None
+        ledger.operation(conn, "provider.add", {"provider": provider, "role": role})
+        return provider_event(provider, role, at)
 
     def list(self) -> dict[str, str]:
         return self.ctx.ledger.providers()

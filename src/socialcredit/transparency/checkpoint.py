@@ -17,9 +17,8 @@ The signature covers the note text (the first three lines, final newline
 included). The key ID is SHA-256(key name || 0x0A || 0x01 || public key)[:4].
 The verifier key that monitors pin is `<name>+<hex key ID>+<base64(0x01 || public key)>`.
 
-The private key lives in `tlog_keys` in the ledger's own database, so a ledger
-needs no extra setup. Operators may move it to an HSM later: set `private_key`
-to NULL and sign through the HSM; the public half stays here for verifiers.
+The public key lives in `tlog_keys`; the private key outside the database, in a key
+file or behind an external signer (an HSM): see `keys.py`.
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ from sqlalchemy import Connection, func, select, update
 
 from socialcredit.timeutil import format_instant, now_us
 from socialcredit.transparency.errors import TransparencyError
+from socialcredit.transparency.keys import KeySigner, Signer, log_signer, new_signer
 from socialcredit.transparency.schema import checkpoints, create_tables, keys, state
 from socialcredit.transparency.store import TransparencyLog, lock_size
 
@@ -133,14 +133,15 @@ def parse_signer_key(skey: str) -> tuple[str, Ed25519PrivateKey]:
 # ----------------------------------------------------------------------------- notes
 
 
-def sign_note(text: str, name: str, private: Ed25519PrivateKey) -> str:
+def sign_note(text: str, name: str, private: Ed25519PrivateKey | Signer) -> str:
     """The signed note: text, blank line, one signature line by `name`."""
     if not text.endswith("\n"):
         raise NoteError("note text must end with a newline")
     _check_text(text)
     _check_name(name)
-    pub = private.public_key().public_bytes_raw()
-    sig = private.sign(text.encode())
+    signer = KeySigner(private) if isinstance(private, Ed25519PrivateKey) else private
+    pub = signer.public_key_bytes()
+    sig = signer.sign(text.encode())
     blob = base64.b64encode(key_id(name, pub) + sig).decode()
     return f"{text}\n{EM_DASH} {name} {blob}\n"
 
@@ -257,15 +258,14 @@ def create_key(conn: Connection, origin: str) -> str:
                 f"this log already has a key named {row[0]!r}; refusing to create {origin!r}"
             )
         return Verifier.from_public_key(row[0], bytes(row[1])).encode()
-    private = Ed25519PrivateKey.generate()
-    pub = private.public_key().public_bytes_raw()
+    pub = new_signer(conn, origin).public_key_bytes()
     conn.execute(
         keys.insert().values(
             id=1,
             name=origin,
             key_id=key_id(origin, pub).hex(),
             public_key=pub,
-            private_key=private.private_bytes_raw(),
+            private_key=None,  # in the key directory or the external signer (keys.py)
             created_at=now_us(),
         )
     )
@@ -280,20 +280,11 @@ def log_verifier(conn: Connection) -> Verifier:
     return Verifier.from_public_key(row[0], bytes(row[1]))
 
 
-def _signer(conn: Connection) -> tuple[str, Ed25519PrivateKey]:
-    row = conn.execute(select(keys.c.name, keys.c.private_key, keys.c.public_key)).first()
-    if row is None:
-        raise TransparencyError("the log has no signing key yet", code="log.missing")
-    if row[1] is None:
-        raise TransparencyError("the log's private key is not in the database (moved to an HSM?)")
-    private = Ed25519PrivateKey.from_private_bytes(bytes(row[1]))
-    if private.public_key().public_bytes_raw() != bytes(row[2]):
-        raise TransparencyError("tlog_keys: the private key does not match the public key")
-    return str(row[0]), private
-
-
 def _row(r: Any) -> Checkpoint:
-    return Checkpoint(int(r.id), int(r.size), bytes(r.root), str(r.note), int(r.created_at))
+    # a root written as TEXT by SQL outside the log still reads (and then fails to match
+    # the signed note, which names the checkpoint) rather than crashing the reader
+    root = bytes(r.root) if isinstance(r.root, bytes | memoryview) else str(r.root).encode()
+    return Checkpoint(int(r.id), int(r.size), root, str(r.note), int(r.created_at))
 
 
 def checkpoint(conn: Connection) -> Checkpoint:
@@ -307,7 +298,7 @@ def checkpoint(conn: Connection) -> Checkpoint:
     latest = latest_checkpoint(conn)
     if latest is not None and latest.size == size:
         return latest
-    name, private = _signer(conn)
+    name, private = log_signer(conn)
     root = TransparencyLog(conn).root(size, conn=conn)
     note = sign_note(checkpoint_text(name, size, root), name, private)
     next_id = int(conn.execute(select(func.coalesce(func.max(checkpoints.c.id), 0))).scalar_one())

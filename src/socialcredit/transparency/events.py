@@ -2,7 +2,8 @@
 
 The log is public, so a leaf names nobody. Where an event concerns a subject it
 carries a *commitment*: HMAC-SHA256(salt, subject) in hex, with a random salt per
-subject kept in `tlog_subject_salts`. Without the salt nobody can test a guessed
+subject kept in `tlog_subject_salts`, encrypted with a key held outside the database
+(keys.py). Without the salt nobody can test a guessed
 identity against the log (a plain hash of a national ID number would be brute-forced
 in minutes); with it, the subject (who is given its salt) finds every leaf about
 itself, and can prove to a court that a listing was logged, when, and on what
@@ -30,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from socialcredit.timeutil import now_us
 from socialcredit.transparency.checkpoint import checkpoint
 from socialcredit.transparency.errors import TransparencyError
+from socialcredit.transparency.keys import open_salt, salt_cipher, seal_salt
 from socialcredit.transparency.schema import subject_salts
 from socialcredit.transparency.store import TransparencyLog
 
@@ -51,6 +53,11 @@ EVENT_KINDS: dict[str, tuple[str, ...]] = {
     "record.resolution": ("program", "list", "commitment", "record_id", "resolution_record_id"),
     # a batch of decisions: how many and the digest of their canonical records
     "decisions.batch": ("program", "count", "digest"),
+    # an ingest stored a batch of records: how many, the RFC 9162 root over their
+    # canonical hashes in seq order (socialcredit.ledger.digest), their seq range
+    "records.batch": ("batch", "count", "root", "first_seq", "last_seq"),
+    # a data provider was registered with its role (providers are organisations)
+    "provider.registered": ("provider", "role", "registered_at"),
 }
 
 # Field names that would put a person in clear into a public log.
@@ -75,8 +82,9 @@ def salt_for(conn: Connection, subject: str) -> bytes:
         select(subject_salts.c.salt).where(subject_salts.c.subject == subject)
     ).first()
     if row is not None:
-        return bytes(row[0])
-    values = {"subject": subject, "salt": os.urandom(32), "created_at": now_us()}
+        return open_salt(conn, subject, bytes(row[0]))
+    sealed = seal_salt(salt_cipher(conn), subject, os.urandom(32))
+    values = {"subject": subject, "salt": sealed, "created_at": now_us()}
     name = conn.dialect.name
     if name == "sqlite":
         conn.execute(sqlite_insert(subject_salts).values(**values).on_conflict_do_nothing())
@@ -87,7 +95,7 @@ def salt_for(conn: Connection, subject: str) -> bytes:
     salt = conn.execute(
         select(subject_salts.c.salt).where(subject_salts.c.subject == subject)
     ).scalar_one()
-    return bytes(salt)
+    return open_salt(conn, subject, bytes(salt))
 
 
 def commitment_for(conn: Connection, subject: str) -> str:
@@ -101,7 +109,7 @@ def reveal_salt(conn: Connection, subject: str) -> bytes | None:
     row = conn.execute(
         select(subject_salts.c.salt).where(subject_salts.c.subject == subject)
     ).first()
-    return None if row is None else bytes(row[0])
+    return None if row is None else open_salt(conn, subject, bytes(row[0]))
 
 
 def _check_value(path: str, value: Any) -> None:

@@ -205,6 +205,25 @@ def consistency_proof(first: int, second: int, subtree_hash: SubtreeHash) -> lis
     return [subtree_hash(s, e) for s, e in consistency_ranges(first, second)]
 
 
+def mth(leaf_hashes: Sequence[bytes]) -> bytes:
+    """MTH over already-hashed leaves, level by level (a batch's root in one call).
+
+    Pairing neighbours and carrying an odd last node up unchanged gives the same tree
+    as the recursive definition (`reference_mth`), without its recursion; tested equal.
+    """
+    if not leaf_hashes:
+        return EMPTY_ROOT
+    sha = hashlib.sha256
+    level = list(leaf_hashes)
+    while len(level) > 1:
+        odd = level[-1] if len(level) & 1 else None
+        level = [sha(b"\x01" + level[i] + level[i + 1]).digest()
+                 for i in range(0, len(level) - 1, 2)]
+        if odd is not None:
+            level.append(odd)
+    return level[0]
+
+
 class CompactRange:
     """The right edge of a growing tree: one hash per set bit of its size.
 

@@ -37,6 +37,8 @@ state = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("size", BigInt, nullable=False),
     Column("checkpoints", BigInt, nullable=False, server_default="0"),
+    # which key (a file outside the database, see keys.py) encrypts the subject salts
+    Column("salt_key_id", String(16), nullable=True),
     CheckConstraint("id = 1", name="tlog_state_single_row"),
 )
 
@@ -78,9 +80,9 @@ def node_pos(level: int, idx: int) -> int:
     return 2 * j - j.bit_count() + level  # j + j//2 + j//4 + ... == 2j - popcount(j)
 
 
-# The log's signing key. Kept in the same database so that a ledger needs no other
-# setup; operators may move the private key to an HSM later (then private_key holds
-# nothing and signing goes through the HSM), the public half stays here for monitors.
+# The log's public key. The private key lives outside the database (keys.py: a key file
+# or an external signer); `private_key` is NULL except in a ledger from before revision
+# 0201 that `db upgrade` has not yet moved out.
 keys = Table(
     "tlog_keys",
     METADATA,
@@ -105,13 +107,14 @@ checkpoints = Table(
     Column("created_at", BigInteger, nullable=False),
 )
 
-# Per-subject salts for the commitments that stand for subjects in leaves. Deleting a
-# subject's salt makes its leaves unlinkable to it for good (the log itself stays).
+# Per-subject salts for the commitments that stand for subjects in leaves, encrypted with
+# the salt key (keys.py), so the database alone cannot link a commitment to a subject.
+# Deleting a subject's salt makes its leaves unlinkable to it for good (the log stays).
 subject_salts = Table(
     "tlog_subject_salts",
     METADATA,
     Column("subject", String(255), primary_key=True),
-    Column("salt", LargeBinary(32), nullable=False),
+    Column("salt", LargeBinary, nullable=False),
     Column("created_at", BigInteger, nullable=False),
 )
 

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy import Connection, Engine, LargeBinary, cast, func, inspect, literal, select
 
+from socialcredit.errors import redact_url
 from socialcredit.timeutil import format_instant, now_us
 from socialcredit.transparency import merkle
 from socialcredit.transparency.checkpoint import (
@@ -176,11 +177,16 @@ class _Replay:
 
     def leaf(self, index: int, data: bytes | None, stored_hash: bytes | None) -> None:
         """Feed leaf `index` (None: missing). Leaves must come in index order."""
-        if data is None or stored_hash is None:
+        if data is None:
             self.report.add("leaf", index, f"leaf {index} is missing")
             self._damage(index)
             self.truth.append(_PLACEHOLDER)
             self.stack.append((_PLACEHOLDER, True))
+        elif stored_hash is None:  # unreadable hash (already reported): judge by the data
+            self._damage(index)
+            self.truth.append(merkle.leaf_hash(data))
+            self.stack.append((_PLACEHOLDER, True))
+            self.report.leaves_checked += 1
         else:
             h = merkle.leaf_hash(data)
             if h != stored_hash:
@@ -423,27 +429,67 @@ def _check_checkpoints(
 # --------------------------------------------------------------------------- database
 
 
-def _stream(conn: Connection, chunk: int = 20_000) -> Iterator[tuple[int, bytes, bytes]]:
+def _blob(value: object) -> bytes | None:
+    """A binary column's value, or None when the row holds something else.
+
+    SQLite stores whatever a statement gives it: a row written with SQL outside the log
+    may hold TEXT (or a number) where the log writes bytes. Such a row is damage to
+    name, not a reason for the verifier to crash.
+    """
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return None
+
+
+def _stream(
+    conn: Connection, report: VerifyReport, chunk: int = 20_000
+) -> Iterator[tuple[int, bytes | None, bytes | None]]:
+    """(index, data, leaf hash) in index order; a column that does not hold bytes is
+    reported on the leaf and given as its UTF-8 bytes (data) or as missing (hash)."""
     pos = -1
+    c = leaves.c
+    if conn.dialect.name == "sqlite":
+        # read every value as its bytes, with its storage class beside it: TEXT that is
+        # not UTF-8 would otherwise fail in the driver
+        cols = [c.idx, cast(c.data, LargeBinary), cast(c.leaf_hash, LargeBinary),
+                func.typeof(c.data), func.typeof(c.leaf_hash)]
+    else:
+        cols = [c.idx, c.data, c.leaf_hash, literal("blob"), literal("blob")]
     while True:
         rows = conn.execute(
-            select(leaves.c.idx, leaves.c.data, leaves.c.leaf_hash)
-            .where(leaves.c.idx > pos)
-            .order_by(leaves.c.idx)
-            .limit(chunk)
+            select(*cols).where(c.idx > pos).order_by(c.idx).limit(chunk)
         ).all()
         if not rows:
             return
         for r in rows:
-            yield int(r[0]), bytes(r[1]), bytes(r[2])
+            idx, data, h = int(r[0]), _blob(r[1]), _blob(r[2])
+            if data is None or r[3] != "blob":
+                report.add(
+                    "leaf",
+                    idx,
+                    f"leaf {idx}: its data column holds {r[3]}, not bytes "
+                    "(the row was written outside the log)",
+                )
+            if h is None or r[4] != "blob":
+                report.add(
+                    "leaf",
+                    idx,
+                    f"leaf {idx}: its leaf_hash column holds {r[4]}, not a "
+                    "32-byte hash (the row was written outside the log)",
+                )
+                h = None
+            yield idx, data, h
         pos = int(rows[-1][0])
 
 
-def _stream_nodes(conn: Connection, chunk: int = 50_000) -> Iterator[tuple[int, int, int, bytes]]:
+def _stream_nodes(
+    conn: Connection, report: VerifyReport, chunk: int = 50_000
+) -> Iterator[tuple[int, int, int, bytes]]:
     pos = -1
+    h_col = cast(nodes.c.hash, LargeBinary) if conn.dialect.name == "sqlite" else nodes.c.hash
     while True:
         rows = conn.execute(
-            select(nodes.c.pos, nodes.c.level, nodes.c.idx, nodes.c.hash)
+            select(nodes.c.pos, nodes.c.level, nodes.c.idx, h_col)
             .where(nodes.c.pos > pos)
             .order_by(nodes.c.pos)
             .limit(chunk)
@@ -451,13 +497,22 @@ def _stream_nodes(conn: Connection, chunk: int = 50_000) -> Iterator[tuple[int, 
         if not rows:
             return
         for r in rows:
-            yield int(r[0]), int(r[1]), int(r[2]), bytes(r[3])
+            h = _blob(r[3])
+            if h is None:
+                report.add(
+                    "subtree",
+                    f"{int(r[1])}/{int(r[2])}",
+                    f"subtree (level {int(r[1])}, index {int(r[2])}): its hash column holds "
+                    f"{type(r[3]).__name__}, not bytes",
+                )
+                h = _PLACEHOLDER
+            yield int(r[0]), int(r[1]), int(r[2]), h
         pos = int(rows[-1][0])
 
 
 def verify_log(engine: Engine, pubkey: bytes | str | Verifier | None = None) -> VerifyReport:
     """Verify the log in a database; see the module docstring for what is checked."""
-    report = VerifyReport(source=str(engine.url.render_as_string(hide_password=True)))
+    report = VerifyReport(source=redact_url(engine.url.render_as_string(hide_password=False)))
     if not inspect(engine).has_table("tlog_leaves"):
         raise TransparencyError("no transparency log in this database", code="log.missing")
     # One read transaction: on PostgreSQL REPEATABLE READ gives a single snapshot;
@@ -478,9 +533,9 @@ def verify_log(engine: Engine, pubkey: bytes | str | Verifier | None = None) -> 
         stored = None if krow is None else Verifier.from_public_key(krow[0], bytes(krow[1]))
         verifier = resolve_verifier(pubkey, stored, report)
         cps = list_checkpoints(conn)
-        replay = _Replay(report, {cp.size for cp in cps}, _stream_nodes(conn))
+        replay = _Replay(report, {cp.size for cp in cps}, _stream_nodes(conn, report))
         expected = 0
-        for idx, data, h in _stream(conn):
+        for idx, data, h in _stream(conn, report):
             while expected < idx:
                 replay.leaf(expected, None, None)
                 expected += 1
