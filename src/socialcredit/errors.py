@@ -42,6 +42,16 @@ CODES: dict[str, str] = {
     "lint.unknown_profile": "a lint profile that does not exist",
     "not_found": "a named thing that does not exist",
     "forbidden": "the principal's role may not do this",
+    "principal.invalid": "a principal registration that is malformed (role, binding, id)",
+    "principal.exists": "a principal registered twice",
+    "consent.required": "a relying party asked beyond the subject's consent (no grant, or a "
+                        "grant revoked, expired or for another purpose)",
+    "consent.invalid": "a consent grant that is malformed (scope, purpose, expiry)",
+    "case.invalid": "an objection, appeal or repair request that cannot be taken as made",
+    "case.closed": "a case that is already decided (or resolved by its deadline)",
+    "repair.ineligible": "credit repair not available for that record yet (or at all), or "
+                         "a condition the rulebook names is missing",
+    "delivery.config": "a delivery setting that cannot be used (mail server address)",
 }
 
 

@@ -323,6 +323,25 @@ class Ledger:
         return [Record(r[0], r[1], subject, r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
                 for r in rows]
 
+    def record(self, record_id: str, conn: Connection) -> Record | None:
+        """One record by its id (None when there is none, or it was erased)."""
+        c = s.records.c
+        row = conn.execute(select(c.record_id, c.provider, c.subject, c.type, c.kind,
+                                  c.occurred_at, c.recorded_at, c.value_num, c.value_text,
+                                  c.evidence, c.ref).where(c.record_id == record_id)).first()
+        return None if row is None else Record(*row)
+
+    def erase_records(self, conn: Connection, record_ids: Sequence[str]) -> int:
+        """Retention's purge, the one deletion the ledger knows: the caller (the service's
+        retention run) keeps a tombstone with each record's hash and logs the erasure."""
+        n = 0
+        ids = list(record_ids)
+        for i in range(0, len(ids), CHUNK):
+            res = conn.execute(s.records.delete().where(s.records.c.record_id.in_(
+                ids[i:i + CHUNK])))
+            n += int(res.rowcount or 0)
+        return n
+
     def all_records(self, conn: Connection) -> Iterable[Record]:
         c = s.records.c
         for row in conn.execute(select(c.record_id, c.provider, c.subject, c.type, c.kind,
