@@ -20,6 +20,7 @@ class Consents:
         """The subject lets one relying party see, for one purpose, its decisions (and,
         beyond `effect`, its tier, score or explanation) until `expires_at`."""
         ctx = self.ctx
+        ctx.allow("consent.grant")
         subject = subject_of(ctx.principal, subject, "consent")
         ctx.allow("consent.grant", subject)
         with ctx.write() as conn:
@@ -46,6 +47,7 @@ class Consents:
                 ctx.allow("consent.list")
                 return [g.as_dict(now) for g in consent.to_party(conn, p.id)
                         if subject is None or g.subject == subject]
+            ctx.allow("consent.list")
             subject = subject_of(p, subject, "consent grants")
             ctx.allow("consent.list", subject)
             return [g.as_dict(now) for g in consent.of_subject(conn, subject)]
@@ -74,6 +76,7 @@ class AccessLog:
     def of(self, subject: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """Who read the subject's standings and decisions: when, as whom, for what purpose,
         under which grant (reads of a whole population included)."""
+        self.ctx.allow("access_log.read")
         subject = subject_of(self.ctx.principal, subject, "access log")
         self.ctx.allow("access_log.read", subject)
         with self.ctx.read() as conn:

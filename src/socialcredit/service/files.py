@@ -129,6 +129,7 @@ class Files:
     def of(self, subject: str | None = None) -> dict[str, Any]:
         """The whole file, as plain data (the report renders it)."""
         ctx = self.ctx
+        ctx.allow("file.read")
         subject = subject_of(ctx.principal, subject, "file")
         ctx.allow("file.read", subject)
         ledger = ctx.ledger

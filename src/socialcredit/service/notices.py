@@ -182,19 +182,22 @@ def _object_terms(rb: Rulebook, record_id: str, listings: list[dict[str, Any]],
         listings), "review_days": due.review_days(), "how": how}
 
 
-def _repair_terms(rb: Rulebook, r: Record, listings: list[dict[str, Any]]
-                  ) -> dict[str, Any] | None:
+def _repair_terms(rb: Rulebook, r: Record, starts: list[int]) -> dict[str, Any] | None:
+    """When and how repair is possible: the minimum period after the record occurred and
+    after each of its listings took effect."""
     rp = rb.repair_period(r.type)
     if rp is None:
         return None
     repair = rb.due.repair
     assert repair is not None
+    after = days_to_us(rp.after)
+    earliest = max([r.occurred_at + after, *(s + after for s in starts)])
     return {"after_days": rp.after, "conditions": list(rp.conditions),
-            "from": format_instant(r.occurred_at + days_to_us(rp.after)),
+            "from": format_instant(earliest),
             "reply_within_working_days": repair.reply_within or 10,
             "decide_within_working_days": repair.decide_within or 3,
-            "how": (f"After {rp.after:g} days you may apply for credit repair (free of "
-                    "charge)" + (f", showing: {', '.join(rp.conditions)}" if rp.conditions
+            "how": (f"From {format_instant(earliest)} you may apply for credit repair (free "
+                    "of charge)" + (f", showing: {', '.join(rp.conditions)}" if rp.conditions
                                  else "") + "; an accepted application is decided within "
                     f"{repair.decide_within or 3} working days.")}
 
@@ -235,7 +238,8 @@ def render(ctx: Context, conn: Connection, n: Notice) -> dict[str, Any]:
                 body["listings"] = listings
                 body["object"] = _object_terms(rb, r.record_id, listings, n.created_at,
                                                [e.start for e in found if e.start is not None])
-                body["repair"] = _repair_terms(rb, r, listings)
+                body["repair"] = _repair_terms(rb, r, [e.start for e in found
+                                                       if e.start is not None])
                 label = body["record"]["label"] or r.type
                 first = (listings[0]["label"] or listings[0]["list"]) if listings else None
                 body["headline"] = (f"Listing in effect: {first}"
@@ -284,6 +288,7 @@ class Notices:
         """A subject's notices, newest first, each with its deliveries."""
         from socialcredit.service.authz import subject_of
 
+        self.ctx.allow("notices.read")
         subject = subject_of(self.ctx.principal, subject, "notices")
         self.ctx.allow("notices.read", subject)
         with self.ctx.read() as conn:
