@@ -179,7 +179,7 @@ def webhook_server() -> Iterator[tuple[str, Hooks]]:
     hooks = Hooks()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             hooks.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
             status = hooks.statuses.pop(0) if hooks.statuses else 200
