@@ -63,10 +63,15 @@ def add(conn: Connection, rows: Sequence[Effect]) -> None:
         conn.execute(effects.insert(), [dataclasses.asdict(e) for e in rows])
 
 
+_COLUMNS = "subject, record_id, kind, start_at, end_at, program, list_id, case_id, notice_id"
+
+
 def of(conn: Connection, subject: str) -> list[Effect]:
-    c = effects.c
-    return [_effect(r) for r in conn.execute(
-        select(effects).where(c.subject == subject).order_by(c.seq))]
+    """The subject's effects (on the path of every standing: one driver-level query)."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return [Effect(*r) for r in conn.exec_driver_sql(
+        f"SELECT {_COLUMNS} FROM {effects.name} WHERE subject = {mark} ORDER BY seq",
+        (subject,))]
 
 
 def of_all(conn: Connection) -> dict[str, list[Effect]]:

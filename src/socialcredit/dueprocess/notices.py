@@ -38,19 +38,32 @@ class Notice:
 
 
 def new(kind: str, subject: str | None, created_at: int, *, audience: str = "subject",
-        **kw: Any) -> Notice:
-    return Notice(uuid.uuid4().hex, audience, subject, kind, created_at, **kw)
+        notice_id: str | None = None, **kw: Any) -> Notice:
+    return Notice(notice_id or uuid.uuid4().hex, audience, subject, kind, created_at, **kw)
+
+
+def ids(n: int) -> list[str]:
+    """n fresh notice ids at the cost of one random draw (ingest makes thousands): a
+    random 64-bit prefix and a counter."""
+    prefix = uuid.uuid4().hex[:16]
+    return [f"{prefix}{i:016x}" for i in range(n)]
+
+
+COLUMNS = ("notice_id", "audience", "subject", "kind", "created_at", "program", "record_id",
+           "case_id", "decision_id", "leaf_index", "detail")
 
 
 def insert(conn: Connection, rows: Sequence[Notice]) -> None:
-    if rows:
-        conn.execute(notices.insert(), [
-            {"notice_id": n.notice_id, "audience": n.audience, "subject": n.subject,
-             "kind": n.kind, "created_at": n.created_at, "program": n.program,
-             "record_id": n.record_id, "case_id": n.case_id, "decision_id": n.decision_id,
-             "leaf_index": n.leaf_index,
-             "detail": json.dumps(n.detail, sort_keys=True) if n.detail else None}
-            for n in rows])
+    """One driver-level executemany: ingest makes a notice per negative record."""
+    if not rows:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(
+        f"INSERT INTO {notices.name} ({', '.join(COLUMNS)}) VALUES "
+        f"({', '.join([mark] * len(COLUMNS))})",
+        [(n.notice_id, n.audience, n.subject, n.kind, n.created_at, n.program, n.record_id,
+          n.case_id, n.decision_id, n.leaf_index,
+          json.dumps(n.detail, sort_keys=True) if n.detail else None) for n in rows])
 
 
 def _notice(r: Any) -> Notice:
@@ -168,5 +181,5 @@ def text(body: dict[str, Any]) -> tuple[str, str]:
     return body.get("headline", "Notice"), "\n".join(lines) + "\n"
 
 
-__all__ = ["KINDS", "Notice", "alerts", "get", "insert", "new", "of_subject", "scrub",
+__all__ = ["KINDS", "Notice", "alerts", "get", "ids", "insert", "new", "of_subject", "scrub",
            "settle", "text", "unstarted_listings"]

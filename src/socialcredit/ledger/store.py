@@ -241,13 +241,16 @@ class Ledger:
     def subject_kind(self, subject: str, known_at: int | None = None,
                      conn: Connection | None = None) -> str | None:
         """The subject's kind, as the ledger knew it at `known_at` (bitemporal too)."""
-        q = select(s.subjects.c.kind).where(s.subjects.c.subject == subject)
-        if known_at is not None:
-            q = q.where(s.subjects.c.first_recorded_at <= known_at)
         if conn is None:
             with self.engine.connect() as own:
-                return own.execute(q).scalar()
-        return conn.execute(q).scalar()
+                return self.subject_kind(subject, known_at, own)
+        # on the path of every standing: driver-level SQL, compiled once
+        mark = self._mark(conn)
+        sql = f"SELECT kind FROM {s.subjects.name} WHERE subject = {mark}"
+        if known_at is None:
+            return conn.exec_driver_sql(sql, (subject,)).scalar()
+        return conn.exec_driver_sql(sql + f" AND first_recorded_at <= {mark}",
+                                    (subject, known_at)).scalar()
 
     def known_subjects(self, conn: Connection, subjects: Sequence[str]) -> dict[str, str]:
         """subject -> kind for those of `subjects` the ledger holds."""

@@ -13,7 +13,6 @@ from sqlalchemy import Connection
 from socialcredit.decisions import log as decision_log
 from socialcredit.dueprocess import access, consent, effects, report
 from socialcredit.dueprocess import cases as case_store
-from socialcredit.dueprocess import notices as notice_store
 from socialcredit.dueprocess.retention import tombstones
 from socialcredit.errors import LedgerError
 from socialcredit.ledger.model import Record
@@ -23,7 +22,7 @@ from socialcredit.scoring.standing import Standing
 from socialcredit.service.authz import subject_of
 from socialcredit.service.context import Context
 from socialcredit.service.log import mine
-from socialcredit.service.notices import record_view, render_many
+from socialcredit.service.notices import record_view, render_many, subject_notices
 from socialcredit.service.standings import standing_at
 from socialcredit.timeutil import format_instant
 from socialcredit.transparency import merkle
@@ -179,7 +178,7 @@ class Files:
                 "listings": listings,
                 "decisions": decision_log.read(conn, subject, 100_000),
                 "access_log": access.of(conn, subject),
-                "notices": render_many(ctx, conn, notice_store.of_subject(conn, subject)),
+                "notices": render_many(ctx, conn, subject_notices(ctx, conn, subject)),
                 "cases": cases,
                 "consents": [g.as_dict(now) for g in consent.of_subject(conn, subject)],
             }

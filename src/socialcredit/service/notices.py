@@ -28,7 +28,7 @@ from socialcredit.ledger.model import Record
 from socialcredit.ledger.validate import Row
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.service.context import Context
-from socialcredit.service.standings import standing_at
+from socialcredit.service.standings import compute, standing_at
 from socialcredit.timeutil import US_PER_SECOND, days_to_us, format_instant
 
 RIGHTS = (
@@ -84,31 +84,45 @@ def for_records(ctx: Context, conn: Connection, rows: Sequence[Row], now: int,
     picked = [r for r in rows if r.type in negative and r.kind == "conduct"]
     if not picked:
         return
-    listing_subjects = sorted({r.subject for r in picked
-                               if any(rb.list_types & {r.type} for _, rb in negative[r.type])})
-    with_address = principal_store.contacts(conn, listing_subjects) if (
-        listing_subjects and principal_store.has_any_subjects(conn)) else {}
+    # A notice nobody can be sent and that announces no listing is not stored: it is the
+    # record itself, rendered on demand (`subject_notices`). Bulk ingest stays fast.
+    contacts = principal_store.contacts(conn, sorted({r.subject for r in picked})) if \
+        principal_store.has_any_subjects(conn) else {}
+    by_subject: dict[str, set[str]] = {}
+    for r in picked:
+        for program, rb in negative[r.type]:
+            if r.type in rb.list_types:
+                by_subject.setdefault(r.subject, set()).add(program)
+    listing_subjects = sorted(by_subject)
+    rulebooks = {program: rb for pairs in negative.values() for program, rb in pairs}
     entries: dict[tuple[str, str], list[Any]] = {}
-    for subject in listing_subjects:
-        for program in {p for r in picked if r.subject == subject for p, _ in negative[r.type]}:
-            st, _ = standing_at(ctx, subject, program, now, now, conn)
+    for subject in listing_subjects:  # one read of the subject for all its programs
+        kind = ledger.subject_kind(subject, now, conn)
+        records = ledger.records_of(subject, conn)
+        fx = effects.of(conn, subject)
+        for program in sorted(by_subject[subject]):
+            st = compute(rulebooks[program], program, subject, kind, records, fx, now, now,
+                         now)
             for e in [*st.pending, *st.list_entries]:
                 if e.record_id is not None:
                     entries.setdefault((program, e.record_id), []).append(e)
     made: list[Notice] = []
     held: list[effects.Effect] = []
+    fresh = iter(store.ids(sum(len(negative[r.type]) for r in picked)))
     for r in picked:
         for program, rb in negative[r.type]:
             listing = next(iter(entries.get((program, r.record_id), [])), None)
+            if listing is None and r.subject not in contacts:
+                continue
             detail: dict[str, Any] = {}
             leaf = None
             if listing is not None:
                 detail["listing"] = {"list": listing.list, "start": listing.start}
                 leaf = leaves.get((program, listing.list, r.record_id))
-            n = store.new("record", r.subject, now, program=program, record_id=r.record_id,
-                          leaf_index=leaf, detail=detail)
+            n = Notice(next(fresh), "subject", r.subject, "record", now, program,
+                       r.record_id, None, None, leaf, detail)
             made.append(n)
-            if listing is not None and r.subject in with_address and \
+            if listing is not None and r.subject in contacts and \
                     rb.due.delays_undelivered():
                 held.append(effects.Effect(r.subject, r.record_id, "delay", now, None, program,
                                            listing.list, notice_id=n.notice_id))
@@ -268,6 +282,35 @@ def render(ctx: Context, conn: Connection, n: Notice) -> dict[str, Any]:
     return body
 
 
+def subject_notices(ctx: Context, conn: Connection, subject: str, limit: int = 1000
+                    ) -> list[Notice]:
+    """A subject's notices, newest first: those stored (sent, or announcing a listing, or
+    about cases and decisions) and the record notices that were not stored because there
+    was nobody to send them to — each negative record, under every program whose version
+    in force when it was recorded counts it against the subject."""
+    stored = store.of_subject(conn, subject, 100_000)
+    have = {(n.record_id, n.program) for n in stored if n.kind == "record"}
+    ledger = ctx.ledger
+    virtual: list[Notice] = []
+    for r in ledger.records_of(subject, conn):
+        if r.kind != "conduct":
+            continue
+        for program in ledger.programs(conn):
+            if (r.record_id, program) in have:
+                continue
+            try:
+                rb = ledger.version_in_force(program, r.recorded_at, r.recorded_at,
+                                             conn).rulebook
+            except LedgerError:
+                continue
+            if rb.is_negative(r.type):
+                key = hashlib.sha256(f"{r.record_id}\x00{program}".encode()).hexdigest()
+                virtual.append(Notice(key[:32], "subject", subject, "record", r.recorded_at,
+                                      program, r.record_id))
+    out = sorted([*stored, *virtual], key=lambda n: (n.created_at, n.notice_id), reverse=True)
+    return out[:limit]
+
+
 def render_many(ctx: Context, conn: Connection, rows: Sequence[Notice],
                 deliveries: bool = True) -> list[dict[str, Any]]:
     out = [render(ctx, conn, n) for n in rows]
@@ -292,7 +335,8 @@ class Notices:
         subject = subject_of(self.ctx.principal, subject, "notices")
         self.ctx.allow("notices.read", subject)
         with self.ctx.read() as conn:
-            return render_many(self.ctx, conn, store.of_subject(conn, subject, limit))
+            return render_many(self.ctx, conn, subject_notices(self.ctx, conn, subject,
+                                                               limit))
 
     def alerts(self, limit: int = 100) -> list[dict[str, Any]]:
         """The operator's alerts: missed deadlines, undeliverable notices."""
@@ -394,4 +438,4 @@ def find_notice(conn: Connection, notice_id: str) -> Notice:
 
 
 __all__ = ["RIGHTS", "Notices", "Outbox", "alert", "find_notice", "for_records", "issue",
-           "record_view", "render", "render_many"]
+           "record_view", "render", "render_many", "subject_notices"]
