@@ -107,6 +107,7 @@ def test_the_due_process_scenario(make_ledger: Callable[..., Service], clock: Cl
     assert st.score == 1000 and st.tier == "A" and st.suspended == []
     outcome = next(n for n in alice.notices.of() if n["kind"] == "case.outcome")
     assert outcome["outcome"]["decisions_affected"][0]["action"] == "bike.deposit"
+    assert outcome["proof"]["verified"] and '"outcome":"voided"' in outcome["proof"]["leaf"]
 
     # 5. a second record; no objection; the listing takes effect after the notice period
     clock.set("2026-02-02T09:00:00Z")

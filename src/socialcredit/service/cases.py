@@ -212,16 +212,16 @@ class Cases:
                         + [effects.Effect(r.subject, r.record_id, "withdraw", due,
                                           case_id=case.case_id)])
             commitment = _commit(ctx, conn, r.subject)
-            ctx.sink.emit(conn, [Event("case.filed", {
+            leaf = ctx.sink.emit(conn, [Event("case.filed", {
                 "commitment": commitment, "case_id": case.case_id, "case_kind": "objection",
                 "record_id": r.record_id, "filed_at": format_instant(now),
                 "due_at": format_instant(due)})] + [Event("list.suspended", {
                     "program": x["program"], "list": x["list"], "commitment": commitment,
                     "record_id": r.record_id, "from": format_instant(now)})
-                    for x in suspensions])
+                    for x in suspensions])[0]
             issue(ctx, conn, [notice_store.new("case.filed", r.subject, now,
-                                               record_id=r.record_id, case_id=case.case_id)],
-                  now)
+                                               record_id=r.record_id, case_id=case.case_id,
+                                               leaf_index=leaf)], now)
             return case.as_dict(now)
 
     def appeal(self, case_id: str, grounds: str, *,
@@ -261,13 +261,13 @@ class Cases:
             store.insert(conn, case, attachments)
             effects.add(conn, [effects.Effect(r.subject, r.record_id, "withdraw", due,
                                               case_id=case.case_id)])
-            ctx.sink.emit(conn, [Event("case.filed", {
+            (leaf,) = ctx.sink.emit(conn, [Event("case.filed", {
                 "commitment": _commit(ctx, conn, r.subject), "case_id": case.case_id,
                 "case_kind": "appeal", "record_id": r.record_id,
                 "filed_at": format_instant(now), "due_at": format_instant(due)})])
             issue(ctx, conn, [notice_store.new("case.filed", r.subject, now,
-                                               record_id=r.record_id, case_id=case.case_id)],
-                  now)
+                                               record_id=r.record_id, case_id=case.case_id,
+                                               leaf_index=leaf)], now)
             return case.as_dict(now)
 
     def queue(self) -> list[dict[str, Any]]:
@@ -378,15 +378,15 @@ class Cases:
             c.outcome = result
             store.save(conn, c)
             commitment = _commit(ctx, conn, c.subject)
-            ctx.sink.emit(conn, [Event("case.decided", {
+            leaf = ctx.sink.emit(conn, [Event("case.decided", {
                 "commitment": commitment, "case_id": case_id, "case_kind": c.kind,
                 "record_id": r.record_id, "outcome": outcome,
                 "decided_at": format_instant(now)})] + [Event("list.resumed", {
                     "program": x["program"], "list": x["list"], "commitment": commitment,
-                    "record_id": r.record_id, "at": format_instant(now)}) for x in resumed])
+                    "record_id": r.record_id, "at": format_instant(now)}) for x in resumed])[0]
             issue(ctx, conn, [notice_store.new("case.outcome", c.subject, now,
                                                record_id=r.record_id, case_id=case_id,
-                                               detail=result)], now)
+                                               detail=result, leaf_index=leaf)], now)
             return c.as_dict(now)
 
     @staticmethod
@@ -482,13 +482,13 @@ class Repairs:
                         detail={"conditions": given, "required": list(rp.conditions),
                                 "decide_within": rb.due.repair.decide_within or 3})
             store.insert(conn, case, attachments)
-            ctx.sink.emit(conn, [Event("case.filed", {
+            (leaf,) = ctx.sink.emit(conn, [Event("case.filed", {
                 "commitment": _commit(ctx, conn, r.subject), "case_id": case.case_id,
                 "case_kind": "repair", "record_id": r.record_id,
                 "filed_at": format_instant(now), "due_at": format_instant(reply_due)})])
             issue(ctx, conn, [notice_store.new("case.filed", r.subject, now,
-                                               record_id=r.record_id, case_id=case.case_id)],
-                  now)
+                                               record_id=r.record_id, case_id=case.case_id,
+                                               leaf_index=leaf)], now)
             return case.as_dict(now)
 
     def decide(self, case_id: str, outcome: str, reasons: str) -> dict[str, Any]:
@@ -552,10 +552,10 @@ class Repairs:
                 "commitment": commitment, "case_id": case_id, "case_kind": "repair",
                 "record_id": r.record_id, "outcome": outcome,
                 "decided_at": format_instant(now)}))
-            ctx.sink.emit(conn, events)
+            leaf = ctx.sink.emit(conn, events)[0]
             issue(ctx, conn, [notice_store.new("case.outcome", c.subject, now,
                                                record_id=r.record_id, case_id=case_id,
-                                               detail=result)], now)
+                                               detail=result, leaf_index=leaf)], now)
             return c.as_dict(now)
 
 
@@ -629,12 +629,13 @@ def _lapse(ctx: Context, conn: Connection, c: Case, now: int) -> None:
                  "no longer counts")
     c.outcome = result
     store.save(conn, c)
-    ctx.sink.emit(conn, [Event("case.decided", {
+    (leaf,) = ctx.sink.emit(conn, [Event("case.decided", {
         "commitment": _commit(ctx, conn, c.subject), "case_id": c.case_id,
         "case_kind": c.kind, "record_id": c.record_id, "outcome": "lapsed",
         "decided_at": format_instant(c.due_at)})])
     issue(ctx, conn, [notice_store.new("case.outcome", c.subject, now, record_id=c.record_id,
-                                       case_id=c.case_id, detail=result)], now)
+                                       case_id=c.case_id, detail=result, leaf_index=leaf)],
+          now)
     alert(ctx, conn, now, "objection.overdue",
           f"{c.kind} {c.case_id} of subject {c.subject} was not decided by "
           f"{format_instant(c.due_at)}: it resolved in the subject's favour and record "
