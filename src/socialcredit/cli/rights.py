@@ -14,7 +14,7 @@ from socialcredit.cli.options import AsOpt, DbOpt, JsonOpt, emit_json, instant, 
 from socialcredit.errors import UsageError
 
 if TYPE_CHECKING:
-    from socialcredit.dueprocess.cases import Attachment
+    from socialcredit.service.cases import Attachment
 
 principal_app = typer.Typer(no_args_is_help=True,
                             help="Principals (who acts, with which role) and their tokens.")
@@ -37,7 +37,7 @@ ReasonsOpt = Annotated[str, typer.Option("--reasons", help="The reasons for the 
 
 
 def _files(paths: list[Path] | None) -> list[Attachment]:
-    from socialcredit.dueprocess.cases import Attachment
+    from socialcredit.service.cases import Attachment
 
     out = []
     for p in paths or []:
@@ -174,7 +174,7 @@ def outbox_run(smtp: Annotated[str | None, typer.Option(
                db: DbOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
     """Run the deadlines (listings that took effect, overdue objections and repairs), then
     deliver every notice that is due, retrying failures with backoff. Schedule it."""
-    from socialcredit.dueprocess.delivery import DeliveryConfig
+    from socialcredit.service.notices import DeliveryConfig
 
     with open_service(db, as_) as svc:
         rep = svc.outbox.run(DeliveryConfig(smtp, mail_from))

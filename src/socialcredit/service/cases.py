@@ -648,4 +648,4 @@ def _voided(ctx: Context, conn: Connection, r: Record) -> bool:
                for x in ctx.ledger.records_of(r.subject, conn))
 
 
-__all__ = ["Cases", "Repairs", "decisions_affected", "sweep"]
+__all__ = ["Attachment", "Cases", "Repairs", "decisions_affected", "sweep"]

@@ -437,5 +437,5 @@ def find_notice(conn: Connection, notice_id: str) -> Notice:
     return n
 
 
-__all__ = ["RIGHTS", "Notices", "Outbox", "alert", "find_notice", "for_records", "issue",
-           "record_view", "render", "render_many", "subject_notices"]
+__all__ = ["RIGHTS", "DeliveryConfig", "Notices", "Outbox", "alert", "find_notice",
+           "for_records", "issue", "record_view", "render", "render_many", "subject_notices"]
