@@ -122,6 +122,9 @@ def test_an_amendment_voids_and_files_the_corrected_record(
     assert kinds.count("record") == 2 and "case.outcome" in kinds
     with pytest.raises(SocialCreditError):
         rev.cases.decide(case["case_id"], "voided", "again")
+    with pytest.raises(SocialCreditError) as withdrawn:
+        alice.cases.object("court-01:1", "and again")
+    assert "already withdrawn" in withdrawn.value.message
 
 
 def test_an_appeal_is_heard_once_within_its_window(

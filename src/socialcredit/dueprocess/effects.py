@@ -85,10 +85,10 @@ def of_all(conn: Connection) -> dict[str, list[Effect]]:
 def has_any(conn: Connection, subject: str, at: int) -> bool:
     """Whether the subject has an effect that may change its standing at or after `at`
     (an erasure only matters for times before what it erased stopped counting)."""
-    c = effects.c
-    q = select(c.kind, c.end_at).where(c.subject == subject)
-    return any(kind != "erased" or (end is not None and end > at)
-               for kind, end in conn.execute(q))
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    rows = conn.exec_driver_sql(
+        f"SELECT kind, end_at FROM {effects.name} WHERE subject = {mark}", (subject,))
+    return any(kind != "erased" or (end is not None and end > at) for kind, end in rows)
 
 
 def end(conn: Connection, *, case_id: str | None = None, notice_id: str | None = None,

@@ -176,6 +176,9 @@ class Cases:
             if r.kind not in ("conduct", "fact"):
                 raise SocialCreditError(f"record {record_id!r} is a {r.kind}: object to the "
                                         "record it refers to", code="case.invalid")
+            if _voided(ctx, conn, r):
+                raise SocialCreditError(f"record {record_id!r} was already withdrawn",
+                                        code="case.invalid")
             if any(x.record_id == record_id and x.is_open and x.kind != "repair"
                    for x in store.of_subject(conn, r.subject)):
                 raise SocialCreditError(f"record {record_id!r} is already under review",
