@@ -376,7 +376,7 @@ def file_cmd(subject: SubjectArg = None,
         return
     say(f"file of {f['subject']} ({f['subject_kind']}), {f['generated_at']}")
     for st in f["standings"]:
-        say(f"  {st['program']}: score {st['score']:.2f}, tier {st['tier']}, lists "
+        say(f"  {st['program']}: score {st['score']:.2f}, tier {st['tier'] or '-'}, lists "
             f"{', '.join(st['lists']) or 'none'}")
     say(f"  {len(f['records'])} record(s), {len(f['erased_records'])} erased, "
         f"{len(f['listings'])} listing(s), {len(f['decisions'])} decision(s), "
