@@ -146,3 +146,73 @@ def make_ledger(db_url: str, clock: Clock) -> Iterator[Callable[..., Service]]:
     yield make
     for svc in made:
         svc.close()
+
+
+# -- real servers for notice delivery ---------------------------------------------------------
+
+class Mailbox:
+    """What a real local SMTP server (aiosmtpd) received."""
+
+    def __init__(self) -> None:
+        self.messages: list[object] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content,  # type: ignore[attr-defined]
+                                                policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[str, Mailbox]]:
+    """(smtp://127.0.0.1:PORT, mailbox) of an SMTP server running for the test."""
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox()
+    port = _free_port()
+    ctl = Controller(box, hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        yield f"smtp://127.0.0.1:{port}", box
+    finally:
+        ctl.stop()
+
+
+class Hooks:
+    """What a real local HTTP server received; it answers each POST with the next status
+    of `statuses` (then 200)."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.statuses: list[int] = []
+
+
+@pytest.fixture
+def webhook_server() -> Iterator[tuple[str, Hooks]]:
+    """(http://127.0.0.1:PORT/hook, received) of a stdlib HTTP server in a thread."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hooks = Hooks()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            hooks.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            status = hooks.statuses.pop(0) if hooks.statuses else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", hooks
+    finally:
+        server.shutdown()
+        server.server_close()

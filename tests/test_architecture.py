@@ -82,7 +82,8 @@ def test_the_ledger_imports_neither_scoring_nor_the_log_nor_the_service() -> Non
 
 
 @pytest.mark.parametrize("room", ["socialcredit.ledger", "socialcredit.scoring",
-                                  "socialcredit.decisions", "socialcredit.transparency",
+                                  "socialcredit.decisions", "socialcredit.dueprocess",
+                                  "socialcredit.transparency",
                                   "socialcredit.rulebook", "socialcredit.lint",
                                   "socialcredit.identifiers", "socialcredit.migrations"])
 def test_domain_rooms_never_reach_up_into_the_service_or_the_faces(room: str) -> None:

@@ -45,6 +45,16 @@ CODES: dict[str, str] = {
     "forbidden": "the principal's role may not do this",
     "database.failed": "the database could not be reached or refused a statement",
     "backup.invalid": "a backup that cannot be written, read or restored there",
+    "principal.invalid": "a principal registration that is malformed (role, binding, id)",
+    "principal.exists": "a principal registered twice",
+    "consent.required": "a relying party asked beyond the subject's consent (no grant, or a "
+                        "grant revoked, expired or for another purpose)",
+    "consent.invalid": "a consent grant that is malformed (scope, purpose, expiry)",
+    "case.invalid": "an objection, appeal or repair request that cannot be taken as made",
+    "case.closed": "a case that is already decided (or resolved by its deadline)",
+    "repair.ineligible": "credit repair not available for that record yet (or at all), or "
+                         "a condition the rulebook names is missing",
+    "delivery.config": "a delivery setting that cannot be used (mail server address)",
 }
 
 

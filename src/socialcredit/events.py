@@ -26,7 +26,9 @@ class Event:
 class EventSink(Protocol):
     """Where events go, inside the caller's transaction."""
 
-    def emit(self, conn: Connection, events: Sequence[Event]) -> None: ...
+    def emit(self, conn: Connection, events: Sequence[Event]) -> list[int]:
+        """Write the events; returns where each went (the log's leaf indexes), in order."""
+        ...
 
     def commitment(self, conn: Connection, subject: str) -> str:
         """How a subject appears in a public event (never its id in clear)."""

@@ -15,6 +15,11 @@ from socialcredit.errors import SocialCreditError
 
 ROLES = ("operator", "provider", "relying_party", "reviewer", "appeal_reviewer", "auditor",
          "subject")
+#: Nobody in particular: an unauthenticated request (public lists, the public log).
+#: Not a role a principal can be registered with.
+PUBLIC = "public"
+#: Roles whose principals are bound to a registered provider (reviewers file voids as one).
+PROVIDER_BOUND = ("provider", "reviewer", "appeal_reviewer")
 
 
 class Forbidden(SocialCreditError):
@@ -31,12 +36,18 @@ class Principal:
     subject: str | None = None  # a subject principal (or representative) for this subject
 
     def __post_init__(self) -> None:
-        if self.role not in ROLES:
+        if self.role not in ROLES and self.role != PUBLIC:
             raise ValueError(f"unknown role {self.role!r} (roles: {', '.join(ROLES)})")
+
+    def is_subject(self, subject: str | None) -> bool:
+        """Whether this principal is the subject itself (or its representative)."""
+        return self.role == "subject" and subject is not None and self.subject == subject
 
 
 #: The owner of a local ledger, as the command line acts by default.
 OPERATOR = Principal("operator", "operator")
+#: An unauthenticated caller.
+ANONYMOUS = Principal("anonymous", PUBLIC)
 
 
 def require(principal: Principal, *roles: str, what: str) -> None:
@@ -46,4 +57,5 @@ def require(principal: Principal, *roles: str, what: str) -> None:
                         f"{' or '.join(roles)})")
 
 
-__all__ = ["OPERATOR", "ROLES", "Forbidden", "Principal", "require"]
+__all__ = ["ANONYMOUS", "OPERATOR", "PROVIDER_BOUND", "PUBLIC", "ROLES", "Forbidden",
+           "Principal", "require"]

@@ -25,4 +25,6 @@ def test_readme_tour_runs(tmp_path: Path) -> None:
     assert "BENEFIT rental.bike for alice" in p.stdout
     assert '"effect": "allow"' in p.stdout  # bob is inside his notice window
     assert "log verified" in p.stdout
+    assert "not suspended: a court ordered it" in p.stdout
+    assert "court-01:1" in (tmp_path / "bob-file.json").read_text(encoding="utf-8")
     assert (tmp_path / "socialcredit.db").exists() and (tmp_path / "pop.csv").exists()

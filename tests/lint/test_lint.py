@@ -45,6 +45,9 @@ tiers:
 lists:
   - {id: defaulters, kind: black, enter_when: {record: pay.late}, notice: 10d,
      max_duration: 1y, legal_basis: contract}
+due_process:
+  repair:
+    periods: [{severity: general, after: 90d, conditions: [obligation_performed]}]
 consequences:
   - {action: loan, context: finance, effect: deny, when: {on_list: defaulters}}
 """
@@ -343,6 +346,26 @@ def test_cn_repair_paths() -> None:
     no_correction = sub(CLEAN, ", resolved_points: -2}", "}")
     assert "CN-REPAIR-CORRECTION" in codes(no_correction, "cn-credit-repair-2026")
     assert not {"CN-REPAIR", "CN-REPAIR-CORRECTION"} & codes(CLEAN, "cn-credit-repair-2026")
+
+
+@pytest.mark.parametrize(("old", "new", "code"), [
+    ("after: 90d", "after: 180d", "CN-REPAIR-PERIOD"),  # longer than the minimum
+    ("  repair:\n", "  repair:\n    reply_within: 15\n", "CN-REPAIR-DEADLINE"),
+    ("  repair:\n", "  repair:\n    decide_within: 5\n", "CN-REPAIR-DEADLINE"),
+    ("{severity: general, after: 90d", "{record: pay.late, after: 1y", "CN-REPAIR-PERIOD"),
+])
+def test_cn_repair_periods_and_deadlines(old: str, new: str, code: str) -> None:
+    rep = run(sub(CLEAN, old, new), ["cn-credit-repair-2026"])
+    assert [(f.code, f.severity) for f in rep.findings if f.code == code] == [(code, "error")]
+    assert code not in codes(CLEAN, "cn-credit-repair-2026")
+
+
+def test_cn_a_general_record_without_a_repair_route_is_noted() -> None:
+    text = sub(CLEAN, "{severity: general, after: 90d", "{severity: serious, after: 1y")
+    found = [f for f in run(text, ["cn-credit-repair-2026"]).findings
+             if f.code == "CN-REPAIR-ROUTE"]
+    assert [(f.severity, f.path) for f in found] == [("info", "record_types[0]")]
+    assert "CN-REPAIR-ROUTE" not in codes(CLEAN, "cn-credit-repair-2026")
 
 
 # -- the CLI ----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from socialcredit.cli import (
     population,
     reading,
     records,
+    rights,
     rulebook,
     scorecard,
 )
@@ -66,6 +67,18 @@ app.command("import")(population.import_)
 # the public log, and the ledger verified against it
 app.add_typer(log.app, name="log")
 app.command("verify")(log.verify_all)
+# due process and the subject's rights
+app.add_typer(rights.principal_app, name="principal")
+app.command("notices")(rights.notices)
+app.add_typer(rights.outbox_app, name="outbox")
+app.command("object")(rights.object_cmd)
+app.command("appeal")(rights.appeal_cmd)
+app.add_typer(rights.review_app, name="review")
+app.add_typer(rights.repair_app, name="repair")
+app.add_typer(rights.consent_app, name="consent")
+app.command("file")(rights.file_cmd)
+app.command("access-log")(rights.access_log_cmd)
+app.add_typer(rights.retention_app, name="retention")
 # rulebooks and identifiers
 app.add_typer(rulebook.rulebook_app, name="rulebook")
 app.add_typer(rulebook.schema_app, name="schema")

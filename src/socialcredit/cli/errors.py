@@ -47,6 +47,7 @@ EXIT_BY_CODE: dict[str, int] = {
     "lint.unknown_profile": EXIT_USAGE,
     "rulebook.refused": EXIT_REFUSED,
     "forbidden": EXIT_FORBIDDEN,
+    "consent.required": EXIT_FORBIDDEN,
 }
 
 #: error code -> what to do about it on the command line (messages stay interface-free)

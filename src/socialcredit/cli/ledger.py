@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from socialcredit.cli.options import DbOpt, JsonOpt, emit_json, instant, open_service, say
+from socialcredit.cli.options import AsOpt, DbOpt, JsonOpt, emit_json, instant, open_service, say
 
 provider_app = typer.Typer(no_args_is_help=True, help="Data providers and their roles.")
 db_app = typer.Typer(no_args_is_help=True, help="The ledger database's schema.")
@@ -44,13 +44,13 @@ def publish(file: Annotated[Path, typer.Argument(help="The rulebook (YAML) to pu
                 help="When this version takes effect (default: its publication time; a "
                      "program's first version: the beginning of time).",
                 show_default=False)] = None,
-            db: DbOpt = None, json_: JsonOpt = False) -> None:
+            db: DbOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
     """Add a program, or a new version of one."""
     from socialcredit.rulebook import load_rulebook
     from socialcredit.service.programs import version_dict
 
     rb = load_rulebook(file)
-    with open_service(db) as svc:
+    with open_service(db, as_) as svc:
         pv = svc.programs.publish(rb, effective=instant(effective, "--effective"))
     info = version_dict(pv)
     if json_:
@@ -60,11 +60,11 @@ def publish(file: Annotated[Path, typer.Argument(help="The rulebook (YAML) to pu
             f"(sha256 {pv.sha256[:16]}…)")
 
 
-def programs(db: DbOpt = None, json_: JsonOpt = False) -> None:
+def programs(db: DbOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
     """List the programs and their versions (with when each takes effect)."""
     from socialcredit.service.programs import version_dict
 
-    with open_service(db) as svc:
+    with open_service(db, as_) as svc:
         rows = [version_dict(pv) for pv in svc.programs.versions()]
     if json_:
         emit_json(rows)
@@ -85,18 +85,18 @@ def provider_add(provider: Annotated[str, typer.Argument(help="The provider's id
                  role: Annotated[str, typer.Option(
                      "--role", help="The role rulebooks authorise (bank, court, "
                                     "reviewer…).")],
-                 db: DbOpt = None) -> None:
+                 db: DbOpt = None, as_: AsOpt = None) -> None:
     """Register a data provider with its role."""
-    with open_service(db) as svc:
+    with open_service(db, as_) as svc:
         added = svc.providers.add(provider, role)
     say(f"provider {provider} {'registered' if added else 'was already registered'} with "
         f"role {role}")
 
 
 @provider_app.command("list")
-def provider_list(db: DbOpt = None, json_: JsonOpt = False) -> None:
+def provider_list(db: DbOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
     """List registered providers."""
-    with open_service(db) as svc:
+    with open_service(db, as_) as svc:
         provs = svc.providers.list()
     if json_:
         emit_json(provs)

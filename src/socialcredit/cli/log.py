@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from socialcredit.cli.errors import EXIT_FINDINGS
-from socialcredit.cli.options import DbOpt, JsonOpt, emit_json, err, open_service, out
+from socialcredit.cli.options import AsOpt, DbOpt, JsonOpt, emit_json, err, open_service, out
 from socialcredit.errors import UsageError
 
 if TYPE_CHECKING:
@@ -26,9 +26,9 @@ SizeOpt = Annotated[int | None, typer.Option(
 
 
 @app.command("checkpoint")
-def checkpoint_cmd(db: DbOpt = None, json_: JsonOpt = False) -> None:
+def checkpoint_cmd(db: DbOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
     """Show the latest signed checkpoint (tree size, root, signed note)."""
-    with open_service(db) as svc:
+    with open_service(db, as_) as svc:
         cp = svc.log.checkpoint()
     if json_:
         emit_json(cp.to_json())
@@ -44,9 +44,9 @@ def leaves_cmd(start: Annotated[int, typer.Option(help="First leaf index.")] = 0
                end: Annotated[int | None, typer.Option(
                    help="One past the last leaf (default: the log's size).",
                    show_default=False)] = None,
-               db: DbOpt = None, json_: JsonOpt = False) -> None:
+               db: DbOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
     """List leaves [start, end): their data as hex (JSON) or as text (table)."""
-    with open_service(db) as svc:
+    with open_service(db, as_) as svc:
         rows = svc.log.leaves(start, end)
         size = svc.log.tree.size()
     stop = start + len(rows)
@@ -70,9 +70,10 @@ def leaves_cmd(start: Annotated[int, typer.Option(help="First leaf index.")] = 0
 
 @app.command("prove")
 def prove_cmd(index: Annotated[int, typer.Argument(help="Leaf index.")],
-              size: SizeOpt = None, db: DbOpt = None, json_: JsonOpt = False) -> None:
+              size: SizeOpt = None, db: DbOpt = None, as_: AsOpt = None,
+              json_: JsonOpt = False) -> None:
     """Inclusion proof of leaf INDEX in the tree of the given size (RFC 9162 §2.1.3)."""
-    with open_service(db) as svc:
+    with open_service(db, as_) as svc:
         p = svc.log.prove(index, size)
     if json_:
         emit_json({k: v for k, v in p.items() if k != "verified"})
@@ -89,9 +90,9 @@ def prove_cmd(index: Annotated[int, typer.Argument(help="Leaf index.")],
 @app.command("consistency")
 def consistency_cmd(first: Annotated[int, typer.Argument(help="Size of the older tree.")],
                     second: Annotated[int, typer.Argument(help="Size of the newer tree.")],
-                    db: DbOpt = None, json_: JsonOpt = False) -> None:
+                    db: DbOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
     """Consistency proof that tree FIRST is a prefix of tree SECOND (RFC 9162 §2.1.4)."""
-    with open_service(db) as svc:
+    with open_service(db, as_) as svc:
         p = svc.log.consistency(first, second)
     if json_:
         emit_json({k: v for k, v in p.items() if k != "verified"})
@@ -104,7 +105,7 @@ def consistency_cmd(first: Annotated[int, typer.Argument(help="Size of the older
 
 
 @app.command("verify")
-def verify_cmd(db: DbOpt = None,
+def verify_cmd(db: DbOpt = None, as_: AsOpt = None,
                export: Annotated[Path | None, typer.Option(
                    "--export", help="Verify an exported log directory instead.",
                    show_default=False)] = None,
@@ -122,7 +123,7 @@ def verify_cmd(db: DbOpt = None,
     if export is not None:
         report = verify_exported(export, key)
     else:
-        with open_service(db) as svc:
+        with open_service(db, as_) as svc:
             report = svc.log.verify(key)
     _show_report(report, json_)
     if not report.ok:
@@ -200,18 +201,18 @@ def _show_ledger_report(report: LedgerReport) -> None:
 
 
 @app.command("pubkey")
-def pubkey_cmd(db: DbOpt = None) -> None:
+def pubkey_cmd(db: DbOpt = None, as_: AsOpt = None) -> None:
     """Print the log's verifier key (name+keyid+key) for monitors to pin."""
-    with open_service(db) as svc:
+    with open_service(db, as_) as svc:
         typer.echo(svc.log.pubkey())
 
 
 @app.command("export")
 def export_cmd(directory: Annotated[Path, typer.Argument(
                    help="Directory to write the export to.")],
-               db: DbOpt = None) -> None:
+               db: DbOpt = None, as_: AsOpt = None) -> None:
     """Export leaves, checkpoints and the verifier key as files for monitors."""
-    with open_service(db) as svc:
+    with open_service(db, as_) as svc:
         manifest = svc.log.export(directory)
     out().print(f"exported {manifest['size']} leaves and {manifest['checkpoints']} "
                 f"checkpoints of [bold]{manifest['origin']}[/] to {directory}",
@@ -221,10 +222,10 @@ def export_cmd(directory: Annotated[Path, typer.Argument(
 @app.command("mine")
 def mine_cmd(subject: Annotated[str, typer.Argument(
                  help="The subject asking for its own leaves.")],
-             db: DbOpt = None, json_: JsonOpt = False) -> None:
+             db: DbOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
     """A subject's own leaves: its salt (which only it is given), its commitment, and
     each leaf that names it, with an inclusion proof in the latest signed tree."""
-    with open_service(db) as svc:
+    with open_service(db, as_) as svc:
         result = svc.log.mine(subject)
     if json_:
         emit_json(result)

@@ -26,6 +26,11 @@ ProgramOpt = Annotated[str | None, typer.Option(
 AtOpt = Annotated[str | None, typer.Option(
     "--at", help="Valid time t (ISO 8601 with a zone, or a date); default now.",
     show_default=False)]
+AsOpt = Annotated[str | None, typer.Option(
+    "--as", envvar="SOCIALCREDIT_AS",
+    help="Act as this registered principal (`principal add`); default: the ledger's "
+         "operator, as whoever runs the command line on the ledger's database is.",
+    show_default=False)]
 KnownAtOpt = Annotated[str | None, typer.Option(
     "--known-at", help="Transaction time k: what the ledger knew (default: --at).",
     show_default=False)]
@@ -67,11 +72,19 @@ def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
 
-def open_service(db: str | None) -> Service:
+def open_service(db: str | None, as_: str | None = None) -> Service:
+    """The ledger at `db`, acted on by the operator or by the principal named `as_`."""
     from socialcredit.service import Service
 
-    return Service.open(db)
+    svc = Service.open(db)
+    if as_ is None or as_ == "operator":
+        return svc
+    try:
+        return svc.acting_as(as_)
+    except BaseException:
+        svc.close()
+        raise
 
 
-__all__ = ["AtOpt", "DbOpt", "JsonOpt", "KnownAtOpt", "ProgramOpt", "emit_json", "err",
+__all__ = ["AsOpt", "AtOpt", "DbOpt", "JsonOpt", "KnownAtOpt", "ProgramOpt", "emit_json", "err",
            "instant", "open_service", "out", "say"]

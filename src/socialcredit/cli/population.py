@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from socialcredit.cli.options import (
+    AsOpt,
     AtOpt,
     DbOpt,
     JsonOpt,
@@ -66,7 +67,7 @@ def score(
     engine: Annotated[str, typer.Option("--engine", help="batch (single node) or spark "
                                         "(needs the [spark] extra and Java 17+).")]
     = "batch",
-    db: DbOpt = None,
+    db: DbOpt = None, as_: AsOpt = None,
     source: Annotated[Path | None, typer.Option(
         "--from", help="Score a Parquet ledger (from `export`) instead of the database; "
                        "writes Parquet only.", show_default=False)] = None,
@@ -99,7 +100,7 @@ def score(
         run = score_export(source, out_file, program, t, k, engine=engine,
                            memory_limit=memory_limit, spark_master=spark_master)
     else:
-        with open_service(db) as svc:
+        with open_service(db, as_) as svc:
             rates = _Rates(svc.population.totals()[0],
                            enabled=not quiet and engine == "batch" and err().is_terminal)
             with rates.progress:
@@ -123,12 +124,12 @@ def _summary(run: ScoreRun, took: float, json_: bool) -> None:
 
 
 def export(directory: Annotated[Path, typer.Argument(help="A new (or empty) directory.")],
-           db: DbOpt = None,
+           db: DbOpt = None, as_: AsOpt = None,
            buckets: Annotated[int, typer.Option("--buckets", help="Hash buckets of "
                                                 "subjects (hive-style bucket=NN).")] = 16,
            json_: JsonOpt = False) -> None:
     """Export the ledger (records, subjects, providers, programs) as a Parquet dataset."""
-    with open_service(db) as svc:
+    with open_service(db, as_) as svc:
         manifest = svc.population.export(directory, buckets)
     if json_:
         emit_json(manifest)

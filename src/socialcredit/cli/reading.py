@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from socialcredit.cli.options import (
+    AsOpt,
     AtOpt,
     DbOpt,
     JsonOpt,
@@ -19,12 +20,26 @@ from socialcredit.cli.options import (
     say,
 )
 
+PurposeOpt = Annotated[str | None, typer.Option(
+    "--purpose", help="Why a relying party asks (it must match its consent grant's).",
+    show_default=False)]
+GrantOpt = Annotated[str | None, typer.Option(
+    "--grant", help="The consent grant a relying party asks under (default: its one "
+                    "active grant for the purpose).", show_default=False)]
+
 
 def standing(subject: Annotated[str, typer.Argument(help="The subject's id.")],
              program: ProgramOpt = None, at: AtOpt = None, known_at: KnownAtOpt = None,
-             db: DbOpt = None, json_: JsonOpt = False) -> None:
-    """A subject's standing, explained record by record."""
-    with open_service(db) as svc:
+             purpose: PurposeOpt = None, grant: GrantOpt = None,
+             db: DbOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
+    """A subject's standing, explained record by record (a relying party sees what its
+    consent grant allows; anyone but the subject is in the subject's access log)."""
+    with open_service(db, as_) as svc:
+        if svc.principal.role == "relying_party":
+            emit_json(svc.standings.view(subject, program, instant(at, "--at"),
+                                         instant(known_at, "--known-at"), purpose=purpose,
+                                         grant=grant))
+            return
         st = svc.standings.of(subject, program, instant(at, "--at"),
                               instant(known_at, "--known-at"))
     if json_:
@@ -42,12 +57,15 @@ def check(subject: Annotated[str, typer.Argument(help="The subject's id.")],
           materialized: Annotated[bool, typer.Option(
               "--materialized", help="Read the standing from the materialized table "
                                      "(`score --all`; kept current on ingest).")] = False,
-          db: DbOpt = None, json_: JsonOpt = False) -> None:
-    """May SUBJECT do ACTION, and on what terms? Logged in the decision log."""
-    with open_service(db) as svc:
+          purpose: PurposeOpt = None, grant: GrantOpt = None,
+          db: DbOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
+    """May SUBJECT do ACTION, and on what terms? Logged in the decision log, with who
+    asked and why; a relying party needs the subject's consent unless the action depends
+    on public lists only, and sees what its grant allows."""
+    with open_service(db, as_) as svc:
         d = svc.decisions.decide(subject, action, program, instant(at, "--at"),
-                                 materialized=materialized)
-    if json_:
+                                 materialized=materialized, purpose=purpose, grant=grant)
+    if json_ or d.disclosed is not None:
         emit_json(d.as_dict())
         return
     from socialcredit.cli.render import render_decision
@@ -59,9 +77,9 @@ def decisions(subject: Annotated[str | None, typer.Argument(
                   help="Whose decisions (default: every subject's).")] = None,
               limit: Annotated[int, typer.Option(
                   "--limit", help="How many of the newest decisions to show.")] = 20,
-              db: DbOpt = None, json_: JsonOpt = False) -> None:
+              db: DbOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
     """Read the decision log (a subject reads the decisions about itself)."""
-    with open_service(db) as svc:
+    with open_service(db, as_) as svc:
         rows = svc.decisions.log(subject, limit)
     if json_:
         emit_json(rows)
@@ -77,10 +95,10 @@ def decisions(subject: Annotated[str | None, typer.Argument(
     out().print(table)
 
 
-def seal_decisions(db: DbOpt = None, json_: JsonOpt = False) -> None:
+def seal_decisions(db: DbOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
     """Commit the decisions made since the last seal to the public log (a digest per
     program; no personal data). Run it on a schedule, e.g. hourly."""
-    with open_service(db) as svc:
+    with open_service(db, as_) as svc:
         sealed = svc.decisions.seal()
     if json_:
         emit_json(sealed)

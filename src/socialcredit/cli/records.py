@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from socialcredit.cli.options import DbOpt, JsonOpt, emit_json, err, open_service, say
+from socialcredit.cli.options import AsOpt, DbOpt, JsonOpt, emit_json, err, open_service, say
 
 
 def ingest(file: Annotated[Path, typer.Argument(help="A CSV or JSONL file of records.")],
-           db: DbOpt = None,
+           db: DbOpt = None, as_: AsOpt = None,
            skip_invalid: Annotated[bool, typer.Option(
                "--skip-invalid", help="Ingest the good rows; write the bad ones, with "
                                       "reasons, beside the input.")] = False,
@@ -25,7 +25,7 @@ def ingest(file: Annotated[Path, typer.Argument(help="A CSV or JSONL file of rec
     from socialcredit.ledger.readers import estimate_rows
 
     estimate = estimate_rows(file)
-    with open_service(db) as svc, Progress(
+    with open_service(db, as_) as svc, Progress(
             TextColumn("validating {task.completed:,} of ~{task.total:,} rows"), BarColumn(),
             TimeElapsedColumn(), console=err(), transient=True,
             disable=estimate < 100_000 or not err().is_terminal) as bar:

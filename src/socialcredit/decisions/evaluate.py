@@ -33,9 +33,29 @@ class Decision:
     # asked about another time than now (`--at`): an answer for planning or review,
     # not one a relying party acted on; the decision log says so
     hypothetical: bool = False
+    # who asked, why, under which consent grant, and how much the answer may show them
+    requester: dict[str, Any] | None = None
+    purpose: str | None = None
+    grant_id: str | None = None
+    disclosure: str = "full"
+    # the adverse-action content of a deny (FCRA §615(a)): key factors, source, rights
+    adverse_action: dict[str, Any] | None = None
+    # what the requester is shown, when it may not see everything (consent scopes)
+    disclosed: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """The decision as its requester may see it."""
+        return self.disclosed if self.disclosed is not None else self.body()
+
+    def body(self) -> dict[str, Any]:
+        """The whole decision, as the decision log keeps it and the subject reads it."""
         st = self.standing
+        extra: dict[str, Any] = {}
+        if self.requester is not None:
+            extra = {"requester": self.requester, "purpose": self.purpose,
+                     "grant_id": self.grant_id, "disclosure": self.disclosure}
+        if self.adverse_action is not None:
+            extra["adverse_action"] = self.adverse_action
         return {
             "decision_id": self.decision_id,
             "subject": self.subject,
@@ -53,6 +73,7 @@ class Decision:
             "rulebook": st.rulebook.as_dict(),
             "standing_source": self.source,
             "hypothetical": self.hypothetical,
+            **extra,
         }
 
 

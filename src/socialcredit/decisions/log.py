@@ -23,7 +23,7 @@ def write(conn: Connection, d: Decision, version: str, sha256: str) -> None:
     conn.execute(s.decisions.insert().values(
         decision_id=d.decision_id, decided_at=d.decided_at, at=d.at, known_at=d.known_at,
         subject=d.subject, action=d.action, program=d.program, version=version,
-        sha256=sha256, effect=d.effect, body=json.dumps(d.as_dict(), sort_keys=True)))
+        sha256=sha256, effect=d.effect, body=json.dumps(d.body(), sort_keys=True)))
 
 
 def read(conn: Connection, subject: str | None = None, limit: int = 100
@@ -33,6 +33,19 @@ def read(conn: Connection, subject: str | None = None, limit: int = 100
     if subject is not None:
         q = q.where(s.decisions.c.subject == subject)
     return [json.loads(b) for (b,) in conn.execute(q)]
+
+
+def get(conn: Connection, decision_id: str) -> dict[str, Any] | None:
+    body = conn.execute(select(s.decisions.c.body).where(
+        s.decisions.c.decision_id == decision_id)).scalar()
+    return None if body is None else dict(json.loads(body))
+
+
+def about_since(conn: Connection, subject: str, since: int) -> list[dict[str, Any]]:
+    """The decisions about a subject made at or after `since`, oldest first."""
+    d = s.decisions.c
+    return [json.loads(b) for (b,) in conn.execute(
+        select(d.body).where(d.subject == subject, d.decided_at >= since).order_by(d.seq))]
 
 
 def unsealed(conn: Connection) -> list[tuple[int, str, str]]:
@@ -79,4 +92,5 @@ def mark_sealed(conn: Connection, rows: Sequence[tuple[int, str, str]], at: int)
             for seq, _, body in rows])
 
 
-__all__ = ["batches", "body_digest", "mark_sealed", "read", "unsealed", "write"]
+__all__ = ["about_since", "batches", "body_digest", "get", "mark_sealed", "read", "unsealed",
+           "write"]

@@ -241,13 +241,16 @@ class Ledger:
     def subject_kind(self, subject: str, known_at: int | None = None,
                      conn: Connection | None = None) -> str | None:
         """The subject's kind, as the ledger knew it at `known_at` (bitemporal too)."""
-        q = select(s.subjects.c.kind).where(s.subjects.c.subject == subject)
-        if known_at is not None:
-            q = q.where(s.subjects.c.first_recorded_at <= known_at)
         if conn is None:
             with self.engine.connect() as own:
-                return own.execute(q).scalar()
-        return conn.execute(q).scalar()
+                return self.subject_kind(subject, known_at, own)
+        # on the path of every standing: driver-level SQL, compiled once
+        mark = self._mark(conn)
+        sql = f"SELECT kind FROM {s.subjects.name} WHERE subject = {mark}"
+        if known_at is None:
+            return conn.exec_driver_sql(sql, (subject,)).scalar()
+        return conn.exec_driver_sql(sql + f" AND first_recorded_at <= {mark}",
+                                    (subject, known_at)).scalar()
 
     def known_subjects(self, conn: Connection, subjects: Sequence[str]) -> dict[str, str]:
         """subject -> kind for those of `subjects` the ledger holds."""
@@ -323,6 +326,25 @@ class Ledger:
         rows = conn.exec_driver_sql(sql, (subject,)).fetchall()
         return [Record(r[0], r[1], subject, r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
                 for r in rows]
+
+    def record(self, record_id: str, conn: Connection) -> Record | None:
+        """One record by its id (None when there is none, or it was erased)."""
+        c = s.records.c
+        row = conn.execute(select(c.record_id, c.provider, c.subject, c.type, c.kind,
+                                  c.occurred_at, c.recorded_at, c.value_num, c.value_text,
+                                  c.evidence, c.ref).where(c.record_id == record_id)).first()
+        return None if row is None else Record(*row)
+
+    def erase_records(self, conn: Connection, record_ids: Sequence[str]) -> int:
+        """Retention's purge, the one deletion the ledger knows: the caller (the service's
+        retention run) keeps a tombstone with each record's hash and logs the erasure."""
+        n = 0
+        ids = list(record_ids)
+        for i in range(0, len(ids), CHUNK):
+            res = conn.execute(s.records.delete().where(s.records.c.record_id.in_(
+                ids[i:i + CHUNK])))
+            n += int(res.rowcount or 0)
+        return n
 
     def all_records(self, conn: Connection) -> Iterable[Record]:
         c = s.records.c

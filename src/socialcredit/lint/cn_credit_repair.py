@@ -10,8 +10,10 @@ repair with a public commitment; publication stops automatically after the maxim
 Replies come within 10 working days, decisions within 3, and repair is free.
 
 In a rulebook a record type's `severity` is the grade; a rule's `expires` and a list's
-`max_duration` are the publication period. Calendar months vary, so "3 months" is
-accepted as 89–92 days and a year as 365–366 days.
+`max_duration` are the publication period; `due_process.repair` says when a subject may
+apply for repair (`after`, per record type or severity) and how fast a reviewer replies
+and decides (`reply_within`, `decide_within`, in working days). Calendar months vary, so
+"3 months" is accepted as 89–92 days and a year as 365–366 days.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ PERIODS: dict[str, tuple[float, float]] = {
 }
 WORDS = {"minor": "at most 3 months", "general": "3 months to 1 year",
          "serious": "1 to 3 years"}
+# The longest a rulebook may make a subject wait before applying for repair: the minimum
+# publication period of the grade (with calendar slack).
+REPAIR_AFTER_MAX: dict[str, float] = {"minor": 0.0, "general": 92.0, "serious": 366.0}
+REPLY_DAYS, DECIDE_DAYS = 10, 3
+DEADLINES_PROVISION = (f"{MEASURES}: a reply within {REPLY_DAYS} working days, a decision "
+                       f"within {DECIDE_DAYS} working days, free of charge")
 
 
 def check(rb: Rulebook) -> list[Finding]:
@@ -88,9 +96,39 @@ def check(rb: Rulebook) -> list[Finding]:
         if x.public and t is not None and t.severity == "minor":
             emit("CN-MINOR-PUBLIC", "warning", ("lists", i), MINOR_PROVISION,
                  f"public list {x.id!r} publishes minor record {t.id!r}")
+    _repair(rb, emit)
     if negative and not any(t.kind == "void" and "reviewer" in t.providers
                             for t in rb.record_types):
         emit("CN-REPAIR", "warning", ("record_types",), REPAIR_PROVISION,
              "no void record type submitted by reviewers: a repair decision has no way to "
              "withdraw the published information")
     return emit.findings
+
+
+def _repair(rb: Rulebook, emit: Emitter) -> None:
+    """Repair periods no longer than the minimum publication, answers within the
+    measures' working days, and a repair route for general and serious information."""
+    repair = rb.due.repair
+    if repair is not None:
+        for field, limit in (("reply_within", REPLY_DAYS), ("decide_within", DECIDE_DAYS)):
+            days = getattr(repair, field)
+            if days is not None and days > limit:
+                emit("CN-REPAIR-DEADLINE", "error", ("due_process", "repair", field),
+                     DEADLINES_PROVISION, f"repair {field.replace('_', ' ')} {days} working "
+                     f"days, beyond the measures' {limit}")
+        for i, rp in enumerate(repair.periods):
+            grades = [rp.severity] if rp.severity else [
+                t.severity for t in rb.record_types if t.id == rp.record and t.severity]
+            for sev in grades:
+                if rp.after > REPAIR_AFTER_MAX[sev]:
+                    emit("CN-REPAIR-PERIOD", "error",
+                         ("due_process", "repair", "periods", i), REPAIR_PROVISION,
+                         f"repair of {sev} information only after {rp.after:g} days: the "
+                         f"subject may apply once the minimum publication ({WORDS[sev]}) "
+                         "has passed")
+    for i, t in enumerate(rb.record_types):
+        if t.severity in ("general", "serious") and rb.is_negative(t.id) and \
+                rb.repair_period(t.id) is None:
+            emit("CN-REPAIR-ROUTE", "info", ("record_types", i), REPAIR_PROVISION,
+                 f"no repair period for {t.severity} record {t.id!r}: a subject can only "
+                 "wait for the maximum period or object (due_process.repair.periods)")

@@ -304,6 +304,11 @@ class ListDef(RulebookModel):
     applies_to: str = Field("self", **_doc(
         "As for rules: only `self` is operated; listing anyone for another's conduct is "
         "refused.", "self"))
+    court_ordered: bool | None = Field(None, **_doc(
+        "`true` when a court has already ordered the listing's effect (the courts' "
+        "defaulter lists): an objection is still reviewed, but it does not suspend the "
+        "listing, and the notice says so. Absent or `false`: a timely objection suspends "
+        "the listing until it is decided.", True))
 
 
 class When(RulebookModel):
@@ -369,6 +374,87 @@ class Consequence(RulebookModel):
         return self
 
 
+class RepairPeriod(RulebookModel):
+    record: Text | None = Field(None, **_doc(
+        "The record type this period is for. A period for a record type wins over one for "
+        "its severity. Exactly one of `record` and `severity`.", "court.refuses_to_perform"))
+    severity: Literal["minor", "general", "serious"] | None = Field(None, **_doc(
+        "The severity (the record type's `severity`) this period is for.", "serious"))
+    after: Days = Field(**_doc(
+        "The minimum publication period: how long after a record occurred (for its "
+        "points) or after its listing took effect (for the listing) the subject may apply "
+        "for repair. The 2026 Chinese credit-repair measures: general information after 3 "
+        "months, serious after 1 year.", "1y"))
+    conditions: tuple[str, ...] = Field((), **_doc(
+        "What the applicant must state and show, by name (obligation_performed, "
+        "commitment, course…): an application that leaves one out is refused at once.",
+        ["obligation_performed", "commitment"]))
+
+
+class Repair(RulebookModel):
+    reply_within: int | None = Field(None, ge=1, **_doc(
+        "Working days (Monday to Friday) within which a reviewer must reply to an "
+        "application (accept it for decision, or refuse it). Absent: 10, as the 2026 "
+        "Chinese credit-repair measures set.", 10))
+    decide_within: int | None = Field(None, ge=1, **_doc(
+        "Working days within which an accepted application must be decided. Absent: 3. "
+        "Repair is always free of charge: the system has no fee.", 3))
+    periods: tuple[RepairPeriod, ...] = Field((), **_doc(
+        "When repair is available, per record type or severity. A record with no period "
+        "is not repairable early: it ends at its maximum (`expires`, `max_duration`), or "
+        "through an objection.",
+        [{"severity": "serious", "after": "1y",
+          "conditions": ["obligation_performed", "commitment"]}]))
+
+
+#: Defaults of the due-process fields, stated once (docs/due-process.md quotes them).
+REVIEW_DEADLINE_DAYS = 30.0  # as FCRA §611(a)(1) for reinvestigations
+APPEAL_WINDOW_DAYS = 30.0
+REPAIR_REPLY_WORKDAYS = 10
+REPAIR_DECIDE_WORKDAYS = 3
+
+
+class DueProcess(RulebookModel):
+    objection_window: Days | None = Field(None, ge=0, **_doc(
+        "How long after the notice of a record an objection still counts as timely, so "
+        "that it suspends the record's listings (unless `court_ordered`). Absent: until "
+        "the listing takes effect (the list's `notice`). Objections are accepted later "
+        "too, without suspension.", "30d"))
+    review_deadline: Days | None = Field(None, gt=0, **_doc(
+        "How long a reviewer has to decide an objection or an appeal from its filing. "
+        "Absent: 30 days (as FCRA §611 gives a consumer reporting agency). An objection "
+        "not decided in time resolves in the subject's favour: the record stops counting "
+        "and the operator is alerted.", "30d"))
+    appeal_window: Days | None = Field(None, gt=0, **_doc(
+        "How long after an objection's outcome the subject may appeal it (once, to an "
+        "appeal reviewer who did not decide it). Absent: 30 days.", "30d"))
+    undelivered_notice: Literal["delay", "proceed"] | None = Field(None, **_doc(
+        "What an undelivered listing notice does: `delay` (the default) holds the "
+        "listing's effect until the notice is delivered, and then for a whole notice "
+        "period; `proceed` lets it take effect on time (the operator is alerted either "
+        "way). Applies to subjects with a delivery address.", "delay"))
+    repair: Repair | None = Field(None, **_doc(
+        "Credit repair: when a subject may apply to end a record's publication or a "
+        "listing early, on what conditions, and how fast it is answered.",
+        {"reply_within": 10, "decide_within": 3,
+         "periods": [{"severity": "serious", "after": "1y",
+                      "conditions": ["obligation_performed", "commitment"]}]}))
+
+    def review_days(self) -> float:
+        return self.review_deadline if self.review_deadline is not None \
+            else REVIEW_DEADLINE_DAYS
+
+    def appeal_days(self) -> float:
+        return self.appeal_window if self.appeal_window is not None else APPEAL_WINDOW_DAYS
+
+    def delays_undelivered(self) -> bool:
+        return self.undelivered_notice != "proceed"
+
+
+#: The due process of a rulebook that says nothing about it: every default.
+DEFAULT_DUE_PROCESS = DueProcess()
+
+
 class Rulebook(RulebookModel):
     """One version of one program."""
 
@@ -402,6 +488,10 @@ class Rulebook(RulebookModel):
         "Blacklists and red lists: how one enters, the notice, how long, how it ends."))
     consequences: tuple[Consequence, ...] = Field((), **_doc(
         "What relying parties do: deny, allow or benefit an action, and when."))
+    due_process: DueProcess | None = Field(None, **_doc(
+        "The subject's rights under this program: the objection window, the review "
+        "deadline, appeals, undelivered notices, credit repair. Absent: every default "
+        "(docs/due-process.md).", {"review_deadline": "30d", "undelivered_notice": "delay"}))
 
     @model_validator(mode="after")
     def _references(self) -> Rulebook:
@@ -460,6 +550,13 @@ class Rulebook(RulebookModel):
                 errors.append(
                     f"consequences[{i}].when.tier_at_least: tier {w.tier_at_least!r} "
                     "is not declared")
+        repair = self.due_process.repair if self.due_process else None
+        for i, rp in enumerate(repair.periods if repair else ()):
+            where = f"due_process.repair.periods[{i}]"
+            if (rp.record is None) == (rp.severity is None):
+                errors.append(f"{where}: name exactly one of record or severity")
+            elif rp.record is not None and rp.record not in types:
+                errors.append(f"{where}.record: record type {rp.record!r} is not declared")
         for t in self.record_types:
             if t.kind == "void" and any(p != "reviewer" for p in t.providers):
                 errors.append(f"record type {t.id!r}: only reviewers may submit voids "
@@ -502,6 +599,29 @@ class Rulebook(RulebookModel):
 
     def applies_to(self, subject_kind: str | None) -> bool:
         return subject_kind in self.subjects
+
+    @property
+    def due(self) -> DueProcess:
+        """The due-process settings, defaults filled in."""
+        return self.due_process if self.due_process is not None else DEFAULT_DUE_PROCESS
+
+    def repair_period(self, type_id: str) -> RepairPeriod | None:
+        """The repair period for a record type: its own, else its severity's."""
+        repair = self.due.repair
+        if repair is None:
+            return None
+        for rp in repair.periods:
+            if rp.record == type_id:
+                return rp
+        sev = self.types[type_id].severity if type_id in self.types else None
+        return next((rp for rp in repair.periods
+                     if rp.severity is not None and rp.severity == sev), None)
+
+    def is_negative(self, type_id: str) -> bool:
+        """Whether a record of this type can take points off or put the subject on a
+        blacklist: what the subject is notified of."""
+        return any(r.record == type_id and r.may_be_negative() for r in self.rules) or any(
+            x.kind == "black" and x.enter_when.record == type_id for x in self.lists)
 
 
 def _canonical_cache(rb: Rulebook) -> str:

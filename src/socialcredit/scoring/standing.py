@@ -93,6 +93,12 @@ class Standing:
     rulebook: RulebookRef
     projection: bool = False
     notes: list[str] = field(default_factory=list)
+    # listings held back by due process (an objection, an undelivered notice): each
+    # {"entry": ListEntry.as_dict(), "reason": ..., "case_id": ...}
+    suspended: list[dict[str, Any]] = field(default_factory=list)
+    # a record that counted at this time has since been erased (retention): this past
+    # standing cannot be reproduced and says so
+    erased: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -114,4 +120,8 @@ class Standing:
             "key_factors": [c.as_dict() for c in self.key_factors],
             "rulebook": self.rulebook.as_dict(),
             "notes": list(self.notes),
+            # only when due process has something to say, so that standings without it
+            # read exactly as before
+            **({"suspended_lists": list(self.suspended)} if self.suspended else {}),
+            **({"erased": True} if self.erased else {}),
         }

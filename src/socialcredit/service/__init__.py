@@ -23,18 +23,25 @@ from typing import TYPE_CHECKING, Any
 from socialcredit.errors import LedgerError
 from socialcredit.events import EventSink
 from socialcredit.ledger.store import Clock, Ledger
+from socialcredit.principals import Principal
 from socialcredit.rulebook.baseline import enforce_baseline
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.service.context import Context
 from socialcredit.timeutil import now_us
 
 if TYPE_CHECKING:
+    from socialcredit.service.cases import Cases, Repairs
+    from socialcredit.service.consents import AccessLog, Consents
     from socialcredit.service.decisions import Decisions
+    from socialcredit.service.files import Files
     from socialcredit.service.impact import Impact
     from socialcredit.service.ingest import Records
     from socialcredit.service.log import Log
+    from socialcredit.service.notices import Notices, Outbox
     from socialcredit.service.population import Population
+    from socialcredit.service.principals import Principals
     from socialcredit.service.programs import Programs, Providers
+    from socialcredit.service.retention import Retention
     from socialcredit.service.standings import Standings
 
 SCHEMA_VERSION = "1"
@@ -203,6 +210,78 @@ class Service:
         from socialcredit.service.log import Log
 
         return Log(self.ctx)
+
+    # -- due process and the subject's rights ---------------------------------------------
+
+    @cached_property
+    def principals(self) -> Principals:
+        from socialcredit.service.principals import Principals
+
+        return Principals(self.ctx)
+
+    @cached_property
+    def notices(self) -> Notices:
+        from socialcredit.service.notices import Notices
+
+        return Notices(self.ctx)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        from socialcredit.service.notices import Outbox
+
+        return Outbox(self.ctx)
+
+    @cached_property
+    def cases(self) -> Cases:
+        from socialcredit.service.cases import Cases
+
+        return Cases(self.ctx)
+
+    @cached_property
+    def repairs(self) -> Repairs:
+        from socialcredit.service.cases import Repairs
+
+        return Repairs(self.ctx)
+
+    @cached_property
+    def consents(self) -> Consents:
+        from socialcredit.service.consents import Consents
+
+        return Consents(self.ctx)
+
+    @cached_property
+    def access(self) -> AccessLog:
+        from socialcredit.service.consents import AccessLog
+
+        return AccessLog(self.ctx)
+
+    @cached_property
+    def files(self) -> Files:
+        from socialcredit.service.files import Files
+
+        return Files(self.ctx)
+
+    @cached_property
+    def retention(self) -> Retention:
+        from socialcredit.service.retention import Retention
+
+        return Retention(self.ctx)
+
+    # -- who acts ---------------------------------------------------------------------------
+
+    @property
+    def principal(self) -> Principal:
+        return self.ctx.principal
+
+    def acting_as(self, principal: Principal | str) -> Service:
+        """The same ledger, acted on by another principal (a named one is looked up in
+        the principal store: it must exist and not be revoked). Both share one engine:
+        close either."""
+        from dataclasses import replace
+
+        if isinstance(principal, str):
+            principal = self.principals.get(principal)
+        return Service(replace(self.ctx, principal=principal))
 
     def now(self) -> int:
         return self.ctx.now()

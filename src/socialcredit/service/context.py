@@ -33,6 +33,12 @@ class Context:
         with self.ledger.engine.begin() as conn:
             yield conn
 
+    def allow(self, operation: str, subject: str | None = None) -> None:
+        """The one authorization check (service/authz.py) every operation makes."""
+        from socialcredit.service.authz import authorize
+
+        authorize(self.principal, operation, subject)
+
     def now(self) -> int:
         """The ledger's clock (never earlier than anything recorded)."""
         with self.read() as conn:

@@ -1,15 +1,87 @@
-"""Decisions for relying parties: evaluated, logged, sealed into the public log."""
+"""Decisions for relying parties: evaluated on the standing due process leaves, within
+the requester's consent, logged with who asked and why, noticed to the subject on a
+deny, and sealed into the public log."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
 from socialcredit.decisions import log
 from socialcredit.decisions.evaluate import Decision, evaluate
+from socialcredit.dueprocess import access, consent
+from socialcredit.dueprocess import notices as notice_store
+from socialcredit.errors import SocialCreditError
 from socialcredit.events import Event
+from socialcredit.rulebook.model import Rulebook
+from socialcredit.scoring.standing import Standing
 from socialcredit.service.context import Context
-from socialcredit.service.standings import Standings
+from socialcredit.service.notices import issue
+from socialcredit.service.standings import materialized_standing, public_lists, standing_at
+from socialcredit.timeutil import format_instant
+
+FILE_RIGHT = ("You may obtain your whole file free of charge (records, standings, listings, "
+              "decisions and who asked about you); ask within 60 days of this notice and at "
+              "any other time.")
+OBJECT_RIGHT = ("You may object to any record or listing behind this decision; a reviewer "
+                "who did not report it decides with reasons.")
+
+
+def needs_consent(rb: Rulebook, action: str) -> bool:
+    """Whether deciding `action` reads more than public-list membership."""
+    public = public_lists(rb)
+    for c in rb.consequences:
+        if c.action != action:
+            continue
+        for key, value in c.when.conditions().items():
+            if key not in ("on_list", "not_on_list") or value not in public:
+                return True
+    return False
+
+
+def adverse_action(rb: Rulebook, st: Standing, reasons: list[dict[str, Any]],
+                   action: str, decided_at: int) -> dict[str, Any]:
+    """What a refusal must tell the subject (FCRA §615(a)): the score used and its range
+    where a score or tier decided, up to four key factors, the source, the date, and the
+    rights to a free file and to object."""
+    applying = [r for r in reasons if r["applies"] and r["effect"] == "deny"]
+    conditions = [c for r in applying for c in r["conditions"]]
+    lists = {x.id: x for x in rb.lists}
+    out: dict[str, Any] = {
+        "action": action, "date": format_instant(decided_at),
+        "source": {"program": st.program, "rulebook": st.rulebook.as_dict(),
+                   "consequences": [{"label": r.get("label"), "provider": r.get("provider"),
+                                     "legal_basis": r.get("legal_basis")} for r in applying]},
+        "lists": [{"list": c["value"], "label": lists[c["value"]].label,
+                   "legal_basis": lists[c["value"]].legal_basis,
+                   "records": c.get("records", [])}
+                  for c in conditions if c["condition"] == "on_list" and c["value"] in lists],
+        "rights": [FILE_RIGHT, OBJECT_RIGHT]}
+    if any(c["condition"] in ("score_at_least", "score_below", "tier_at_least")
+           for c in conditions):
+        out["score"] = {"value": st.score, "range": [rb.scale.min, rb.scale.max],
+                        "tier": st.tier}
+        out["key_factors"] = [{"record_id": c.record_id, "type": c.type,
+                               "label": c.label, "points": c.contribution}
+                              for c in st.key_factors]
+    return out
+
+
+def _for_requester(aa: dict[str, Any], level: str) -> dict[str, Any]:
+    """The adverse-action content a relying party passes on: factors by kind, not by
+    record, and the score only where its grant shows scores."""
+    out = {k: v for k, v in aa.items() if k not in ("score", "key_factors", "lists")}
+    out["lists"] = [{k: v for k, v in x.items() if k != "records"} for x in aa["lists"]]
+    if "key_factors" in aa:
+        out["key_factors"] = [{"label": f["label"], "type": f["type"]}
+                              for f in aa["key_factors"]]
+    if "score" in aa and consent.at_least(level, "score"):
+        out["score"] = aa["score"]
+    elif "score" in aa:
+        out["score"] = {"range": aa["score"]["range"],
+                        "note": "the subject's notice gives the score used"}
+    return out
 
 
 class Decisions:
@@ -17,43 +89,98 @@ class Decisions:
         self.ctx = ctx
 
     def decide(self, subject: str, action: str, program: str | None = None,
-               at: int | None = None, *, record: bool = True,
-               materialized: bool = False) -> Decision:
+               at: int | None = None, *, record: bool = True, materialized: bool = False,
+               purpose: str | None = None, grant: str | None = None) -> Decision:
         """May `subject` do `action`, and on what terms? Logged in the decision log.
 
         By default the standing is computed live at `at` (exact, with every reason). With
         materialized=True it is read from the table `score --all` writes and ingest keeps
         current — the fast path for relying parties at volume; the decision then holds
-        for the time that row was computed for. A decision about another time than now
-        is marked hypothetical."""
-        standings = Standings(self.ctx)
-        ledger = self.ctx.ledger
-        st = standings.materialized(subject, program) if materialized and at is None \
+        for the time that row was computed for (a subject with due-process effects is
+        decided live). A decision about another time than now is marked hypothetical.
+
+        A relying party needs the subject's consent grant (`grant`, or the one active
+        grant for `purpose`) unless the action depends on public lists only; it is shown
+        what the grant's scope allows. Anyone but the subject asking leaves an entry in
+        the subject's access log; a deny (asked for now) is noticed to the subject."""
+        ctx = self.ctx
+        ctx.allow("decisions.decide", subject)
+        principal = ctx.principal
+        ledger = ctx.ledger
+        found = materialized_standing(ctx, subject, program) if materialized and at is None \
             else None
-        source = "materialized" if st is not None else "live"
-        if st is None:
-            st, pv = standings.in_force(subject, program, at)
+        if found is None:
+            st, pv = standing_at(ctx, subject, program, at)
+            source = "live"
         else:
+            st, source = found
             pv = ledger.version_in_force(st.program, st.at, st.known_at)
         ledger.ensure_operable(pv.rulebook)
-        effect, grant, reasons = evaluate(pv.rulebook, st, action)
-        with self.ctx.write() as conn:
+        level, grant_id = "full", None
+        if principal.role == "relying_party":
+            with ctx.read() as conn:
+                g = consent.find(conn, subject, principal.id, ledger.tick(conn),
+                                 purpose=purpose, grant_id=grant)
+            if g is None and needs_consent(pv.rulebook, action):
+                raise SocialCreditError(
+                    f"deciding {action!r} reads more than public lists: it needs the "
+                    f"subject's consent grant to {principal.id!r}", code="consent.required")
+            level = g.scope if g is not None else "lists"
+            grant_id = g.grant_id if g is not None else None
+            purpose = purpose if purpose is not None else (g.purpose if g else None)
+        effect, granted, reasons = evaluate(pv.rulebook, st, action)
+        with ctx.write() as conn:
             decided_at = ledger.tick(conn)
-            d = Decision(str(uuid.uuid4()), subject, action, st.program, effect, grant,
+            hypothetical = at is not None and at != decided_at
+            aa = adverse_action(pv.rulebook, st, reasons, action, decided_at) \
+                if effect == "deny" else None
+            d = Decision(str(uuid.uuid4()), subject, action, st.program, effect, granted,
                          reasons, st.at, st.known_at, decided_at, st, source,
-                         hypothetical=at is not None and at != decided_at)
+                         hypothetical=hypothetical,
+                         requester={"principal": principal.id, "role": principal.role},
+                         purpose=purpose, grant_id=grant_id, disclosure=level,
+                         adverse_action=aa)
             if record:
                 log.write(conn, d, pv.version, pv.sha256)
+                access.record(conn, decided_at, principal, "decision", subject,
+                              program=st.program, purpose=purpose, grant_id=grant_id,
+                              detail={"decision_id": d.decision_id, "action": action,
+                                      "effect": effect})
+                if effect == "deny" and not hypothetical:
+                    issue(ctx, conn, [notice_store.new(
+                        "decision.deny", subject, decided_at, program=st.program,
+                        decision_id=d.decision_id)], decided_at)
+        if level != "full":
+            view = consent.decision(d.body(), level, public_lists(pv.rulebook))
+            if aa is not None:
+                view["adverse_action"] = _for_requester(aa, level)
+            d = dataclasses.replace(d, disclosed=view)
         return d
 
     def log(self, subject: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """The decisions about a subject (or all), newest first: what the subject reads."""
-        with self.ctx.read() as conn:
-            return log.read(conn, subject, limit)
+        """The decisions about a subject (or all), newest first: what the subject reads.
+        A relying party reads the decisions it asked for, as it was shown them."""
+        ctx = self.ctx
+        ctx.allow("decisions.log", subject)
+        p = ctx.principal
+        if p.role == "subject" and subject is None:
+            subject = p.subject
+        with ctx.write() as conn:
+            rows = log.read(conn, subject, limit if p.role != "relying_party" else 100_000)
+            if p.role == "relying_party":
+                public = {pv.sha256: public_lists(pv.rulebook)
+                          for pv in ctx.ledger.program_versions(None, conn)}
+                rows = [_as_shown(b, public.get(b["rulebook"]["sha256"], set())) for b in rows
+                        if (b.get("requester") or {}).get("principal") == p.id][:limit]
+            else:
+                access.record(conn, ctx.ledger.tick(conn), p, "decisions.log", subject,
+                              detail={"limit": limit})
+        return rows
 
     def seal(self) -> list[dict[str, Any]]:
         """Commit every decision not yet sealed to the transparency log: one
         `decisions.batch` leaf per program with the count and a digest of the bodies."""
+        self.ctx.allow("decisions.seal")
         with self.ctx.write() as conn:
             rows = log.unsealed(conn)
             if not rows:
@@ -64,4 +191,14 @@ class Decisions:
         return sealed
 
 
-__all__ = ["Decisions"]
+def _as_shown(body: dict[str, Any], public: set[str]) -> dict[str, Any]:
+    """A logged decision as its requester was shown it."""
+    level = body.get("disclosure", "full")
+    if level == "full":
+        return body
+    return consent.decision(body, level, public) | (
+        {"adverse_action": _for_requester(body["adverse_action"], level)}
+        if body.get("adverse_action") else {})
+
+
+__all__ = ["Decisions", "adverse_action", "needs_consent"]

@@ -25,6 +25,7 @@ from socialcredit.scoring.materialized import refresh_standings
 from socialcredit.service.batches import RecordBatch
 from socialcredit.service.context import Context
 from socialcredit.service.events import listing_events
+from socialcredit.service.notices import for_records
 from socialcredit.timeutil import format_instant
 
 MAX_LISTED = 50
@@ -85,6 +86,7 @@ class Records:
                     progress: Progress | None = None) -> IngestReport:
         """Validate every row, then store all of them in one transaction (or, with
         skip_invalid, the good ones; the report lists the bad ones with reasons)."""
+        self.authorize(backfill)
         numbered = [(n, dict(r)) for n, r in enumerate(rows, start=1)]
         return self.ingest_numbered(numbered, Located(source, "row"),
                                     skip_invalid=skip_invalid, backfill=backfill,
@@ -93,6 +95,7 @@ class Records:
     def ingest_file(self, path: str | Path, *, skip_invalid: bool = False,
                     backfill: bool = False, progress: Progress | None = None) -> IngestReport:
         """A CSV or JSONL file; with skip_invalid the bad rows are written beside it."""
+        self.authorize(backfill)
         p = Path(path)
         if not p.exists():
             raise IngestError(f"{p}: no such file", [], code="ingest.unreadable")
@@ -118,6 +121,23 @@ class Records:
             f.write_text(text, encoding="utf-8")
             return self.ingest_file(f, **kw)
 
+    def authorize(self, backfill: bool) -> None:
+        """Operators submit anything; a provider (or reviewer) principal only records of
+        the provider it acts for; only the operator backfills."""
+        self.ctx.allow("records.backfill" if backfill else "records.ingest")
+
+    def provider_check(self) -> Callable[[Row], None] | None:
+        p = self.ctx.principal
+        if p.role == "operator":
+            return None
+
+        def check(row: Row) -> None:
+            if row.provider != p.provider:
+                row.errors.append(f"provider: {p.id!r} submits records for provider "
+                                  f"{p.provider!r} only")
+
+        return check
+
     # -- the one path every ingest takes ------------------------------------------------
 
     def ingest_numbered(self, numbered: Sequence[Numbered], where: Located, *,
@@ -132,17 +152,18 @@ class Records:
         # collector would walk them again and again for nothing (a fifth of ingest time).
         collecting = gc.isenabled()
         gc.disable()
+        check = self.provider_check()
         try:
             try:
                 with self.ctx.write() as conn:
                     return self.ingest_in(conn, numbered, where, skip_invalid=skip_invalid,
                                           backfill=backfill, optimistic=True,
-                                          progress=progress)
+                                          progress=progress, check=check)
             except _Conflict:
                 with self.ctx.write() as conn:
                     return self.ingest_in(conn, numbered, where, skip_invalid=skip_invalid,
                                           backfill=backfill, optimistic=False,
-                                          progress=progress)
+                                          progress=progress, check=check)
         finally:
             if collecting:
                 gc.enable()
@@ -150,9 +171,11 @@ class Records:
     def ingest_in(self, conn: Connection, numbered: Sequence[Numbered], where: Located, *,
                   skip_invalid: bool, backfill: bool, optimistic: bool = False,
                   progress: Progress | None = None,
-                  check: Callable[[Row], None] | None = None) -> IngestReport:
+                  check: Callable[[Row], None] | None = None,
+                  notify: bool = True) -> IngestReport:
         """Validate and store inside the caller's unit of work (import uses it bucket by
-        bucket). `check` may add errors of its own to each validated row."""
+        bucket, without notices: they belong to the ledger that made them). `check` may
+        add errors of its own to each validated row."""
         ledger = self.ctx.ledger
         v = Validator(ledger, conn, backfill)
         rows: list[Row] = []
@@ -207,8 +230,13 @@ class Records:
             ledger.backdate_subjects(conn, earliest)
             ledger.operation(conn, "ingest.backfill", {"source": where.source,
                                                        "records": len(insert)})
-        self.ctx.sink.emit(conn, [*batch.events(conn, recorded_at), *listing_events(
-            ledger, self.ctx.sink, conn, insert, recorded_at)])
+        batch_events = batch.events(conn, recorded_at)
+        events = listing_events(ledger, self.ctx.sink, conn, insert, recorded_at)
+        indexes = self.ctx.sink.emit(conn, [*batch_events, *events])[len(batch_events):]
+        if notify and insert:
+            leaves = {(e.payload["program"], e.payload["list"], e.payload["reasons"][0]): i
+                      for e, i in zip(events, indexes, strict=True) if e.kind == "list.entry"}
+            for_records(self.ctx, conn, insert, recorded_at, leaves)
         refresh_standings(ledger, conn, {r.subject for r in insert})  # no-op until score --all
         return IngestReport(where.source, len(rows), len(insert), dup, len(bad), None,
                             recorded_at if insert else None,

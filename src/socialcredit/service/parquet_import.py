@@ -119,7 +119,8 @@ def import_ledger(ctx: Context, directory: str | Path) -> ImportReport:
                                       f"is {row.kind!r}")
 
             rep = records.ingest_in(conn, numbered, Located(f"{root}/records/bucket={b}", "row"),
-                                    skip_invalid=False, backfill=True, check=same_kind)
+                                    skip_invalid=False, backfill=True, check=same_kind,
+                                    notify=False)
             n_rec += rep.accepted
             dup += rep.duplicates
             # subjects without records in this export come too, with the same checks

@@ -104,6 +104,7 @@ class Population:
                   progress: Progress | None = None) -> ScoreRun:
         """Every subject's standing at (t, k) into sc_standings (default unless `out`)
         and/or Parquet. The Spark engine reads an export made for it on the fly."""
+        self.ctx.allow("population.score")
         require_engine(engine)
         ledger = self.ctx.ledger
         t = at if at is not None else self.ctx.now()
@@ -129,13 +130,16 @@ class Population:
         return ScoreRun(name, n, t, k, str(out) if out else None, to_table)
 
     def export(self, directory: Path, buckets: int = DEFAULT_BUCKETS) -> dict[str, Any]:
+        self.ctx.allow("population.export")
         return export_ledger(self.ctx.ledger, directory, buckets=buckets)
 
     def import_(self, directory: Path) -> ImportReport:
+        self.ctx.allow("population.import")
         return import_ledger(self.ctx, directory)
 
     def totals(self) -> tuple[int, int]:
         """(subjects, records), for progress bars."""
+        self.ctx.allow("population.score")
         return self.ctx.ledger.count_subjects(), self.ctx.ledger.count_records()
 
 

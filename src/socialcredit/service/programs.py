@@ -30,6 +30,7 @@ class Programs:
         """Add a program or a new version of one, after the baseline and the agreement of
         shared record types with every other program. Publishing the same version twice
         is a no-op."""
+        self.ctx.allow("programs.publish")
         enforce_baseline(rulebook)
         with self.ctx.write() as conn:
             return self.publish_in(conn, rulebook, effective)
@@ -60,9 +61,11 @@ class Programs:
         return pv
 
     def versions(self, program: str | None = None) -> list[ProgramVersion]:
+        self.ctx.allow("programs.read")
         return self.ctx.ledger.program_versions(program)
 
     def names(self) -> list[str]:
+        self.ctx.allow("programs.read")
         return self.ctx.ledger.programs()
 
 
@@ -72,6 +75,7 @@ class Providers:
 
     def add(self, provider: str, role: str) -> bool:
         """Register a data provider with its role; False if it already was (same role)."""
+        self.ctx.allow("providers.add")
         with self.ctx.write() as conn:
             added = self.add_in(conn, provider, role)
             if added is not None:
@@ -91,6 +95,7 @@ class Providers:
         return provider_event(provider, role, at)
 
     def list(self) -> dict[str, str]:
+        self.ctx.allow("providers.list")
         return self.ctx.ledger.providers()
 
 

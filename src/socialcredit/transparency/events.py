@@ -58,6 +58,22 @@ EVENT_KINDS: dict[str, tuple[str, ...]] = {
     "records.batch": ("batch", "count", "root", "first_seq", "last_seq"),
     # a data provider was registered with its role (providers are organisations)
     "provider.registered": ("provider", "role", "registered_at"),
+    # due process. An objection, appeal or repair application was filed
+    # (case_kind), with the deadline it must be decided by
+    "case.filed": ("commitment", "case_id", "case_kind", "record_id", "filed_at", "due_at"),
+    # ... and decided (outcome: upheld, voided, amended, lapsed, accepted, granted, refused)
+    "case.decided": ("commitment", "case_id", "case_kind", "record_id", "outcome",
+                     "decided_at"),
+    # a timely objection suspends a listing's effect from `from` until it is decided
+    "list.suspended": ("program", "list", "commitment", "record_id", "from"),
+    # an objection upheld: the suspended listing takes effect again at `at`
+    "list.resumed": ("program", "list", "commitment", "record_id", "at"),
+    # a listing notice was delivered: a listing held for it starts its notice period
+    "list.notified": ("program", "list", "commitment", "record_id", "delivered_at"),
+    # credit repair granted: the record stops counting at `at` (its listings end then too)
+    "record.repaired": ("commitment", "record_id", "at"),
+    # retention erased a record's data at `at`; its hash stays for audits
+    "record.erased": ("commitment", "record_id", "record_sha256", "at"),
 }
 
 # Field names that would put a person in clear into a public log.

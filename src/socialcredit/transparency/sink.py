@@ -13,8 +13,8 @@ from socialcredit.transparency.events import commitment_for, log_events
 class TransparencySink:
     """Events become leaves (and one new signed checkpoint) in the caller's transaction."""
 
-    def emit(self, conn: Connection, events: Sequence[Event]) -> None:
-        log_events(conn, [(e.kind, e.payload) for e in events])
+    def emit(self, conn: Connection, events: Sequence[Event]) -> list[int]:
+        return log_events(conn, [(e.kind, e.payload) for e in events])
 
     def commitment(self, conn: Connection, subject: str) -> str:
         return commitment_for(conn, subject)
