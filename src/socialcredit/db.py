@@ -42,6 +42,12 @@ def sqlite_path(url: str) -> Path | None:
     return Path(rest) if rest and rest != ":memory:" else None
 
 
+#: Set on a connection's info before it begins: that transaction writes, and on SQLite
+#: takes the database's write lock at BEGIN (BEGIN IMMEDIATE) rather than at its first
+#: write, so that everything it reads — the ledger's clock first — is read under the lock.
+IMMEDIATE = "socialcredit.immediate"
+
+
 def make_engine(url: str) -> Engine:
     """An engine with the pragmas that make SQLite a sound embedded ledger."""
     if is_sqlite(url):
@@ -49,6 +55,8 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # transactions are begun by the listener below, not by the driver
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
@@ -57,6 +65,11 @@ def make_engine(url: str) -> Engine:
             # 64 MiB page cache: index inserts of a bulk ingest stay in memory
             cur.execute("PRAGMA cache_size=-65536")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            immediate = conn.info.pop(IMMEDIATE, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, future=True, pool_pre_ping=True)
