@@ -48,6 +48,7 @@ app.command("init")(ledger.init)
 app.command("publish")(ledger.publish)
 app.command("programs")(ledger.programs)
 app.add_typer(ledger.provider_app, name="provider")
+app.add_typer(ledger.catalogue_app, name="catalogue")
 app.add_typer(ledger.db_app, name="db")
 # records
 app.command("ingest")(records.ingest)

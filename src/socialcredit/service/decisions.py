@@ -26,6 +26,7 @@ class Decisions:
         current — the fast path for relying parties at volume; the decision then holds
         for the time that row was computed for. A decision about another time than now
         is marked hypothetical."""
+        subject = self.ctx.subject_id(subject)
         standings = Standings(self.ctx)
         ledger = self.ctx.ledger
         st = standings.materialized(subject, program) if materialized and at is None \
@@ -48,6 +49,8 @@ class Decisions:
 
     def log(self, subject: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The decisions about a subject (or all), newest first: what the subject reads."""
+        if subject is not None:
+            subject = self.ctx.subject_id(subject)
         with self.ctx.read() as conn:
             return log.read(conn, subject, limit)
 

@@ -76,6 +76,7 @@ class Log:
         each leaf that names it, with an inclusion proof in the latest signed tree.
         Nobody else can link these leaves to the subject: the commitment is a keyed hash
         of the subject id under a per-subject salt."""
+        subject = self.ctx.subject_id(subject)
         with self.ctx.read() as conn:
             salt = reveal_salt(conn, subject)
         if salt is None:

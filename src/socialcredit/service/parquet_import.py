@@ -16,6 +16,7 @@ from pathlib import Path
 
 from socialcredit.errors import IngestError, LedgerError
 from socialcredit.ledger.parquet import (
+    CATALOGUES,
     PROGRAMS,
     PROVIDERS,
     RECORDS,
@@ -25,10 +26,11 @@ from socialcredit.ledger.parquet import (
     read_table,
 )
 from socialcredit.ledger.validate import SUBJECT_KINDS, Row
+from socialcredit.rulebook.catalogue import catalogue_from_canonical
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.service.context import Context
 from socialcredit.service.ingest import Located, Records
-from socialcredit.service.programs import Programs
+from socialcredit.service.programs import Catalogues, Programs
 from socialcredit.timeutil import format_instant
 
 
@@ -54,6 +56,15 @@ def import_ledger(ctx: Context, directory: str | Path) -> ImportReport:
     n_prog = n_prov = n_sub = n_rec = dup = 0
     with ctx.write() as conn:
         before = {(pv.program, pv.version) for pv in ledger.program_versions(None, conn)}
+        for r in sorted(read_table(root, "catalogues", CATALOGUES).to_pylist(),
+                        key=lambda r: int(r["seq"])):
+            cat = catalogue_from_canonical(r["canonical"])
+            if cat.sha256 != r["sha256"]:
+                raise LedgerError(f"{root}/catalogues: {r['catalogue']} {r['version']}: "
+                                  "sha256 does not match the canonical catalogue",
+                                  code="import.invalid")
+            Catalogues(ctx).publish_in(conn, cat, int(r["published_at"]), r["source"])
+            ledger.advance_clock(conn, int(r["published_at"]))
         for r in sorted(read_table(root, "programs", PROGRAMS).to_pylist(),
                         key=lambda r: int(r["seq"])):
             rb = Rulebook.model_validate(json.loads(r["canonical"]))
@@ -63,6 +74,7 @@ def import_ledger(ctx: Context, directory: str | Path) -> ImportReport:
                                   code="import.invalid")
             programs.publish_in(conn, rb, int(r["effective_at"]), int(r["published_at"]),
                                 r["source"])
+            ledger.advance_clock(conn, int(r["published_at"]))
             n_prog += (r["program"], r["version"]) not in before
         for r in read_table(root, "providers", PROVIDERS).to_pylist():
             try:
@@ -86,6 +98,7 @@ def import_ledger(ctx: Context, directory: str | Path) -> ImportReport:
                     "recorded_at": format_instant(r["recorded_at"]),
                     "value": r["value_num"] if r["value_num"] is not None else r["value_text"],
                     "evidence": r["evidence"], "ref": r["ref"],
+                    "ingested_at": format_instant(r["ingested_at"]),
                     "subject_kind": kinds.get(r["subject"])}))
 
             def same_kind(row: Row, kinds_of: dict[int, str] = stored_kind) -> None:
@@ -94,7 +107,8 @@ def import_ledger(ctx: Context, directory: str | Path) -> ImportReport:
                                       f"is {row.kind!r}")
 
             rep = records.ingest_in(conn, numbered, Located(f"{root}/records/bucket={b}", "row"),
-                                    skip_invalid=False, backfill=True, check=same_kind)
+                                    skip_invalid=False, backfill=True, check=same_kind,
+                                    replicate=True)
             n_rec += rep.accepted
             dup += rep.duplicates
             # subjects without records in this export come too, with the same checks
