@@ -280,16 +280,19 @@ LEDGER_RB = """
 rulebook: city
 version: "1"
 subjects: [person]
+catalogue: {id: test-catalogue, version: "t1"}
 scale: {base: 1000, min: 0, max: 1200}
 dimensions:
   - {id: commercial, min: -600, max: 200}
   - {id: capacity}
 record_types:
   - {id: finance.arrears, kind: conduct, providers: [bank], evidence: required,
-     legal_basis: "test", category: financial_obligation, context: finance}
-  - {id: finance.paid, kind: resolution, providers: [bank]}
-  - {id: fact.months, kind: fact, providers: [bank]}
-  - {id: review.void, kind: void, providers: [reviewer]}
+     legal_basis: "test", category: financial_obligation, context: finance, item: finance,
+     resolved_by: [finance.paid]}
+  - {id: finance.paid, kind: resolution, providers: [bank], item: finance}
+  - {id: fact.months, kind: fact, providers: [bank], evidence: required, legal_basis: "test",
+     item: finance}
+  - {id: review.void, kind: void, providers: [reviewer], item: review}
 rules:
   - {record: finance.arrears, dimension: commercial, points: -40, half_life: 365d,
      expires: 5y, max_count: 2, resolved_points: -10}
@@ -305,12 +308,12 @@ lists:
 """
 
 LEDGER_CSV = """record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref
-b:1,bank-1,alice,person,finance.arrears,2025-01-01,,doc1,
-b:2,bank-1,alice,,finance.arrears,2025-06-01,,doc2,
-b:3,bank-1,alice,,finance.arrears,2025-06-01,,doc3,
-b:4,bank-1,alice,,finance.paid,2025-08-01,,,b:2
-b:5,bank-1,bob,person,fact.months,2025-03-01,30,,
-b:6,bank-1,bob,,finance.arrears,2025-11-01,,doc6,
+bank-1:1,bank-1,alice,person,finance.arrears,2025-01-01,,doc1,
+bank-1:2,bank-1,alice,,finance.arrears,2025-06-01,,doc2,
+bank-1:3,bank-1,alice,,finance.arrears,2025-06-01,,doc3,
+bank-1:4,bank-1,alice,,finance.paid,2025-08-01,,,bank-1:2
+bank-1:5,bank-1,bob,person,fact.months,2025-03-01,30,doc5,
+bank-1:6,bank-1,bob,,finance.arrears,2025-11-01,,doc6,
 """
 
 
@@ -322,7 +325,7 @@ def test_ledger_standings_match_reference(make_ledger: Callable[..., Service],
     svc.records.ingest_text(LEDGER_CSV, backfill=True)  # recorded_at = occurred_at
     clock.set("2026-01-05T00:00:00Z")
     svc.records.ingest_text("record_id,provider,subject,type,occurred_at,ref\n"
-                        "v:1,rev-1,bob,review.void,2025-12-01,b:6\n")
+                        "rev-1:1,rev-1,bob,review.void,2025-12-01,bank-1:6\n")
     for at in ("2026-01-02T00:00:00Z", "2026-01-10T00:00:00Z", "2030-01-01T00:00:00Z"):
         t = parse_instant(at)
         for known in (parse_instant("2026-01-02T00:00:00Z"), t):

@@ -103,7 +103,7 @@ def test_spark_cli_on_a_real_ledger(spark: Any, make_ledger: Callable[..., Servi
     svc.records.ingest_text(LEDGER_CSV, backfill=True)
     clock.set("2026-01-05T00:00:00Z")
     svc.records.ingest_text("record_id,provider,subject,type,occurred_at,ref\n"
-                        "v:1,rev-1,bob,review.void,2025-12-01,b:6\n")
+                        "rev-1:1,rev-1,bob,review.void,2025-12-01,bank-1:6\n")
     out = tmp_path / "standings"
     res = CliRunner().invoke(app, ["score", "--all", "--engine", "spark", "--db", db_url,
                                    "--at", "2026-01-10", "--out", str(out), "--table",
