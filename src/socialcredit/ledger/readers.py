@@ -15,6 +15,7 @@ from typing import Any
 
 from socialcredit.errors import IngestError
 from socialcredit.ledger.validate import FIELDS, OPTIONAL
+from socialcredit.limits import MAX_ROW_BYTES
 
 Numbered = tuple[int, dict[str, Any]]
 
@@ -23,24 +24,67 @@ def is_jsonl(path: Path) -> bool:
     return path.suffix.lower() in (".jsonl", ".ndjson", ".json")
 
 
+def _unreadable(path: Path, line: int, why: str) -> IngestError:
+    return IngestError(f"{path}:{line}: {why}", [f"{path}:{line}: {why}"],
+                       code="ingest.unreadable",
+                       details=[{"file": str(path), "line": line, "message": why}])
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each physical line, decoded strictly: a byte sequence that
+    is not UTF-8, or a line longer than MAX_ROW_BYTES, is an error naming its line (the
+    rest of the file is not read: nothing of it is stored)."""
+    with path.open("rb") as fh:
+        n = 0
+        while True:
+            raw = fh.readline(MAX_ROW_BYTES + 1)
+            if not raw:
+                return
+            n += 1
+            if len(raw) > MAX_ROW_BYTES and not raw.endswith(b"\n"):
+                raise _unreadable(path, n, f"line longer than {MAX_ROW_BYTES:,} bytes "
+                                           "(rows and fields are bounded)")
+            if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # spreadsheets often start CSV files with a byte-order mark
+            try:
+                yield n, raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _unreadable(path, n, f"not UTF-8 text (byte {exc.start + 1} of the "
+                                           f"line: {exc.reason})") from None
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def read_rows(path: Path) -> Iterator[Numbered]:
     """(line number, raw fields) of a CSV or JSONL record file."""
     if is_jsonl(path):
-        with path.open(encoding="utf-8") as fh:
-            for n, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield n, {"__error__": f"not valid JSON ({exc.msg})"}
-                    continue
-                yield n, obj if isinstance(obj, dict) else {
-                    "__error__": "each line must be a JSON object"}
+        for n, line in _lines(path):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line, parse_constant=_no_constants)
+            except json.JSONDecodeError as exc:
+                yield n, {"__error__": f"not valid JSON ({exc.msg})"}
+                continue
+            except ValueError as exc:  # NaN, Infinity, or an integer of 4,300+ digits
+                yield n, {"__error__": f"not valid JSON ({exc})"}
+                continue
+            yield n, obj if isinstance(obj, dict) else {
+                "__error__": "each line must be a JSON object"}
         return
-    # utf-8-sig: spreadsheets often start CSV files with a byte-order mark
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh)
+    numbered = _lines(path)
+    current = 0
+
+    def text() -> Iterator[str]:
+        nonlocal current
+        for n, line in numbered:
+            current = n
+            yield line
+
+    reader = csv.reader(text())
+    try:
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
@@ -60,7 +104,12 @@ def read_rows(path: Path) -> Iterator[Numbered]:
             if len(row) != width:
                 yield n, {"__error__": f"expected {width} fields, found {len(row)}"}
                 continue
+            if sum(len(f) for f in row) > MAX_ROW_BYTES:
+                yield n, {"__error__": f"row longer than {MAX_ROW_BYTES:,} characters"}
+                continue
             yield n, dict(zip(header, row, strict=True))
+    except csv.Error as exc:
+        raise _unreadable(path, current, f"not valid CSV ({exc})") from None
 
 
 def estimate_rows(path: Path) -> int:
