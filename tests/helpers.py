@@ -39,7 +39,7 @@ measures:
 """
 
 
-def test_catalogue() -> Catalogue:
+def testing_catalogue() -> Catalogue:
     return parse_catalogue(TEST_CATALOGUE, "test-catalogue.yaml")
 
 

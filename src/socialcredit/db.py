@@ -48,6 +48,15 @@ def sqlite_path(url: str) -> Path | None:
 IMMEDIATE = "socialcredit.immediate"
 
 
+def lock_timeout() -> float:
+    """Seconds a writer waits for the ledger's lock before giving up (database.busy):
+    $SOCIALCREDIT_LOCK_TIMEOUT, default 10."""
+    try:
+        return max(0.0, float(os.environ.get("SOCIALCREDIT_LOCK_TIMEOUT", "10")))
+    except ValueError:
+        return 10.0
+
+
 def make_engine(url: str) -> Engine:
     """An engine with the pragmas that make SQLite a sound embedded ledger."""
     if is_sqlite(url):
@@ -61,7 +70,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute(f"PRAGMA busy_timeout={int(lock_timeout() * 1000)}")
             # 64 MiB page cache: index inserts of a bulk ingest stay in memory
             cur.execute("PRAGMA cache_size=-65536")
             cur.close()

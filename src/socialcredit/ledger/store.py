@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from socialcredit.db import IMMEDIATE, make_engine, redact_url, resolve_db_url
+from socialcredit.db import IMMEDIATE, lock_timeout, make_engine, redact_url, resolve_db_url
 from socialcredit.errors import LedgerError, RulebookError
 from socialcredit.ledger import schema as s
 from socialcredit.ledger.model import ProgramVersion, Record, TypeInfo
@@ -34,9 +34,6 @@ from socialcredit.timeutil import now_us
 
 Clock = Callable[[], int]
 CHUNK = 900  # stays under SQLite's bound-parameter limit
-#: How long a writer waits for another to finish before giving up with database.busy
-#: (SQLite's busy_timeout is the same 10 s, set in db.make_engine).
-LOCK_TIMEOUT_S = 10
 # keys of a connection's info while a write() transaction runs on it
 IN_WRITE = "socialcredit.in_write"
 STAMP = "socialcredit.stamp"
@@ -159,7 +156,7 @@ class Ledger:
                     with conn.begin():
                         if conn.dialect.name == "postgresql":
                             conn.exec_driver_sql(
-                                f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_S}s'")
+                                f"SET LOCAL lock_timeout = '{int(lock_timeout() * 1000)}ms'")
                             conn.exec_driver_sql(
                                 f"SELECT last FROM {s.clock.name} WHERE id = 1 FOR UPDATE")
                         yield conn
@@ -170,7 +167,7 @@ class Ledger:
             if busy(exc):
                 raise LedgerError(
                     f"the ledger is busy with another writer (waited "
-                    f"{LOCK_TIMEOUT_S} s); nothing was stored: try again",
+                    f"{lock_timeout():g} s); nothing was stored: try again",
                     code="database.busy") from None
             raise
         except IntegrityError as exc:
