@@ -39,7 +39,7 @@ measures:
 """
 
 
-def testing_catalogue() -> Catalogue:
+def catalogue_for_tests() -> Catalogue:
     return parse_catalogue(TEST_CATALOGUE, "test-catalogue.yaml")
 
 

@@ -12,7 +12,7 @@ from socialcredit.errors import IngestError, LedgerError, RulebookError
 from socialcredit.ledger import schema
 from socialcredit.service import Service
 from socialcredit.timeutil import parse_instant
-from tests.helpers import BASE, testing_catalogue
+from tests.helpers import BASE, catalogue_for_tests
 
 PROVIDERS = {"bank-1": "bank", "court-1": "court", "rev-1": "reviewer", "rev-2": "reviewer"}
 HEADER = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
@@ -238,10 +238,10 @@ def test_open_missing_ledger_and_double_init(db_url, clock):
     from socialcredit.rulebook import parse_rulebook
 
     Service.create(parse_rulebook(BASE), db_url, clock=clock,
-                   catalogue=testing_catalogue()).close()
+                   catalogue=catalogue_for_tests()).close()
     with pytest.raises(LedgerError, match="already exists"):
         Service.create(parse_rulebook(BASE), db_url, clock=clock,
-                   catalogue=testing_catalogue())
+                   catalogue=catalogue_for_tests())
 
 
 def test_programs_sharing_a_type_must_agree(svc):
@@ -329,6 +329,6 @@ def test_init_finishes_a_ledger_whose_first_publication_failed(db_url, clock):
     half = Service.create_empty(db_url, clock=clock)  # tables, log and key, but no program
     half.close()
     svc = Service.create(parse_rulebook(BASE), db_url, clock=clock,
-                   catalogue=testing_catalogue())
+                   catalogue=catalogue_for_tests())
     assert [pv.program for pv in svc.ledger.program_versions()] == ["test"]
     svc.close()

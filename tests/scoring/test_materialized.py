@@ -270,7 +270,7 @@ def test_a_decision_sees_a_new_record_within_a_second_through_the_table(make_led
 
 def test_import_keeps_materialized_standings_current(make_ledger, clock, tmp_path, db_url):
     """After an import, a decision read from the table equals the live one."""
-    from tests.helpers import BASE, testing_catalogue
+    from tests.helpers import BASE, catalogue_for_tests
 
     h = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
     providers = {"bank-1": "bank", "court-1": "court", "rev-1": "reviewer"}
@@ -280,7 +280,7 @@ def test_import_keeps_materialized_standings_current(make_ledger, clock, tmp_pat
     source.population.export(tmp_path / "exp")
     target = Service.create(source.ledger.program_versions()[0].rulebook,
                             f"sqlite:///{tmp_path}/t.db", clock=clock,
-                            catalogue=testing_catalogue())
+                            catalogue=catalogue_for_tests())
     for p, role in providers.items():
         target.providers.add(p, role)
     target.records.ingest_text(h + "bank-1:b1,bank-1,alice,person,bonus,2025-12-01,,,\n")

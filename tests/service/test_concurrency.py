@@ -22,7 +22,7 @@ from socialcredit.db import resolve_db_url
 from socialcredit.errors import SocialCreditError
 from socialcredit.rulebook import parse_rulebook
 from socialcredit.service import Service
-from tests.helpers import BASE, testing_catalogue
+from tests.helpers import BASE, catalogue_for_tests
 
 H = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
 PROVIDERS = {"bank-1": "bank", "court-1": "court", "rev-1": "reviewer"}
@@ -32,7 +32,7 @@ T = TypeVar("T")
 
 @pytest.fixture
 def ledger(db_url: str) -> Iterator[str]:
-    with Service.create(parse_rulebook(BASE), db_url, catalogue=testing_catalogue()) as svc:
+    with Service.create(parse_rulebook(BASE), db_url, catalogue=catalogue_for_tests()) as svc:
         for p, role in PROVIDERS.items():
             svc.providers.add(p, role)
     yield db_url
@@ -191,7 +191,7 @@ def test_concurrent_ingests_keep_every_committed_past(ledger: str) -> None:
 
 def test_the_cli_retries_a_busy_ledger_then_exits_75(tmp_path: Any) -> None:
     db = f"sqlite:///{tmp_path / 'busy.db'}"
-    with Service.create(parse_rulebook(BASE), db, catalogue=testing_catalogue()) as svc:
+    with Service.create(parse_rulebook(BASE), db, catalogue=catalogue_for_tests()) as svc:
         svc.providers.add("bank-1", "bank")
     f = tmp_path / "r.csv"
     f.write_text(H + "bank-1:b1,bank-1,alice,person,bonus,2025-12-01,,,\n", encoding="utf-8")

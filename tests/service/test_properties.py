@@ -12,7 +12,7 @@ from socialcredit.rulebook import parse_rulebook
 from socialcredit.service import Service
 from socialcredit.timeutil import format_instant
 from tests.conftest import Clock
-from tests.helpers import BASE, day, testing_catalogue
+from tests.helpers import BASE, catalogue_for_tests, day
 
 H = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref,recorded_at\n"
 PROVIDERS = {"bank-1": "bank", "court-1": "court", "rev-1": "reviewer"}
@@ -58,7 +58,7 @@ def fresh(d: Path, name: str, clock: Clock) -> Service:
     now = clock.now
     clock.set("2025-01-01T00:00:00Z")
     svc = Service.create(parse_rulebook(BASE), str(d / f"{name}.db"), clock=clock,
-                   catalogue=testing_catalogue())
+                   catalogue=catalogue_for_tests())
     for p, role in PROVIDERS.items():
         svc.providers.add(p, role)
     clock.now = now

@@ -11,7 +11,7 @@ from socialcredit.cli.app import app
 from socialcredit.rulebook import parse_rulebook
 from socialcredit.transparency import TransparencyLog, merkle
 from socialcredit.transparency.events import parse_leaf
-from tests.helpers import BASE, testing_catalogue
+from tests.helpers import BASE, catalogue_for_tests
 
 H = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
 PROVIDERS = {"bank-1": "bank", "court-1": "court", "rev-1": "reviewer"}
@@ -27,7 +27,7 @@ def test_publication_listing_void_resolution_and_decisions_are_logged(make_ledge
     ev = events(svc)
     # the catalogue the rulebook cites is published (and logged) before it
     assert ev[0]["kind"] == "catalogue.published"
-    assert ev[0]["sha256"] == testing_catalogue().sha256
+    assert ev[0]["sha256"] == catalogue_for_tests().sha256
     assert ev[1]["kind"] == "rulebook.published"
     assert ev[1]["sha256"] == parse_rulebook(BASE).sha256
     svc.records.ingest_text(H + "court-1:c1,court-1,alice-ID-123,person,ruling,2025-12-01,,e,\n"

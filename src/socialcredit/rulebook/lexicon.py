@@ -42,8 +42,9 @@ PROTECTED: dict[str, tuple[str, ...]] = {
         "comments_online", "social_media_post", "wechat_moments", "forum_post",
         "free_speech", "speech", "censorship", "censored", "vpn"),
     "religion or belief": (
-        "religion", "religions", "religious", "belief", "beliefs", "faith", "worship",
-        "worshipping", "prayer", "prayers", "praying", "mosque", "mosques", "church",
+        "religion", "religions", "religious", "belief", "beliefs", "faith", "faithful",
+        "worship", "worshipping", "worshipper", "worshippers", "worshiper", "worshipers",
+        "believer", "believers", "congregation", "sermon", "prayer", "prayers", "praying", "mosque", "mosques", "church",
         "churches", "temple", "temples", "synagogue", "synagogues", "monastery",
         "pagoda", "shrine", "quran", "koran", "bible", "scripture", "ramadan", "fasting",
         "halal", "kosher", "hijab", "veil", "beard", "muslim", "christian", "buddhist",
