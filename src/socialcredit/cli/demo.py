@@ -110,13 +110,13 @@ def run_demo(out: Console, db: Path, *, subjects: int = 10_000, seed: int = 7,
     best = max(scored, key=lambda s: (s.score, s.subject))
     asks = [(best.subject, "rental.bike", "rongcheng"),
             (worst.subject, "bank.loan", "rongcheng")]
-    later: list[tuple[str, str, str]] = []
+    ahead: list[tuple[str, str, str]] = []
     if listed:
         asks.append((listed[0].subject, "rail.g_train_ticket", "judgment-defaulters"))
-        later.append((listed[0].subject, "aviation.flight_ticket", "judgment-defaulters"))
+        ahead.append((listed[0].subject, "aviation.flight_ticket", "judgment-defaulters"))
     for subject, action, program in asks:
         render_decision(out, svc.decisions.decide(subject, action, program))
-    for subject, action, program in later:  # asked about a time to come: hypothetical
+    for subject, action, program in ahead:  # asked about a time to come: hypothetical
         render_decision(out, svc.decisions.decide(subject, action, program, after_notice))
     sealed = svc.decisions.seal()
     out.rule("The public transparency log")

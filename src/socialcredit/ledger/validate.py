@@ -109,7 +109,10 @@ def _parse_value(v: Any) -> tuple[float | None, str | None]:
             return _number(float(v)), None
         except OverflowError:
             raise ValueError("value: a number too large to hold") from None
-    text = _free_text(v, "value")
+    if v.__class__ is str and v.isprintable() and len(v) <= MAX_FIELD_CHARS:
+        text: str | None = v.strip() or None  # the common case: nothing to refuse
+    else:
+        text = _free_text(v, "value")
     if text is None:
         return None, None
     if _NUMBER.fullmatch(text):
@@ -155,6 +158,8 @@ class Validator:
         self.mixed_scripts = ledger.mixed_scripts_allowed(conn)
         self.skew = CLOCK_SKEW_SECONDS * US_PER_SECOND
         self._subjects: dict[Any, str | InvalidId] = {}
+        # text ids already found valid -> their spelling: the hot path's one look-up
+        self._plain_subjects: dict[str, str] = {}
 
     def subject(self, value: Any) -> str:
         """The normalised subject id (cached: a file names each subject many times)."""
@@ -169,6 +174,8 @@ class Validator:
                 self._subjects[key] = found
         if isinstance(found, InvalidId):
             raise found
+        if value.__class__ is str:
+            self._plain_subjects[value] = found
         return found
 
     def row(self, line: int, raw: dict[str, Any]) -> Row:
@@ -181,10 +188,15 @@ class Validator:
             err(f"row: {raw['__error__']}")
             return r
         get = raw.get
-        r.record_id = rid = _key(raw, "record_id", err)
+        plain = _PLAIN_KEY.fullmatch
+        v = get("record_id")
+        rid = v if v.__class__ is str and plain(v) else _key(raw, "record_id", err)
+        r.record_id = rid
         if not rid and not errors:
             err("record_id: missing")
-        r.provider = prov = _key(raw, "provider", err)
+        v = get("provider")
+        prov = v if v.__class__ is str and plain(v) else _key(raw, "provider", err)
+        r.provider = prov
         role = self.providers.get(prov)
         r.role = role
         if role is None:
@@ -201,17 +213,22 @@ class Validator:
         if v is None or v == "":
             err("subject: missing")
         else:
-            try:
-                r.subject = self.subject(v)
-            except InvalidId as exc:
-                err(f"subject: {exc}")
+            known = self._plain_subjects.get(v) if v.__class__ is str else None
+            if known is not None:
+                r.subject = known
+            else:
+                try:
+                    r.subject = self.subject(v)
+                except InvalidId as exc:
+                    err(f"subject: {exc}")
         kind = get("subject_kind")
         if kind is not None and kind != "":
             if kind.__class__ is not str or kind.strip() not in SUBJECT_KINDS:
                 err(f"subject_kind: unknown subject kind {kind!r} (person or organization)")
             else:
                 r.subject_kind = kind.strip()
-        r.type = typ = _key(raw, "type", err)
+        v = get("type")
+        r.type = typ = v if v.__class__ is str and plain(v) else _key(raw, "type", err)
         info = self.types.get(typ)
         if info is None and typ:
             err(f"type: unknown record type {typ!r} (no published program declares it)")
@@ -267,11 +284,16 @@ class Validator:
                 err(str(exc))
         v = get("evidence")
         if v is not None and v != "":
-            try:
-                r.evidence = _free_text(v, "evidence")
-            except ValueError as exc:
-                err(str(exc))
-        r.ref = _key(raw, "ref", err) or None
+            if v.__class__ is str and v.isprintable() and len(v) <= MAX_FIELD_CHARS:
+                r.evidence = v.strip() or None  # the common case: nothing to refuse
+            else:
+                try:
+                    r.evidence = _free_text(v, "evidence")
+                except ValueError as exc:
+                    err(str(exc))
+        v = get("ref")
+        if v is not None and v != "":
+            r.ref = v if v.__class__ is str and plain(v) else (_key(raw, "ref", err) or None)
         if info is not None:
             ikind = r.kind = info.kind
             if role is not None and role not in info.providers:

@@ -44,7 +44,8 @@ PROTECTED: dict[str, tuple[str, ...]] = {
     "religion or belief": (
         "religion", "religions", "religious", "belief", "beliefs", "faith", "faithful",
         "worship", "worshipping", "worshipper", "worshippers", "worshiper", "worshipers",
-        "believer", "believers", "congregation", "sermon", "prayer", "prayers", "praying", "mosque", "mosques", "church",
+        "believer", "believers", "congregation", "sermon", "prayer", "prayers", "praying",
+        "mosque", "mosques", "church",
         "churches", "temple", "temples", "synagogue", "synagogues", "monastery",
         "pagoda", "shrine", "quran", "koran", "bible", "scripture", "ramadan", "fasting",
         "halal", "kosher", "hijab", "veil", "beard", "muslim", "christian", "buddhist",
