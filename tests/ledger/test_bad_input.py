@@ -175,17 +175,20 @@ def test_a_provider_cannot_squat_another_providers_ids(svc: Any, tmp_path: Path)
 
 
 def test_json_output_is_always_finite(svc: Any, tmp_path: Path, db_url: str) -> None:
-    """Five records of the largest value the ledger accepts stay a finite standing, and
-    the standing prints as JSON (no NaN or Infinity)."""
-    rows = "".join(f"bank-1:h{i},bank-1,hal,person,hours,2025-12-0{i + 1},1e12,,\n"
+    """Five records of 1.7e308 would sum to infinity: they are refused, and five of the
+    largest value the ledger accepts stay a finite standing that prints as JSON (no NaN
+    or Infinity anywhere)."""
+    rows = "".join(f"bank-1:h{i},bank-1,hal,person,hours,2025-12-0{i + 1},1.7e308,,\n"
+                   f"bank-1:k{i},bank-1,hal,person,hours,2025-12-0{i + 1},1e12,,\n"
                    for i in range(5))
-    svc.records.ingest_file(write(tmp_path, "r.csv", HEADER + rows))
-    st = svc.standings.of("hal", at=svc.now())
-    assert math.isfinite(st.score)
+    rep = svc.records.ingest_file(write(tmp_path, "r.csv", HEADER + rows), skip_invalid=True)
+    assert (rep.accepted, rep.rejected) == (5, 5)
     res = CliRunner().invoke(app, ["standing", "hal", "--json", "--db", db_url])
     assert res.exit_code == 0, res.output
     assert "Infinity" not in res.output and "NaN" not in res.output
-    assert math.isfinite(json.loads(res.stdout)["score"])
+    st = json.loads(res.stdout)
+    assert math.isfinite(st["score"]) and all(map(math.isfinite, st["dimensions"].values()))
+    assert st["dimensions"]["civic"] == 2.5e12  # 5 × 1e12 × 0.5 points per unit
 
 
 @pytest.mark.parametrize(("old", "new", "what"), [
