@@ -122,13 +122,10 @@ class _Laws:
         of the program was in force then."""
         if not self.history:
             return self.rb
-        got = self._cache.get(r.occurred_at, self)
-        if got is self:
+        if r.occurred_at not in self._cache:
             pv = version_at(self.history, r.occurred_at, self.k)
-            got = pv.rulebook if pv is not None else None
-            self._cache[r.occurred_at] = got
-        assert not isinstance(got, _Laws)
-        return got
+            self._cache[r.occurred_at] = pv.rulebook if pv is not None else None
+        return self._cache[r.occurred_at]
 
 
 def counterpart(rb: Rulebook, rule_index: int, other: Rulebook | None) -> Rule | None:
