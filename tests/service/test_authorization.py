@@ -25,6 +25,7 @@ from socialcredit.service import Service
 from socialcredit.service.authz import OPERATIONS
 from tests.conftest import Clock
 from tests.dueprocess.rulebooks import CITY
+from tests.helpers import catalogue_for_tests
 
 ALL = (*ROLES, PUBLIC)
 PRINCIPAL_OF = {"operator": "operator", "provider": "court", "relying_party": "rp",
@@ -105,7 +106,8 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("authz")
     clock = Clock("2026-01-05T09:00:00Z")
-    op = Service.create(parse_rulebook(CITY, "city.yaml"), str(tmp / "l.db"), clock=clock)
+    op = Service.create(parse_rulebook(CITY, "city.yaml"), str(tmp / "l.db"), clock=clock,
+                        catalogue=catalogue_for_tests())
     op.providers.add("court-01", "court")
     op.principals.add("court", "provider", provider="court-01")
     op.principals.add("rp", "relying_party")

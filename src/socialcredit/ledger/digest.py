@@ -27,7 +27,7 @@ from typing import Any
 #: The fields a record's hash covers, in order (the ledger's RECORD_COLUMNS minus the
 #: columns that carry the hash and its batch).
 HASHED_FIELDS = ("record_id", "provider", "subject", "type", "kind", "occurred_at",
-                 "recorded_at", "value_num", "value_text", "evidence", "ref")
+                 "recorded_at", "value_num", "value_text", "evidence", "ref", "ingested_at")
 RECORD_HASH_VERSION = 1
 _LEAF_PREFIX = b"\x00"  # RFC 9162 §2.1.1: leaf hashes are SHA-256(0x00 || data)
 
@@ -42,8 +42,10 @@ def record_json(fields: Sequence[Any]) -> str:
     Raises TypeError when a field holds a value of the wrong type (a string where an
     instant belongs, a number where text belongs): such a row was not written by
     ingest, and verify names it."""
-    rid, provider, subject, type_, kind, occurred, recorded, num, text, evidence, ref = fields
-    if not (type(occurred) is int and type(recorded) is int):
+    (rid, provider, subject, type_, kind, occurred, recorded, num, text, evidence, ref,
+     ingested) = fields
+    if not (type(occurred) is int and type(recorded) is int
+            and (ingested is None or type(ingested) is int)):
         raise TypeError("instants must be integers")
     if num is not None and type(num) is not float:
         if type(num) is not int:
@@ -55,7 +57,8 @@ def record_json(fields: Sequence[Any]) -> str:
     value = "null" if num is None else repr(num + 0.0)  # + 0.0 turns -0.0 into 0.0
     return (f"[{RECORD_HASH_VERSION},{_json_str(rid)},{_json_str(provider)},"
             f"{_json_str(subject)},{_json_str(type_)},{_json_str(kind)},{occurred},"
-            f"{recorded},{value},{_opt(text)},{_opt(evidence)},{_opt(ref)}]")
+            f"{recorded},{value},{_opt(text)},{_opt(evidence)},{_opt(ref)},"
+            f"{'null' if ingested is None else ingested}]")
 
 
 def record_hash(fields: Sequence[Any]) -> bytes:

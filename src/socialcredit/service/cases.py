@@ -362,7 +362,7 @@ class Cases:
                     raise SocialCreditError(f"reviewer {p.id!r} acts for no registered "
                                             "provider, so it cannot file a void",
                                             code="case.invalid")
-                rows = [{"record_id": f"{case_id}:void", "provider": p.provider,
+                rows = [{"record_id": f"{p.provider}:{case_id}:void", "provider": p.provider,
                          "subject": r.subject, "type": _void_type([pv.rulebook for pv in pvs]),
                          "occurred_at": format_instant(now),
                          "evidence": f"urn:socialcredit:case:{case_id}", "ref": r.record_id}]
