@@ -35,6 +35,8 @@ PRINCIPAL_OF = {"operator": "operator", "provider": "court", "relying_party": "r
 EXPECTED: dict[str, set[str]] = {
     "programs.publish": {"operator"},
     "programs.read": set(ALL),
+    "catalogues.publish": {"operator"},
+    "catalogues.read": set(ALL),
     "providers.add": {"operator"},
     "providers.list": {"operator", "auditor"},
     "records.ingest": {"operator", "provider", "reviewer", "appeal_reviewer"},
@@ -129,6 +131,8 @@ Call = Callable[[World, Service], Any]
 CALLS: dict[str, Call] = {
     "programs.publish": lambda w, s: s.programs.publish(parse_rulebook(CITY, "c.yaml")),
     "programs.read": lambda w, s: s.programs.versions(),
+    "catalogues.publish": lambda w, s: s.catalogues.publish(catalogue_for_tests()),
+    "catalogues.read": lambda w, s: s.catalogues.list(),
     "providers.add": lambda w, s: s.providers.add("court-01", "court"),
     "providers.list": lambda w, s: s.providers.list(),
     "records.ingest": lambda w, s: s.records.ingest_rows([{

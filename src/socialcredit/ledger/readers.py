@@ -82,6 +82,7 @@ def _rows(path: Path) -> Iterator[Numbered]:
                     continue
                 except RecursionError:  # found by the fuzzer: `[` × 3000 in a field
                     yield n, {"__error__": "not valid JSON (nested too deep)"}
+                    continue
                 except ValueError as exc:  # NaN, Infinity, or an integer of 4,300+ digits
                     yield n, {"__error__": f"not valid JSON ({exc})"}
                     continue
