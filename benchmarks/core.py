@@ -40,7 +40,7 @@ def busy_subject_csv(path: Path, n: int) -> None:
         for i in range(n):
             t, p = types[i % len(types)]
             value = "3" if t == "civic.volunteer_hours" else ""
-            fh.write(f"busy-{i},{p},BUSY,{'person' if i == 0 else ''},{t},"
+            fh.write(f"{p}:busy-{i},{p},BUSY,{'person' if i == 0 else ''},{t},"
                      f"{format_instant(start + i * step)},{value},urn:ev:{i},\n")
 
 

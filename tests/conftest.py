@@ -23,6 +23,7 @@ from socialcredit.db import resolve_db_url
 from socialcredit.rulebook import parse_rulebook
 from socialcredit.service import Service
 from socialcredit.timeutil import parse_instant
+from tests.helpers import catalogue_for_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 RULEBOOKS = ROOT / "src" / "socialcredit" / "rulebooks"
@@ -137,7 +138,7 @@ def make_ledger(db_url: str, clock: Clock) -> Iterator[Callable[..., Service]]:
 
     def make(rulebook: str, providers: dict[str, str] | None = None) -> Service:
         rb = parse_rulebook(rulebook, "test.yaml")
-        svc = Service.create(rb, db_url, clock=clock)
+        svc = Service.create(rb, db_url, clock=clock, catalogue=catalogue_for_tests())
         for p, role in (providers or {}).items():
             svc.providers.add(p, role)
         made.append(svc)

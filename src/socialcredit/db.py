@@ -94,6 +94,21 @@ def restrict_sqlite_files(url: str) -> None:
             os.chmod(p, 0o600)
 
 
+#: Set on a connection's info before it begins: that transaction writes, and on SQLite
+#: takes the database's write lock at BEGIN (BEGIN IMMEDIATE) rather than at its first
+#: write, so that everything it reads — the ledger's clock first — is read under the lock.
+IMMEDIATE = "socialcredit.immediate"
+
+
+def lock_timeout() -> float:
+    """Seconds a writer waits for the ledger's lock before giving up (database.busy):
+    $SOCIALCREDIT_LOCK_TIMEOUT, default 10."""
+    try:
+        return max(0.0, float(os.environ.get("SOCIALCREDIT_LOCK_TIMEOUT", "10")))
+    except ValueError:
+        return 10.0
+
+
 def make_engine(url: str) -> Engine:
     """An engine with the pragmas that make SQLite a sound embedded ledger."""
     if is_sqlite(url):
@@ -108,14 +123,21 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # transactions are begun by the listener below, not by the driver
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA synchronous={level.upper()}")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute(f"PRAGMA busy_timeout={int(lock_timeout() * 1000)}")
             # 64 MiB page cache: index inserts of a bulk ingest stay in memory
             cur.execute("PRAGMA cache_size=-65536")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            immediate = conn.info.pop(IMMEDIATE, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, future=True, pool_pre_ping=True)

@@ -23,6 +23,11 @@ CODES: dict[str, str] = {
     "rulebook.invalid": "a rulebook that does not load or validate",
     "rulebook.refused": "a rulebook that crosses a line the system does not cross",
     "rulebook.conflict": "a rulebook that contradicts what is already published",
+    "rulebook.lint_errors": "a strict publication refused: the linter found errors",
+    "catalogue.invalid": "a catalogue that does not load or validate",
+    "catalogue.refused": "a catalogue that allows what the system never records or acts on",
+    "catalogue.conflict": "a catalogue version already published with other content",
+    "catalogue.missing": "a catalogue a rulebook cites is neither published nor shipped",
     "ledger.missing": "no ledger at that address",
     "ledger.exists": "a ledger already exists at that address",
     "ledger.outdated": "the ledger's schema is older than this release: upgrade it",
@@ -32,6 +37,7 @@ CODES: dict[str, str] = {
     "program.not_in_force": "no version of the program is in force at that time",
     "provider.conflict": "a provider registered again with another role",
     "provider.invalid": "a provider registration without an id or a role",
+    "provider.unknown_role": "a provider registered with a role no published rulebook names",
     "ingest.unreadable": "a record source that cannot be read (encoding, format, header)",
     "ingest.rows_invalid": "records with bad rows; nothing from them was stored",
     "import.invalid": "a Parquet ledger export that is malformed or conflicts",
@@ -60,6 +66,9 @@ CODES: dict[str, str] = {
     "request.too_large": "a request body (or batch) larger than the service accepts",
     "rate_limited": "too many requests from one principal in too short a time",
     "job.failed": "a background job that ended with an error",
+    "database.busy": "the ledger was busy with another writer; nothing was stored (retry)",
+    "database.conflict": "a concurrent write conflicted with this one; nothing was stored "
+                         "(retry)",
 }
 
 
@@ -118,8 +127,8 @@ class RefusedRulebook(SocialCreditError):
     code = "rulebook.refused"
 
     def __init__(self, message: str, violations: list[str],
-                 details: Iterable[Mapping[str, Any]] = ()) -> None:
-        super().__init__(message, details=details)
+                 details: Iterable[Mapping[str, Any]] = (), *, code: str | None = None) -> None:
+        super().__init__(message, details=details, code=code)
         self.violations = violations
 
 

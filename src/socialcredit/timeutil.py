@@ -12,10 +12,14 @@ from datetime import UTC, date, datetime, timedelta
 US_PER_DAY = 86_400_000_000
 US_PER_SECOND = 1_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The supported range of instants (socialcredit.limits): [1900-01-01, 2200-01-01) UTC.
+MIN_INSTANT = -2_208_988_800_000_000
+MAX_INSTANT = 7_258_118_400_000_000
 # "The beginning of time" for a program's first version: far before any record.
 BEGINNING_OF_TIME = -(2**62)
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dwy])\s*$")
+_DURATION = re.compile(r"^\s*(\d{1,12}(?:\.\d{1,12})?)\s*([dwy])\s*$", re.ASCII)
+MAX_DURATION_DAYS = 100 * 365.0  # socialcredit.limits
 _UNIT_DAYS = {"d": 1.0, "w": 7.0, "y": 365.0}
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -24,17 +28,23 @@ def parse_duration_days(value: object) -> float:
     """`<n>d`, `<n>w` (7 d), `<n>y` (365 d), or an integer number of days."""
     if isinstance(value, bool):
         raise ValueError(f"not a duration: {value!r}")
+    days: float | None = None
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError(f"duration must not be negative: {value!r}")
-        return float(value)
-    if isinstance(value, str):
+        days = float(value)
+    elif isinstance(value, str):
         m = _DURATION.match(value)
         if m:
-            return float(m.group(1)) * _UNIT_DAYS[m.group(2)]
-        if value.strip().isdigit():
-            return float(int(value))
-    raise ValueError(f"not a duration (use <n>d, <n>w, <n>y or days): {value!r}")
+            days = float(m.group(1)) * _UNIT_DAYS[m.group(2)]
+        elif value.strip().isdigit() and len(value.strip()) <= 12:
+            days = float(int(value))
+    if days is None:
+        raise ValueError(f"not a duration (use <n>d, <n>w, <n>y or days): {value!r}")
+    if not days <= MAX_DURATION_DAYS:  # also refuses nan and inf
+        raise ValueError(f"duration {value!r} is longer than the longest supported "
+                         f"({MAX_DURATION_DAYS / 365:.0f} years)")
+    return days
 
 
 def parse_instant(value: str | datetime | date) -> int:
@@ -57,7 +67,11 @@ def parse_instant(value: str | datetime | date) -> int:
             dt = dt.replace(tzinfo=UTC)  # a date alone (2026-01-01, 20260101, 2026-W01-1)
     if dt.tzinfo is None:
         raise ValueError(f"timestamp needs a zone (e.g. Z or +08:00): {value!r}")
-    return to_us(dt)
+    us = to_us(dt)
+    if not MIN_INSTANT <= us < MAX_INSTANT:
+        raise ValueError(f"{value!r} is outside the supported range of instants "
+                         "(1900-01-01 to 2200-01-01 UTC)")
+    return us
 
 
 _ONE_US = timedelta(microseconds=1)

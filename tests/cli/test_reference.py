@@ -87,10 +87,14 @@ def world(tmp_path: Path) -> dict[str, str]:
     bad.write_text(H + "x:1,nobody,bob,person,no.such.type,2026-10-20,,,\n", encoding="utf-8")
     refused = tmp_path / "refused.yaml"
     refused.write_text(REFUSED, encoding="utf-8")
+    flagged = tmp_path / "flagged.yaml"
+    flagged.write_text("catalogue: bad\nversion: '1'\nitems:\n  - {id: mosque.attendance, "
+                       "providers: [police], legal_basis: x}\n", encoding="utf-8")
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "f").write_text("x")
     return {"db": db, "missing": str(tmp_path / "none.db"), "good": str(good),
             "bad": str(bad), "refused": str(refused), "full": str(tmp_path / "full"),
+            "flagged": str(flagged),
             "tmp": str(tmp_path), "rongcheng": str(RULEBOOKS / "rongcheng.yaml")}
 
 
@@ -104,11 +108,21 @@ CASES: list[tuple[str, list[str], int]] = [
                            "--effective", "yesterday"], 64),
     ("socialcredit publish", ["{refused}", "--db", "{db}"], 3),
     ("socialcredit publish", ["{rongcheng}", "--db", "{missing}"], 1),
+    ("socialcredit publish", ["{rongcheng}", "--strict", "--db", "{db}"], 2),  # lint errors
+    ("socialcredit catalogue", [], 64),
+    ("socialcredit catalogue publish", ["cn-public-credit", "--db", "{db}"], 0),
+    ("socialcredit catalogue publish", ["{flagged}", "--db", "{db}"], 3),
+    ("socialcredit catalogue publish", ["no-such-catalogue", "--db", "{db}"], 1),
+    ("socialcredit catalogue list", ["--db", "{db}", "--json"], 0),
+    ("socialcredit catalogue list", ["--db", "{missing}"], 1),
     ("socialcredit programs", ["--db", "{db}", "--json"], 0),
     ("socialcredit programs", ["--db", "{missing}"], 1),
     ("socialcredit provider", [], 64),  # a group alone: its help, as a usage error
     ("socialcredit provider add", ["court-01", "--role", "bank", "--db", "{db}"], 1),
     ("socialcredit provider add", ["court-01"], 64),
+    ("socialcredit provider add", ["p-9", "--role", "polcie", "--db", "{db}"], 1),  # a typo
+    ("socialcredit provider add", ["p-9", "--role", "ombudsman", "--new-role", "--db",
+                                   "{db}"], 0),
     ("socialcredit provider list", ["--db", "{db}"], 0),
     ("socialcredit provider list", ["--db", "{missing}"], 1),
     ("socialcredit db", [], 64),
@@ -140,6 +154,7 @@ CASES: list[tuple[str, list[str], int]] = [
     ("socialcredit rulebook show", ["platform", "--json", "--markdown"], 64),
     ("socialcredit schema", [], 64),
     ("socialcredit schema rulebook", [], 0),
+    ("socialcredit schema catalogue", [], 0),
     ("socialcredit lint", ["{refused}"], 3),
     ("socialcredit lint", ["rongcheng"], 2),
     ("socialcredit lint", ["corporate"], 0),
@@ -184,6 +199,8 @@ CASES: list[tuple[str, list[str], int]] = [
     ("socialcredit backup", ["{tmp}/b.backup", "--db", "{db}"], 0),
     ("socialcredit backup", ["{tmp}/b2.backup", "--db", "{missing}"], 1),
     ("socialcredit backup", [], 64),
+    ("socialcredit serve", ["--db", "{missing}"], 1),
+    ("socialcredit serve", ["--port", "0"], 64),
     ("socialcredit restore", ["{tmp}/no.backup", "--db", "{tmp}/r.db"], 1),
     ("socialcredit restore", ["{good}", "--db", "{tmp}/r.db"], 1),  # not a backup
     ("socialcredit restore", [], 64),

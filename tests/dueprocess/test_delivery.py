@@ -21,19 +21,26 @@ from tests.dueprocess.rulebooks import CITY, CSV_HEAD
 RECORD = CSV_HEAD + "court-01:1,court-01,alice,person,court.finding,2026-01-04,x,urn:c:1,\n"
 
 
-def city(make_ledger: Callable[..., Service], clock: Clock, text: str = CITY) -> Service:
-    clock.set("2026-01-05T09:00:00Z")
-    return make_ledger(text, {"court-01": "court"})
+def city(make_ledger: Callable[..., Service], clock: Clock, text: str = CITY,
+         now: str = "2026-01-05T09:00:00Z") -> Service:
+    """The city's ledger, set up an hour before `now` (the ledger's clock stamps every
+    write transaction strictly later than the one before, so what happens at `now` is
+    stamped at `now` exactly)."""
+    clock.set("2026-01-05T08:00:00Z")
+    op = make_ledger(text, {"court-01": "court"})
+    clock.set(now)
+    return op
 
 
 def test_a_webhook_is_signed_retried_with_backoff_and_recorded(
         make_ledger: Callable[..., Service], clock: Clock,
         webhook_server: tuple[str, Hooks]) -> None:
     url, hooks = webhook_server
-    op = city(make_ledger, clock)
+    op = city(make_ledger, clock, now="2026-01-05T08:59:00Z")
     secret = op.principals.add("alice", "subject", subject="alice",
                                webhook=url)["webhook_secret"]
-    op.records.ingest_text(RECORD)
+    op.records.ingest_text(RECORD)  # recorded at 08:59: the listing starts 01-15T08:59
+    clock.set("2026-01-05T09:00:00Z")  # the outbox runs a minute later
     hooks.statuses = [500, 503]
     assert op.outbox.run()["retrying"] == 1
     assert op.outbox.run()["delivered"] == 0  # not due yet: backing off
@@ -58,7 +65,7 @@ def test_a_webhook_is_signed_retried_with_backoff_and_recorded(
     assert [t["ok"] for t in delivery["tries"]] == [False, False, True]
     assert [t["detail"] for t in delivery["tries"]][:2] == ["HTTP 500", "HTTP 503"]
     # a listing held for its notice takes effect a whole notice period after delivery
-    clock.set("2026-01-15T09:02:00Z")  # the engine's start, but delivery came 3 minutes late
+    clock.set("2026-01-15T09:02:00Z")  # past the engine's start, but delivery came 4 minutes late
     st = op.standings.of("alice")
     assert st.lists == [] and st.suspended[0]["reason"] == "undelivered_notice"
     clock.set("2026-01-15T09:03:00Z")

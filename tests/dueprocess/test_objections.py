@@ -19,11 +19,14 @@ RECORD = CSV_HEAD + "court-01:1,court-01,alice,person,court.finding,2026-01-04,x
 
 def world(make_ledger: Callable[..., Service], clock: Clock, text: str = CITY
           ) -> tuple[Service, Service, Service]:
-    clock.set("2026-01-05T09:00:00Z")
+    # the ledger's clock stamps every write transaction strictly later than the one before:
+    # set up an hour ahead, so the record is recorded at 09:00 exactly
+    clock.set("2026-01-05T08:00:00Z")
     op = make_ledger(text, {"court-01": "court"})
     op.principals.add("alice", "subject", subject="alice")
     op.principals.add("rev", "reviewer")
     op.principals.add("arev", "appeal_reviewer")
+    clock.set("2026-01-05T09:00:00Z")
     op.records.ingest_text(RECORD)
     return op, op.acting_as("alice"), op.acting_as("rev")
 
@@ -91,6 +94,10 @@ def test_an_objection_not_decided_in_time_resolves_for_the_subject(
     clock.set("2026-01-06T00:00:00Z")
     case = alice.cases.object("court-01:1", "not me")
     clock.set("2026-02-05T00:00:00Z")  # one day after the deadline: no sweep has run yet
+    # what is known "now" is what the ledger has committed: here another subject's record,
+    # committed at the deadline (ingest sweeps nothing)
+    op.records.ingest_text(CSV_HEAD + "court-01:2,court-01,bob,person,court.finding,"
+                           "2026-02-04,x,urn:c:2,\n")
     st = op.standings.of("alice")
     assert st.score == 1000 and st.lists == []  # the record stopped counting on its own
     before = op.standings.of("alice", at=parse_instant("2026-02-05"),

@@ -29,7 +29,7 @@ from socialcredit.errors import IngestError, RulebookError
 from socialcredit.rulebook import load_rulebook, parse_rulebook
 from socialcredit.service import Service
 from tests.conftest import Clock
-from tests.helpers import BASE
+from tests.helpers import BASE, catalogue_for_tests
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 BUDGET = float(os.environ.get("SOCIALCREDIT_FUZZ_SECONDS", "20"))
@@ -109,7 +109,8 @@ def ingest_file(svc: Service, tmp: Path, suffix: str, data: bytes) -> None:
 def one_round(n: int, tmp: Path) -> int:
     """Fuzz rulebooks and record files with Hypothesis seed `n`; return the inputs run."""
     ran = 0
-    svc = Service.create(parse_rulebook(BASE), str(tmp / f"round-{n}.db"), clock=Clock())
+    svc = Service.create(parse_rulebook(BASE), str(tmp / f"round-{n}.db"), clock=Clock(),
+                         catalogue=catalogue_for_tests())
     for p, role in PROVIDERS.items():
         svc.providers.add(p, role)
 
@@ -134,7 +135,8 @@ def test_corpus_seeds_load_or_fail_cleanly(tmp_path: Path) -> None:
     """Every seed as it is: the good ones load, the hostile ones are refused cleanly."""
     for f in seeds("rulebooks"):
         bounded(lambda f=f: load_rulebook_file(tmp_path, f.suffix, f.read_bytes()))
-    svc = Service.create(parse_rulebook(BASE), str(tmp_path / "seeds.db"), clock=Clock())
+    svc = Service.create(parse_rulebook(BASE), str(tmp_path / "seeds.db"), clock=Clock(),
+                         catalogue=catalogue_for_tests())
     for p, role in PROVIDERS.items():
         svc.providers.add(p, role)
     for f in seeds("records"):

@@ -11,22 +11,60 @@ from socialcredit.decisions import evaluate
 from socialcredit.errors import RefusedRulebook
 from socialcredit.lab.decide import EFFECTS
 from socialcredit.rulebook import parse_rulebook
+from socialcredit.rulebook.catalogue import parse_catalogue
 from socialcredit.scoring import reference
 from socialcredit.service import Service
 from socialcredit.timeutil import parse_instant
 from tests.lab.labkit import RULEBOOK
 
 NOW = parse_instant("2027-06-01T00:00:00Z")
-V2 = (RULEBOOK.replace('version: "1"', 'version: "2"')
+
+# A ledger publishes a rulebook only under a catalogue: the lab's rulebook, citing one
+# whose items and measures allow exactly what it records and does.
+CATALOGUE = """
+catalogue: lab-catalogue
+version: "l1"
+items:
+  - {id: finance, providers: [bank], subjects: [person], legal_basis: law}
+  - {id: judicial, providers: [court], subjects: [person], publicity: public,
+     legal_basis: law}
+  - {id: civic, providers: [civil], subjects: [person], legal_basis: law}
+  - {id: review, providers: [reviewer], subjects: [person], legal_basis: law}
+measures:
+  - {id: refusal, kind: sanction, legal_basis: law}
+  - {id: perk, kind: benefit, legal_basis: law}
+"""
+CITED = {"arrears": "finance, resolved_by: [repaid]",
+         "default": "judicial, resolved_by: [performed]", "volunteer": "civic",
+         "repaid": "finance", "performed": "judicial", "void": "review"}
+
+
+def catalogued(text: str) -> str:
+    """`text` citing CATALOGUE: each record type its item (and the resolutions it admits),
+    each consequence its measure."""
+    for type_, item in CITED.items():
+        head = f"  - {{id: {type_}, kind: "
+        assert text.count(head) == 1, type_
+        at = text.index(head)
+        end = text.index("}\n", at)
+        text = text[:end] + f", item: {item}" + text[end:]
+    for effect, measure in (("effect: deny", "refusal"), ("effect: benefit", "perk")):
+        text = text.replace(effect, f"{effect}, measure: {measure}")
+    return text + 'catalogue: {id: lab-catalogue, version: "l1"}\n'
+
+
+V1 = catalogued(RULEBOOK)
+V2 = (V1.replace('version: "1"', 'version: "2"')
       .replace("points: -15, half_life: 60d", "points: -25, half_life: 60d")
       .replace("{id: B, min: 90}", "{id: B, min: 95}")
       .replace("enter_when: {score_below: 70}", "enter_when: {score_below: 75}"))
 
 
 def small_ledger(tmp_path: Path) -> Service:
-    rb = parse_rulebook(RULEBOOK, "v1.yaml")
+    rb = parse_rulebook(V1, "v1.yaml")
     clock = iter(range(NOW - 10**12, NOW, 10**6))
-    svc = Service.create(rb, f"sqlite:///{tmp_path / 'l.db'}", clock=lambda: next(clock))
+    svc = Service.create(rb, f"sqlite:///{tmp_path / 'l.db'}", clock=lambda: next(clock),
+                         catalogue=parse_catalogue(CATALOGUE, "lab-catalogue.yaml"))
     for p, role in (("bank-1", "bank"), ("court-1", "court"), ("rev-1", "reviewer"),
                     ("civ-1", "civil")):
         svc.providers.add(p, role)
@@ -35,16 +73,16 @@ def small_ledger(tmp_path: Path) -> Service:
         s = f"p{i:02d}"
         kind = "person"
         for j in range(i % 6):
-            rows.append(f"a{i}-{j},bank-1,{s},{kind},arrears,2027-0{1 + j % 5}-1{j},,ev,")
+            rows.append(f"bank-1:a{i}-{j},bank-1,{s},{kind},arrears,2027-0{1 + j % 5}-1{j},,ev,")
             kind = ""
         if i % 7 == 3:
-            rows.append(f"d{i},court-1,{s},{kind or ''},default,2027-02-01,,ev,")
+            rows.append(f"court-1:d{i},court-1,{s},{kind or ''},default,2027-02-01,,ev,")
             kind = ""
         if i % 9 == 0:
-            rows.append(f"v{i},civ-1,{s},{kind},volunteer,2027-03-01,12,,")
+            rows.append(f"civ-1:v{i},civ-1,{s},{kind},volunteer,2027-03-01,12,,")
             kind = ""
         if i % 11 == 5:
-            rows.append(f"r{i},bank-1,{s},,repaid,2027-04-01,,ev,a{i}-0")
+            rows.append(f"bank-1:r{i},bank-1,{s},,repaid,2027-04-01,,ev,bank-1:a{i}-0")
     svc.records.ingest_text("\n".join(rows) + "\n")
     return svc
 

@@ -12,7 +12,7 @@ from tests.helpers import BASE
 
 PROVIDERS = {"bank-1": "bank", "court-1": "court", "rev-1": "reviewer"}
 CSV = ("record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
-       "b1,bank-1,alice,person,bonus,2025-06-01,,,\n")
+       "bank-1:b1,bank-1,alice,person,bonus,2025-06-01,,,\n")
 
 
 def v2(points: int = 50) -> str:
@@ -102,7 +102,7 @@ def test_a_stored_rulebook_that_now_crosses_a_line_stops_operating(make_ledger, 
 
     svc = make_ledger(BASE, PROVIDERS)
     svc.records.ingest_text(CSV)
-    tail = ",\n     context: civic}\n  - {id: hours"
+    tail = ",\n     context: civic, item: civic}\n  - {id: hours"
     bad = parse_rulebook(BASE.replace("category: civic_merit" + tail, "category: religion" + tail))
     with svc.ledger.engine.begin() as conn:  # simulate a rulebook stored before the line existed
         conn.execute(update(schema.programs).values(canonical=bad.canonical(), sha256=bad.sha256))

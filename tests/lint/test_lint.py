@@ -16,24 +16,29 @@ from socialcredit.cli.app import app
 from socialcredit.lint import PROFILES, LintReport, UnknownProfile, lint
 from socialcredit.rulebook import parse_rulebook
 from socialcredit.rulebook.baseline import baseline_violations
+from socialcredit.rulebook.catalogue import parse_catalogue
 
 CLEAN = """\
 rulebook: lintbase
 version: "1"
 subjects: [person]
+catalogue: {id: lint-test, version: "1"}
 scale: {base: 100, min: 0, max: 200}
 dimensions:
   - {id: money}
 record_types:
-  - {id: pay.late, kind: conduct, label: Late payment, category: financial_obligation,
+  - {id: pay.late, kind: conduct, label: Late payment, item: payments,
+     category: financial_obligation,
      context: finance, providers: [bank], evidence: required, severity: general,
      legal_basis: contract}
-  - {id: pay.settled, kind: resolution, label: Settled, category: financial_obligation,
+  - {id: pay.settled, kind: resolution, label: Settled, item: payments,
+     category: financial_obligation,
      context: finance, providers: [bank], evidence: required}
-  - {id: fact.tenure, kind: fact, label: Months as a customer, category: credit_history,
+  - {id: fact.tenure, kind: fact, label: Months as a customer, item: payments,
+     category: credit_history,
      context: finance, providers: [bank]}
-  - {id: review.void, kind: void, label: Withdrawn after review, context: review,
-     providers: [reviewer], evidence: required}
+  - {id: review.void, kind: void, label: Withdrawn after review, item: review,
+     context: review, providers: [reviewer], evidence: required}
 rules:
   - {record: pay.late, dimension: money, points: -10, expires: 1y, resolved_points: -2}
 attributes:
@@ -49,17 +54,30 @@ due_process:
   repair:
     periods: [{severity: general, after: 90d, conditions: [obligation_performed]}]
 consequences:
-  - {action: loan, context: finance, effect: deny, when: {on_list: defaulters}}
+  - {action: loan, context: finance, effect: deny, measure: refuse, when: {on_list: defaulters}}
 """
 
+# The allowlist CLEAN cites (a rulebook that cites none is refused: BASE-CATALOGUE).
+CATALOGUE = """\
+catalogue: lint-test
+version: "1"
+items:
+  - {id: payments, providers: [bank], publicity: public, legal_basis: contract}
+  - {id: review, providers: [reviewer], legal_basis: contract}
+measures:
+  - {id: refuse, kind: sanction, legal_basis: contract}
+  - {id: reward, kind: benefit, legal_basis: contract}
+"""
+CAT = parse_catalogue(CATALOGUE, "lint-test.yaml")
 
-VOID_TYPE = """  - {id: review.void, kind: void, label: Withdrawn after review, context: review,
-     providers: [reviewer], evidence: required}
+
+VOID_TYPE = """  - {id: review.void, kind: void, label: Withdrawn after review, item: review,
+     context: review, providers: [reviewer], evidence: required}
 """
 
 
 def run(text: str, profiles: list[str] | None = None) -> LintReport:
-    return lint(parse_rulebook(text, "t.yaml"), profiles)
+    return lint(parse_rulebook(text, "t.yaml"), profiles, CAT)
 
 
 def codes(text: str, profile: str | None = None) -> set[str]:
@@ -85,11 +103,12 @@ def test_clean_rulebook_has_information_only() -> None:
 def test_every_finding_is_located_and_cites_a_provision() -> None:
     text = sub(CLEAN, "context: finance, effect: deny", "context: transport, effect: deny")
     rb = parse_rulebook(text, "t.yaml")
-    rep = lint(rb)
+    rep = lint(rb, None, CAT)
     f = next(f for f in rep.findings if f.code == "AIA-5-1-C-I")
     assert f.path == "consequences[0]"
     assert f.line == text.splitlines().index(
-        "  - {action: loan, context: transport, effect: deny, when: {on_list: defaulters}}") + 1
+        "  - {action: loan, context: transport, effect: deny, measure: refuse, "
+        "when: {on_list: defaulters}}") + 1
     assert "Art. 5(1)(c)(i)" in f.provision and "pay.late" in f.message
     assert f.severity == "error" and f.profile == "eu-ai-act"
 
@@ -139,7 +158,7 @@ def test_aia_unrelated_context() -> None:
 
 def test_aia_benefit_from_unrelated_data_is_a_warning() -> None:
     extra = ("\n  - {action: bike, context: commerce, effect: benefit, grant: {free: true},"
-             " when: {tier_at_least: good}}\n")
+             " measure: reward, when: {tier_at_least: good}}\n")
     bad = CLEAN + extra.lstrip("\n")
     rep = run(bad, ["eu-ai-act"])
     assert "AIA-5-1-C-I-BENEFIT" in rep.codes()
@@ -165,8 +184,10 @@ def test_aia_undeclared_gravity_and_context() -> None:
 
 
 JOINT = """
-  - {action: train, context: transport, effect: deny, when: {on_list: defaulters}}
-  - {action: hotel, context: hospitality, effect: deny, when: {on_list: defaulters}}
+  - {action: train, context: transport, effect: deny, measure: refuse,
+     when: {on_list: defaulters}}
+  - {action: hotel, context: hospitality, effect: deny, measure: refuse,
+     when: {on_list: defaulters}}
 """
 
 
@@ -179,7 +200,7 @@ def test_aia_joint_sanction_across_contexts() -> None:
     serious = sub(bad, "severity: general", "severity: serious")
     joint = [f for f in run(serious, ["eu-ai-act"]).findings if f.code == "AIA-5-1-C-II-JOINT"]
     assert [f.severity for f in joint] == ["info"]
-    two = CLEAN + JOINT.lstrip("\n").splitlines(keepends=True)[0]
+    two = CLEAN + "".join(JOINT.lstrip("\n").splitlines(keepends=True)[:2])
     assert "AIA-5-1-C-II-JOINT" not in codes(two, "eu-ai-act")
 
 
@@ -212,7 +233,8 @@ def test_gdpr_special_category_used_and_declared() -> None:
     declared = sub(CLEAN, "rules:\n", HEALTH_TYPE + "rules:\n")
     rep = run(declared, ["gdpr"])
     assert "GDPR-9-DECLARED" in rep.codes() and "GDPR-9" not in rep.codes()
-    assert rep.operable  # declaring is not scoring: the baseline lets it pass
+    # declaring is not scoring, but the lexicon refuses recording it at all
+    assert "BASE-PROTECTED" in rep.codes() and not rep.operable
     used = sub(declared, "attributes:\n", "  - {record: health.visit, dimension: money, "
                "points: 1, expires: 1y}\nattributes:\n")
     rep = run(used, ["gdpr"])
@@ -230,8 +252,9 @@ def test_gdpr_automated_deny_needs_a_review_path() -> None:
     no_void = sub(CLEAN, VOID_TYPE, "")
     assert "GDPR-22" in codes(no_void, "gdpr")
     assert "GDPR-22" not in codes(CLEAN, "gdpr")
-    no_deny = sub(no_void, "effect: deny, when: {on_list: defaulters}",
-                  "effect: benefit, grant: {x: 1}, when: {tier_at_least: good}")
+    no_deny = sub(no_void, "effect: deny, measure: refuse, when: {on_list: defaulters}",
+                  "effect: benefit, grant: {x: 1}, measure: reward, "
+                  "when: {tier_at_least: good}")
     assert "GDPR-22" not in codes(no_deny, "gdpr")
 
 
@@ -376,23 +399,30 @@ runner = CliRunner()
 def write(tmp_path: Path, text: str) -> str:
     p = tmp_path / "rb.yaml"
     p.write_text(text, encoding="utf-8")
+    (tmp_path / "cat.yaml").write_text(CATALOGUE, encoding="utf-8")
     return str(p)
 
 
+def lint_args(tmp_path: Path, text: str, *more: str) -> list[str]:
+    return ["lint", write(tmp_path, text), "--catalogue", str(tmp_path / "cat.yaml"), *more]
+
+
 def test_cli_exit_codes(tmp_path: Path) -> None:
-    assert runner.invoke(app, ["lint", write(tmp_path, CLEAN)]).exit_code == 0
+    assert runner.invoke(app, lint_args(tmp_path, CLEAN)).exit_code == 0
+    # without the catalogue it cites, the citations cannot be checked: refused
+    assert runner.invoke(app, ["lint", write(tmp_path, CLEAN)]).exit_code == 3
     warn = sub(CLEAN, "{points: 5}],\n     expires: 1y}", "{points: 5}]}")
-    assert runner.invoke(app, ["lint", write(tmp_path, warn)]).exit_code == 0
-    assert runner.invoke(app, ["lint", write(tmp_path, warn), "--fail-on", "warning"]
+    assert runner.invoke(app, lint_args(tmp_path, warn)).exit_code == 0
+    assert runner.invoke(app, lint_args(tmp_path, warn, "--fail-on", "warning")
                          ).exit_code == 2
     err = sub(CLEAN, "context: finance, effect: deny", "context: transport, effect: deny")
-    assert runner.invoke(app, ["lint", write(tmp_path, err)]).exit_code == 2
+    assert runner.invoke(app, lint_args(tmp_path, err)).exit_code == 2
     # errors under a profile not asked for do not count
-    assert runner.invoke(app, ["lint", write(tmp_path, err), "-p", "fcra"]).exit_code == 0
+    assert runner.invoke(app, lint_args(tmp_path, err, "-p", "fcra")).exit_code == 0
     refused = sub(CLEAN, "notice: 10d,", "notice: 0d,")
-    assert runner.invoke(app, ["lint", write(tmp_path, refused), "-p", "fcra"]).exit_code == 3
+    assert runner.invoke(app, lint_args(tmp_path, refused, "-p", "fcra")).exit_code == 3
     broken = sub(CLEAN, "dimension: money, points: -10", "dimension: nowhere, points: -10")
-    res = runner.invoke(app, ["lint", write(tmp_path, broken)])
+    res = runner.invoke(app, lint_args(tmp_path, broken))
     assert res.exit_code == 1 and "error[rulebook.invalid]" in res.output
     res = runner.invoke(app, ["lint", "no/such/file.yaml"])
     assert res.exit_code == 1 and "error[not_found]" in res.output
@@ -408,7 +438,7 @@ def test_cli_bad_usage_exits_64(args: list[str]) -> None:
 
 def test_cli_json(tmp_path: Path) -> None:
     err = sub(CLEAN, "context: finance, effect: deny", "context: transport, effect: deny")
-    res = runner.invoke(app, ["lint", write(tmp_path, err), "--json"])
+    res = runner.invoke(app, lint_args(tmp_path, err, "--json"))
     data = json.loads(res.stdout)
     rb = parse_rulebook(err, "x")
     assert data["rulebook"] == "lintbase" and data["sha256"] == rb.sha256
@@ -421,8 +451,7 @@ def test_cli_json(tmp_path: Path) -> None:
 
 def test_cli_human_output_names_file_line_and_provision(tmp_path: Path) -> None:
     err = sub(CLEAN, "context: finance, effect: deny", "context: transport, effect: deny")
-    path = write(tmp_path, err)
-    res = runner.invoke(app, ["lint", path, "-p", "eu-ai-act"])
+    res = runner.invoke(app, lint_args(tmp_path, err, "-p", "eu-ai-act"))
     assert "AIA-5-1-C-I" in res.output and "Art. 5(1)(c)(i)" in res.output
     assert "operable" in res.output
 
@@ -431,4 +460,4 @@ def test_baseline_profile_matches_the_engine_refusal() -> None:
     text = sub(sub(CLEAN, "notice: 10d,", "notice: 0d,"), "points: -10, expires: 1y,",
                "points: -10,")
     rb = parse_rulebook(text, "t.yaml")
-    assert len(lint(rb, []).by_profile("baseline")) == len(baseline_violations(rb))
+    assert len(lint(rb, [], CAT).by_profile("baseline")) == len(baseline_violations(rb))

@@ -67,7 +67,7 @@ def test_weeks_and_years():
       "points: 30}"}, "rules[1].record", "record type 'bogus' is not declared", "bogus"),
     ({"expires: 1y": "expires: soon"}, "rules[0].expires", "not a duration", "expires: soon"),
     ({"kind: black": "kind: grey"}, "lists[0].kind", "Input should be", "kind: grey"),
-    ({"{on_list: defaulters}}": "{on_list: nolist}}"}, "consequences[0].when.on_list",
+    ({"{on_list: defaulters},\n": "{on_list: nolist},\n"}, "consequences[0].when.on_list",
      "list 'nolist' is not declared", "nolist"),
     ({"{id: A, min: 1000}": "{id: A, min: 900}"}, "tiers", "highest first", "tiers:"),
     ({"points: -10, half_life": "points: -10, points_per_unit: 1, half_life"}, "rules[0]",
@@ -107,8 +107,8 @@ def refused(**change: str) -> list[str]:
 
 
 def test_refuses_scoring_a_protected_category():
-    v = refused(**{"category: civic_merit,\n     context: civic}\n  - {id: hours":
-                   "category: religion,\n     context: civic}\n  - {id: hours"})
+    v = refused(**{"category: civic_merit,\n     context: civic, item: civic}\n  - {id: hours":
+                   "category: religion,\n     context: civic, item: civic}\n  - {id: hours"})
     assert any(LINE_PROTECTED in x and "rules[1]" in x and "religion or belief" in x for x in v)
 
 
@@ -126,7 +126,7 @@ def test_every_protected_category(category, name):
 
 def test_undeclared_category_is_judged_by_id_and_label():
     text = BASE.replace("{id: bonus, kind: conduct, providers: [bank], evidence: optional, "
-                        "category: civic_merit,\n     context: civic}",
+                        "category: civic_merit,\n     context: civic, item: civic}",
                         "{id: bonus, kind: conduct, providers: [bank], label: Attended a "
                         "protest rally}")
     with pytest.raises(RefusedRulebook, match="assembly or protest"):

@@ -150,7 +150,7 @@ def test_sesame_and_fico_sentences() -> None:
 
 def test_a_rulebook_without_review_says_so() -> None:
     rb = parse_rulebook(BASE.replace("  - {id: void, kind: void, providers: [reviewer], "
-                                     "evidence: required}\n", ""))
+                                     "evidence: required, item: review}\n", ""))
     out = " ".join(describe_rulebook(rb).split())
     assert "No withdrawal type is declared: a record found wrong cannot be withdrawn" in out
     assert "or withdrawn on review" not in out

@@ -34,7 +34,7 @@ def line_no(text: str, needle: str) -> int:
      "expires", "record, dimension, points"),
     ("scale: {base", "scael: {base", "top level", "scael", "scale",
      "rulebook, version, title, subjects, scale, dimensions"),
-    ("{on_list: defaulters}}", "{on_lists: defaulters}}", "consequences[0].when", "on_lists",
+    ("{on_list: defaulters},\n", "{on_lists: defaulters},\n", "consequences[0].when", "on_lists",
      "on_list", "on_list, not_on_list, tier_at_least, score_at_least, score_below"),
     ("enter_when: {record: ruling}", "enter_when: {recrd: ruling}", "lists[0].enter_when",
      "recrd", "record", "record, score_below"),

@@ -15,6 +15,7 @@ from pydantic import BaseModel, TypeAdapter
 from socialcredit.errors import RulebookError
 from socialcredit.lint import lint
 from socialcredit.rulebook import baseline_violations, parse_rulebook, reference, schema
+from socialcredit.rulebook.catalogue import Catalogue, lexicon_violations, parse_catalogue
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.rulebook.reference import (
     DOC_KEYS,
@@ -24,7 +25,7 @@ from socialcredit.rulebook.reference import (
     refresh,
     undescribed,
 )
-from socialcredit.rulebook.schema import rulebook_json_schema, schema_text
+from socialcredit.rulebook.schema import catalogue_json_schema, rulebook_json_schema, schema_text
 from tests.conftest import ROOT, RULEBOOKS
 from tests.docblocks import block_after, fenced, json_objects, run_shell
 
@@ -96,6 +97,12 @@ def _yaml_blocks() -> list[str]:
     return fenced(doc(), "yaml")
 
 
+def _catalogue() -> Catalogue:
+    """The city pilot's catalogue, as the page gives it."""
+    text = next(b for b in _yaml_blocks() if yaml.safe_load(b).get("items"))
+    return parse_catalogue(text, "city-catalogue.yaml")
+
+
 @pytest.mark.parametrize("index", range(len(fenced(DOC.read_text(encoding="utf-8"), "yaml"))))
 def test_yaml_example_is_valid(index: int) -> None:
     """A whole rulebook loads, passes the baseline and lints without errors; a fragment
@@ -103,10 +110,15 @@ def test_yaml_example_is_valid(index: int) -> None:
     text = _yaml_blocks()[index]
     data = yaml.safe_load(text)
     assert isinstance(data, dict) and data
+    if "items" in data or "measures" in data:  # the catalogue the city pilot cites
+        cat = parse_catalogue(text, f"docs/rulebook.md#yaml{index}")
+        assert lexicon_violations(cat) == []
+        jsonschema.validate(data, catalogue_json_schema())
+        return
     if "rulebook" in data:
         rb = parse_rulebook(text, f"docs/rulebook.md#yaml{index}")
         assert baseline_violations(rb) == []
-        report = lint(rb)
+        report = lint(rb, None, _catalogue())
         assert report.count("error") == 0, [f.render("") for f in report.findings]
         jsonschema.validate(data, rulebook_json_schema())
         return
@@ -117,7 +129,7 @@ def test_yaml_example_is_valid(index: int) -> None:
 
 def test_the_docs_hold_a_whole_rulebook_and_fragments() -> None:
     kinds = ["rulebook" in yaml.safe_load(b) for b in _yaml_blocks()]
-    assert kinds.count(True) >= 1 and kinds.count(False) >= 8
+    assert kinds.count(True) >= 1 and kinds.count(False) >= 9  # fragments and a catalogue
 
 
 def _examples() -> list[tuple[str, str, Any]]:
@@ -161,6 +173,7 @@ def test_error_examples_are_what_the_loader_says() -> None:
 
 def test_city_pilot_walkthrough_runs(tmp_path: Path) -> None:
     (tmp_path / "city-pilot.yaml").write_text(_yaml_blocks()[0], encoding="utf-8")
+    (tmp_path / "city-catalogue.yaml").write_text(_yaml_blocks()[1], encoding="utf-8")
     p = run_shell(block_after(doc(), "### Try it"), tmp_path)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert "0 error(s), 0 warning(s), 2 info" in p.stdout
@@ -173,6 +186,8 @@ def test_city_pilot_walkthrough_runs(tmp_path: Path) -> None:
     assert (in120["score"], in120["tier"], in120["lists"]) == (100.0, "good", [])
     schema = json.loads((tmp_path / "rulebook.schema.json").read_text(encoding="utf-8"))
     assert schema == rulebook_json_schema()
+    schema = json.loads((tmp_path / "catalogue.schema.json").read_text(encoding="utf-8"))
+    assert schema == catalogue_json_schema()
 
 
 # -- the JSON Schema -----------------------------------------------------------------------

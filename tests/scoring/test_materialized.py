@@ -26,16 +26,19 @@ RB = """
 rulebook: city
 version: "1"
 subjects: [person, organization]
+catalogue: {id: test-catalogue, version: "t1"}
 scale: {base: 1000, min: 0, max: 1200}
 dimensions:
   - {id: commercial, min: -600, max: 200}
   - {id: capacity}
 record_types:
   - {id: finance.arrears, kind: conduct, providers: [bank], evidence: required,
-     legal_basis: "test", category: financial_obligation, context: finance}
-  - {id: finance.paid, kind: resolution, providers: [bank]}
-  - {id: fact.months, kind: fact, providers: [bank]}
-  - {id: review.void, kind: void, providers: [reviewer]}
+     legal_basis: "test", category: financial_obligation, context: finance, item: finance,
+     resolved_by: [finance.paid]}
+  - {id: finance.paid, kind: resolution, providers: [bank], item: finance}
+  - {id: fact.months, kind: fact, providers: [bank], evidence: required, legal_basis: "test",
+     item: finance}
+  - {id: review.void, kind: void, providers: [reviewer], item: review}
 rules:
   - {record: finance.arrears, dimension: commercial, points: -40, half_life: 365d,
      expires: 5y, max_count: 3, resolved_points: -10}
@@ -58,8 +61,8 @@ def seed_csv(n: int = 40) -> str:
         kind = "person" if i < 13 else ""
         typ = "fact.months" if i % 5 == 0 else "finance.arrears"
         value = str(i % 50) if typ == "fact.months" else ""
-        ev = f"doc{i}" if typ == "finance.arrears" else ""
-        lines.append(f"b:{i},bank-1,{subj},{kind},{typ},2025-{1 + i % 12:02d}-0{1 + i % 9}"
+        ev = f"doc{i}"
+        lines.append(f"bank-1:{i},bank-1,{subj},{kind},{typ},2025-{1 + i % 12:02d}-0{1 + i % 9}"
                      f",{value},{ev},")
     return "\n".join(lines) + "\n"
 
@@ -107,12 +110,12 @@ def test_score_all_and_refresh_on_ingest(make_ledger: Callable[..., Service], cl
     clock.set("2026-02-02T00:00:00Z")
     svc.records.ingest_text("record_id,provider,subject,subject_kind,type,occurred_at,value,"
                         "evidence,ref\n"
-                        "n:1,bank-1,newbie,organization,finance.arrears,2026-01-20,,d,\n"
-                        "n:2,bank-1,p01,,finance.arrears,2026-01-30,,d,\n"
-                        "n:3,bank-1,p02,,finance.paid,2026-01-31,,,b:2\n")
+                        "bank-1:n1,bank-1,newbie,organization,finance.arrears,2026-01-20,,d,\n"
+                        "bank-1:n2,bank-1,p01,,finance.arrears,2026-01-30,,d,\n"
+                        "bank-1:n3,bank-1,p02,,finance.paid,2026-01-31,,,bank-1:2\n")
     clock.set("2026-02-03T00:00:00Z")
     svc.records.ingest_text("record_id,provider,subject,type,occurred_at,ref\n"
-                        "v:1,rev-1,p03,review.void,2026-02-02,b:3\n")
+                        "rev-1:1,rev-1,p03,review.void,2026-02-02,bank-1:3\n")
     t2 = parse_instant("2026-02-03T00:00:00Z")
     fresh = rows_by_subject(next(iter(score_ledger(svc.ledger, "city", t2, t2))))
     for subject in ("newbie", "p01", "p03"):
@@ -142,8 +145,8 @@ def test_export_import_round_trip(make_ledger: Callable[..., Service], clock: An
     svc.records.ingest_text(seed_csv())
     clock.set("2026-01-05T00:00:00Z")
     svc.records.ingest_text("record_id,provider,subject,type,occurred_at,ref\n"
-                        "v:1,rev-1,p03,review.void,2026-01-02,b:3\n"
-                        "r:1,bank-1,p04,finance.paid,2026-01-03,b:4\n")
+                        "rev-1:1,rev-1,p03,review.void,2026-01-02,bank-1:3\n"
+                        "bank-1:r1,bank-1,p04,finance.paid,2026-01-03,bank-1:4\n")
     out = tmp_path / "export"
     manifest = svc.population.export(out, buckets=4)
     assert manifest["counts"]["records"] == 42
@@ -248,13 +251,13 @@ def test_a_decision_sees_a_new_record_within_a_second_through_the_table(make_led
     h = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
     svc = make_ledger(BASE.replace("notice: 10d", "notice: 1d"),
                          {"bank-1": "bank", "court-1": "court", "rev-1": "reviewer"})
-    svc.records.ingest_text(h + "b1,bank-1,alice,person,bonus,2025-12-01,,,\n")
-    score_all(svc.ledger, None, clock.now, clock.now)
+    svc.records.ingest_text(h + "bank-1:b1,bank-1,alice,person,bonus,2025-12-01,,,\n")
+    score_all(svc.ledger, None, svc.now(), svc.now())
     d = svc.decisions.decide("alice", "bike", materialized=True)
     assert d.source == "materialized" and d.effect == "benefit"
     clock.set("2026-01-01T00:00:01Z")
     started = time.perf_counter()
-    svc.records.ingest_text(h + "".join(f"a{i},bank-1,alice,,arrears,2025-12-31,,e,\n"
+    svc.records.ingest_text(h + "".join(f"bank-1:a{i},bank-1,alice,,arrears,2025-12-31,,e,\n"
                                     for i in range(3)))
     d = svc.decisions.decide("alice", "bike", materialized=True)
     elapsed = time.perf_counter() - started
@@ -267,20 +270,21 @@ def test_a_decision_sees_a_new_record_within_a_second_through_the_table(make_led
 
 def test_import_keeps_materialized_standings_current(make_ledger, clock, tmp_path, db_url):
     """After an import, a decision read from the table equals the live one."""
-    from tests.helpers import BASE
+    from tests.helpers import BASE, catalogue_for_tests
 
     h = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
     providers = {"bank-1": "bank", "court-1": "court", "rev-1": "reviewer"}
     source = make_ledger(BASE, providers)
-    source.records.ingest_text(h + "b1,bank-1,alice,person,bonus,2025-12-01,,,\n"
-                                   "b2,bank-1,alice,,bonus,2025-12-02,,,\n")
+    source.records.ingest_text(h + "bank-1:b1,bank-1,alice,person,bonus,2025-12-01,,,\n"
+                                   "bank-1:b2,bank-1,alice,,bonus,2025-12-02,,,\n")
     source.population.export(tmp_path / "exp")
     target = Service.create(source.ledger.program_versions()[0].rulebook,
-                            f"sqlite:///{tmp_path}/t.db", clock=clock)
+                            f"sqlite:///{tmp_path}/t.db", clock=clock,
+                            catalogue=catalogue_for_tests())
     for p, role in providers.items():
         target.providers.add(p, role)
-    target.records.ingest_text(h + "b1,bank-1,alice,person,bonus,2025-12-01,,,\n")
-    target.population.score_all(None, clock.now, clock.now)
+    target.records.ingest_text(h + "bank-1:b1,bank-1,alice,person,bonus,2025-12-01,,,\n")
+    target.population.score_all(None, target.now(), target.now())
     target.population.import_(tmp_path / "exp")
     fast = target.decisions.decide("alice", "bike", materialized=True)
     live = target.decisions.decide("alice", "bike")

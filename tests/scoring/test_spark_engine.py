@@ -15,13 +15,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_batch_engine import (
     LEDGER_CSV,
     LEDGER_RB,
     SUBJECTS,
     assert_agrees,
+    histories,
     ledgers,
     reference_all,
     rulebooks,
@@ -29,6 +30,7 @@ from test_batch_engine import (
 )
 
 from socialcredit.ledger import Record
+from socialcredit.ledger.model import ProgramVersion
 from socialcredit.rulebook import Rulebook
 from socialcredit.scoring.batch import records_to_table
 from socialcredit.service import Service
@@ -91,6 +93,28 @@ def test_spark_agrees_with_reference(spark: Any, tmp_path_factory: pytest.TempPa
     assert_agrees(rb, got, reference_all(rb, records, t, k, subjects))
 
 
+@settings(max_examples=6, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(history=histories(), records=ledgers(), t=times, dk=st.integers(-4, 4))
+def test_spark_agrees_with_reference_across_versions(
+        spark: Any, tmp_path_factory: pytest.TempPathFactory, history: list[ProgramVersion],
+        records: list[Record], t: int, dk: int) -> None:
+    """Lex mitior in the cluster engine: the same standings as the reference."""
+    from socialcredit.ledger.versions import version_at
+    from socialcredit.scoring.spark import standings_frame
+
+    k = t + dk * US_PER_DAY // 2
+    pv = version_at(history, t, k)
+    assume(pv is not None)
+    assert pv is not None
+    root = tmp_path_factory.mktemp("pq")
+    subjects = [(s, kind) for s, kind in SUBJECTS if kind is not None]
+    write_parquet_ledger(root, pv.rulebook, records, subjects)
+    got = standings_frame(spark, root, pv.rulebook, t, k, history).toArrow()
+    assert_agrees(pv.rulebook, got, reference_all(pv.rulebook, records, t, k, subjects,
+                                                  history))
+
+
 def test_spark_cli_on_a_real_ledger(spark: Any, make_ledger: Callable[..., Service],
                                     clock: Any, tmp_path: Path, db_url: str) -> None:
     """score --all --engine spark: export, Spark job, sc_standings; equals reference."""
@@ -103,7 +127,7 @@ def test_spark_cli_on_a_real_ledger(spark: Any, make_ledger: Callable[..., Servi
     svc.records.ingest_text(LEDGER_CSV, backfill=True)
     clock.set("2026-01-05T00:00:00Z")
     svc.records.ingest_text("record_id,provider,subject,type,occurred_at,ref\n"
-                        "v:1,rev-1,bob,review.void,2025-12-01,b:6\n")
+                        "rev-1:1,rev-1,bob,review.void,2025-12-01,bank-1:6\n")
     out = tmp_path / "standings"
     res = CliRunner().invoke(app, ["score", "--all", "--engine", "spark", "--db", db_url,
                                    "--at", "2026-01-10", "--out", str(out), "--table",

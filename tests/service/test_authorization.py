@@ -25,6 +25,7 @@ from socialcredit.service import Service
 from socialcredit.service.authz import OPERATIONS
 from tests.conftest import Clock
 from tests.dueprocess.rulebooks import CITY
+from tests.helpers import catalogue_for_tests
 
 ALL = (*ROLES, PUBLIC)
 PRINCIPAL_OF = {"operator": "operator", "provider": "court", "relying_party": "rp",
@@ -34,6 +35,8 @@ PRINCIPAL_OF = {"operator": "operator", "provider": "court", "relying_party": "r
 EXPECTED: dict[str, set[str]] = {
     "programs.publish": {"operator"},
     "programs.read": set(ALL),
+    "catalogues.publish": {"operator"},
+    "catalogues.read": set(ALL),
     "providers.add": {"operator"},
     "providers.list": {"operator", "auditor"},
     "records.ingest": {"operator", "provider", "reviewer", "appeal_reviewer"},
@@ -110,7 +113,8 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("authz")
     clock = Clock("2026-01-05T09:00:00Z")
-    op = Service.create(parse_rulebook(CITY, "city.yaml"), str(tmp / "l.db"), clock=clock)
+    op = Service.create(parse_rulebook(CITY, "city.yaml"), str(tmp / "l.db"), clock=clock,
+                        catalogue=catalogue_for_tests())
     op.providers.add("court-01", "court")
     op.principals.add("court", "provider", provider="court-01")
     op.principals.add("rp", "relying_party")
@@ -132,6 +136,8 @@ Call = Callable[[World, Service], Any]
 CALLS: dict[str, Call] = {
     "programs.publish": lambda w, s: s.programs.publish(parse_rulebook(CITY, "c.yaml")),
     "programs.read": lambda w, s: s.programs.versions(),
+    "catalogues.publish": lambda w, s: s.catalogues.publish(catalogue_for_tests()),
+    "catalogues.read": lambda w, s: s.catalogues.list(),
     "providers.add": lambda w, s: s.providers.add("court-01", "court"),
     "providers.list": lambda w, s: s.providers.list(),
     "records.ingest": lambda w, s: s.records.ingest_rows([{

@@ -20,7 +20,7 @@ from socialcredit.errors import UsageError
 from socialcredit.service import Service
 from socialcredit.timeutil import parse_instant
 from tests.conftest import Clock
-from tests.helpers import BASE, base_rulebook
+from tests.helpers import BASE, base_rulebook, catalogue_for_tests
 
 runner = CliRunner()
 H = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
@@ -73,9 +73,9 @@ def test_a_restored_ledger_verifies_and_reproduces_standings(
         make_ledger: Callable[..., Service], clock: Clock, db_url: str, target: str,
         tmp_path: Path) -> None:
     svc = make_ledger(BASE, PROVIDERS)
-    svc.records.ingest_text(H + "c1,court-1,alice,person,ruling,2025-12-01,,e,\n"
-                                "a1,bank-1,bob,person,arrears,2025-12-03,,e,\n"
-                                "h1,bank-1,carol,person,hours,2025-12-04,6,,\n")
+    svc.records.ingest_text(H + "court-1:c1,court-1,alice,person,ruling,2025-12-01,,e,\n"
+                                "bank-1:a1,bank-1,bob,person,arrears,2025-12-03,,e,\n"
+                                "bank-1:h1,bank-1,carol,person,hours,2025-12-04,6,,\n")
     clock.set("2026-02-01T00:00:00Z")
     svc.decisions.decide("alice", "train")
     svc.decisions.seal()
@@ -87,7 +87,7 @@ def test_a_restored_ledger_verifies_and_reproduces_standings(
     assert info["records"] == 3 and info["format"] in ("sqlite", "pg_dump")
     assert stat.S_IMODE(dest.stat().st_mode) == 0o600
     # the ledger goes on after the backup; the backup keeps the state it was taken in
-    svc.records.ingest_text(H + "a2,bank-1,bob,,arrears,2026-01-20,,e,\n")
+    svc.records.ingest_text(H + "bank-1:a2,bank-1,bob,,arrears,2026-01-20,,e,\n")
 
     res = runner.invoke(app, ["restore", str(dest), "--db", target])
     assert res.exit_code == 0, res.output
@@ -140,9 +140,9 @@ def test_a_postgresql_ledger_in_public_restores_into_a_new_database(
     source, copy = (f"{root}/{n}" for n in names)
     try:
         with Service.create_empty(source) as svc:
-            svc.programs.publish(base_rulebook())
+            svc.programs.publish(base_rulebook(), catalogue=catalogue_for_tests())
             svc.providers.add("court-1", "court")
-            svc.records.ingest_text(H + "c1,court-1,alice,person,ruling,2025-12-01,,e,\n")
+            svc.records.ingest_text(H + "court-1:c1,court-1,alice,person,ruling,2025-12-01,,e,\n")
             standing = svc.standings.of("alice", at=svc.now()).as_dict()
             svc.backup(tmp_path / "pg.backup")
         info = Service.restore(tmp_path / "pg.backup", copy)

@@ -41,7 +41,7 @@ def test_the_due_process_scenario(make_ledger: Callable[..., Service], clock: Cl
                                   smtp_server: tuple[str, Mailbox]) -> None:
     smtp, box = smtp_server
     mail = DeliveryConfig(smtp, "notices@city.example")
-    clock.set("2026-01-05T09:00:00Z")
+    clock.set("2026-01-05T08:00:00Z")  # set-up writes first, then the record at 09:00
     op = make_ledger(CITY, {"court-01": "court"})
     op.principals.add("court", "provider", provider="court-01")
     op.principals.add("alice", "subject", subject="alice", email="alice@example.org")
@@ -52,6 +52,7 @@ def test_the_due_process_scenario(make_ledger: Callable[..., Service], clock: Cl
     railway, bikes = op.acting_as("railway"), op.acting_as("bikes")
 
     # 1. a court record; the notice is e-mailed and read back from the SMTP server
+    clock.set("2026-01-05T09:00:00Z")
     court.records.ingest_text(CSV_HEAD + "court-01:1,court-01,alice,person,court.finding,"
                               "2026-01-04,able_but_refuses,urn:court:case:1,\n")
     assert op.outbox.run(mail)["delivered"] == 1

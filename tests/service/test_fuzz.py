@@ -15,7 +15,7 @@ from socialcredit.ledger import Ledger
 from socialcredit.rulebook import parse_rulebook
 from socialcredit.service import Service
 from tests.conftest import Clock
-from tests.helpers import BASE
+from tests.helpers import BASE, catalogue_for_tests
 
 FIELDS = ["record_id", "provider", "subject", "subject_kind", "type", "occurred_at", "value",
           "evidence", "ref"]
@@ -32,7 +32,8 @@ cell = st.one_of(
 
 
 def fresh(tmp: Path) -> Ledger:
-    svc = Service.create(parse_rulebook(BASE), str(tmp / "f.db"), clock=Clock())
+    svc = Service.create(parse_rulebook(BASE), str(tmp / "f.db"), clock=Clock(),
+                   catalogue=catalogue_for_tests())
     for p, role in {"bank-1": "bank", "court-1": "court", "rev-1": "reviewer"}.items():
         svc.providers.add(p, role)
     return svc

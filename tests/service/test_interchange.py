@@ -38,13 +38,13 @@ def build_source(make_ledger, clock) -> Service:
     svc = make_ledger(BASE, PROVIDERS)
     svc.programs.publish(parse_rulebook(SECOND, "second.yaml"))
     clock.set("2026-01-10T00:00:00Z")
-    svc.records.ingest_text(H + "c1,court-1,alice,person,ruling,2026-01-05,,e,\n"
-                                "c2,court-1,bob,person,ruling,2026-01-06,,e,\n"
-                                "a1,bank-1,carol,person,arrears,2026-01-01,,e,\n"
-                                "c3,court-1,dave,person,ruling,2026-01-07,,e,\n")
+    svc.records.ingest_text(H + "court-1:c1,court-1,alice,person,ruling,2026-01-05,,e,\n"
+                                "court-1:c2,court-1,bob,person,ruling,2026-01-06,,e,\n"
+                                "bank-1:a1,bank-1,carol,person,arrears,2026-01-01,,e,\n"
+                                "court-1:c3,court-1,dave,person,ruling,2026-01-07,,e,\n")
     clock.set("2026-02-01T00:00:00Z")
-    svc.records.ingest_text(H + "p1,court-1,alice,,paid,2026-01-20,,e,c1\n"
-                                "v1,rev-1,bob,,void,2026-01-25,,e,c2\n")
+    svc.records.ingest_text(H + "court-1:p1,court-1,alice,,paid,2026-01-20,,e,court-1:c1\n"
+                                "rev-1:v1,rev-1,bob,,void,2026-01-25,,e,court-1:c2\n")
     return svc
 
 

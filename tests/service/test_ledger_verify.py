@@ -26,11 +26,14 @@ runner = CliRunner()
 H = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
 PROVIDERS = {"bank-1": "bank", "court-1": "court", "rev-1": "reviewer"}
 # BASE plus a fine scored per unit of its (negative) value
+_VOID = "  - {id: void, kind: void, providers: [reviewer], evidence: required, item: review}\n"
+assert _VOID in BASE
 RULEBOOK = BASE.replace(
-    "  - {id: void, kind: void, providers: [reviewer], evidence: required}\n",
-    "  - {id: void, kind: void, providers: [reviewer], evidence: required}\n"
+    "  - {id: void, kind: void, providers: [reviewer], evidence: required, item: review}\n",
+    "  - {id: void, kind: void, providers: [reviewer], evidence: required, item: review}\n"
     "  - {id: fine, kind: conduct, providers: [court], evidence: required, legal_basis: law,\n"
-    "     category: court_judgment, context: judicial}\n").replace(
+    "     category: court_judgment, context: judicial, item: judicial,\n"
+    "     negative_values: allowed}\n").replace(
     "  - {record: hours, dimension: civic, points_per_unit: 0.5}\n",
     "  - {record: hours, dimension: civic, points_per_unit: 0.5}\n"
     "  - {record: fine, dimension: money, points_per_unit: 0.1, expires: 1y}\n")
@@ -40,12 +43,12 @@ RULEBOOK = BASE.replace(
 def world(make_ledger: Callable[..., Service], clock: Clock, db_url: str) -> dict[str, Any]:
     """Two ingests (a court ruling that lists alice, a -1000 fine), decisions sealed."""
     svc = make_ledger(RULEBOOK, PROVIDERS)
-    svc.records.ingest_text(H + "c1,court-1,alice,person,ruling,2025-12-01,,urn:c1,\n"
-                                "f1,court-1,carol,person,fine,2025-12-02,-1000,urn:f1,\n"
-                                "a1,bank-1,bob,person,arrears,2025-12-03,,urn:a1,\n")
+    svc.records.ingest_text(H + "court-1:c1,court-1,alice,person,ruling,2025-12-01,,urn:c1,\n"
+                                "court-1:f1,court-1,carol,person,fine,2025-12-02,-1000,urn:f1,\n"
+                                "bank-1:a1,bank-1,bob,person,arrears,2025-12-03,,urn:a1,\n")
     clock.set("2026-01-05T00:00:00Z")
-    svc.records.ingest_text(H + "a2,bank-1,bob,,arrears,2026-01-02,,urn:a2,\n"
-                                "h1,bank-1,dave,person,hours,2026-01-03,4,,\n")
+    svc.records.ingest_text(H + "bank-1:a2,bank-1,bob,,arrears,2026-01-02,,urn:a2,\n"
+                                "bank-1:h1,bank-1,dave,person,hours,2026-01-03,4,,\n")
     clock.set("2026-02-01T00:00:00Z")
     denied = svc.decisions.decide("alice", "train")
     assert denied.effect == "deny"
@@ -87,8 +90,9 @@ def test_a_sound_ledger_verifies_and_its_batches_are_in_the_log(world: dict[str,
         rows = conn.execute(text(f"SELECT {', '.join(HASHED_FIELDS)}, digest, batch FROM "
                                  "sc_records ORDER BY seq")).all()
     first = [r for r in rows if r[-1] == batches[0]["batch"]]
-    hashes = [record_hash(tuple(r[:11])) for r in first]
-    assert hashes == [bytes(r[11]) for r in first]
+    n = len(HASHED_FIELDS)
+    hashes = [record_hash(tuple(r[:n])) for r in first]
+    assert hashes == [bytes(r[n]) for r in first]
     assert merkle.reference_mth(hashes).hex() == batches[0]["root"]
     registered = {e["provider"]: e["role"] for e in (parse_leaf(d) for _, d, _ in
                                                        svc.log.leaves())
@@ -97,48 +101,48 @@ def test_a_sound_ledger_verifies_and_its_batches_are_in_the_log(world: dict[str,
 
 
 def test_a_deleted_court_record_is_named(world: dict[str, Any]) -> None:
-    sql(world["svc"], "DELETE FROM sc_records WHERE record_id = 'c1'")
+    sql(world["svc"], "DELETE FROM sc_records WHERE record_id = 'court-1:c1'")
     code, output, report = verify(world["db"])
     assert code == 2
-    assert "record 'c1', named by leaf" in output and "(list.entry), is not in the " \
+    assert "record 'court-1:c1', named by leaf" in output and "(list.entry), is not in the " \
            "ledger: it was deleted" in output
     assert "holds 2 of the 3 records its leaf commits to: 1 deleted" in output
-    assert "c1" in [p["ref"] for p in report["ledger"]["problems"]]
+    assert "court-1:c1" in [p["ref"] for p in report["ledger"]["problems"]]
 
 
 def test_a_value_changed_from_minus_1000_to_plus_1000_is_named(world: dict[str, Any]) -> None:
     svc = world["svc"]
     before = svc.standings.of("carol").score
-    sql(svc, "UPDATE sc_records SET value_num = 1000 WHERE record_id = 'f1'")
+    sql(svc, "UPDATE sc_records SET value_num = 1000 WHERE record_id = 'court-1:f1'")
     assert svc.standings.of("carol").score > before  # the edit matters
     code, output, _ = verify(world["db"])
     assert code == 2
-    assert "record 'f1' (seq 2, batch" in output
+    assert "record 'court-1:f1' (seq 2, batch" in output
     assert "its fields no longer give the hash stored when it was ingested" in output
 
 
 def test_a_forged_backdated_record_is_named(world: dict[str, Any]) -> None:
     sql(world["svc"], "INSERT INTO sc_records (record_id, provider, subject, type, kind, "
-                      "occurred_at, recorded_at, evidence) VALUES ('forged', 'court-1', "
+                      "occurred_at, recorded_at, evidence) VALUES ('court-1:forged', 'court-1', "
                       "'bob', 'ruling', 'conduct', 1700000000000000, 1700000000000000, 'x')")
     code, output, _ = verify(world["db"])
     assert code == 2
-    assert "record 'forged' (seq 6) belongs to no ingest batch: it was inserted behind " \
+    assert "record 'court-1:forged' (seq 6) belongs to no ingest batch: it was inserted behind " \
            "the log's back" in output
 
 
 def test_a_forged_record_slipped_into_a_batch_is_named(world: dict[str, Any]) -> None:
     """Claiming a committed batch (with a correct hash of its own) does not help."""
-    fields = ("forged", "court-1", "bob", "ruling", "conduct", 1700000000000000,
-              1700000000000000, None, None, "x", None)
+    fields = ("court-1:forged", "court-1", "bob", "ruling", "conduct", 1700000000000000,
+              1700000000000000, None, None, "x", None, None)
     sql(world["svc"], "INSERT INTO sc_records (record_id, provider, subject, type, kind, "
-                      "occurred_at, recorded_at, evidence, batch, digest) SELECT 'forged', "
+                      "occurred_at, recorded_at, evidence, batch, digest) SELECT 'court-1:forged', "
                       "'court-1', 'bob', 'ruling', 'conduct', 1700000000000000, "
                       "1700000000000000, 'x', batch, :d FROM sc_records WHERE "
-                      "record_id = 'c1'", d=record_hash(fields))
+                      "record_id = 'court-1:c1'", d=record_hash(fields))
     code, output, _ = verify(world["db"])
     assert code == 2
-    assert "record 'forged' (seq 6) claims batch" in output and "but lies outside its " \
+    assert "record 'court-1:forged' (seq 6) claims batch" in output and "but lies outside its " \
            "seqs 1..3" in output
 
 
@@ -147,10 +151,10 @@ def test_a_record_rewritten_with_its_hash_is_caught_by_its_batch(
     svc = world["svc"]
     with svc.ledger.engine.connect() as conn:
         row = conn.execute(text(f"SELECT {', '.join(HASHED_FIELDS)} FROM sc_records WHERE "
-                                "record_id = 'f1'")).one()
+                                "record_id = 'court-1:f1'")).one()
     forged = list(row)
     forged[7] = 1000.0
-    sql(svc, "UPDATE sc_records SET value_num = 1000, digest = :d WHERE record_id = 'f1'",
+    sql(svc, "UPDATE sc_records SET value_num = 1000, digest = :d WHERE record_id = 'court-1:f1'",
         d=record_hash(forged))
     code, output, _ = verify(world["db"])
     assert code == 2
@@ -291,19 +295,40 @@ def test_the_record_json_is_plain_canonical_json() -> None:
     @settings(max_examples=300, deadline=None)
     @given(st.tuples(text_, text_, text_, text_, text_, instants, instants,
                      st.none() | st.floats(allow_nan=False, allow_infinity=False),
-                     opt, opt, opt))
+                     opt, opt, opt, st.none() | instants))
     def same(fields: tuple[Any, ...]) -> None:
         want = list(fields)
         if want[7] is not None:
             want[7] = want[7] + 0.0
-        assert record_json(fields) == json.dumps([1, *want], ensure_ascii=False,
+        ingested = want.pop()
+        array = [1, *want] if ingested is None else [2, *want, ingested]
+        assert record_json(fields) == json.dumps(array, ensure_ascii=False,
                                                  separators=(",", ":"))
 
     same()
-    assert record_json(("a", "p", "s", "t", "conduct", 1, 2, -0.0, None, None, None)) == \
-        '[1,"a","p","s","t","conduct",1,2,0.0,null,null,null]'
+    assert record_json(("a", "p", "s", "t", "conduct", 1, 2, -0.0, None, None, None, None)) \
+        == '[1,"a","p","s","t","conduct",1,2,0.0,null,null,null]'
+    assert record_json(("a", "p", "s", "t", "conduct", 1, 2, None, None, None, None, 3)) \
+        == '[2,"a","p","s","t","conduct",1,2,null,null,null,null,3]'
     with pytest.raises(TypeError):
-        record_json(("a", "p", "s", "t", "conduct", "1", 2, None, None, None, None))
+        record_json(("a", "p", "s", "t", "conduct", "1", 2, None, None, None, None, None))
+    with pytest.raises(TypeError):
+        record_json(("a", "p", "s", "t", "conduct", 1, 2, None, None, None, None, "3"))
+
+
+def test_a_backfilled_records_ingested_at_is_covered_by_its_hash(
+        make_ledger: Callable[..., Service], clock: Clock, db_url: str) -> None:
+    """Editing when a backfilled record was learned (which starts its notice) is named."""
+    svc = make_ledger(RULEBOOK, PROVIDERS)
+    clock.set("2026-01-05T00:00:00Z")
+    svc.records.ingest_text(H + "court-1:b1,court-1,erin,person,ruling,2025-06-01,,urn:b1,\n",
+                            backfill=True)
+    assert verify(db_url)[0] == 0
+    sql(svc, "UPDATE sc_records SET ingested_at = ingested_at - 2592000000000 "
+             "WHERE record_id = 'court-1:b1'")
+    code, output, _ = verify(db_url)
+    assert code == 2
+    assert "record 'court-1:b1' (seq 1, batch" in output
 
 
 def test_the_fast_root_is_rfc_9162s() -> None:
@@ -347,6 +372,6 @@ def test_an_upgraded_0_1_0_ledger_says_what_it_cannot_vouch_for(db_url: str) -> 
                "decisions stored there no longer give its digest" in output
         # and after the upgrade: a record inserted behind the log's back is named
         sql(svc, "INSERT INTO sc_records (record_id, provider, subject, type, kind, "
-                 "occurred_at, recorded_at) VALUES ('forged', 'court-01', 'alice', "
+                 "occurred_at, recorded_at) VALUES ('court-1:forged', 'court-01', 'alice', "
                  "'court.refuses_to_perform', 'conduct', 0, 0)")
-        assert "record 'forged' (seq 12) belongs to no ingest batch" in verify(db_url)[1]
+        assert "record 'court-1:forged' (seq 12) belongs to no ingest batch" in verify(db_url)[1]

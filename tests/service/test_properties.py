@@ -12,7 +12,7 @@ from socialcredit.rulebook import parse_rulebook
 from socialcredit.service import Service
 from socialcredit.timeutil import format_instant
 from tests.conftest import Clock
-from tests.helpers import BASE, day
+from tests.helpers import BASE, catalogue_for_tests, day
 
 H = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref,recorded_at\n"
 PROVIDERS = {"bank-1": "bank", "court-1": "court", "rev-1": "reviewer"}
@@ -35,7 +35,7 @@ def ledgers(draw: st.DrawFn) -> list[str]:
         provider = "court-1" if type_ == "ruling" else "bank-1"
         value = {"hours": str(draw(st.integers(0, 9))),
                  "history": str(draw(st.integers(0, 60)))}.get(type_, "")
-        rid = f"r{i}"
+        rid = f"{provider}:r{i}"
         rows.append(f"{rid},{provider},{subject},person,{type_},{format_instant(day(occurred))},"
                     f"{value},ev,,{format_instant(day(recorded))}")
         if type_ in ("arrears", "ruling"):
@@ -45,10 +45,10 @@ def ledgers(draw: st.DrawFn) -> list[str]:
         when = draw(st.integers(0, 450))
         rec_at = format_instant(day(when + draw(st.integers(0, 20))))
         if action == "resolve":
-            rows.append(f"x{j},{provider},{subject},,paid,{format_instant(day(when))},,ev,{rid},"
+            rows.append(f"{provider}:x{j},{provider},{subject},,paid,{format_instant(day(when))},,ev,{rid},"
                         f"{rec_at}")
         elif action == "void":
-            rows.append(f"v{j},rev-1,{subject},,void,{format_instant(day(when))},,ev,{rid},"
+            rows.append(f"rev-1:v{j},rev-1,{subject},,void,{format_instant(day(when))},,ev,{rid},"
                         f"{rec_at}")
     return rows
 
@@ -57,7 +57,8 @@ def fresh(d: Path, name: str, clock: Clock) -> Service:
     """A ledger whose program was published in 2025, before any record's times."""
     now = clock.now
     clock.set("2025-01-01T00:00:00Z")
-    svc = Service.create(parse_rulebook(BASE), str(d / f"{name}.db"), clock=clock)
+    svc = Service.create(parse_rulebook(BASE), str(d / f"{name}.db"), clock=clock,
+                   catalogue=catalogue_for_tests())
     for p, role in PROVIDERS.items():
         svc.providers.add(p, role)
     clock.now = now
@@ -135,14 +136,14 @@ def test_standing_at_t_k_never_changes_when_later_records_arrive(rows, later, t)
         renamed = []
         for row in later:
             f = row.split(",")[:9]
-            f[0] = "L" + f[0]
-            f[8] = "L" + f[8] if f[8] else ""
+            f[0] = f[0] + "L"
+            f[8] = f[8] + "L" if f[8] else ""
             renamed.append(",".join(f))
         # and a reviewer voids an early record, after k: it must not reach back
         early = next((r.split(",") for r in plain if r.split(",")[4] in ("arrears", "ruling")),
                      None)
         if early is not None:
-            renamed.append(f"Lvoid,rev-1,{early[2]},,void,2026-01-01,,ev,{early[0]}")
+            renamed.append(f"rev-1:Lvoid,rev-1,{early[2]},,void,2026-01-01,,ev,{early[0]}")
         svc.records.ingest_text(H.rsplit(",", 1)[0] + "\n" + "\n".join(renamed) + "\n")
         after = [stable(svc.standings.of(s, at=day(t), known_at=k))
                  for s in SUBJECTS]

@@ -11,7 +11,7 @@ from socialcredit.cli.app import app
 from socialcredit.rulebook import parse_rulebook
 from socialcredit.transparency import TransparencyLog, merkle
 from socialcredit.transparency.events import parse_leaf
-from tests.helpers import BASE
+from tests.helpers import BASE, catalogue_for_tests
 
 H = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
 PROVIDERS = {"bank-1": "bank", "court-1": "court", "rev-1": "reviewer"}
@@ -25,18 +25,21 @@ def events(svc) -> list[dict]:
 def test_publication_listing_void_resolution_and_decisions_are_logged(make_ledger, db_url):
     svc = make_ledger(BASE, PROVIDERS)
     ev = events(svc)
-    assert ev[0]["kind"] == "rulebook.published"
-    assert ev[0]["sha256"] == parse_rulebook(BASE).sha256
-    svc.records.ingest_text(H + "c1,court-1,alice-ID-123,person,ruling,2025-12-01,,e,\n"
-                            "c2,court-1,bob,person,ruling,2025-12-01,,e,\n")
-    svc.records.ingest_text(H + "r1,court-1,alice-ID-123,,paid,2025-12-20,,e,c1\n"
-                            "v1,rev-1,bob,,void,2025-12-21,,e,c2\n")
+    # the catalogue the rulebook cites is published (and logged) before it
+    assert ev[0]["kind"] == "catalogue.published"
+    assert ev[0]["sha256"] == catalogue_for_tests().sha256
+    assert ev[1]["kind"] == "rulebook.published"
+    assert ev[1]["sha256"] == parse_rulebook(BASE).sha256
+    svc.records.ingest_text(H + "court-1:c1,court-1,alice-ID-123,person,ruling,2025-12-01,,e,\n"
+                            "court-1:c2,court-1,bob,person,ruling,2025-12-01,,e,\n")
+    svc.records.ingest_text(H + "court-1:r1,court-1,alice-ID-123,,paid,2025-12-20,,e,court-1:c1\n"
+                            "rev-1:v1,rev-1,bob,,void,2025-12-21,,e,court-1:c2\n")
     ev = events(svc)
     kinds = [e["kind"] for e in ev]
     assert kinds.count("list.entry") == 2
     assert {"record.resolution", "record.void", "list.exit"} <= set(kinds)
     entry = next(e for e in ev if e["kind"] == "list.entry")
-    assert entry["reasons"] == ["c1"] and entry["list"] == "defaulters"
+    assert entry["reasons"] == ["court-1:c1"] and entry["list"] == "defaulters"
     raw = b"".join(TransparencyLog(svc.ledger.engine).leaves(0, len(ev)))
     assert b"alice-ID-123" not in raw and b"bob" not in raw  # commitments only
 

@@ -28,7 +28,7 @@ from socialcredit.transparency.checkpoint import Verifier
 from socialcredit.transparency.events import parse_leaf
 from socialcredit.transparency.keys import KEY_DIR_ENV, SIGNER_ENV
 from tests.conftest import RULEBOOKS
-from tests.helpers import BASE
+from tests.helpers import BASE, catalogue_for_tests
 
 runner = CliRunner()
 H = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
@@ -42,8 +42,8 @@ def mode(p: Path) -> int:
 
 def listed(make_ledger: Callable[..., Service]) -> Service:
     svc = make_ledger(BASE, PROVIDERS)
-    svc.records.ingest_text(H + "c1,court-1,alice,person,ruling,2025-12-01,,e,\n"
-                                "c2,court-1,bob,person,ruling,2025-12-01,,e,\n")
+    svc.records.ingest_text(H + "court-1:c1,court-1,alice,person,ruling,2025-12-01,,e,\n"
+                                "court-1:c2,court-1,bob,person,ruling,2025-12-01,,e,\n")
     return svc
 
 
@@ -102,10 +102,10 @@ def test_signing_needs_the_key_directory(make_ledger: Callable[..., Service],
     svc = make_ledger(BASE, PROVIDERS)
     monkeypatch.setenv(KEY_DIR_ENV, str(tmp_path / "empty"))
     with pytest.raises(SocialCreditError, match="the log's signing key is not in"):
-        svc.records.ingest_text(H + "c1,court-1,alice,person,ruling,2025-12-01,,e,\n")
+        svc.records.ingest_text(H + "court-1:c1,court-1,alice,person,ruling,2025-12-01,,e,\n")
     assert svc.ledger.count_records() == 0  # nothing half-written
     monkeypatch.setenv(KEY_DIR_ENV, str(key_dir))
-    assert svc.records.ingest_text(H + "c1,court-1,alice,person,ruling,2025-12-01,,e,\n"
+    assert svc.records.ingest_text(H + "court-1:c1,court-1,alice,person,ruling,2025-12-01,,e,\n"
                                    ).accepted == 1
 
 
@@ -119,7 +119,7 @@ def test_an_external_signer_signs_and_no_key_file_is_written(
     origin = f"hsm-{uuid.uuid4().hex[:8]}/log"
     before = len(hsm_stub.SIGNED)
     with Service.create_empty(db_url, origin=origin) as svc:
-        svc.programs.publish(parse_rulebook(BASE))
+        svc.programs.publish(parse_rulebook(BASE), catalogue=catalogue_for_tests())
         pub = svc.log.pubkey()
         assert len(hsm_stub.SIGNED) > before
         assert not list(keys.glob("signing-*"))

@@ -24,6 +24,7 @@ from socialcredit.cli import (
     rights,
     rulebook,
     scorecard,
+    serve,
 )
 from socialcredit.cli import uscc as uscc_cli
 from socialcredit.cli.errors import Group
@@ -50,6 +51,7 @@ app.command("init")(ledger.init)
 app.command("publish")(ledger.publish)
 app.command("programs")(ledger.programs)
 app.add_typer(ledger.provider_app, name="provider")
+app.add_typer(ledger.catalogue_app, name="catalogue")
 app.add_typer(ledger.db_app, name="db")
 app.command("backup")(ledger.backup)
 app.command("restore")(ledger.restore)
@@ -91,6 +93,8 @@ app.command("diff-impact")(lab.diff_impact_cmd)
 # synthetic data and the demo
 app.command("synth")(demo.synth_cmd)
 app.command("demo")(demo.demo_cmd)
+# the network face
+app.command("serve")(serve.serve)
 
 
 

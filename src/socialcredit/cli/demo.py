@@ -35,7 +35,7 @@ def run_demo(out: Console, db: Path, *, subjects: int = 10_000, seed: int = 7,
     from socialcredit.lint import lint
     from socialcredit.rulebook.shipped import load_named
     from socialcredit.service import Service
-    from socialcredit.timeutil import format_instant, parse_instant
+    from socialcredit.timeutil import US_PER_DAY, format_instant, parse_instant
 
     _fresh(db)
     rbs = [load_named(p) for p in PROGRAMS]
@@ -71,12 +71,19 @@ def run_demo(out: Console, db: Path, *, subjects: int = 10_000, seed: int = 7,
     out.print(f"{len(scored):,} persons scored in {time.perf_counter() - started:.1f} s; "
               f"organizations are outside rongcheng's scope (it applies to persons).")
 
-    out.rule("Who is listed, and why (judgment-defaulters, now)")
+    out.rule("Who is listed, and why (judgment-defaulters)")
     court = svc.standings.all("judgment-defaulters", now)
-    listed = [s for s in court if s.lists]
+    listed_now = [s for s in court if s.lists]
     pending = [s for s in court if s.pending]
-    out.print(f"{len(listed):,} subjects on the public list of dishonest judgment defaulters; "
-              f"{len(pending):,} more have been notified and are inside their objection window.")
+    # the history was backfilled just now: every listing it causes gives its full notice
+    # period from now, so look at the list once the objection windows have run out
+    after_notice = now + 11 * US_PER_DAY
+    listed = [s for s in svc.standings.all("judgment-defaulters", after_notice) if s.lists]
+    out.print(f"{len(listed_now):,} subjects on the public list of dishonest judgment "
+              f"defaulters now: the history was backfilled just now, and every listing it "
+              f"causes gives a full 10-day objection window from today. {len(pending):,} "
+              f"have been notified. In 11 days, with nothing more recorded (a projection), "
+              f"{len(listed):,} are listed unless they object or pay:")
     lt = Table("subject", "kind", "because of record", "listed from", "until")
     shown = sorted(listed, key=lambda s: (s.subject_kind != "person", s.subject))[:4] + sorted(
         listed, key=lambda s: (s.subject_kind != "organization", s.subject))[:3]
@@ -85,9 +92,11 @@ def run_demo(out: Console, db: Path, *, subjects: int = 10_000, seed: int = 7,
         lt.add_row(st.subject, st.subject_kind or "", e.record_id or "",
                    (format_instant(e.start) or "")[:10], (format_instant(e.end) or "")[:10])
     out.print(lt)
-    d_grade = [s for s in scored if s.lists]
-    out.print(f"{len(d_grade):,} persons hold rongcheng's D grade (score below 600 for the "
-              "whole 30-day notice period).")
+    d_grade = [s for s in svc.standings.all("rongcheng", now + 31 * US_PER_DAY)
+               if s.applies and s.lists]
+    out.print(f"In 31 days, {len(d_grade):,} persons hold rongcheng's D grade unless their "
+              "score recovers (below 600 for the whole 30-day notice period, counted from "
+              "when the ledger knew it).")
 
     out.rule("One standing, explained record by record")
     worst = min(scored, key=lambda s: (s.score, s.subject))
@@ -101,11 +110,14 @@ def run_demo(out: Console, db: Path, *, subjects: int = 10_000, seed: int = 7,
     best = max(scored, key=lambda s: (s.score, s.subject))
     asks = [(best.subject, "rental.bike", "rongcheng"),
             (worst.subject, "bank.loan", "rongcheng")]
+    ahead: list[tuple[str, str, str]] = []
     if listed:
         asks.append((listed[0].subject, "rail.g_train_ticket", "judgment-defaulters"))
-        asks.append((listed[0].subject, "aviation.flight_ticket", "judgment-defaulters"))
+        ahead.append((listed[0].subject, "aviation.flight_ticket", "judgment-defaulters"))
     for subject, action, program in asks:
         render_decision(out, svc.decisions.decide(subject, action, program))
+    for subject, action, program in ahead:  # asked about a time to come: hypothetical
+        render_decision(out, svc.decisions.decide(subject, action, program, after_notice))
     sealed = svc.decisions.seal()
     out.rule("The public transparency log")
     cp = svc.log.checkpoint()

@@ -8,6 +8,7 @@
 | 3 | refused: the rulebook crosses a line the system does not cross |
 | 4 | forbidden: the principal acting may not do this |
 | 64 | usage: a malformed command line (unknown option, bad value) |
+| 75 | temporary failure: the ledger was busy; nothing was stored, try again |
 
 docs/cli.md carries the same table; a test holds them together.
 """
@@ -30,6 +31,7 @@ EXIT_FINDINGS = 2
 EXIT_REFUSED = 3
 EXIT_FORBIDDEN = 4
 EXIT_USAGE = 64
+EXIT_TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL
 
 EXIT_MEANINGS: dict[int, str] = {
     EXIT_OK: "success (for checks: nothing wrong found)",
@@ -39,6 +41,7 @@ EXIT_MEANINGS: dict[int, str] = {
     EXIT_REFUSED: "refused: the rulebook crosses a line the system does not cross",
     EXIT_FORBIDDEN: "forbidden: the principal acting may not do this",
     EXIT_USAGE: "usage: a malformed command line (unknown option, bad value)",
+    EXIT_TEMPFAIL: "temporary failure: the ledger was busy; nothing was stored, try again",
 }
 
 #: error code -> exit code; every other code exits 1
@@ -46,9 +49,17 @@ EXIT_BY_CODE: dict[str, int] = {
     "usage": EXIT_USAGE,
     "lint.unknown_profile": EXIT_USAGE,
     "rulebook.refused": EXIT_REFUSED,
+    "catalogue.refused": EXIT_REFUSED,
+    "rulebook.lint_errors": EXIT_FINDINGS,
     "forbidden": EXIT_FORBIDDEN,
     "consent.required": EXIT_FORBIDDEN,
+    "database.busy": EXIT_TEMPFAIL,
+    "database.conflict": EXIT_TEMPFAIL,
 }
+#: error codes a command is retried on, with backoff: nothing was stored
+RETRYABLE = ("database.busy", "database.conflict")
+#: seconds to wait before each retry (then give up with the error)
+BACKOFF = (0.5, 1.0, 2.0)
 
 #: error code -> what to do about it on the command line (messages stay interface-free)
 HINTS: dict[str, str] = {
@@ -59,6 +70,14 @@ HINTS: dict[str, str] = {
     "log.missing": "create the ledger with `socialcredit init --rulebook FILE`",
     "rulebook.refused": "`socialcredit lint FILE` explains each line crossed; the policy lab "
                         "studies such a rulebook with --study",
+    "catalogue.refused": "remove the items and measures the lexicon flags",
+    "catalogue.missing": "publish it with `socialcredit catalogue publish FILE`, or give "
+                         "it with --catalogue FILE",
+    "rulebook.lint_errors": "`socialcredit lint FILE` explains each finding; publish without "
+                            "--strict to publish anyway",
+    "provider.unknown_role": "check the spelling; --new-role registers it anyway",
+    "database.busy": "another writer held the ledger; run the command again",
+    "database.conflict": "run the command again",
 }
 
 
@@ -83,14 +102,35 @@ def report(exc: SocialCreditError) -> int:
 
 class Group(TyperGroup):
     """The root command group: errors become one clear message and the table's exit
-    code, for every command, however it is invoked (console script or test runner)."""
+    code, for every command, however it is invoked (console script or test runner).
+    A command that failed because the ledger was busy (nothing was stored) is run again
+    after a pause, a few times, before the error is reported."""
+
+    def _with_retries(self, args: Sequence[str] | None, prog_name: str | None,
+                      complete_var: str | None, **extra: Any) -> Any:
+        import time
+
+        from socialcredit.cli.options import err
+
+        argv = list(args) if args is not None else sys.argv[1:]
+        for delay in (*BACKOFF, None):
+            try:
+                return super().main(argv, prog_name, complete_var, standalone_mode=False,
+                                    **extra)
+            except SocialCreditError as exc:
+                if exc.code not in RETRYABLE or delay is None:
+                    raise
+                err().print(f"{exc.code}: retrying in {delay:g} s", markup=False,
+                            highlight=False)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
              windows_expand_args: bool = True, **extra: Any) -> Any:
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False,
-                              windows_expand_args=windows_expand_args, **extra)
+            rv = self._with_retries(args, prog_name, complete_var,
+                                    windows_expand_args=windows_expand_args, **extra)
         except TyperException as exc:  # Click's errors: usage errors have exit code 2
             show = getattr(exc, "show", None)
             if show is not None:
@@ -121,14 +161,17 @@ class Group(TyperGroup):
 
 
 __all__ = [
+    "BACKOFF",
     "EXIT_BY_CODE",
     "EXIT_ERROR",
     "EXIT_FINDINGS",
     "EXIT_MEANINGS",
     "EXIT_OK",
     "EXIT_REFUSED",
+    "EXIT_TEMPFAIL",
     "EXIT_USAGE",
     "HINTS",
+    "RETRYABLE",
     "Group",
     "exit_code",
     "report",

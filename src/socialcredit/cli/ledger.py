@@ -7,10 +7,25 @@ from typing import Annotated
 
 import typer
 
-from socialcredit.cli.options import AsOpt, DbOpt, JsonOpt, emit_json, instant, open_service, say
+from socialcredit.cli.options import (
+    AsOpt,
+    DbOpt,
+    JsonOpt,
+    emit_json,
+    err,
+    instant,
+    open_service,
+    say,
+)
 
 provider_app = typer.Typer(no_args_is_help=True, help="Data providers and their roles.")
 db_app = typer.Typer(no_args_is_help=True, help="The ledger database's schema.")
+catalogue_app = typer.Typer(no_args_is_help=True,
+                            help="Catalogues: the allowlists of what rulebooks may record "
+                                 "and do.")
+CatalogueOpt = Annotated[str | None, typer.Option(
+    "--catalogue", help="The catalogue the rulebook cites (a YAML file or a shipped name), "
+                        "when the ledger does not have it yet.", show_default=False)]
 
 
 def init(rulebook: Annotated[Path, typer.Option(
@@ -22,14 +37,18 @@ def init(rulebook: Annotated[Path, typer.Option(
          origin: Annotated[str | None, typer.Option(
              help="The public log's name (default: socialcredit/<database name>).",
              show_default=False)] = None,
+         catalogue: CatalogueOpt = None,
          json_: JsonOpt = False) -> None:
-    """Create a ledger with a first program (refused if the rulebook crosses a line)."""
+    """Create a ledger with a first program (refused if the rulebook crosses a line or
+    goes beyond its catalogue; a shipped catalogue it cites is published with it)."""
     from socialcredit.rulebook import load_rulebook
+    from socialcredit.rulebook.shipped import load_catalogue_named
     from socialcredit.service import Service
 
     rb = load_rulebook(rulebook)
+    cat = load_catalogue_named(catalogue) if catalogue else None
     with Service.create(rb, db, effective=instant(effective, "--effective"),
-                        origin=origin) as svc:
+                        origin=origin, catalogue=cat) as svc:
         info = {"db": svc.ledger.display_url, "program": rb.rulebook, "version": rb.version,
                 "sha256": rb.sha256}
     if json_:
@@ -44,17 +63,35 @@ def publish(file: Annotated[Path, typer.Argument(help="The rulebook (YAML) to pu
                 help="When this version takes effect (default: its publication time; a "
                      "program's first version: the beginning of time).",
                 show_default=False)] = None,
+            strict: Annotated[bool, typer.Option(
+                "--strict", help="Refuse to publish if the linter finds any error, in any "
+                                 "profile (the baseline refuses in any case).")] = False,
+            catalogue: CatalogueOpt = None,
             db: DbOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
-    """Add a program, or a new version of one."""
+    """Add a program, or a new version of one: prints what the linter finds and what
+    changes, rule by rule, against the version in force, then publishes."""
+    from socialcredit.cli.lint import render
     from socialcredit.rulebook import load_rulebook
+    from socialcredit.rulebook.shipped import load_catalogue_named
     from socialcredit.service.programs import version_dict
 
     rb = load_rulebook(file)
+    cat = load_catalogue_named(catalogue) if catalogue else None
     with open_service(db, as_) as svc:
-        pv = svc.programs.publish(rb, effective=instant(effective, "--effective"))
+        review = svc.programs.review(rb, cat)
+        if not json_:
+            render(review.report, err())
+            against = (f"{review.in_force.program} version {review.in_force.version}"
+                       if review.in_force else "nothing published")
+            err().print(f"changes against {against}:" if review.diff else
+                        f"no changes against {against}", markup=False, highlight=False)
+            for line in review.diff:
+                err().print(f"  {line}", markup=False, highlight=False)
+        pv = svc.programs.publish(rb, effective=instant(effective, "--effective"),
+                                  catalogue=cat, strict=strict)
     info = version_dict(pv)
     if json_:
-        emit_json(info)
+        emit_json({**info, "review": review.as_dict()})
     else:
         say(f"published {pv.program} version {pv.version}, effective {info['effective_at']} "
             f"(sha256 {pv.sha256[:16]}…)")
@@ -85,10 +122,14 @@ def provider_add(provider: Annotated[str, typer.Argument(help="The provider's id
                  role: Annotated[str, typer.Option(
                      "--role", help="The role rulebooks authorise (bank, court, "
                                     "reviewer…).")],
+                 new_role: Annotated[bool, typer.Option(
+                     "--new-role", help="Register a role no published rulebook names yet "
+                                        "(refused otherwise: it is most often a typo).")
+                 ] = False,
                  db: DbOpt = None, as_: AsOpt = None) -> None:
-    """Register a data provider with its role."""
+    """Register a data provider with its role (one a published rulebook names)."""
     with open_service(db, as_) as svc:
-        added = svc.providers.add(provider, role)
+        added = svc.providers.add(provider, role, new_role=new_role)
     say(f"provider {provider} {'registered' if added else 'was already registered'} with "
         f"role {role}")
 
@@ -139,6 +180,47 @@ def restore(src: Annotated[Path, typer.Argument(help="A file written by `backup`
             f"records, log size {info['log_size']:,}); check it with `socialcredit verify`")
 
 
+@catalogue_app.command("publish")
+def catalogue_publish(file: Annotated[str, typer.Argument(
+                          metavar="FILE|NAME", help="A catalogue YAML file or a shipped "
+                                                    "catalogue's name.")],
+                      db: DbOpt = None, as_: AsOpt = None, json_: JsonOpt = False) -> None:
+    """Publish a catalogue version (logged); refused if the protected-category lexicon
+    flags any of its items or measures."""
+    from socialcredit.rulebook.shipped import load_catalogue_named
+
+    cat = load_catalogue_named(file)
+    with open_service(db, as_) as svc:
+        added = svc.catalogues.publish(cat)
+    info = {"catalogue": cat.catalogue, "version": cat.version, "sha256": cat.sha256,
+            "published": added}
+    if json_:
+        emit_json(info)
+    else:
+        say(f"catalogue {cat.catalogue} version {cat.version} "
+            f"{'published' if added else 'was already published'} "
+            f"(sha256 {cat.sha256[:16]}…)")
+
+
+@catalogue_app.command("list")
+def catalogue_list(db: DbOpt = None, json_: JsonOpt = False) -> None:
+    """List the published catalogues."""
+    with open_service(db) as svc:
+        rows = svc.catalogues.list()
+    if json_:
+        emit_json(rows)
+        return
+    from rich.table import Table
+
+    from socialcredit.cli.options import out
+
+    table = Table("catalogue", "version", "published", "sha256")
+    for r in rows:
+        table.add_row(r["catalogue"], r["version"], str(r["published_at"]),
+                      r["sha256"][:16] + "…")
+    out().print(table)
+
+
 @db_app.command("upgrade")
 def db_upgrade(db: DbOpt = None, json_: JsonOpt = False) -> None:
     """Bring the ledger's schema up to this release (its data is kept)."""
@@ -153,4 +235,5 @@ def db_upgrade(db: DbOpt = None, json_: JsonOpt = False) -> None:
         say(f"upgraded the ledger's schema from {before} to revision {after}")
 
 
-__all__ = ["backup", "db_app", "init", "programs", "provider_app", "publish", "restore"]
+__all__ = ["backup", "catalogue_app", "db_app", "init", "programs", "provider_app",
+           "publish", "restore"]

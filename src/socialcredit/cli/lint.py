@@ -44,17 +44,22 @@ def lint_cmd(
         "--fail-on", help="The least severe finding that fails the check: error or "
                           "warning.")] = "error",
     json_: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+    catalogue: Annotated[str | None, typer.Option(
+        "--catalogue", help="Check citations against this catalogue (a YAML file or a "
+                            "shipped name; default: the shipped one the rulebook names).",
+        show_default=False)] = None,
 ) -> None:
     """Lint a rulebook: the baseline refusal plus legal profiles (exit 0 clean, 2
     findings, 3 a line crossed, 64 bad usage)."""
     from socialcredit.errors import UsageError
     from socialcredit.lint import lint
-    from socialcredit.rulebook.shipped import load_named
+    from socialcredit.rulebook.shipped import load_catalogue_named, load_named
 
     if fail_on not in ("error", "warning"):
         raise UsageError(f"--fail-on: {fail_on!r} (error or warning)")
     rb = load_named(rulebook)
-    report = lint(rb, profile or None)
+    cat = load_catalogue_named(catalogue) if catalogue else None
+    report = lint(rb, profile or None, cat)
     if json_:
         sys.stdout.write(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n")
     else:

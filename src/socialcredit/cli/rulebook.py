@@ -51,4 +51,12 @@ def schema_rulebook() -> None:
     sys.stdout.write(schema_text())
 
 
+@schema_app.command("catalogue")
+def schema_catalogue() -> None:
+    """Print the JSON Schema of catalogues (docs/schema/catalogue.schema.json)."""
+    from socialcredit.rulebook.schema import schema_text
+
+    sys.stdout.write(schema_text("catalogue"))
+
+
 __all__ = ["rulebook_app", "schema_app"]

@@ -36,19 +36,40 @@ def import_scorecard_cmd(
         "--context", help="Where the facts are generated (linter).")] = "credit",
     expires: Annotated[str, typer.Option(
         "--expires", help="How old a fact may be and still count (e.g. 1y; 'none').")] = "1y",
+    legal_basis: Annotated[str | None, typer.Option(
+        "--legal-basis", help="The law or contract that allows using the variables (needed "
+                              "for any that takes points off).", show_default=False)] = None,
+    catalogue: Annotated[str | None, typer.Option(
+        "--catalogue", metavar="ID@VERSION", help="The catalogue the rulebook cites.",
+        show_default=False)] = None,
+    item: Annotated[str | None, typer.Option(
+        "--item", help="The catalogue item every variable's record type cites.",
+        show_default=False)] = None,
+    review_item: Annotated[str | None, typer.Option(
+        "--review-item", help="The catalogue item the review (void) type cites.",
+        show_default=False)] = None,
 ) -> None:
     """Turn a fitted scorecard into a rulebook: explained, versioned, contestable."""
     from rich.console import Console
 
+    from socialcredit.errors import UsageError
     from socialcredit.lint import lint
     from socialcredit.rulebook.loader import parse_rulebook
     from socialcredit.rulebook.scorecard import read_scorecard_file, to_yaml
 
     err = Console(stderr=True, soft_wrap=True, emoji=False)
+    cat: tuple[str, str] | None = None
+    if catalogue is not None:
+        cid, at, cver = catalogue.partition("@")
+        if not at or not cid or not cver:
+            raise UsageError(f"--catalogue: {catalogue!r} (give ID@VERSION)")
+        cat = (cid, cver)
     sc = read_scorecard_file(input_file)
     text = to_yaml(sc, rulebook=rulebook_id, version=version, title=title,
                    provider=provider, context=context,
-                   expires=None if expires.lower() == "none" else expires)
+                   expires=None if expires.lower() == "none" else expires,
+                   legal_basis=legal_basis, catalogue=cat, item=item,
+                   review_item=review_item)
     rb = parse_rulebook(text, str(out or "<stdout>"))
     if out is None:
         sys.stdout.write(text)
@@ -56,14 +77,18 @@ def import_scorecard_cmd(
         out.write_text(text, encoding="utf-8")
         err.print(f"wrote {out}: {len(sc.variables)} attributes, base {sc.base:g}, "
                   f"sha256 {rb.sha256[:16]}…", markup=False, highlight=False)
-    refusals = lint(rb, []).findings
+    # the lines themselves; citing a catalogue is checked when it is published
+    refusals = [f for f in lint(rb, []).findings if f.code != "BASE-CATALOGUE"]
     for f in refusals:
         err.print(f"refused: {f.path}: {f.message}", markup=False, highlight=False)
     if refusals:
         err.print(f"{len(refusals)} line(s) crossed: the engine will not operate this "
-                  "rulebook until those attributes are removed (see `socialcredit lint`)",
-                  markup=False, highlight=False)
+                  "rulebook until those attributes are removed or completed (see "
+                  "`socialcredit lint`)", markup=False, highlight=False)
         raise typer.Exit(EXIT_REFUSED)
+    if rb.catalogue is None:
+        err.print("note: it cites no catalogue yet (--catalogue, --item): publication "
+                  "refuses it until it does", markup=False, highlight=False)
 
 
 __all__ = ["import_scorecard_cmd"]

@@ -214,7 +214,9 @@ class RecordStore:
             "occurred_at": table.column("occurred_at"),
             "recorded_at": table.column("recorded_at"),
             "value_num": table.column("value_num"), "value_text": table.column("value_text"),
-            "evidence": evidence, "ref": table.column("ref")}).cast(RECORDS)
+            "evidence": evidence, "ref": table.column("ref"),
+            # recorded as it happened, none backfilled: learned when recorded
+            "ingested_at": pa.nulls(len(rows), pa.int64())}).cast(RECORDS)
 
     def records(self, rows: I64) -> list[Record]:
         """Record objects (the reference engine's input) for `rows`."""

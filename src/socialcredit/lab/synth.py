@@ -59,6 +59,7 @@ class _TypePlan:
     kinds: frozenset[str]
     value: str  # "", "unit", "ground"
     resolution: RecordType | None
+    resolution_role: str
     void_p: float
     positive: bool = False  # rewards follow their own propensity, in every district alike
     resolved: float = 0.0  # share of records later resolved
@@ -100,14 +101,18 @@ def _plans(rbs: Sequence[Rulebook], per_month: float | None) -> tuple[list[_Type
             continue
         neg = tid in negative
         rate = cal.rate_for(tid, negative=neg, positive=tid in positive, severity=t.severity)
-        prefix = tid.split(".", 1)[0]
-        res = next((r for r in resolutions if r.id.split(".", 1)[0] == prefix), None)
-        if res is None and resolutions:
-            res = resolutions[0]
+        # the resolution the rulebook says resolves it, filed by a role allowed to
+        res, res_role = None, ""
+        for resolver in t.resolved_by or ():
+            found = next((r for r in resolutions if r.id == resolver.type), None)
+            if found is not None:
+                roles = resolver.providers or found.providers
+                res, res_role = found, roles[0] if roles else ""
+                break
         res = res if tid in resolvable else None
         plans.append(_TypePlan(
             t, rate.per_year / 12.0, frozenset(kinds[tid]),
-            "unit" if tid in unit else ("ground" if tid in listed else ""), res,
+            "unit" if tid in unit else ("ground" if tid in listed else ""), res, res_role,
             cal.VOID_SHARE if voids and neg else 0.0, positive=not neg,
             resolved=(rate.resolved if rate.resolved is not None
                       else cal.DEFAULT_RESOLVED) if res is not None else 0.0,
@@ -253,7 +258,7 @@ def synthesize_batches(rulebooks: Rulebook | Sequence[Rulebook], *, subjects: in
                 ok = pick & (when < end_us)
                 r = plan.resolution
                 add(subj[ok], r, when[ok], np.full(int(ok.sum()), None, dtype=object),
-                    ids[ok].astype(object), r.providers[0] if r.providers else role)
+                    ids[ok].astype(object), plan.resolution_role or role)
             if plan.void_p and void_type is not None:
                 pick = rng.random(m) < plan.void_p
                 when = np.minimum(occurred + 30 * US_PER_DAY, end_us)

@@ -59,7 +59,8 @@ def rows_to_ledger(rulebooks: Rulebook | list[Rulebook], rows: pa.Table
         "subject": rows.column("subject"), "type": rows.column("type"), "kind": kind,
         "occurred_at": occ, "recorded_at": rec, "value_num": value_num,
         "value_text": value_text, "evidence": rows.column("evidence"),
-        "ref": rows.column("ref")}).cast(RECORDS)
+        "ref": rows.column("ref"),
+        "ingested_at": pa.nulls(rows.num_rows, pa.int64())}).cast(RECORDS)
     g = (pa.table({"subject": rows.column("subject"), "kind": rows.column("subject_kind"),
                    "first_recorded_at": rec})
          .group_by("subject").aggregate([("kind", "max"), ("first_recorded_at", "min")]))

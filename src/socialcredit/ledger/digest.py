@@ -5,9 +5,18 @@ A record's canonical form is the JSON array
     [1, record_id, provider, subject, type, kind, occurred_at, recorded_at,
      value_num, value_text, evidence, ref]
 
+or, for a record that also stores when this ledger learned it (a backfill or an import
+keeps `ingested_at`), the version-2 array
+
+    [2, record_id, provider, subject, type, kind, occurred_at, recorded_at,
+     value_num, value_text, evidence, ref, ingested_at]
+
 with no whitespace, strings in UTF-8 as they are (not \\u-escaped), instants as integer
 microseconds, `value_num` as Python's shortest round-trip float text (`-1000.0`; minus
-zero as `0.0`), and absent values as `null`; the leading 1 is the format's version. It
+zero as `0.0`), and absent values as `null`; the leading number is the format's
+version. A record without `ingested_at` keeps the version-1 form, so every hash stored
+before `ingested_at` existed still verifies after `db upgrade`, while a backfilled
+record's `ingested_at` (which starts its notice period) cannot be edited unnoticed. It
 is byte for byte what `json.dumps(array, ensure_ascii=False, separators=(",", ":"))`
 gives, so anyone can rebuild it from an export. The record's hash is the RFC 9162
 leaf hash of those bytes, SHA-256(0x00 ‖ bytes), so a batch's records are the leaves
@@ -27,8 +36,10 @@ from typing import Any
 #: The fields a record's hash covers, in order (the ledger's RECORD_COLUMNS minus the
 #: columns that carry the hash and its batch).
 HASHED_FIELDS = ("record_id", "provider", "subject", "type", "kind", "occurred_at",
-                 "recorded_at", "value_num", "value_text", "evidence", "ref")
+                 "recorded_at", "value_num", "value_text", "evidence", "ref", "ingested_at")
 RECORD_HASH_VERSION = 1
+#: The form of a record that stores `ingested_at`.
+RECORD_HASH_VERSION_INGESTED = 2
 _LEAF_PREFIX = b"\x00"  # RFC 9162 §2.1.1: leaf hashes are SHA-256(0x00 || data)
 
 
@@ -42,8 +53,10 @@ def record_json(fields: Sequence[Any]) -> str:
     Raises TypeError when a field holds a value of the wrong type (a string where an
     instant belongs, a number where text belongs): such a row was not written by
     ingest, and verify names it."""
-    rid, provider, subject, type_, kind, occurred, recorded, num, text, evidence, ref = fields
-    if not (type(occurred) is int and type(recorded) is int):
+    (rid, provider, subject, type_, kind, occurred, recorded, num, text, evidence, ref,
+     ingested) = fields
+    if not (type(occurred) is int and type(recorded) is int
+            and (ingested is None or type(ingested) is int)):
         raise TypeError("instants must be integers")
     if num is not None and type(num) is not float:
         if type(num) is not int:
@@ -53,9 +66,11 @@ def record_json(fields: Sequence[Any]) -> str:
         if v is not None and type(v) is not str:
             raise TypeError("text fields must be strings")
     value = "null" if num is None else repr(num + 0.0)  # + 0.0 turns -0.0 into 0.0
-    return (f"[{RECORD_HASH_VERSION},{_json_str(rid)},{_json_str(provider)},"
+    head = RECORD_HASH_VERSION if ingested is None else RECORD_HASH_VERSION_INGESTED
+    tail = "]" if ingested is None else f",{ingested}]"
+    return (f"[{head},{_json_str(rid)},{_json_str(provider)},"
             f"{_json_str(subject)},{_json_str(type_)},{_json_str(kind)},{occurred},"
-            f"{recorded},{value},{_opt(text)},{_opt(evidence)},{_opt(ref)}]")
+            f"{recorded},{value},{_opt(text)},{_opt(evidence)},{_opt(ref)}{tail}")
 
 
 def record_hash(fields: Sequence[Any]) -> bytes:
@@ -64,4 +79,5 @@ def record_hash(fields: Sequence[Any]) -> bytes:
     return hashlib.sha256(_LEAF_PREFIX + data).digest()
 
 
-__all__ = ["HASHED_FIELDS", "RECORD_HASH_VERSION", "record_hash", "record_json"]
+__all__ = ["HASHED_FIELDS", "RECORD_HASH_VERSION", "RECORD_HASH_VERSION_INGESTED",
+           "record_hash", "record_json"]

@@ -20,10 +20,18 @@ class Record:
     value_text: str | None = None
     evidence: str | None = None
     ref: str | None = None
+    # when this ledger stored it, if later than recorded_at (a backfill)
+    ingested_at: int | None = None
 
     @property
     def value(self) -> float | str | None:
         return self.value_num if self.value_num is not None else self.value_text
+
+    @property
+    def known_at(self) -> int:
+        """When this ledger first knew the record: notice runs from here."""
+        return self.recorded_at if self.ingested_at is None else max(self.recorded_at,
+                                                                      self.ingested_at)
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,8 @@ class TypeInfo:
     evidence_required: bool
     numeric: bool  # some program scores it per unit: its value must be a number
     declared_by: tuple[str, ...]
-    # scored per unit as a reward that never expires: a negative value would be an
-    # unexpiring penalty the baseline never saw, so ingest refuses it
+    # scored per unit and negative values not declared allowed: a negative value would
+    # turn a reward into a penalty, so ingest refuses it
     nonnegative: bool = False
+    # resolution type -> the provider roles that may file it against this type
+    resolved_by: dict[str, frozenset[str]] | None = None

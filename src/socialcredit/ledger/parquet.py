@@ -4,6 +4,7 @@ Layout (``socialcredit export DIR``)::
 
     DIR/manifest.json                      format, bucket count, hash, row counts
     DIR/programs/part-0.parquet            every published version (canonical JSON)
+    DIR/catalogues/part-0.parquet          every published catalogue version
     DIR/providers/part-0.parquet
     DIR/subjects/bucket=NN/part-0.parquet  hive-style, NN = fnv1a32(subject) % buckets
     DIR/records/bucket=NN/part-0.parquet
@@ -44,7 +45,7 @@ RECORDS = pa.schema([
     ("record_id", pa.string()), ("provider", pa.string()), ("subject", pa.string()),
     ("type", pa.string()), ("kind", pa.string()), ("occurred_at", pa.int64()),
     ("recorded_at", pa.int64()), ("value_num", pa.float64()), ("value_text", pa.string()),
-    ("evidence", pa.string()), ("ref", pa.string())])
+    ("evidence", pa.string()), ("ref", pa.string()), ("ingested_at", pa.int64())])
 SUBJECTS = pa.schema([("subject", pa.string()), ("kind", pa.string()),
                       ("first_recorded_at", pa.int64())])
 PROVIDERS = pa.schema([("provider", pa.string()), ("role", pa.string()),
@@ -53,6 +54,10 @@ PROGRAMS = pa.schema([("seq", pa.int64()), ("program", pa.string()), ("version",
                       ("effective_at", pa.int64()), ("published_at", pa.int64()),
                       ("sha256", pa.string()), ("canonical", pa.string()),
                       ("source", pa.string())])
+CATALOGUES = pa.schema([("seq", pa.int64()), ("catalogue", pa.string()),
+                        ("version", pa.string()), ("published_at", pa.int64()),
+                        ("sha256", pa.string()), ("canonical", pa.string()),
+                        ("source", pa.string())])
 _PART = ds.partitioning(pa.schema([("bucket", pa.string())]), flavor="hive")
 
 
@@ -133,6 +138,7 @@ def export_ledger(ledger: Ledger, directory: str | Path, *, buckets: int = DEFAU
     counts: dict[str, int] = {}
     with ledger.engine.connect() as conn:
         for name, table, schema in (("programs", s.programs, PROGRAMS),
+                                    ("catalogues", s.catalogues, CATALOGUES),
                                     ("providers", s.providers, PROVIDERS)):
             data = list(_stream(conn, table, schema))
             t = pa.concat_tables(data) if data else schema.empty_table()
@@ -169,7 +175,14 @@ def read_table(root: Path, name: str, schema: pa.Schema, bucket: str | None = No
     path = root / name if bucket is None else root / name / f"bucket={bucket}"
     if not path.exists():
         return schema.empty_table()
-    return ds.dataset(path, format="parquet").to_table(columns=schema.names).cast(schema)
+    data = ds.dataset(path, format="parquet")
+    have = [n for n in schema.names if n in data.schema.names]
+    t = data.to_table(columns=have)
+    for name in schema.names:  # columns added since the export was written: nulls
+        if name not in have:
+            t = t.append_column(schema.field(name), pa.nulls(t.num_rows,
+                                                             schema.field(name).type))
+    return t.select(schema.names).cast(schema)
 
 
 def bucket_names(root: Path) -> list[str]:
@@ -200,6 +213,6 @@ def read_program_versions(root: str | Path) -> list[ProgramVersion]:
     return out
 
 
-__all__ = ["DEFAULT_BUCKETS", "FORMAT", "PROGRAMS", "PROVIDERS", "RECORDS", "SUBJECTS",
-           "bucket_names", "bucket_of", "export_ledger", "fnv1a", "read_manifest",
+__all__ = ["CATALOGUES", "DEFAULT_BUCKETS", "FORMAT", "PROGRAMS", "PROVIDERS", "RECORDS",
+           "SUBJECTS", "bucket_names", "bucket_of", "export_ledger", "fnv1a", "read_manifest",
            "read_program_versions", "read_table", "write_bucketed"]

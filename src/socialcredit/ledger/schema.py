@@ -73,6 +73,9 @@ records = Table(
     Column("value_text", Text, nullable=True),
     Column("evidence", Text, nullable=True),
     Column("ref", String(400), nullable=True),
+    # when this ledger stored the record, where that differs from recorded_at (a
+    # backfill carries a pilot's own recorded_at): listings give notice from here
+    Column("ingested_at", BigInteger, nullable=True),
     # the ingest batch that stored the record (its `records.batch` leaf commits to the
     # batch's count and Merkle root) and the record's canonical hash (ledger/digest.py);
     # NULL for records stored before revision 0201
@@ -140,4 +143,36 @@ operations = Table(
     Column("at", BigInteger, nullable=False),
     Column("kind", String(64), nullable=False),
     Column("detail", Text, nullable=False),
+)
+
+# The ledger's clock: one row holding the last transaction time stamped. Every write
+# locks it first (PostgreSQL: SELECT … FOR UPDATE; SQLite: BEGIN IMMEDIATE locks the
+# whole database), so transaction times are strictly increasing in commit order.
+clock = Table(
+    "sc_clock", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last", BigInteger, nullable=False),
+)
+
+# Published catalogues: allowlists of information items and measures, one row per
+# version, identified like rulebooks by the sha256 of their canonical JSON.
+catalogues = Table(
+    "sc_catalogues", metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),
+    Column("catalogue", String(200), nullable=False),
+    Column("version", String(200), nullable=False),
+    Column("published_at", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("canonical", Text, nullable=False),
+    Column("source", Text, nullable=True),
+    UniqueConstraint("catalogue", "version", name="uq_catalogue_version"),
+)
+
+# Programs whose standings are materialized (`score --all` ran, or is running): ingest
+# keeps their rows current. Written when a run starts, so that records committed while
+# it runs are not missed.
+materialized = Table(
+    "sc_materialized", metadata,
+    Column("program", String(200), primary_key=True),
+    Column("since", BigInteger, nullable=False),
 )

@@ -10,22 +10,41 @@ logged backfill may carry its own.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, inspect, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from socialcredit.db import make_engine, redact_url, resolve_db_url
+from socialcredit.db import IMMEDIATE, lock_timeout, make_engine, redact_url, resolve_db_url
 from socialcredit.errors import LedgerError, RulebookError
 from socialcredit.ledger import schema as s
 from socialcredit.ledger.model import ProgramVersion, Record, TypeInfo
 from socialcredit.ledger.versions import choose_program, pick_version, program_names
 from socialcredit.rulebook.baseline import enforce_baseline
+from socialcredit.rulebook.catalogue import (
+    Catalogue,
+    catalogue_from_canonical,
+    enforce_catalogue,
+    enforce_citations,
+)
 from socialcredit.rulebook.model import RecordType, Rulebook
 from socialcredit.timeutil import now_us
 
 Clock = Callable[[], int]
 CHUNK = 900  # stays under SQLite's bound-parameter limit
+# keys of a connection's info while a write() transaction runs on it
+IN_WRITE = "socialcredit.in_write"
+STAMP = "socialcredit.stamp"
+
+
+def busy(exc: OperationalError) -> bool:
+    """A lock not obtained in time: SQLite's `database is locked`, PostgreSQL's lock
+    timeout, serialization failure or deadlock."""
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in ("55P03", "40001", "40P01") or "database is locked" in str(exc.orig) \
+        or "database table is locked" in str(exc.orig)
 
 
 class Ledger:
@@ -34,6 +53,7 @@ class Ledger:
         self.url = url
         self.clock = clock
         self._rulebook_cache: dict[str, Rulebook] = {}
+        self._catalogue_cache: dict[str, Catalogue] = {}
         self._versions: list[ProgramVersion] = []
         self._operable: set[str] = set()
         self._versions_seq: int | None = -1
@@ -72,14 +92,89 @@ class Ledger:
 
     # -- clock ----------------------------------------------------------------------
 
-    def tick(self, conn: Connection) -> int:
-        """The ledger's clock: wall time, never earlier than anything already recorded."""
+    def committed(self, conn: Connection) -> int:
+        """The last transaction time committed (as this connection sees it): every record,
+        publication and registration stamped so far carries at most this time, and
+        every later one will carry a greater one."""
         # one driver-level statement: this runs before every standing and every append
-        last, last_pub = conn.exec_driver_sql(
-            f"SELECT (SELECT max(recorded_at) FROM {s.records.name}), "
-            f"(SELECT max(published_at) FROM {s.programs.name})").one()
-        now = self.clock()
-        return max(now, last or now, last_pub or now)
+        last = conn.exec_driver_sql(f"SELECT last FROM {s.clock.name} WHERE id = 1").scalar()
+        if last is None:  # a ledger whose clock row is not written yet (being created)
+            return 0
+        return int(last)
+
+    def tick(self, conn: Connection) -> int:
+        """The ledger's clock: wall time, never earlier than anything already stamped."""
+        return max(self.clock(), self.committed(conn))
+
+    def stamp(self, conn: Connection) -> int:
+        """This write transaction's time, strictly later than every one committed before
+        it (one per transaction: a catalogue and the rulebook citing it, published
+        together, share it). Only inside `write()`, which holds the clock's lock: stamps
+        then increase in commit order, so whatever was known at a committed time k never
+        changes afterwards."""
+        at = conn.info.get(STAMP)
+        if at is None:
+            at = max(self.clock(), self.committed(conn) + 1)
+            conn.execute(s.clock.update().where(s.clock.c.id == 1).values(last=at))
+            if conn.info.get(IN_WRITE):
+                conn.info[STAMP] = at
+        return int(at)
+
+    def mixed_scripts_allowed(self, conn: Connection) -> bool:
+        """Whether subject ids may mix scripts: only when the latest version of every
+        program allows it (subjects are shared by all programs)."""
+        latest: dict[str, Rulebook] = {}
+        for pv in self.program_versions(None, conn):
+            latest[pv.program] = pv.rulebook
+        return bool(latest) and all(rb.subject_ids is not None and rb.subject_ids.mixed_scripts
+                                    for rb in latest.values())
+
+    def advance_clock(self, conn: Connection, at: int) -> None:
+        """Never stamp earlier than `at` again (an import carries other ledgers' times)."""
+        conn.execute(s.clock.update().where(s.clock.c.id == 1, s.clock.c.last < at)
+                     .values(last=at))
+
+    def init_clock(self, conn: Connection) -> None:
+        """The clock row of a new ledger (starting at the present)."""
+        if conn.execute(select(s.clock.c.id)).first() is None:
+            conn.execute(s.clock.insert().values(id=1, last=0))
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction holding the ledger's lock from its first statement:
+        SQLite begins it IMMEDIATE (the database's write lock), PostgreSQL locks the
+        clock row. Writers therefore run one after the other, each seeing everything
+        the previous one committed, and a busy or conflicting database becomes a clear
+        error that says to retry (nothing was stored)."""
+        try:
+            with self.engine.connect() as conn:
+                if conn.dialect.name == "sqlite":
+                    conn.info[IMMEDIATE] = True
+                conn.info[IN_WRITE] = True
+                conn.info.pop(STAMP, None)
+                try:
+                    with conn.begin():
+                        if conn.dialect.name == "postgresql":
+                            conn.exec_driver_sql(
+                                f"SET LOCAL lock_timeout = '{int(lock_timeout() * 1000)}ms'")
+                            conn.exec_driver_sql(
+                                f"SELECT last FROM {s.clock.name} WHERE id = 1 FOR UPDATE")
+                        yield conn
+                finally:
+                    conn.info.pop(IN_WRITE, None)
+                    conn.info.pop(STAMP, None)
+        except OperationalError as exc:
+            if busy(exc):
+                raise LedgerError(
+                    f"the ledger is busy with another writer (waited "
+                    f"{lock_timeout():g} s); nothing was stored: try again",
+                    code="database.busy") from None
+            raise
+        except IntegrityError as exc:
+            raise LedgerError(
+                "a concurrent write conflicted with this one; nothing was stored: try "
+                f"again ({str(exc.orig).splitlines()[0][:200]})",
+                code="database.conflict") from None
 
     # -- programs -------------------------------------------------------------------
 
@@ -122,13 +217,27 @@ class Ledger:
         `known_at`: any past standing reproduces exactly."""
         return pick_version(self.program_versions(program, conn), program, at, known_at)
 
-    def ensure_operable(self, rb: Rulebook) -> None:
+    def ensure_operable(self, rb: Rulebook, conn: Connection | None = None) -> None:
         """Refuse to operate a rulebook that crosses a line — checked again at ingest and
         decision time (cached by sha256), so a rulebook stored before a line was
-        sharpened cannot keep operating."""
-        if rb.sha256 not in self._operable:
-            enforce_baseline(rb)
-            self._operable.add(rb.sha256)
+        sharpened cannot keep operating. A rulebook that cites a catalogue is checked
+        against it again too, and the catalogue against the lexicon. (Versions
+        published before catalogues existed cite none: they were published under the
+        rules of their time, and upgrading cannot add citations without changing their
+        sha256; a new version brings such a program under a catalogue.)"""
+        if rb.sha256 in self._operable:
+            return
+        enforce_baseline(rb)
+        if rb.catalogue is not None:
+            if conn is None:
+                with self.engine.connect() as own:
+                    cat = self.catalogue(own, rb.catalogue.id, rb.catalogue.version)
+            else:
+                cat = self.catalogue(conn, rb.catalogue.id, rb.catalogue.version)
+            if cat is not None:
+                enforce_catalogue(cat)
+            enforce_citations(rb, cat)
+        self._operable.add(rb.sha256)
 
     def existing_version(self, rulebook: Rulebook, conn: Connection) -> ProgramVersion | None:
         """The same version already published (a no-op to publish again), or None; the
@@ -154,6 +263,44 @@ class Ledger:
         return ProgramVersion(rulebook.rulebook, rulebook.version, effective_at, published_at,
                               rulebook.sha256, rulebook, seq)
 
+    # -- catalogues ---------------------------------------------------------------
+
+    def catalogue(self, conn: Connection, catalogue: str, version: str) -> Catalogue | None:
+        """A published catalogue version, or None."""
+        c = s.catalogues.c
+        row = conn.execute(select(c.sha256, c.canonical).where(
+            c.catalogue == catalogue, c.version == version)).first()
+        if row is None:
+            return None
+        cat = self._catalogue_cache.get(row[0])
+        if cat is None:
+            cat = catalogue_from_canonical(row[1])
+            self._catalogue_cache[row[0]] = cat
+        return cat
+
+    def catalogues(self, conn: Connection) -> list[tuple[str, str, str, int]]:
+        """(catalogue, version, sha256, published_at) of every published catalogue."""
+        c = s.catalogues.c
+        return [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(
+            select(c.catalogue, c.version, c.sha256, c.published_at).order_by(c.seq))]
+
+    def insert_catalogue(self, conn: Connection, cat: Catalogue, published_at: int,
+                         source: str | None) -> bool:
+        """Store a catalogue version; False if it was already there with this content,
+        catalogue.conflict if with other content."""
+        have = self.catalogue(conn, cat.catalogue, cat.version)
+        if have is not None:
+            if have.sha256 == cat.sha256:
+                return False
+            raise LedgerError(f"catalogue {cat.catalogue!r} version {cat.version} is already "
+                              f"published with other content (sha256 {have.sha256[:12]}…): "
+                              "give the new catalogue a new `version:`",
+                              code="catalogue.conflict")
+        conn.execute(s.catalogues.insert().values(
+            catalogue=cat.catalogue, version=cat.version, published_at=published_at,
+            sha256=cat.sha256, canonical=cat.canonical(), source=source))
+        return True
+
     def check_agreement(self, rb: Rulebook, existing: Sequence[ProgramVersion]) -> None:
         """Programs that share a record type must agree on its kind, providers and
         evidence: records are shared, so they must mean one thing."""
@@ -168,11 +315,16 @@ class Ledger:
                 o = other.rulebook.types.get(t.id)
                 if o is None:
                     continue
-                for field in ("kind", "evidence"):
+                for field in ("kind", "evidence", "negative_values"):
                     if getattr(t, field) != getattr(o, field):
                         problems.append(f"record type {t.id!r}: {field} is {getattr(t, field)!r}"
                                         f" here but {getattr(o, field)!r} in program "
                                         f"{other.program!r}")
+                mine = resolvers(rb, t.id)
+                theirs = resolvers(other.rulebook, t.id)
+                if mine != theirs:
+                    problems.append(f"record type {t.id!r}: resolved by {_show(mine)} here but "
+                                    f"by {_show(theirs)} in program {other.program!r}")
                 if set(t.providers) != set(o.providers):
                     problems.append(f"record type {t.id!r}: providers {sorted(t.providers)} "
                                     f"here but {sorted(o.providers)} in program "
@@ -199,18 +351,20 @@ class Ledger:
                 b.below is not None for a in rb.attributes if a.record == tid for b in a.bins)
             numeric = numeric and not any(
                 b.values for a in rb.attributes if a.record == tid for b in a.bins)
-            nonnegative = any(r.expires is None and (r.points_per_unit or 0) > 0
-                              for r in per_unit)
+            nonnegative = bool(per_unit) and t.negative_values != "allowed"
             providers = set(t.providers) or ({"reviewer"} if t.kind == "void" else set())
+            res = resolvers(rb, tid)
             prev = out.get(tid)
             if prev is not None:
                 providers |= prev.providers
                 numeric = numeric or prev.numeric
                 nonnegative = nonnegative or prev.nonnegative
+                for k, v in (prev.resolved_by or {}).items():  # programs agree (publish)
+                    res[k] = res.get(k, frozenset()) | v
             out[tid] = TypeInfo(
                 tid, t.kind, frozenset(providers),
                 t.evidence == "required" or bool(prev and prev.evidence_required),
-                numeric, (*(prev.declared_by if prev else ()), program), nonnegative)
+                numeric, (*(prev.declared_by if prev else ()), program), nonnegative, res)
         return out
 
     # -- providers and subjects -----------------------------------------------------
@@ -231,6 +385,16 @@ class Ledger:
             provider=provider, role=role,
             registered_at=self.tick(conn) if registered_at is None else registered_at))
         return True
+
+    def known_roles(self, conn: Connection) -> set[str]:
+        """Every provider role a published rulebook names (reviewers always exist)."""
+        roles = {"reviewer"}
+        for pv in self.program_versions(None, conn):
+            for t in pv.rulebook.record_types:
+                roles.update(t.providers)
+                for res in t.resolved_by or ():
+                    roles.update(res.providers or ())
+        return roles
 
     def providers(self, conn: Connection | None = None) -> dict[str, str]:
         if conn is None:
@@ -276,8 +440,8 @@ class Ledger:
     # -- records --------------------------------------------------------------------
 
     RECORD_COLUMNS = ("record_id", "provider", "subject", "type", "kind", "occurred_at",
-                      "recorded_at", "value_num", "value_text", "evidence", "ref", "batch",
-                      "digest")
+                      "recorded_at", "value_num", "value_text", "evidence", "ref",
+                      "ingested_at", "batch", "digest")
 
     def insert_records(self, conn: Connection, rows: Sequence[tuple[Any, ...]], *,
                        skip_conflicts: bool = False) -> int:
@@ -321,11 +485,11 @@ class Ledger:
                 return self.records_of(subject, own)
         # the hot path of every standing: a pre-compiled statement and plain tuples
         sql = ("SELECT record_id, provider, type, kind, occurred_at, recorded_at, value_num, "
-               f"value_text, evidence, ref FROM {s.records.name} WHERE subject = "
+               f"value_text, evidence, ref, ingested_at FROM {s.records.name} WHERE subject = "
                f"{self._mark(conn)}")
         rows = conn.exec_driver_sql(sql, (subject,)).fetchall()
-        return [Record(r[0], r[1], subject, r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
-                for r in rows]
+        return [Record(r[0], r[1], subject, r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+                       r[10]) for r in rows]
 
     def record(self, record_id: str, conn: Connection) -> Record | None:
         """One record by its id (None when there is none, or it was erased)."""
@@ -350,7 +514,7 @@ class Ledger:
         c = s.records.c
         for row in conn.execute(select(c.record_id, c.provider, c.subject, c.type, c.kind,
                                        c.occurred_at, c.recorded_at, c.value_num,
-                                       c.value_text, c.evidence, c.ref)):
+                                       c.value_text, c.evidence, c.ref, c.ingested_at)):
             yield Record(*row)
 
     def count_records(self) -> int:
@@ -382,4 +546,23 @@ class Ledger:
         return int(key[0]) if key is not None else 0
 
 
-__all__ = ["CHUNK", "Clock", "Ledger"]
+def resolvers(rb: Rulebook, type_id: str) -> dict[str, frozenset[str]]:
+    """Resolution type -> provider roles that may file it against `type_id`, as `rb`
+    declares it (empty: nothing may resolve such a record)."""
+    t = rb.types.get(type_id)
+    out: dict[str, frozenset[str]] = {}
+    for res in (t.resolved_by or ()) if t is not None else ():
+        target = rb.types.get(res.type)
+        roles = res.providers if res.providers is not None else (
+            target.providers if target is not None else ())
+        out[res.type] = out.get(res.type, frozenset()) | frozenset(roles)
+    return out
+
+
+def _show(res: dict[str, frozenset[str]]) -> str:
+    if not res:
+        return "nothing"
+    return "; ".join(f"{k} ({', '.join(sorted(v))})" for k, v in sorted(res.items()))
+
+
+__all__ = ["CHUNK", "Clock", "Ledger", "busy", "resolvers"]

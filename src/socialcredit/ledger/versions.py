@@ -52,9 +52,21 @@ def pick_version(versions: Sequence[ProgramVersion], program: str, at: int, know
     return best
 
 
+def version_at(versions: Sequence[ProgramVersion], at: int, known_at: int
+               ) -> ProgramVersion | None:
+    """Among one program's versions, the one in force at `at` as known at `known_at`
+    (pick_version's rule), or None where none was: no version, no rule."""
+    best: ProgramVersion | None = None
+    for pv in versions:
+        if pv.effective_at <= at and pv.published_at <= known_at and (
+                best is None or (pv.effective_at, pv.seq) > (best.effective_at, best.seq)):
+            best = pv
+    return best
+
+
 def program_names(versions: Sequence[ProgramVersion]) -> list[str]:
     """Programs in order of first publication."""
     return list(dict.fromkeys(pv.program for pv in versions))
 
 
-__all__ = ["choose_program", "pick_version", "program_names"]
+__all__ = ["choose_program", "pick_version", "program_names", "version_at"]

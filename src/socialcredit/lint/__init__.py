@@ -20,6 +20,7 @@ from socialcredit.lint.findings import (
     Severity,
     new_report,
 )
+from socialcredit.rulebook.catalogue import Catalogue
 from socialcredit.rulebook.model import Rulebook
 
 Check = Callable[[Rulebook], list[Finding]]
@@ -39,8 +40,10 @@ class UnknownProfile(SocialCreditError):
     code = "lint.unknown_profile"
 
 
-def lint(rb: Rulebook, profiles: Iterable[str] | None = None) -> LintReport:
-    """Lint `rb` under the baseline and `profiles` (default: every profile).
+def lint(rb: Rulebook, profiles: Iterable[str] | None = None,
+         catalogue: Catalogue | None = None) -> LintReport:
+    """Lint `rb` under the baseline and `profiles` (default: every profile), checking its
+    citations against `catalogue` (default: the shipped catalogue it names).
 
     Naming `baseline` is allowed and changes nothing: it always runs.
     """
@@ -51,7 +54,7 @@ def lint(rb: Rulebook, profiles: Iterable[str] | None = None) -> LintReport:
                              f"{', '.join([BASELINE, *PROFILES])})")
     chosen = [p for p in names if p != BASELINE]
     report = new_report(rb, [BASELINE, *chosen])
-    report.findings.extend(baseline.check(rb))
+    report.findings.extend(baseline.check(rb, catalogue))
     for name in chosen:
         report.findings.extend(PROFILES[name][1](rb))
     return report

@@ -12,6 +12,8 @@ import re
 from socialcredit.lint.findings import Finding
 from socialcredit.lint.triggers import protected_categories
 from socialcredit.rulebook import baseline as bl
+from socialcredit.rulebook.catalogue import LINE_CATALOGUE, Catalogue, citation_violations
+from socialcredit.rulebook.loader import source_line
 from socialcredit.rulebook.model import Rulebook
 
 PROFILE = "baseline"
@@ -23,6 +25,8 @@ CODES: dict[str, str] = {
     bl.LINE_FOREVER: "BASE-FOREVER",
     bl.LINE_NOTICE: "BASE-NOTICE",
     bl.LINE_EVIDENCE: "BASE-EVIDENCE",
+    bl.LINE_BOUNDS: "BASE-BOUNDS",
+    LINE_CATALOGUE: "BASE-CATALOGUE",
 }
 PROVISIONS: dict[str, str] = {
     bl.LINE_PROTECTED: "Lines the system does not cross: no scoring or listing on "
@@ -35,6 +39,11 @@ PROVISIONS: dict[str, str] = {
                     "effect",
     bl.LINE_EVIDENCE: "Lines the system does not cross: negative records need "
                       "evidence and a legal basis",
+    bl.LINE_BOUNDS: "Lines the system does not cross: a penalty counts at most 10 years, a "
+                    "public listing lasts at most 5 years, any other at most 10",
+    LINE_CATALOGUE: "Lines the system does not cross: only what a published catalogue "
+                    "allows may be recorded or done (every record type cites an item, "
+                    "every deny and benefit a measure)",
 }
 
 
@@ -60,9 +69,24 @@ def _also(rb: Rulebook, v: bl.Violation) -> str:
     return f" (protected categories: {'; '.join(cats)})" if len(cats) > 1 else ""
 
 
-def check(rb: Rulebook) -> list[Finding]:
-    """Every baseline violation, as an error; the engine refuses the rulebook."""
+def check(rb: Rulebook, catalogue: Catalogue | None = None) -> list[Finding]:
+    """Every baseline violation, as an error; the engine refuses the rulebook. The
+    rulebook is checked against `catalogue`, else against the shipped catalogue it
+    names."""
+    found = bl.baseline_violations(rb)
+    if rb.catalogue is not None and catalogue is None:
+        from socialcredit.rulebook.shipped import shipped_catalogue
+
+        catalogue = shipped_catalogue(rb.catalogue.id, rb.catalogue.version)
+        if catalogue is None:
+            found.append(bl.Violation(
+                LINE_CATALOGUE, "catalogue", source_line(rb, ("catalogue",)),
+                f"catalogue {rb.catalogue.id!r} version {rb.catalogue.version} does not "
+                "ship with socialcredit: lint with the catalogue file to check the "
+                "citations"))
+    if rb.catalogue is None or catalogue is not None:
+        found.extend(citation_violations(rb, catalogue))
     return [Finding(PROFILE, CODES.get(v.line, "BASE"), "error", v.path, v.source_line,
                     PROVISIONS.get(v.line, v.line),
                     f"{v.why}{_also(rb, v)} — the engine refuses to operate this rulebook")
-            for v in bl.baseline_violations(rb)]
+            for v in found]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from socialcredit.rulebook.baseline import PROTECTED, words
+from socialcredit.rulebook import lexicon
 from socialcredit.rulebook.loader import PathKey
 from socialcredit.rulebook.model import Consequence, Rulebook
 
@@ -30,8 +30,7 @@ class Trigger:
 
 def protected_categories(*texts: str | None) -> list[str]:
     """Every protected category the texts name (the baseline stops at the first)."""
-    w = words(*texts)
-    return [name for name, keys in PROTECTED.items() if w.intersection(keys)]
+    return lexicon.protected_categories(*texts)
 
 
 def score_triggers(rb: Rulebook, *, adverse_only: bool) -> list[Trigger]:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from socialcredit.errors import RefusedRulebook
+from socialcredit.limits import MAX_LISTING_DAYS, MAX_PENALTY_DAYS, MAX_PUBLIC_LISTING_DAYS
+from socialcredit.rulebook import lexicon
 from socialcredit.rulebook.loader import PathKey, dotted, source_line, source_name
 from socialcredit.rulebook.model import RecordType, Rulebook
 
@@ -22,28 +24,10 @@ LINE_OTHERS = "no punishment for another's conduct"
 LINE_FOREVER = "redemption: nothing negative lasts forever"
 LINE_NOTICE = "notice before any sanction"
 LINE_EVIDENCE = "evidence and legal basis for negative records"
+LINE_BOUNDS = "sanctions within bounded time"
 
-# Protected categories (GDPR Art. 9 and the project's own lines) -> words that name them.
-# Matching is on whole words of a record type's category, id and label.
-PROTECTED: dict[str, tuple[str, ...]] = {
-    "racial or ethnic origin": ("race", "racial", "ethnic", "ethnicity", "ethnic_origin"),
-    "national origin": ("national_origin", "nationality", "hukou", "foreign_worker",
-                        "foreigner", "foreign_national", "citizenship", "immigrant",
-                        "immigration_status", "migrant"),
-    "political opinion or expression": ("political", "politics", "political_opinion",
-                                        "opinion_expression", "dissent", "ideology"),
-    "religion or belief": ("religion", "religious", "belief", "beliefs", "faith", "worship"),
-    "trade-union membership": ("trade_union", "labour_union", "labor_union", "union_membership"),
-    "assembly or protest": ("assembly", "protest", "protests", "rally", "rallies",
-                            "demonstration", "petition", "petitioning"),
-    "genetic or biometric data": ("genetic", "biometric", "biometrics", "dna", "facial"),
-    "health": ("health", "medical", "disability", "illness", "diagnosis"),
-    "sex life or sexual orientation": ("sex_life", "sexual", "sexual_orientation",
-                                       "orientation"),
-    "sex or gender": ("sex", "gender"),
-    "family or marital status": ("family", "family_status", "marital", "marital_status",
-                                 "marriage", "divorce", "personal_status"),
-}
+# Protected categories: the lexicon (rulebook/lexicon.py), English and Chinese.
+PROTECTED = lexicon.PROTECTED
 # Data about other people's conduct or one's ties to them.
 SOCIAL_TIES = ("personal_connections", "connections", "social_ties", "relatives", "contacts",
                "friends", "social_network", "associates")
@@ -74,12 +58,26 @@ def words(*texts: str | None) -> set[str]:
 
 
 def protected_category(t: RecordType) -> str | None:
-    """The protected category a record type is about, if any."""
-    found = words(t.category, t.id, t.label)
-    for name, keys in PROTECTED.items():
-        if found.intersection(keys):
-            return name
-    return None
+    """The protected category a record type is about, if any (its id, label,
+    description and category, in English or Chinese)."""
+    return lexicon.protected_category(t.category, t.id, t.label, t.description)
+
+
+def can_lower(rb: Rulebook, type_id: str) -> bool:
+    """Whether a record of this type can lower a standing: a rule that takes points off,
+    a per-unit reward whose type accepts negative values, a fact whose bins take points
+    off, or a blacklist it enters."""
+    t = rb.types.get(type_id)
+    for r in rb.rules:
+        if r.record != type_id:
+            continue
+        if r.may_be_negative():
+            return True
+        if (r.points_per_unit or 0) > 0 and t is not None and t.negative_values == "allowed":
+            return True
+    if any(a.record == type_id and any(b.points < 0 for b in a.bins) for a in rb.attributes):
+        return True
+    return any(x.kind == "black" and x.enter_when.record == type_id for x in rb.lists)
 
 
 def is_social_tie(t: RecordType) -> bool:
@@ -95,12 +93,31 @@ def baseline_violations(rb: Rulebook) -> list[Violation]:
     types = rb.types
     uses: list[tuple[PathKey, str, bool, str]] = []  # (path, type id, negative, applies_to)
     for i, r in enumerate(rb.rules):
-        uses.append((("rules", i), r.record, r.may_be_negative(), r.applies_to))
-        if r.may_be_negative() and r.expires is None:
+        t = types.get(r.record)
+        negative = r.may_be_negative() or (
+            (r.points_per_unit or 0) > 0 and t is not None and t.negative_values == "allowed")
+        uses.append((("rules", i), r.record, negative, r.applies_to))
+        if negative and r.expires is None:
             add(LINE_FOREVER, ("rules", i), f"rule on {r.record!r} takes points off and never "
-                "expires: give it `expires:` (e.g. 5y) so that the subject can be forgiven")
+                "expires: give it `expires:` (e.g. 5y) so that the subject can be forgiven"
+                + (" (its type accepts negative values, which a per-unit reward turns into "
+                   "a penalty)" if not r.may_be_negative() else ""))
+        elif negative and r.expires is not None and r.expires > MAX_PENALTY_DAYS:
+            add(LINE_BOUNDS, ("rules", i, "expires"), f"rule on {r.record!r} takes points off "
+                f"for {r.expires:g} days: at most {MAX_PENALTY_DAYS / 365:g} years")
     for i, a in enumerate(rb.attributes):
-        uses.append((("attributes", i), a.record, False, a.applies_to))
+        uses.append((("attributes", i), a.record, any(b.points < 0 for b in a.bins),
+                     a.applies_to))
+    for i, x in enumerate(rb.lists):
+        cap = MAX_PUBLIC_LISTING_DAYS if x.public else MAX_LISTING_DAYS
+        if x.kind == "black" and x.max_duration is not None and x.max_duration > cap:
+            add(LINE_BOUNDS, ("lists", i, "max_duration"), f"blacklist {x.id!r} lasts up to "
+                f"{x.max_duration:g} days: a {'public' if x.public else 'non-public'} listing "
+                f"lasts at most {cap / 365:g} years")
+        cat = lexicon.protected_category(x.id, x.label, x.description)
+        if cat:
+            add(LINE_PROTECTED, ("lists", i), f"list {x.id!r} is about {cat}: nobody may be "
+                "listed on it")
     for i, x in enumerate(rb.lists):
         black = x.kind == "black"
         if x.enter_when.record:
@@ -116,11 +133,16 @@ def baseline_violations(rb: Rulebook) -> list[Violation]:
             add(LINE_FOREVER, ("lists", i), f"blacklist {x.id!r} has no max_duration: a "
                 "listing must end (e.g. `max_duration: 2y`)")
     for i, c in enumerate(rb.consequences):
+        cat = lexicon.protected_category(c.action, c.label, c.description, c.category)
+        if cat and c.effect != "allow":
+            add(LINE_PROTECTED, ("consequences", i), f"consequence for {c.action!r} is about "
+                f"{cat}: no treatment may turn on it")
         if c.applies_to != "self":
             add(LINE_OTHERS, ("consequences", i, "applies_to"),
                 f"consequence for {c.action!r} applies to {c.applies_to!r}: sanctions and "
                 "rewards reach only the subject whose conduct earned them")
 
+    reported: set[str] = set()
     for path, type_id, negative, applies_to in uses:
         t = types.get(type_id)
         if t is None:
@@ -128,6 +150,7 @@ def baseline_violations(rb: Rulebook) -> list[Violation]:
         what = f"record type {type_id!r}"
         cat = protected_category(t)
         if cat:
+            reported.add(type_id)
             add(LINE_PROTECTED, path, f"{what} is about {cat} (category "
                 f"{t.category or 'undeclared'}): it may not be scored or listed")
         if applies_to != "self":
@@ -143,6 +166,11 @@ def baseline_violations(rb: Rulebook) -> list[Violation]:
             if not (t.legal_basis and t.legal_basis.strip()):
                 add(LINE_EVIDENCE, path, f"{what} takes points off or lists but declares no "
                     "`legal_basis`")
+    for i, t in enumerate(rb.record_types):
+        cat = protected_category(t) if t.id not in reported else None
+        if cat:
+            add(LINE_PROTECTED, ("record_types", i), f"record type {t.id!r} is about {cat} "
+                f"(category {t.category or 'undeclared'}): it may not even be recorded")
     return out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -70,9 +71,9 @@ def _path_from_message(msg: str) -> PathKey:
     return tuple(path)
 
 
-def model_at(loc: PathKey) -> type[BaseModel] | None:
+def model_at(loc: PathKey, root: type[BaseModel] = Rulebook) -> type[BaseModel] | None:
     """The model whose keys sit at `loc` (("rules", 0) -> Rule), or None."""
-    model: type[BaseModel] = Rulebook
+    model: type[BaseModel] = root
     for part in loc:
         if isinstance(part, int):
             continue
@@ -86,13 +87,13 @@ def model_at(loc: PathKey) -> type[BaseModel] | None:
 
 
 
-def _unknown_key(loc: PathKey) -> str:
+def _unknown_key(loc: PathKey, root: type[BaseModel] = Rulebook) -> str:
     """`rules[0]: unknown key 'point_per_unit' — did you mean 'points_per_unit'? (allowed:
     …)`: pydantic's "Extra inputs are not permitted" names neither the keys that would
     have been right nor the one the author most likely meant."""
     key, parent = str(loc[-1]), loc[:-1]
     where = dotted(parent) or "top level"
-    model = model_at(parent)
+    model = model_at(parent, root)
     if model is None:
         return f"{where}: unknown key {key!r}"
     own = [k for k in model.model_fields if k not in DOC_KEYS]
@@ -114,22 +115,33 @@ def _message(err: ErrorDetails) -> str:
     return msg
 
 
-def parse_rulebook(text: str, source: str = "<rulebook>") -> Rulebook:
-    """A rulebook from YAML text, within the bounds of rulebook/limits.py (size, aliases,
-    nesting, numbers, counts), with every error naming the file and line."""
-    data, node = load_bounded(text, source)
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_model(text: str, source: str, model: type[M], what: str, keys: str,
+                code: str = "rulebook.invalid") -> M:
+    """YAML text -> a validated model, within the bounds of rulebook/limits.py (size,
+    aliases, nesting, numbers, counts), every error located by file and line.
+    Rulebooks and catalogues share it, and with it every bound on their input."""
+    try:
+        data, node = load_bounded(text, source)
+    except RulebookError as exc:
+        if exc.code == code:
+            raise
+        raise RulebookError(exc.message, code=code, details=exc.details) from None
     if not isinstance(data, dict):
-        raise RulebookError(f"{source}:1: a rulebook is a YAML mapping (rulebook:, version:, ...)")
+        raise RulebookError(f"{source}:1: a {what} is a YAML mapping ({keys}, ...)", code=code)
     lines = _line_map(node)
     check_counts(data, source, lambda path: line_of(lines, path))
     try:
-        rb = Rulebook.model_validate(data)
+        obj = model.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             loc: PathKey = tuple(err["loc"])
             if err["type"] == "extra_forbidden" and loc:
-                problems.append(f"{source}:{line_of(lines, loc) or 1}: {_unknown_key(loc)}")
+                problems.append(f"{source}:{line_of(lines, loc) or 1}: "
+                                f"{_unknown_key(loc, model)}")
                 continue
             msg = _message(err)
             if err["type"] == "value_error" and not loc:
@@ -139,11 +151,18 @@ def parse_rulebook(text: str, source: str = "<rulebook>") -> Rulebook:
                 continue
             field = dotted(loc) or "(top level)"
             problems.append(f"{source}:{line_of(lines, loc) or 1}: {field}: {msg}")
-        raise RulebookError("invalid rulebook\n  " + "\n  ".join(problems)) from None
-    rb.__dict__["_lines"] = lines
-    rb.__dict__["_source"] = source
-    rb.__dict__["_text"] = text
-    return rb
+        raise RulebookError(f"invalid {what}\n  " + "\n  ".join(problems),
+                            code=code) from None
+    obj.__dict__["_lines"] = lines
+    obj.__dict__["_source"] = source
+    obj.__dict__["_text"] = text
+    return obj
+
+
+def parse_rulebook(text: str, source: str = "<rulebook>") -> Rulebook:
+    """A rulebook from YAML text, within the input bounds, every error naming file and
+    line."""
+    return parse_model(text, source, Rulebook, "rulebook", "rulebook:, version:")
 
 
 def load_rulebook(path: str | Path) -> Rulebook:
@@ -161,16 +180,16 @@ def load_rulebook(path: str | Path) -> Rulebook:
     return parse_rulebook(text, str(p))
 
 
-def source_line(rb: Rulebook, path: PathKey) -> int | None:
+def source_line(rb: BaseModel, path: PathKey) -> int | None:
     lines = rb.__dict__.get("_lines")
     return line_of(lines, path) if lines else None
 
 
-def source_name(rb: Rulebook) -> str:
+def source_name(rb: BaseModel) -> str:
     return str(rb.__dict__.get("_source", "<rulebook>"))
 
 
-def source_text(rb: Rulebook) -> str | None:
+def source_text(rb: BaseModel) -> str | None:
     text = rb.__dict__.get("_text")
     return str(text) if text is not None else None
 

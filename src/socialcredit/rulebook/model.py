@@ -15,7 +15,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from socialcredit.timeutil import parse_duration_days
+from socialcredit.timeutil import days_to_us, parse_duration_days
+
+#: |x| ≤ this for every number in a rulebook (socialcredit.limits.MAX_RULEBOOK_NUMBER):
+#: finite, so that no standing can become NaN or infinite.
+MAX_NUMBER = 1e9
 
 Kind = Literal["conduct", "fact", "resolution", "void"]
 SubjectKind = Literal["person", "organization"]
@@ -45,6 +49,8 @@ Days = Annotated[float, BeforeValidator(_duration), WithJsonSchema({DURATION_MAR
 Text = Annotated[str, BeforeValidator(_to_str),
                  WithJsonSchema({"type": ["string", "number"]})]
 Scalar = str | float
+# Every number of a rulebook: finite and bounded, so a standing is always a finite number.
+Num = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_NUMBER, le=MAX_NUMBER)]
 
 
 def nested_models(annotation: Any) -> list[type[BaseModel]]:
@@ -91,12 +97,12 @@ DOC_KEYS = tuple(RulebookModel.model_fields)
 
 
 class Scale(RulebookModel):
-    base: float = Field(**_doc(
+    base: Num = Field(**_doc(
         "The score every subject starts from; records and facts add to or take from it.",
         1000))
-    min: float | None = Field(None, **_doc(
+    min: Num | None = Field(None, **_doc(
         "The lowest score: the total is clamped to it. Absent: no floor.", 0))
-    max: float | None = Field(None, **_doc(
+    max: Num | None = Field(None, **_doc(
         "The highest score: the total is clamped to it. Absent: no ceiling.", 1200))
 
     @model_validator(mode="after")
@@ -110,11 +116,11 @@ class Dimension(RulebookModel):
     id: Text = Field(**_doc(
         "The name rules and attributes use in `dimension:`; standings report a score "
         "per dimension.", "commercial"))
-    min: float | None = Field(None, **_doc(
+    min: Num | None = Field(None, **_doc(
         "Floor of the dimension's sum (contributions and attribute points), applied "
         "before the dimensions are added to `scale.base`: however many records, this "
         "dimension takes off at most this much.", -600))
-    max: float | None = Field(None, **_doc(
+    max: Num | None = Field(None, **_doc(
         "Cap of the dimension's sum, applied before the total: rewards in this "
         "dimension add at most this much.", 200))
 
@@ -123,6 +129,19 @@ class Dimension(RulebookModel):
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"dimension {self.id}: min must not exceed max")
         return self
+
+
+def _resolver(value: object) -> object:
+    return {"type": value} if isinstance(value, str) else value
+
+
+class Resolver(RulebookModel):
+    type: Text = Field(**_doc(
+        "A resolution record type (declared in `record_types`) that may resolve records "
+        "of this type.", "court.judgment_performed"))
+    providers: tuple[str, ...] | None = Field(None, **_doc(
+        "The provider roles that may file it against this type; absent: every role the "
+        "resolution type names in its own `providers`. Must be among those.", ["court"]))
 
 
 class RecordType(RulebookModel):
@@ -163,6 +182,25 @@ class RecordType(RulebookModel):
     value: Literal["number", "text", "any"] | None = Field(None, **_doc(
         "What a record's `value` holds, for providers' documentation. The engine does "
         "not check it: per-unit rules need a number whatever it says.", "number"))
+    item: Text | None = Field(None, **_doc(
+        "The item of the rulebook's catalogue this type records (its `id` there). "
+        "Publication refuses a record type that cites none, or an item the catalogue "
+        "does not list, or one whose providers, subjects, publicity or validity the type "
+        "exceeds: the catalogue is the allowlist of what may be recorded.",
+        "judicial.dishonest_judgment_defaulter"))
+    resolved_by: tuple[Annotated[Resolver, BeforeValidator(
+            _resolver, json_schema_input_type=str | Resolver)], ...] | None = Field(
+        None, **_doc(
+            "The resolution types that may resolve a record of this type, and which "
+            "provider roles may file them (`[court.judgment_performed]`, or "
+            "`[{type: sesame.overdue_settled, providers: [merchant]}]`). Ingest refuses "
+            "any other resolution naming such a record: a bank cannot lift a court's "
+            "listing. Absent: nothing resolves it.", ["court.judgment_performed"]))
+    negative_values: Literal["refused", "allowed"] | None = Field(None, **_doc(
+        "Whether a record's numeric `value` may be below zero (absent: refused). On a type "
+        "scored per unit a negative value turns a reward into a penalty, so `allowed` "
+        "makes the baseline demand evidence, a legal basis and an expiry as for any "
+        "penalty.", "allowed"))
 
 
 class Rule(RulebookModel):
@@ -171,10 +209,10 @@ class Rule(RulebookModel):
         "`record_types`). Several rules may score one type.", "finance.bank_arrears"))
     dimension: Text = Field(**_doc(
         "The dimension its points count in (declared in `dimensions`).", "commercial"))
-    points: float | None = Field(None, **_doc(
+    points: Num | None = Field(None, **_doc(
         "Points each counting record adds (negative: takes off). A rule has exactly one "
         "of `points` and `points_per_unit`.", -10))
-    points_per_unit: float | None = Field(None, **_doc(
+    points_per_unit: Num | None = Field(None, **_doc(
         "Points per unit of the record's numeric `value` (0.5 per volunteer hour); a "
         "record without a number scores 0.", 0.5))
     half_life: Days | None = Field(None, gt=0, **_doc(
@@ -187,7 +225,7 @@ class Rule(RulebookModel):
     max_count: int | None = Field(None, ge=1, **_doc(
         "Only the N most recent counting records of this rule contribute (ties: the "
         "larger record_id). Caps how much minor conduct can add up.", 12))
-    resolved_points: float | None = Field(None, **_doc(
+    resolved_points: Num | None = Field(None, **_doc(
         "Points that replace `points` once a resolution referring to the record has "
         "occurred (arrears repaid: −10 becomes −5; 0 lifts it). Absent: a resolution "
         "changes nothing for this rule.", -5))
@@ -213,12 +251,12 @@ class Rule(RulebookModel):
 
 
 class Bin(RulebookModel):
-    below: float | None = Field(None, **_doc(
+    below: Num | None = Field(None, **_doc(
         "Matches a numeric value strictly below this number.", 12))
     values: tuple[Scalar, ...] | None = Field(None, **_doc(
         "Matches any of these values (a number matches its text form: 99 and \"99\"). "
         "A bin with neither `below` nor `values` matches anything.", ["verified"]))
-    points: float = Field(**_doc("Points when this bin is the first that matches.", 5))
+    points: Num = Field(**_doc("Points when this bin is the first that matches.", 5))
 
     @model_validator(mode="after")
     def _one_test(self) -> Bin:
@@ -235,7 +273,7 @@ class Attribute(RulebookModel):
     bins: tuple[Bin, ...] = Field(**_doc(
         "Tried in order; the first that matches the value gives the points.",
         [{"below": 12, "points": 0}, {"below": 36, "points": 5}, {"points": 10}]))
-    missing: float = Field(0.0, **_doc(
+    missing: Num = Field(0.0, **_doc(
         "Points when there is no counting fact, or no bin places its value.", 0))
     expires: Days | None = Field(None, gt=0, **_doc(
         "A fact older than this no longer counts (then `missing` applies): stale "
@@ -255,7 +293,7 @@ class Attribute(RulebookModel):
 class Tier(RulebookModel):
     id: Text = Field(**_doc("The tier's name, as standings and `tier_at_least` use it.",
                             "AAA"))
-    min: float = Field(**_doc(
+    min: Num = Field(**_doc(
         "The lowest score in the tier. Tiers are listed highest first; a subject's tier "
         "is the first whose `min` ≤ its score.", 1050))
 
@@ -265,7 +303,7 @@ class EnterWhen(RulebookModel):
         "Each record of this type (not voided) lists the subject from its `recorded_at` "
         "+ `notice` until the record's first resolution or `max_duration`, whichever "
         "comes first. The type needs no scoring rule.", "court.refuses_to_perform"))
-    score_below: float | None = Field(None, **_doc(
+    score_below: Num | None = Field(None, **_doc(
         "The subject is listed while its score is below this number and has been below "
         "it for the whole notice period; the listing ends as soon as the score "
         "recovers.", 600))
@@ -311,6 +349,23 @@ class ListDef(RulebookModel):
         "the listing until it is decided.", True))
 
 
+    def interval(self, occurred_at: int, recorded_at: int, known_at: int
+                 ) -> tuple[int, int, int | None]:
+        """(notice_from, start, cap) of the listing a record of the entering type causes.
+
+        Notice runs from the moment the ledger knew the record (its transaction time; a
+        backfilled record's is when it was backfilled), and never from before the
+        conduct: start = max(occurred_at, known_at) + notice. The listing lasts at most
+        max_duration from when it would have started had the record been known at its
+        own recorded_at, so that learning of it late never lengthens it: cap =
+        max(occurred_at, recorded_at) + notice + max_duration."""
+        notice = days_to_us(self.notice)
+        notice_from = max(occurred_at, known_at)
+        anchor = max(occurred_at, recorded_at) + notice
+        cap = anchor + days_to_us(self.max_duration) if self.max_duration is not None else None
+        return notice_from, notice_from + notice, cap
+
+
 class When(RulebookModel):
     on_list: Text | None = Field(None, **_doc(
         "Holds while the subject is on this list (in effect, not merely notified).",
@@ -319,9 +374,9 @@ class When(RulebookModel):
         "Holds while the subject is not on this list.", "dishonest_judgment_defaulters"))
     tier_at_least: Text | None = Field(None, **_doc(
         "Holds when the subject's tier is this one or one listed before it.", "A"))
-    score_at_least: float | None = Field(None, **_doc(
+    score_at_least: Num | None = Field(None, **_doc(
         "Holds when the score is at least this number.", 600))
-    score_below: float | None = Field(None, **_doc(
+    score_below: Num | None = Field(None, **_doc(
         "Holds when the score is below this number.", 580))
 
     def conditions(self) -> dict[str, Any]:
@@ -366,6 +421,11 @@ class Consequence(RulebookModel):
         "How long the treatment lasts once given, as the declaring agency states it (a "
         "180-day rail ban). Documentation: the engine applies a consequence exactly "
         "while its `when` holds.", "180d"))
+    measure: Text | None = Field(None, **_doc(
+        "The measure of the rulebook's catalogue this consequence applies (its `id` "
+        "there). Publication refuses a `deny` or `benefit` that cites none, or a measure "
+        "the catalogue does not list, of the wrong kind, or outlasting the measure's "
+        "`max_duration`.", "restrict_high_speed_rail"))
 
     @model_validator(mode="after")
     def _grant(self) -> Consequence:
@@ -455,6 +515,20 @@ class DueProcess(RulebookModel):
 DEFAULT_DUE_PROCESS = DueProcess()
 
 
+class CatalogueRef(RulebookModel):
+    id: Text = Field(**_doc("The catalogue's id (`catalogue:` in its file).",
+                            "cn-public-credit"))
+    version: Text = Field(**_doc("The catalogue version the rulebook cites.", "2024"))
+
+
+class SubjectIds(RulebookModel):
+    mixed_scripts: bool = Field(False, **_doc(
+        "Accept subject ids that mix scripts or are written in Cyrillic or Greek "
+        "letters that all look like Latin ones. Refused by default: such ids imitate "
+        "other ids (`аlice` with a Cyrillic а). Allowed in a ledger only when every "
+        "program's rulebook allows them.", True))
+
+
 class Rulebook(RulebookModel):
     """One version of one program."""
 
@@ -492,6 +566,15 @@ class Rulebook(RulebookModel):
         "The subject's rights under this program: the objection window, the review "
         "deadline, appeals, undelivered notices, credit repair. Absent: every default "
         "(docs/due-process.md).", {"review_deadline": "30d", "undelivered_notice": "delay"}))
+    catalogue: CatalogueRef | None = Field(None, **_doc(
+        "The catalogue (a published allowlist of information items and measures) this "
+        "rulebook cites: every record type names an `item` of it and every deny or "
+        "benefit a `measure`. Publication refuses a rulebook without one.",
+        {"id": "cn-public-credit", "version": "2024"}))
+    subject_ids: SubjectIds | None = Field(None, **_doc(
+        "How subject ids may be written beyond the one normalisation every id gets "
+        "(NFC, trimmed, no invisible characters, at most 200 characters).",
+        {"mixed_scripts": False}))
 
     @model_validator(mode="after")
     def _references(self) -> Rulebook:
@@ -558,6 +641,23 @@ class Rulebook(RulebookModel):
             elif rp.record is not None and rp.record not in types:
                 errors.append(f"{where}.record: record type {rp.record!r} is not declared")
         for t in self.record_types:
+            for j, res in enumerate(t.resolved_by or ()):
+                target = types.get(res.type)
+                where = f"record type {t.id!r}: resolved_by[{j}]"
+                if target is None:
+                    errors.append(f"{where}: record type {res.type!r} is not declared")
+                elif target.kind != "resolution":
+                    errors.append(f"{where}: {res.type!r} is a {target.kind} record, not a "
+                                  "resolution")
+                elif res.providers is not None and not set(res.providers) <= set(
+                        target.providers):
+                    extra = sorted(set(res.providers) - set(target.providers))
+                    errors.append(f"{where}: roles {extra} "
+                                  f"may not file {res.type!r} at all (its providers: "
+                                  f"{sorted(target.providers)})")
+            if t.resolved_by and t.kind not in ("conduct",):
+                errors.append(f"record type {t.id!r}: only conduct records are resolved "
+                              f"({t.id!r} is {t.kind})")
             if t.kind == "void" and any(p != "reviewer" for p in t.providers):
                 errors.append(f"record type {t.id!r}: only reviewers may submit voids "
                               "(providers: [reviewer])")

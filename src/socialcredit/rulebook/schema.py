@@ -9,6 +9,7 @@ that a test keeps current.
     python -m socialcredit.rulebook.schema                 # print it
     python -m socialcredit.rulebook.schema --out FILE      # write it
     python -m socialcredit.rulebook.schema --check FILE    # exit 1 if FILE is stale
+    python -m socialcredit.rulebook.schema --catalogue --out docs/schema/catalogue.schema.json
 
 The schema accepts what the loader accepts, with one difference: the model's own
 cross-checks (a rule's record type must be declared, exactly one of `points` and
@@ -73,9 +74,31 @@ def rulebook_json_schema() -> dict[str, Any]:
     return head | {k: v for k, v in schema.items() if k not in ("title", "description")}
 
 
-def schema_text() -> str:
+def catalogue_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a catalogue (rulebook/catalogue.py)."""
+    from socialcredit.rulebook.catalogue import Catalogue
+
+    schema: dict[str, Any] = _durations(Catalogue.model_json_schema(mode="validation"))
+    schema.setdefault("$defs", {})["Duration"] = {
+        "description": DURATION_HELP,
+        "anyOf": [{"type": "string", "pattern": DURATION_PATTERN},
+                  {"type": "number", "minimum": 0}],
+        "examples": ["90d", "3y", 365],
+    }
+    head = {
+        "$schema": DIALECT,
+        "title": "socialcredit catalogue",
+        "description": "One version of a catalogue: the allowlist of information items a "
+                       "rulebook may record and of measures it may take. Reference: "
+                       "docs/catalogues.md.",
+    }
+    return head | {k: v for k, v in schema.items() if k not in ("title", "description")}
+
+
+def schema_text(kind: str = "rulebook") -> str:
     """The schema as committed: stable key order, two-space indent, trailing newline."""
-    return json.dumps(rulebook_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    schema = catalogue_json_schema() if kind == "catalogue" else rulebook_json_schema()
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,15 +108,18 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--out", type=Path, help="write the schema to this file")
     group.add_argument("--check", type=Path, help="exit 1 if this file is not current")
+    parser.add_argument("--catalogue", action="store_true",
+                        help="the catalogue schema rather than the rulebook's")
     args = parser.parse_args(argv)
-    text = schema_text()
+    text = schema_text("catalogue" if args.catalogue else "rulebook")
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")
     elif args.check is not None:
         current = args.check.read_text(encoding="utf-8") if args.check.is_file() else None
         if current != text:
-            print(f"{args.check} is stale: run python -m socialcredit.rulebook.schema "
+            flag = " --catalogue" if args.catalogue else ""
+            print(f"{args.check} is stale: run python -m socialcredit.rulebook.schema{flag} "
                   f"--out {args.check}", file=sys.stderr)
             return 1
     else:

@@ -239,12 +239,19 @@ def type_id(variable: str, prefix: str = "fact") -> str:
 def to_rulebook_dict(sc: ImportedScorecard, *, rulebook: str = "scorecard",
                      version: str = "1", title: str | None = None,
                      provider: str = "lender", context: str = "credit",
-                     expires: str | None = "1y", subjects: Sequence[str] = ("person",)
-                     ) -> dict[str, Any]:
+                     expires: str | None = "1y", subjects: Sequence[str] = ("person",),
+                     legal_basis: str | None = None,
+                     catalogue: tuple[str, str] | None = None, item: str | None = None,
+                     review_item: str | None = None) -> dict[str, Any]:
     """The rulebook as plain data. One dimension per variable (so a standing reads like
     the scorecard: a line per variable), one fact type and one attribute per variable.
     The scale's min and max are the lowest and highest reachable totals, so the clamp
-    never changes a score and a score disclosure can state the range."""
+    never changes a score and a score disclosure can state the range.
+
+    A variable whose bins take points off lowers a standing: its facts need evidence
+    and a legal basis (`legal_basis`, which the author must state: nothing here can
+    guess it), and every type cites `item` of the `catalogue` (id, version) the
+    rulebook is published under (the void type `review_item`)."""
     dims, types, attrs = [], [], []
     lo = hi = sc.base
     for v in sc.variables:
@@ -257,20 +264,31 @@ def to_rulebook_dict(sc: ImportedScorecard, *, rulebook: str = "scorecard",
         hi += max(pts)
         did = _ident(v.name)
         dims.append({"id": did, "label": v.name})
-        types.append({"id": type_id(v.name), "kind": "fact", "label": v.name,
-                      # the variable's own name says what the data is about; the baseline
-                      # and the linter read it (e.g. personal_status_and_sex, foreign_worker)
-                      "category": _ident(v.name), "context": context,
-                      "providers": [provider], "evidence": "optional"})
+        lowers = any(float(b["points"]) < 0 for b in bins)
+        t: dict[str, Any] = {
+            "id": type_id(v.name), "kind": "fact", "label": v.name,
+            # the variable's own name says what the data is about; the baseline and the
+            # linter read it (e.g. personal_status_and_sex, foreign_worker)
+            "category": _ident(v.name), "context": context,
+            "providers": [provider], "evidence": "required" if lowers else "optional"}
+        if legal_basis:
+            t["legal_basis"] = legal_basis
+        if item:
+            t["item"] = item
+        types.append(t)
         attr: dict[str, Any] = {"record": type_id(v.name), "dimension": did, "bins": bins,
                                 "missing": _num(missing)}
         if expires:
             attr["expires"] = expires
         attrs.append(attr)
-    types.append({"id": "review.void", "kind": "void", "label": "Record withdrawn after review",
-                  "category": "due_process", "context": "review", "providers": ["reviewer"],
-                  "evidence": "required"})
-    return {
+    void: dict[str, Any] = {"id": "review.void", "kind": "void",
+                            "label": "Record withdrawn after review", "category": "due_process",
+                            "context": "review", "providers": ["reviewer"],
+                            "evidence": "required"}
+    if review_item:
+        void["item"] = review_item
+    types.append(void)
+    out: dict[str, Any] = {
         "rulebook": rulebook,
         "version": version,
         "title": title or f"Scorecard imported from {sc.source}",
@@ -280,14 +298,17 @@ def to_rulebook_dict(sc: ImportedScorecard, *, rulebook: str = "scorecard",
         "record_types": types,
         "attributes": attrs,
     }
+    if catalogue is not None:
+        out["catalogue"] = {"id": catalogue[0], "version": catalogue[1]}
+    return out
 
 
 def to_yaml(sc: ImportedScorecard, **kw: Any) -> str:
     data = to_rulebook_dict(sc, **kw)
     head = (f"# Imported from a {sc.source} scorecard by `socialcredit import-scorecard`.\n"
             "# Each variable is a fact record type and an attribute rule with the scorecard's\n"
-            "# bins; review the categories (what each variable is about) and run\n"
-            "# `socialcredit lint` before publishing.\n")
+            "# bins; review the categories (what each variable is about), state the legal\n"
+            "# basis and the catalogue items, and run `socialcredit lint` before publishing.\n")
     return head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 

@@ -42,7 +42,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from socialcredit.ledger.model import Record
+from socialcredit.ledger.model import ProgramVersion, Record
 from socialcredit.rulebook.model import Bin, Rulebook
 from socialcredit.timeutil import US_PER_DAY, days_to_us
 
@@ -61,6 +61,7 @@ RECORD_SCHEMA = pa.schema([
     ("value_num", pa.float64()),
     ("value_text", pa.string()),
     ("ref", pa.string()),
+    ("ingested_at", pa.int64()),
 ])
 SUBJECT_SCHEMA = pa.schema([("subject", pa.string()), ("kind", pa.string())])
 
@@ -97,6 +98,7 @@ def records_to_table(records: Iterable[Record]) -> pa.Table:
         "value_num": pa.array([r.value_num for r in rs], pa.float64()),
         "value_text": pa.array([r.value_text for r in rs], pa.string()),
         "ref": pa.array([r.ref for r in rs], pa.string()),
+        "ingested_at": pa.array([r.ingested_at for r in rs], pa.int64()),
     }, schema=RECORD_SCHEMA)
 
 
@@ -164,6 +166,78 @@ def compile_rulebook(rb: Rulebook) -> Compiled:
         n_dims=len(rb.dimensions))
 
 
+@dataclass(frozen=True)
+class Mitior:
+    """No retroactive punishment, as arrays: for each version of the program (published
+    by k, ordered as pick_version orders them) the counterpart of each rule of the
+    version in force at t (the n-th rule on the same type; reference.counterpart) and
+    of each of its lists. A record is placed in the version in force when it occurred
+    by a binary search over the effective times; its contribution is the larger of the
+    two versions' (the more favourable to the subject)."""
+
+    effective: I64  # (V,) effective_at, ascending (ties: publication order)
+    same: Bool  # (V,) that version is the one in force at t (nothing to compare)
+    has: Bool  # (V, R) a counterpart rule exists
+    points: F64
+    per_unit: Bool
+    ppu: F64
+    half_life: F64
+    expires: F64
+    resolved_points: F64
+    list_has: Bool  # (V, L) the list exists there, entered by the same record type
+    list_notice: F64  # days
+    list_max: F64  # days, inf = none
+
+    def version_of(self, occ: I64) -> I64:
+        """Per record: index of the version in force when it occurred, −1 if none."""
+        out: I64 = np.searchsorted(self.effective, occ, side="right").astype(np.int64) - 1
+        return out
+
+
+def compile_mitior(rb: Rulebook, history: Sequence[ProgramVersion] | None, k: int
+                   ) -> Mitior | None:
+    """The arrays of lex mitior for rb (in force at t) and the versions published by k;
+    None without a history (every record judged by rb alone)."""
+    if not history:
+        return None
+    from socialcredit.scoring.reference import counterpart
+
+    known = sorted((pv for pv in history if pv.published_at <= k),
+                   key=lambda pv: (pv.effective_at, pv.seq))
+    n_v, n_r, n_l = len(known), len(rb.rules), len(rb.lists)
+    has = np.zeros((n_v, n_r), bool)
+    pts, ppu, hl, exp, rp = (np.zeros((n_v, n_r)), np.zeros((n_v, n_r)),
+                             np.full((n_v, n_r), math.inf), np.full((n_v, n_r), math.inf),
+                             np.full((n_v, n_r), math.nan))
+    per_unit = np.zeros((n_v, n_r), bool)
+    list_has = np.zeros((n_v, n_l), bool)
+    list_notice = np.zeros((n_v, n_l))
+    list_max = np.full((n_v, n_l), math.inf)
+    for v, pv in enumerate(known):
+        other = pv.rulebook
+        for i in range(n_r):
+            old = counterpart(rb, i, other)
+            if old is None:
+                continue
+            has[v, i] = True
+            pts[v, i] = old.points if old.points is not None else 0.0
+            per_unit[v, i] = old.points_per_unit is not None
+            ppu[v, i] = old.points_per_unit or 0.0
+            hl[v, i] = old.half_life if old.half_life is not None else math.inf
+            exp[v, i] = old.expires if old.expires is not None else math.inf
+            rp[v, i] = old.resolved_points if old.resolved_points is not None else math.nan
+        for li, x in enumerate(rb.lists):
+            y = next((y for y in other.lists if y.id == x.id
+                      and y.enter_when.record == x.enter_when.record), None)
+            if y is not None:
+                list_has[v, li] = True
+                list_notice[v, li] = y.notice
+                list_max[v, li] = y.max_duration if y.max_duration is not None else math.inf
+    return Mitior(np.array([pv.effective_at for pv in known], np.int64),
+                  np.array([pv.rulebook.sha256 == rb.sha256 for pv in known], bool),
+                  has, pts, per_unit, ppu, hl, exp, rp, list_has, list_notice, list_max)
+
+
 # -- the prepared partition --------------------------------------------------------------
 
 @dataclass
@@ -188,6 +262,7 @@ class _Prepared:
     tcode: npt.NDArray[np.int32]  # index into Compiled.types
     occ: I64
     rec: I64
+    known: I64  # when this ledger knew it: max(recorded_at, ingested_at)
     value0: F64  # value_num with null -> 0 (points_per_unit × missing value = 0)
     # known, non-voided resolutions: (subject code, ref, occurred_at), any occurred_at
     res_subj: npt.NDArray[np.int32]
@@ -292,14 +367,28 @@ def _match_refs(record_id: pa.Array | pa.ChunkedArray, scode: npt.NDArray[np.int
             j.column("rrow").to_numpy().astype(np.int64))
 
 
+def _known(table: pa.Table) -> I64:
+    rec: I64 = table.column("recorded_at").to_numpy()
+    if "ingested_at" not in table.column_names:
+        return rec
+    ing = table.column("ingested_at")
+    if ing.null_count == len(ing):
+        return rec
+    out: I64 = np.maximum(rec, ing.fill_null(np.iinfo(np.int64).min).to_numpy())
+    return out
+
+
 def _prepare(rb: Rulebook, comp: Compiled, records: pa.Table, subjects: pa.Table | None,
-             k: int) -> _Prepared:
+             k: int, by_knowledge: bool = False) -> _Prepared:
+    if "ingested_at" not in records.column_names:  # older exports: recorded_at is it
+        records = records.append_column("ingested_at", pa.nulls(records.num_rows, pa.int64()))
     records = records.select(RECORD_SCHEMA.names)
     scode_all, universe, kinds = _subject_codes(records, subjects)
     applies = pc.is_in(kinds, value_set=pa.array(list(rb.subjects), pa.string())).fill_null(
         False).to_numpy(zero_copy_only=False)
-    rec_all = records.column("recorded_at").to_numpy()
-    # clause 1 (the program applies to the subject's kind) and clause 2 (recorded ≤ k)
+    rec_all = _known(records) if by_knowledge else records.column("recorded_at").to_numpy()
+    # clause 1 (the program applies to the subject's kind) and clause 2 (recorded ≤ k;
+    # by_knowledge: what this ledger knew by k, for notice)
     keep = (rec_all <= k) & applies[scode_all]
     if keep.all():
         t, scode = records, scode_all
@@ -327,7 +416,7 @@ def _prepare(rb: Rulebook, comp: Compiled, records: pa.Table, subjects: pa.Table
     return _Prepared(
         subjects=universe, subject_kind=kinds, applies=applies, table=t, scode_t=scode,
         rows=rows, scode=scode[rows], tcode=tcode[rows], occ=occ_all[rows],
-        rec=t.column("recorded_at").to_numpy()[rows], value0=value0,
+        rec=t.column("recorded_at").to_numpy()[rows], known=_known(t)[rows], value0=value0,
         res_subj=scode[rrows], res_ref=refs.take(pa.array(rrows)).combine_chunks(),
         res_occ=occ_all[rrows])
 
@@ -470,13 +559,24 @@ class _Scores:
     score: F64
 
 
-def _score_at(rb: Rulebook, comp: Compiled, p: _Prepared, t: int) -> tuple[_Scores, I64]:
+def _contribution(per_unit: Bool, ppu: F64, points: F64, rp: F64, hl: F64, value0: F64,
+                  resolved_any: Bool, age: F64) -> F64:
+    pts = np.where(per_unit, ppu * value0, points)
+    pts = np.where(resolved_any & ~np.isnan(rp), rp, pts)
+    decayed = np.isfinite(hl)
+    out: F64 = np.where(decayed, pts * np.exp2(-age / np.where(decayed, hl, 1.0)), pts)
+    return out
+
+
+def _score_at(rb: Rulebook, comp: Compiled, p: _Prepared, t: int,
+              mitior: Mitior | None = None) -> tuple[_Scores, I64]:
     n_subj = len(p.subjects)
     n_dims = comp.n_dims
     sums = np.zeros(n_subj * n_dims, float)
     at_t = p.occ <= t  # clause 2, valid time
     age = (t - p.occ) / US_PER_DAY
     first_res = _first_resolution(p, t)
+    version = mitior.version_of(p.occ) if mitior is not None else None
     for rule_of_type in comp.passes:
         rule = rule_of_type[p.tcode]
         rows = np.flatnonzero((rule >= 0) & at_t)
@@ -486,15 +586,24 @@ def _score_at(rb: Rulebook, comp: Compiled, p: _Prepared, t: int) -> tuple[_Scor
         rows, rule, a = rows[ok], rule[ok], a[ok]
         keep = _apply_max_count(p, comp, rows, rule)
         rows, rule, a = rows[keep], rule[keep], a[keep]
-        points = np.where(comp.per_unit[rule], comp.ppu[rule] * p.value0[rows],
-                          comp.points[rule])
-        rp = comp.resolved_points[rule]
-        resolved = (first_res[rows] != _NONE) & ~np.isnan(rp)
-        points = np.where(resolved, rp, points)
-        hl = comp.half_life[rule]
-        decayed = np.isfinite(hl)
-        contrib = np.where(decayed, points * np.exp2(-a / np.where(decayed, hl, 1.0)),
-                           points)
+        resolved_any = first_res[rows] != _NONE
+        contrib = _contribution(comp.per_unit[rule], comp.ppu[rule], comp.points[rule],
+                                comp.resolved_points[rule], comp.half_life[rule],
+                                p.value0[rows], resolved_any, a)
+        if mitior is not None and version is not None:
+            v = version[rows]
+            other = (v < 0) | ~mitior.same[np.maximum(v, 0)]
+            if other.any():
+                # lex mitior: the rule in force when it occurred, unless rb's is milder
+                sel = np.flatnonzero(other)
+                vj, rj = np.maximum(v[sel], 0), rule[sel]
+                exists = (v[sel] >= 0) & mitior.has[vj, rj]
+                old = _contribution(mitior.per_unit[vj, rj], mitior.ppu[vj, rj],
+                                    mitior.points[vj, rj], mitior.resolved_points[vj, rj],
+                                    mitior.half_life[vj, rj], p.value0[rows[sel]],
+                                    resolved_any[sel], a[sel])
+                old = np.where(exists & (a[sel] < mitior.expires[vj, rj]), old, 0.0)
+                contrib[sel] = np.maximum(contrib[sel], old)
         cell = p.scode[rows].astype(np.int64) * n_dims + comp.dim[rule]
         sums += np.bincount(cell, weights=contrib, minlength=n_subj * n_dims)
     sums2 = sums.reshape(n_subj, n_dims)
@@ -521,18 +630,42 @@ def _score_at(rb: Rulebook, comp: Compiled, p: _Prepared, t: int) -> tuple[_Scor
     return _Scores(dims, score), first_res
 
 
+def _interval(occ: I64, rec: I64, known: I64, notice: F64 | float,
+              max_days: F64 | float) -> tuple[I64, I64]:
+    """(start, cap) of ListDef.interval, vectorised; cap _NONE without max_duration."""
+    notice_us = np.round(np.asarray(notice, float) * US_PER_DAY).astype(np.int64)
+    start: I64 = np.maximum(occ, known) + notice_us
+    anchor = np.maximum(occ, rec) + notice_us
+    finite = np.isfinite(max_days)
+    cap_us = np.round(np.where(finite, max_days, 0.0) * US_PER_DAY).astype(np.int64)
+    cap: I64 = np.where(finite, anchor + cap_us, _NONE)
+    return start, cap
+
+
 def _record_list(p: _Prepared, comp: Compiled, list_type: str, notice: float,
-                 max_duration: float | None, first_res: I64, t: int) -> Bool:
+                 max_duration: float | None, first_res: I64, t: int,
+                 mitior: Mitior | None = None, li: int = 0) -> Bool:
     """Per subject: on the list at t. Each live record of the type (occurred ≤ t) lists
-    from recorded_at + notice to min(first resolution, recorded_at + notice + max)."""
+    as ListDef.interval says, until min(first resolution, the cap); under lex mitior
+    only within the interval the version in force when it occurred gives too."""
     on = np.zeros(len(p.subjects), bool)
     ti = comp.type_index[list_type]
     rows = np.flatnonzero((p.tcode == ti) & (p.occ <= t))
     if len(rows) == 0:
         return on
-    start = p.rec[rows] + days_to_us(notice)
-    end = (start + days_to_us(max_duration) if max_duration is not None
-           else np.full(len(rows), _NONE, np.int64))
+    start, end = _interval(p.occ[rows], p.rec[rows], p.known[rows], notice,
+                           max_duration if max_duration is not None else math.inf)
+    if mitior is not None:
+        v = mitior.version_of(p.occ[rows])
+        vj = np.maximum(v, 0)
+        other = (v < 0) | ~mitior.same[vj]
+        if other.any():
+            exists = (v >= 0) & mitior.list_has[vj, li]
+            s2, c2 = _interval(p.occ[rows], p.rec[rows], p.known[rows],
+                               mitior.list_notice[vj, li], mitior.list_max[vj, li])
+            start = np.where(other, np.maximum(start, s2), start)
+            end = np.where(other, np.minimum(end, c2), end)
+            end = np.where(other & ~exists, np.iinfo(np.int64).min, end)
     end = np.minimum(end, first_res[rows])
     inside = (start <= t) & (t < end)
     on[p.scode[rows[inside]]] = True
@@ -540,27 +673,36 @@ def _record_list(p: _Prepared, comp: Compiled, list_type: str, notice: float,
 
 
 def score_partition(rb: Rulebook, records: pa.Table, subjects: pa.Table | None, t: int,
-                    k: int, *, compiled: Compiled | None = None) -> pa.Table:
+                    k: int, *, compiled: Compiled | None = None,
+                    history: Sequence[ProgramVersion] | None = None) -> pa.Table:
     """Standings of every subject in one partition (records and subjects of a set of
     subjects; every record a void or resolution references must be in the same
-    partition, which subject partitioning guarantees)."""
+    partition, which subject partitioning guarantees). `history` — every version of the
+    program — turns on lex mitior, as in the reference engine."""
     comp = compiled or compile_rulebook(rb)
     p = _prepare(rb, comp, records, subjects, k)
-    sc, first_res = _score_at(rb, comp, p, t)
+    mitior = compile_mitior(rb, history, k)
+    sc, first_res = _score_at(rb, comp, p, t, mitior)
     n = len(p.subjects)
     memberships = np.zeros((n, len(rb.lists)), bool)
     again: dict[int, F64] = {}
     for li, x in enumerate(rb.lists):
         if x.enter_when.record is not None:
             memberships[:, li] = _record_list(p, comp, x.enter_when.record, x.notice,
-                                              x.max_duration, first_res, t) & p.applies
+                                              x.max_duration, first_res, t, mitior,
+                                              li) & p.applies
         else:
             assert x.enter_when.score_below is not None
             below = sc.score < x.enter_when.score_below
             if x.notice > 0:
+                # the score at t − notice as this ledger knew it then (reference
+                # _score_list): notice runs from when the system knew
                 t0 = t - days_to_us(x.notice)
                 if t0 not in again:
-                    again[t0] = _score_at(rb, comp, p, t0)[0].score
+                    k0 = min(k, t0)
+                    p0 = _prepare(rb, comp, records, subjects, k0, by_knowledge=True)
+                    s0 = _score_at(rb, comp, p0, t0, compile_mitior(rb, history, k0))[0]
+                    again[t0] = _align(s0.score, p0.subjects, p.subjects)
                 below &= again[t0] < x.enter_when.score_below
             memberships[:, li] = below & p.applies
     tier_idx = np.full(n, -1, np.int64)
@@ -582,8 +724,19 @@ def score_partition(rb: Rulebook, records: pa.Table, subjects: pa.Table | None, 
     return pa.table(cols, schema=output_schema(rb))
 
 
+def _align(values: F64, from_subjects: pa.Array, to_subjects: pa.Array) -> F64:
+    """values indexed by from_subjects, reindexed to to_subjects (both passes see the
+    same records and subjects, so this is the identity but for safety)."""
+    if from_subjects.equals(to_subjects):
+        return values
+    pos = {subj: i for i, subj in enumerate(from_subjects.to_pylist())}
+    return np.array([values[pos[subj]] if subj in pos else math.inf
+                     for subj in to_subjects.to_pylist()], float)
+
+
 def score_batches(rb: Rulebook, partitions: Iterable[tuple[pa.Table, pa.Table | None]],
-                  t: int, k: int, *, workers: int = 2) -> Iterator[pa.Table]:
+                  t: int, k: int, *, workers: int = 2,
+                  history: Sequence[ProgramVersion] | None = None) -> Iterator[pa.Table]:
     """Score partition after partition, in order.
 
     With workers > 1 the next partition is read (by the caller's iterator, in this
@@ -593,7 +746,7 @@ def score_batches(rb: Rulebook, partitions: Iterable[tuple[pa.Table, pa.Table | 
     comp = compile_rulebook(rb)
     if workers <= 1:
         for records, subjects in partitions:
-            yield score_partition(rb, records, subjects, t, k, compiled=comp)
+            yield score_partition(rb, records, subjects, t, k, compiled=comp, history=history)
         return
     from collections import deque
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -602,7 +755,7 @@ def score_batches(rb: Rulebook, partitions: Iterable[tuple[pa.Table, pa.Table | 
         pending: deque[Future[pa.Table]] = deque()
         for records, subjects in partitions:
             pending.append(pool.submit(score_partition, rb, records, subjects, t, k,
-                                       compiled=comp))
+                                       compiled=comp, history=history))
             if len(pending) >= workers:
                 yield pending.popleft().result()
         while pending:
@@ -611,14 +764,16 @@ def score_batches(rb: Rulebook, partitions: Iterable[tuple[pa.Table, pa.Table | 
 
 def score_records(rb: Rulebook, records: Iterable[Record] | pa.Table,
                   subjects: Iterable[tuple[str, str | None]] | pa.Table | None, t: int,
-                  k: int | None = None) -> pa.Table:
+                  k: int | None = None, *,
+                  history: Sequence[ProgramVersion] | None = None) -> pa.Table:
     """Convenience: one in-memory partition (tests, small ledgers, refreshes)."""
     table = records if isinstance(records, pa.Table) else records_to_table(records)
     subj = (subjects if isinstance(subjects, pa.Table) or subjects is None
             else subjects_to_table(subjects))
-    return score_partition(rb, table, subj, t, t if k is None else k)
+    return score_partition(rb, table, subj, t, t if k is None else k, history=history)
 
 
-__all__ = ["RECORD_SCHEMA", "SUBJECT_SCHEMA", "dimension_column", "output_schema",
+__all__ = ["RECORD_SCHEMA", "SUBJECT_SCHEMA", "Mitior", "compile_mitior", "dimension_column",
+           "output_schema",
            "records_to_table", "relevant_types", "score_batches", "score_partition",
            "score_records", "subjects_to_table"]

@@ -47,12 +47,28 @@ from socialcredit.scoring.partitions import (
 )
 
 CHUNK = 5_000
+#: Subjects written per transaction by a full run: small enough that a writer waiting
+#: for the lock waits well under a second.
+SLICE = 5_000
 Progress = Callable[[int, int], None]  # (subjects, records) done in the last partition
 
 
 def has_rows(conn: Connection) -> bool:
-    """Whether `score --all` ever ran: until then ingest has no rows to keep current."""
-    return conn.execute(select(standings.c.program).limit(1)).first() is not None
+    """Whether `score --all` ever ran (or is running): until then ingest has no rows to
+    keep current."""
+    return conn.execute(select(s.materialized.c.program).limit(1)).first() is not None
+
+
+def materialized_programs(conn: Connection) -> list[str]:
+    return [r[0] for r in conn.execute(select(s.materialized.c.program))]
+
+
+def _mark(conn: Connection, program: str, since: int) -> None:
+    """Record that `program` is materialized, before the first row is written: an
+    ingest committed while a run is under way refreshes its subjects' rows itself."""
+    if conn.execute(select(s.materialized.c.program).where(
+            s.materialized.c.program == program)).first() is None:
+        conn.execute(s.materialized.insert().values(program=program, since=since))
 
 
 def standing_rows(rb: Rulebook, program: str, table: pa.Table, t: int, k: int, now: int
@@ -77,6 +93,26 @@ def _write_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(standings.insert(), rows[i:i + CHUNK])
 
 
+def _replace_slice(ledger: Ledger, program: str, rows: list[dict[str, Any]], run: int
+                   ) -> None:
+    """Put one slice of a run's rows in place, in a short write transaction of its own:
+    rows older than the run go, rows refreshed by an ingest since the run started
+    (computed_at > run) stay — they are newer than what the run computed."""
+    for i in range(0, len(rows), SLICE):
+        part = rows[i:i + SLICE]
+        keys = [r["subject"] for r in part]
+        with ledger.write() as conn:
+            newer: set[str] = set()
+            for j in range(0, len(keys), 900):
+                chunk = keys[j:j + 900]
+                conn.execute(delete(standings).where(
+                    standings.c.program == program, standings.c.subject.in_(chunk),
+                    standings.c.computed_at <= run))
+                newer.update(r[0] for r in conn.execute(select(standings.c.subject).where(
+                    standings.c.program == program, standings.c.subject.in_(chunk))))
+            _write_rows(conn, [r for r in part if r["subject"] not in newer])
+
+
 def with_metadata(table: pa.Table, rb: Rulebook, program: str, t: int, k: int) -> pa.Table:
     """Parquet standings say which program version and which (t, k) they are."""
     meta = {b"socialcredit.program": program.encode(), b"socialcredit.version":
@@ -98,79 +134,92 @@ def score_all(ledger: Ledger, program: str | None, t: int, k: int, *,
               memory_limit: str | int | None = None, rows_per_partition: int | None = None,
               progress: Progress | None = None) -> tuple[str, Rulebook, int]:
     """Score every subject of the ledger under `program` at (t, k) with the batch engine,
-    partition by partition, into sc_standings (replacing the program's rows in one
-    transaction) and/or a Parquet file. Returns (program, rulebook, subjects)."""
+    partition by partition, into sc_standings and/or a Parquet file. Returns (program,
+    rulebook, subjects).
+
+    The run never holds the ledger's write lock for long: it reads one consistent
+    snapshot, and writes its rows in slices of SLICE subjects, each in a short
+    transaction of its own, so ingests, checks and decisions proceed while it runs.
+    Until the run ends the table holds the previous rows for the subjects not yet
+    reached (each row says the (at, known_at) it was computed for); rows an ingest
+    refreshes meanwhile are newer than the run's and are kept."""
     name = ledger.resolve_program(program)
+    versions = ledger.program_versions(name)
     rb = ledger.version_in_force(name, t, k).rulebook
     rows = rows_per_partition or rows_for_memory(memory_limit)
     comp = compile_rulebook(rb)
     writer: pq.ParquetWriter | None = None
     count = 0
-    now = ledger.clock()
-    with ledger.engine.begin() as conn:
-        if table:
-            conn.execute(delete(standings).where(standings.c.program == name))
-        try:
-            for recs, subs in _counting(store_partitions(ledger, rb, k,
-                                                         rows_per_partition=rows), progress):
-                res = score_partition(rb, recs, subs, t, k, compiled=comp)
-                count += res.num_rows
-                if out is not None:
-                    res = with_metadata(res, rb, name, t, k)
-                    if writer is None:
-                        writer = pq.ParquetWriter(str(out), res.schema)
-                    writer.write_table(res)
-                if table:
-                    _write_rows(conn, standing_rows(rb, name, res, t, k, now))
-            if out is not None and writer is None:  # no subjects: still a valid file
-                from socialcredit.scoring.batch import output_schema
+    run = 0
+    if table:
+        with ledger.write() as conn:
+            run = ledger.committed(conn)
+            _mark(conn, name, run)
+    try:
+        for recs, subs in _counting(store_partitions(ledger, rb, k,
+                                                     rows_per_partition=rows), progress):
+            res = score_partition(rb, recs, subs, t, k, compiled=comp, history=versions)
+            count += res.num_rows
+            if out is not None:
+                res = with_metadata(res, rb, name, t, k)
+                if writer is None:
+                    writer = pq.ParquetWriter(str(out), res.schema)
+                writer.write_table(res)
+            if table:
+                _replace_slice(ledger, name, standing_rows(rb, name, res, t, k, run), run)
+        if out is not None and writer is None:  # no subjects: still a valid file
+            from socialcredit.scoring.batch import output_schema
 
-                pq.write_table(with_metadata(output_schema(rb).empty_table(), rb, name, t, k),
-                               str(out))
-        finally:
-            if writer is not None:
-                writer.close()
+            pq.write_table(with_metadata(output_schema(rb).empty_table(), rb, name, t, k),
+                           str(out))
+    finally:
+        if writer is not None:
+            writer.close()
     return name, rb, count
 
 
 def load_standings(ledger: Ledger, program: str, rb: Rulebook, parquet: str | Path, t: int,
                    k: int) -> int:
-    """Put standings computed elsewhere (the Spark engine's Parquet) into sc_standings."""
-    now = ledger.clock()
+    """Put standings computed elsewhere (the Spark engine's Parquet) into sc_standings,
+    in slices as `score_all` does."""
+    with ledger.write() as conn:
+        run = ledger.committed(conn)
+        _mark(conn, program, run)
     n = 0
-    with ledger.engine.begin() as conn:
-        conn.execute(delete(standings).where(standings.c.program == program))
-        data = ds.dataset(str(parquet), format="parquet")
-        for batch in data.to_batches(batch_size=50_000):
-            rows = standing_rows(rb, program, pa.Table.from_batches([batch]), t, k, now)
-            _write_rows(conn, rows)
-            n += len(rows)
+    data = ds.dataset(str(parquet), format="parquet")
+    for batch in data.to_batches(batch_size=50_000):
+        rows = standing_rows(rb, program, pa.Table.from_batches([batch]), t, k, run)
+        _replace_slice(ledger, program, rows, run)
+        n += len(rows)
     return n
 
 
-def refresh_standings(ledger: Ledger, conn: Connection, subjects: set[str]) -> None:
+def refresh_standings(ledger: Ledger, conn: Connection, subjects: set[str], at: int
+                      ) -> None:
     """Bring the materialized standings of `subjects` up to date, inside the caller's
-    transaction (ingest calls it after inserting records), for every program that has
-    materialized standings. A no-op when ``score --all`` never ran on this ledger.
+    transaction (ingest calls it after inserting records, at its transaction time
+    `at`), for every program that is materialized. A no-op when ``score --all`` never
+    ran on this ledger.
 
-    t = k = the ledger's clock (never earlier than anything recorded), the same
-    instant a decision made right now would use; the rows are computed by the batch
-    engine, so they equal a fresh ``score --all`` at that instant."""
-    if not subjects or not has_rows(conn):
+    t = k = `at`, the instant the records just stored were stamped with and a decision
+    made right after would use; the rows are computed by the batch engine, so they
+    equal a fresh ``score --all`` at that instant."""
+    if not subjects:
         return
-    programs = [r[0] for r in conn.execute(select(standings.c.program).distinct())]
+    programs = materialized_programs(conn)
     if not programs:
         return
-    t = ledger.tick(conn)
-    now = ledger.clock()
+    t = at
+    now = at
     keys = sorted(subjects)
     for name in programs:
         try:
-            rb = ledger.version_in_force(name, t, t).rulebook
+            rb = ledger.version_in_force(name, t, t, conn).rulebook
         except LedgerError:  # no version of this program in force now: nothing to refresh
             continue
         recs, subs = fetch_partition(conn, rb, t, None, None, subjects=keys)
-        res = score_partition(rb, recs, subs, t, t)
+        res = score_partition(rb, recs, subs, t, t,
+                              history=ledger.program_versions(name, conn))
         for i in range(0, len(keys), 900):
             conn.execute(delete(standings).where(standings.c.program == name,
                                                  standings.c.subject.in_(keys[i:i + 900])))
@@ -203,5 +252,6 @@ def totals(ledger: Ledger) -> tuple[int, int]:
     return n_s, n_r
 
 
-__all__ = ["has_rows", "load_standings", "read_standing", "refresh_standings", "score_all",
-           "standing_rows", "standings", "totals", "with_metadata"]
+__all__ = ["SLICE", "has_rows", "load_standings", "materialized_programs", "read_standing",
+           "refresh_standings", "score_all", "standing_rows", "standings", "totals",
+           "with_metadata"]

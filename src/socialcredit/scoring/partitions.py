@@ -113,7 +113,7 @@ def fetch_partition(conn: Connection, rb: Rulebook, k: int, lo: str | None, hi: 
     one range, or of an explicit list of subjects."""
     c = s.records.c
     cols = [c.record_id, c.subject, c.type, c.kind, c.occurred_at, c.recorded_at,
-            c.value_num, c.value_text, c.ref]
+            c.value_num, c.value_text, c.ref, c.ingested_at]
     sc = s.subjects.c
     if subjects is not None:
         recs: list[Sequence[object]] = []
@@ -151,7 +151,7 @@ def score_ledger(ledger: Ledger, program: str | None, t: int, k: int, *,
     rb = ledger.version_in_force(name, t, k).rulebook
     rows = rows_per_partition or rows_for_memory(memory_limit)
     yield from score_batches(rb, store_partitions(ledger, rb, k, rows_per_partition=rows),
-                             t, k)
+                             t, k, history=ledger.program_versions(name))
 
 
 # -- Parquet ledgers -------------------------------------------------------------------------
@@ -202,6 +202,14 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 def _read_split(data: ds.Dataset, flt: object, schema: pa.Schema, splits: int, j: int
                 ) -> pa.Table:
+    missing = [f for f in schema.names if f not in data.schema.names]
+    if missing:  # an export from before a column existed (ingested_at): nulls
+        got = _read_split(data, flt, pa.schema([f for f in schema if f.name not in missing]),
+                          splits, j)
+        for name in missing:
+            got = got.append_column(schema.field(name),
+                                    pa.nulls(got.num_rows, schema.field(name).type))
+        return got.select(schema.names)
     if splits == 1:
         return _conform(data.to_table(columns=schema.names, filter=flt), schema)
     parts = []
@@ -222,7 +230,7 @@ def score_parquet(root: str | Path, program: str | None, t: int, k: int, *,
     rb = pick_version(versions, name, t, k).rulebook
     rows = rows_per_partition or rows_for_memory(memory_limit)
     yield from score_batches(rb, parquet_partitions(root, rb, k, rows_per_partition=rows),
-                             t, k)
+                             t, k, history=[pv for pv in versions if pv.program == name])
 
 
 __all__ = ["BYTES_PER_RECORD", "fetch_partition", "parquet_partitions", "parse_memory",

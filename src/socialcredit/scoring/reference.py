@@ -6,10 +6,11 @@ against, so every line should be checkable against the contract by reading it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from socialcredit.ledger.model import Record
-from socialcredit.rulebook.model import Attribute, Bin, ListDef, Rulebook
+from socialcredit.ledger.model import ProgramVersion, Record
+from socialcredit.ledger.versions import version_at
+from socialcredit.rulebook.model import Attribute, Bin, ListDef, Rule, Rulebook
 from socialcredit.scoring.standing import (
     AttributeScore,
     Contribution,
@@ -36,10 +37,14 @@ def age_days(t: int, occurred_at: int) -> float:
 
 
 class _View:
-    """The ledger as known at k, up to t: voids, resolutions, and records by type."""
+    """The ledger as known at k, up to t: voids, resolutions, and records by type.
 
-    def __init__(self, records: Iterable[Record], t: int, k: int) -> None:
-        known = [r for r in records if r.recorded_at <= k]
+    With by_knowledge, "known at k" means what this ledger itself knew by k (a
+    backfilled record from when it was backfilled), which is what notice runs from."""
+
+    def __init__(self, records: Iterable[Record], t: int, k: int,
+                 by_knowledge: bool = False) -> None:
+        known = [r for r in records if (r.known_at if by_knowledge else r.recorded_at) <= k]
         # clause 3: a void known at k withdraws its target whatever the void's occurred_at
         self.voided = {r.ref for r in known if r.kind == "void" and r.ref}
         self.by_type: dict[str, list[Record]] = {}
@@ -100,32 +105,117 @@ def _attribute(i: int, a: Attribute, view: _View, t: int) -> AttributeScore:
     return AttributeScore(i, a.record, a.dimension, latest.record_id, latest.value, bi, b.points)
 
 
-def _record_list_entries(x: ListDef, view: _View, t: int) -> list[ListEntry]:
+class _Laws:
+    """Which version's rules judge a record (no retroactive punishment): the version in
+    force when the conduct occurred, unless the version in force at t is milder.
+
+    Without a history every record is judged by the one rulebook given."""
+
+    def __init__(self, rb: Rulebook, history: Sequence[ProgramVersion] | None, k: int) -> None:
+        self.rb = rb
+        self.history = [pv for pv in history or () if pv.published_at <= k]
+        self.k = k
+        self._cache: dict[int, Rulebook | None] = {}
+
+    def at_conduct(self, r: Record) -> Rulebook | None:
+        """The rulebook in force when r occurred (as known at k); None where no version
+        of the program was in force then."""
+        if not self.history:
+            return self.rb
+        if r.occurred_at not in self._cache:
+            pv = version_at(self.history, r.occurred_at, self.k)
+            self._cache[r.occurred_at] = pv.rulebook if pv is not None else None
+        return self._cache[r.occurred_at]
+
+
+def counterpart(rb: Rulebook, rule_index: int, other: Rulebook | None) -> Rule | None:
+    """The rule of `other` in the same place as rb's rule `rule_index`: the n-th rule on
+    the same record type (None: `other` does not score it so)."""
+    if other is None:
+        return None
+    rule = rb.rules[rule_index]
+    n = sum(1 for r in rb.rules[:rule_index] if r.record == rule.record)
+    same = [r for r in other.rules if r.record == rule.record]
+    return same[n] if n < len(same) else None
+
+
+def rule_contribution(rule: Rule, r: Record, age: float, resolved: bool
+                      ) -> tuple[float, float]:
+    """(points, contribution) of a record under one rule at its age; (0, 0) once the
+    rule would no longer count it."""
+    if rule.expires is not None and not age < rule.expires:
+        return 0.0, 0.0
+    if rule.points is not None:
+        points = rule.points
+    else:
+        assert rule.points_per_unit is not None
+        v = r.value_num
+        points = rule.points_per_unit * v if v is not None else 0.0
+    if resolved and rule.resolved_points is not None:
+        points = rule.resolved_points
+    contribution = (points * 0.5 ** (age / rule.half_life)
+                    if rule.half_life is not None else points)
+    return points, contribution
+
+
+def listing_interval(x: ListDef, r: Record, then: Rulebook | None, *, lex_mitior: bool = True
+                     ) -> tuple[int, int, int | None] | None:
+    """(notice_from, start, cap) of the listing r causes on x, or None. Under lex
+    mitior (`then`: the version in force when the conduct occurred, None if none was)
+    the listing lasts only while that version would also have listed it: the two
+    intervals' intersection; no listing if it would not have listed it at all."""
+    notice_from, start, cap = x.interval(r.occurred_at, r.recorded_at, r.known_at)
+    if not lex_mitior:
+        return notice_from, start, cap
+    old = next((y for y in (then.lists if then is not None else ())
+                if y.id == x.id and y.enter_when.record == x.enter_when.record), None)
+    if old is None:  # not listable when it occurred: no retroactive listing
+        return None
+    if old is x or old == x:
+        return notice_from, start, cap
+    nf2, start2, cap2 = old.interval(r.occurred_at, r.recorded_at, r.known_at)
+    caps = [c for c in (cap, cap2) if c is not None]
+    return max(notice_from, nf2), max(start, start2), min(caps) if caps else None
+
+
+def _record_list_entries(x: ListDef, view: _View, t: int, laws: _Laws | None
+                         ) -> list[ListEntry]:
     assert x.enter_when.record is not None
     out = []
     for r in view.by_type.get(x.enter_when.record, ()):
-        start = r.recorded_at + days_to_us(x.notice)
-        cap = start + days_to_us(x.max_duration) if x.max_duration is not None else None
+        got = listing_interval(x, r, laws.at_conduct(r) if laws is not None else None,
+                               lex_mitior=laws is not None)
+        if got is None:
+            continue
+        notice_from, start, cap = got
         res = view.first_resolution.get(r.record_id)
         end, ended_by = cap, ("max_duration" if cap is not None else None)
         if res is not None and (end is None or res.occurred_at < end):
             end, ended_by = res.occurred_at, res.record_id
-        out.append(ListEntry(x.id, x.kind, x.public, r.record_id, r.recorded_at, start, end,
+        out.append(ListEntry(x.id, x.kind, x.public, r.record_id, notice_from, start, end,
                              ended_by))
     return out
 
 
 def score_only(rb: Rulebook, subject_kind: str | None, records: Iterable[Record], t: int,
-               k: int) -> float:
-    return standing(rb, "", subject_kind, records, t, k, with_lists=False).score
+               k: int, *, history: Sequence[ProgramVersion] | None = None,
+               by_knowledge: bool = False) -> float:
+    return standing(rb, "", subject_kind, records, t, k, with_lists=False, history=history,
+                    by_knowledge=by_knowledge).score
 
 
 def standing(rb: Rulebook, subject: str, subject_kind: str | None,
              records: Iterable[Record], t: int, k: int, *, program: str | None = None,
-             with_lists: bool = True, now: int | None = None) -> Standing:
+             with_lists: bool = True, now: int | None = None,
+             history: Sequence[ProgramVersion] | None = None,
+             by_knowledge: bool = False) -> Standing:
+    """The standing under rb (the version in force at t). `history` — every version of
+    the program — turns on lex mitior: each record's points come from the version in
+    force when it occurred unless rb treats it more favourably."""
     records = list(records)
     applies = rb.applies_to(subject_kind)  # clause 1, first half
-    view = _View(records if applies else (), t, k)
+    view = _View(records if applies else (), t, k, by_knowledge)
+    laws = _Laws(rb, history, k) if history else None
     notes: list[str] = []
     if not applies:
         notes.append(f"program {rb.rulebook} applies to {', '.join(rb.subjects)}; this subject "
@@ -144,19 +234,22 @@ def standing(rb: Rulebook, subject: str, subject_kind: str | None,
             counting.sort(key=lambda ra: (ra[0].occurred_at, ra[0].record_id), reverse=True)
             counting = counting[: rule.max_count]
         for r, age in counting:
-            if rule.points is not None:
-                points = rule.points
-            else:
-                assert rule.points_per_unit is not None
-                v = r.value_num
-                points = rule.points_per_unit * v if v is not None else 0.0
             resolved = r.record_id in view.first_resolution
-            if resolved and rule.resolved_points is not None:
-                points = rule.resolved_points
-            contribution = (points * 0.5 ** (age / rule.half_life)
-                            if rule.half_life is not None else points)
+            points, contribution = rule_contribution(rule, r, age, resolved)
+            under = None
+            if laws is not None:
+                then = laws.at_conduct(r)
+                if then is not rb and (then is None or then.sha256 != rb.sha256):
+                    # lex mitior: the rule in force when it occurred, unless rb's is milder
+                    old = counterpart(rb, i, then)
+                    p0, c0 = (rule_contribution(old, r, age, resolved) if old is not None
+                              else (0.0, 0.0))
+                    if c0 > contribution:
+                        points, contribution = p0, c0
+                        under = then.version if then is not None else "none"
             contributions.append(Contribution(r.record_id, r.type, i, rule.dimension, points,
-                                              contribution, r.occurred_at, age, resolved, label))
+                                              contribution, r.occurred_at, age, resolved, label,
+                                              under))
 
     attributes = [_attribute(i, a, view, t) for i, a in enumerate(rb.attributes)] if applies \
         else [AttributeScore(i, a.record, a.dimension, None, None, None, a.missing)
@@ -180,9 +273,9 @@ def standing(rb: Rulebook, subject: str, subject_kind: str | None,
     if with_lists:
         for x in rb.lists:
             if x.enter_when.record is not None:
-                candidates = _record_list_entries(x, view, t) if applies else []
+                candidates = _record_list_entries(x, view, t, laws) if applies else []
             else:
-                candidates = _score_list(rb, x, subject_kind, records, t, k, score)
+                candidates = _score_list(rb, x, subject_kind, records, t, k, score, history)
             on = False
             for e in candidates:
                 if e.start is not None and e.start <= t and (e.end is None or t < e.end):
@@ -203,18 +296,23 @@ def standing(rb: Rulebook, subject: str, subject_kind: str | None,
 
 
 def _score_list(rb: Rulebook, x: ListDef, subject_kind: str | None, records: list[Record],
-                t: int, k: int, score: float) -> list[ListEntry]:
+                t: int, k: int, score: float,
+                history: Sequence[ProgramVersion] | None = None) -> list[ListEntry]:
     """Score lists (implementation-defined, documented in docs/semantics.md): the subject
-    is listed at t iff its score is below the threshold at t and was already below it at
-    t − notice (as known at k), so a warning always precedes effect by the notice period;
-    membership ends as soon as the score recovers (every negative point expires, so it
-    cannot be permanent)."""
+    is listed at t iff its score is below the threshold at t (as known at k) and the
+    ledger already knew, at t − notice, that its score then was below it (records this
+    ledger knew by min(k, t − notice)), so a warning always precedes effect by the notice
+    period from the moment the system knew — a late-arriving record cannot list anyone
+    at once; membership ends as soon as the score recovers (every negative point
+    expires, so it cannot be permanent)."""
     assert x.enter_when.score_below is not None
     threshold = x.enter_when.score_below
     if not rb.applies_to(subject_kind) or not score < threshold:
         return []
     notice_from = t - days_to_us(x.notice)
-    if x.notice > 0 and not score_only(rb, subject_kind, records, notice_from, k) < threshold:
+    if x.notice > 0 and not score_only(rb, subject_kind, records, notice_from,
+                                       min(k, notice_from), history=history,
+                                       by_knowledge=True) < threshold:
         # below now, but not for the whole notice period: notified, not yet in effect
         return [ListEntry(x.id, x.kind, x.public, None, t, t + days_to_us(x.notice), None,
                           None)]

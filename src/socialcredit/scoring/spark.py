@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+from collections.abc import Sequence
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,13 @@ from typing import Any
 from socialcredit.ledger.model import ProgramVersion
 from socialcredit.ledger.versions import choose_program, pick_version, program_names
 from socialcredit.rulebook.model import Rulebook
-from socialcredit.scoring.batch import dimension_column, float_or_none, relevant_types
+from socialcredit.scoring.batch import (
+    Mitior,
+    compile_mitior,
+    dimension_column,
+    float_or_none,
+    relevant_types,
+)
 from socialcredit.timeutil import US_PER_DAY, days_to_us, now_us, parse_instant
 
 DataFrame = Any  # pyspark.sql.DataFrame (pyspark is an optional dependency)
@@ -48,19 +56,39 @@ def _F() -> Any:
     return functions
 
 
-def load_ledger(spark: SparkSession, root: str | Path, rb: Rulebook, k: int
-                ) -> tuple[DataFrame, DataFrame]:
-    """(records known at k that a standing under rb can read, subjects), from Parquet."""
+def load_ledger(spark: SparkSession, root: str | Path, rb: Rulebook, k: int,
+                by_knowledge: bool = False) -> tuple[DataFrame, DataFrame]:
+    """(records known at k that a standing under rb can read, subjects), from Parquet.
+    With by_knowledge, "known at k" is what this ledger knew by k (a backfilled record
+    from when it was backfilled): what notice runs from."""
     F = _F()
     base = str(root).rstrip("/")
-    recs = (spark.read.parquet(f"{base}/records")
-            .select("record_id", "subject", "type", "kind", "occurred_at", "recorded_at",
-                    "value_num", "value_text", "ref")
-            .where((F.col("recorded_at") <= F.lit(k)) & (
+    raw = spark.read.parquet(f"{base}/records")
+    if "ingested_at" not in raw.columns:  # an export from before the column existed
+        raw = raw.withColumn("ingested_at", F.lit(None).cast("long"))
+    recs = (raw.select("record_id", "subject", "type", "kind", "occurred_at", "recorded_at",
+                       "value_num", "value_text", "ref", "ingested_at")
+            .withColumn("known_at", F.greatest(F.col("recorded_at"), F.coalesce(
+                F.col("ingested_at"), F.col("recorded_at"))))
+            .where((F.col("known_at" if by_knowledge else "recorded_at") <= F.lit(k)) & (
                 F.col("kind").isin("void", "resolution")
                 | F.col("type").isin(relevant_types(rb) or ["\x00"]))))
     subs = spark.read.parquet(f"{base}/subjects").select("subject", "kind")
     return recs, subs
+
+
+def _version_index(mitior: Mitior) -> Any:
+    """Per record: the index of the version in force when it occurred (−1: none), as
+    Mitior.version_of computes it."""
+    F = _F()
+    expr = F.lit(-1)
+    for eff in mitior.effective.tolist():
+        expr = expr + F.when(F.col("occurred_at") >= F.lit(int(eff)), 1).otherwise(0)
+    return expr
+
+
+def _nan_none(x: float) -> float | None:
+    return None if math.isnan(x) or math.isinf(x) else float(x)
 
 
 def _live(rb: Rulebook, recs: DataFrame, subs: DataFrame) -> DataFrame:
@@ -73,8 +101,8 @@ def _live(rb: Rulebook, recs: DataFrame, subs: DataFrame) -> DataFrame:
     return mine.join(voids, ["subject", "record_id"], "left_anti")
 
 
-def _scores(spark: SparkSession, rb: Rulebook, live: DataFrame, subs: DataFrame, t: int
-            ) -> tuple[DataFrame, DataFrame]:
+def _scores(spark: SparkSession, rb: Rulebook, live: DataFrame, subs: DataFrame, t: int,
+            mitior: Mitior | None = None) -> tuple[DataFrame, DataFrame]:
     """(subject, subject_kind, dim_…, score) for every subject at t, and the counting
     candidates (for record lists)."""
     from pyspark.sql import Window
@@ -104,13 +132,37 @@ def _scores(spark: SparkSession, rb: Rulebook, live: DataFrame, subs: DataFrame,
                                                           F.col("record_id").desc())
         x = x.withColumn("rn", F.row_number().over(w)).where(
             F.col("max_count").isNull() | (F.col("rn") <= F.col("max_count")))
-        pts = F.when(F.col("per_unit"),
-                     F.col("ppu") * F.coalesce(F.col("value_num"), F.lit(0.0))
-                     ).otherwise(F.col("points"))
-        pts = F.when(F.col("res_occ").isNotNull() & F.col("rp").isNotNull(),
-                     F.col("rp")).otherwise(pts)
-        contrib = F.when(F.col("hl").isNotNull(),
-                         pts * F.pow(F.lit(0.5), F.col("age") / F.col("hl"))).otherwise(pts)
+        def contribution(pre: str) -> Any:
+            pts = F.when(F.col(f"{pre}per_unit"),
+                         F.col(f"{pre}ppu") * F.coalesce(F.col("value_num"), F.lit(0.0))
+                         ).otherwise(F.col(f"{pre}points"))
+            pts = F.when(F.col("res_occ").isNotNull() & F.col(f"{pre}rp").isNotNull(),
+                         F.col(f"{pre}rp")).otherwise(pts)
+            return F.when(F.col(f"{pre}hl").isNotNull(),
+                          pts * F.pow(F.lit(0.5), F.col("age") / F.col(f"{pre}hl"))
+                          ).otherwise(pts)
+
+        contrib = contribution("")
+        if mitior is not None:
+            # lex mitior: the counterpart rule of the version in force when it occurred,
+            # unless rb's is milder (Mitior; reference.counterpart)
+            n_v, n_r = mitior.has.shape
+            old_rules = spark.createDataFrame(
+                [(v, i, bool(mitior.same[v]), bool(mitior.has[v, i]),
+                  float(mitior.points[v, i]), bool(mitior.per_unit[v, i]),
+                  float(mitior.ppu[v, i]), _nan_none(mitior.half_life[v, i]),
+                  _nan_none(mitior.expires[v, i]), _nan_none(mitior.resolved_points[v, i]))
+                 for v in range(n_v) for i in range(n_r)],
+                "o_v int, rule int, o_same boolean, o_has boolean, o_points double, "
+                "o_per_unit boolean, o_ppu double, o_hl double, o_expires double, "
+                "o_rp double")
+            x = (x.withColumn("o_v", _version_index(mitior))
+                 .join(F.broadcast(old_rules), ["o_v", "rule"], "left"))
+            old = F.when(F.col("o_has") & (F.col("o_expires").isNull()
+                                           | (F.col("age") < F.col("o_expires"))),
+                         contribution("o_")).otherwise(F.lit(0.0))
+            contrib = F.when(F.coalesce(F.col("o_same"), F.lit(False)), contrib).otherwise(
+                F.greatest(contrib, old))
         parts.append(x.select("subject", "dim", contrib.alias("c")))
     for a in rb.attributes:
         f = cand.where(F.col("type") == a.record)
@@ -174,24 +226,50 @@ def _scores(spark: SparkSession, rb: Rulebook, live: DataFrame, subs: DataFrame,
                       *[dimension_column(d.id) for d in rb.dimensions]), cand
 
 
-def standings_frame(spark: SparkSession, root: str | Path, rb: Rulebook, t: int, k: int
-                    ) -> DataFrame:
-    """The standings DataFrame: subject, subject_kind, score, tier, dim_…, lists."""
+def _interval(notice: Any, max_days: Any) -> tuple[Any, Any]:
+    """(start, cap) of ListDef.interval as columns (notice and max_days in days; a null
+    max_days: no cap)."""
+    F = _F()
+    n_us = (notice * F.lit(float(US_PER_DAY))).cast("long")
+    start = F.greatest(F.col("occurred_at"), F.col("known_at")) + n_us
+    anchor = F.greatest(F.col("occurred_at"), F.col("recorded_at")) + n_us
+    cap = F.when(max_days.isNotNull(),
+                 anchor + (max_days * F.lit(float(US_PER_DAY))).cast("long"))
+    return start, cap
+
+
+def standings_frame(spark: SparkSession, root: str | Path, rb: Rulebook, t: int, k: int,
+                    history: Sequence[ProgramVersion] | None = None) -> DataFrame:
+    """The standings DataFrame: subject, subject_kind, score, tier, dim_…, lists.
+    `history` (every version of the program) turns on lex mitior."""
     F = _F()
     recs, subs = load_ledger(spark, root, rb, k)
     live = _live(rb, recs, subs)
-    scores, cand = _scores(spark, rb, live, subs, t)
+    mitior = compile_mitior(rb, history, k)
+    scores, cand = _scores(spark, rb, live, subs, t, mitior)
     applies = F.col("subject_kind").isin(*rb.subjects)
     conds = []
     for li, x in enumerate(rb.lists):
         flag = f"_l{li}"
         if x.enter_when.record is not None:
-            start = F.col("recorded_at") + F.lit(days_to_us(x.notice))
-            cap = (start + F.lit(days_to_us(x.max_duration)) if x.max_duration is not None
-                   else F.lit(None).cast("long"))
+            start, cap = _interval(F.lit(float(x.notice)), F.lit(
+                float(x.max_duration) if x.max_duration is not None else None).cast("double"))
+            rows = cand.where(F.col("type") == x.enter_when.record)
+            if mitior is not None:
+                olds = spark.createDataFrame(
+                    [(v, bool(mitior.same[v]), bool(mitior.list_has[v, li]),
+                      float(mitior.list_notice[v, li]), _nan_none(mitior.list_max[v, li]))
+                     for v in range(len(mitior.effective))],
+                    "o_v int, l_same boolean, l_has boolean, l_notice double, l_max double")
+                rows = (rows.withColumn("o_v", _version_index(mitior))
+                        .join(F.broadcast(olds), "o_v", "left"))
+                s2, c2 = _interval(F.col("l_notice"), F.col("l_max"))
+                same = F.coalesce(F.col("l_same"), F.lit(False))
+                start = F.when(same, start).otherwise(F.greatest(start, s2))
+                cap = F.when(same, cap).otherwise(F.least(cap, c2))
+                rows = rows.where(same | F.coalesce(F.col("l_has"), F.lit(False)))
             end = F.least(cap, F.col("res_occ"))
-            on = (cand.where(F.col("type") == x.enter_when.record)
-                  .where((start <= F.lit(t)) & (end.isNull() | (F.lit(t) < end)))
+            on = (rows.where((start <= F.lit(t)) & (end.isNull() | (F.lit(t) < end)))
                   .select("subject").distinct().withColumn(flag, F.lit(True)))
             scores = scores.join(on, "subject", "left")
             cond = F.coalesce(F.col(flag), F.lit(False)) & applies
@@ -199,8 +277,13 @@ def standings_frame(spark: SparkSession, root: str | Path, rb: Rulebook, t: int,
             thr = float(x.enter_when.score_below)  # type: ignore[arg-type]
             cond = applies & (F.col("score") < F.lit(thr))
             if x.notice > 0:
+                # the score at t − notice as this ledger knew it then (reference
+                # _score_list): notice runs from when the system knew
                 t0 = t - days_to_us(x.notice)
-                before, _ = _scores(spark, rb, live, subs, t0)
+                k0 = min(k, t0)
+                recs0, _ = load_ledger(spark, root, rb, k0, by_knowledge=True)
+                before, _ = _scores(spark, rb, _live(rb, recs0, subs), subs, t0,
+                                    compile_mitior(rb, history, k0))
                 scores = scores.join(before.select("subject", F.col("score").alias(
                     f"_b{li}")), "subject", "left")
                 cond = cond & (F.col(f"_b{li}") < F.lit(thr))
@@ -229,7 +312,8 @@ def score_with_spark(spark: SparkSession, root: str | Path, dest: str | Path,
     versions = program_versions(spark, root)
     name = choose_program(program_names(versions), program)
     rb = pick_version(versions, name, t, k).rulebook
-    df = standings_frame(spark, root, rb, t, k).cache()
+    df = standings_frame(spark, root, rb, t, k,
+                         [pv for pv in versions if pv.program == name]).cache()
     df.write.mode("overwrite").parquet(str(dest))
     n = int(df.count())
     df.unpersist()

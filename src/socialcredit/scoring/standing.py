@@ -20,13 +20,19 @@ class Contribution:
     age_days: float
     resolved: bool
     label: str | None = None
+    # lex mitior: the version whose rule scored it, when not the version in force at t
+    # ("none": no version was in force when it occurred, so it counts nothing against)
+    scored_under: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"record_id": self.record_id, "type": self.type, "rule": self.rule,
-                "dimension": self.dimension, "points": self.points,
-                "contribution": self.contribution,
-                "occurred_at": format_instant(self.occurred_at),
-                "age_days": self.age_days, "resolved": self.resolved, "label": self.label}
+        out = {"record_id": self.record_id, "type": self.type, "rule": self.rule,
+               "dimension": self.dimension, "points": self.points,
+               "contribution": self.contribution,
+               "occurred_at": format_instant(self.occurred_at),
+               "age_days": self.age_days, "resolved": self.resolved, "label": self.label}
+        if self.scored_under is not None:
+            out["scored_under"] = self.scored_under
+        return out
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from socialcredit.events import EventSink
 from socialcredit.ledger.store import Clock, Ledger
 from socialcredit.principals import Principal
 from socialcredit.rulebook.baseline import enforce_baseline
+from socialcredit.rulebook.catalogue import Catalogue
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.service.context import Context
 from socialcredit.timeutil import now_us
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from socialcredit.service.notices import Notices, Outbox
     from socialcredit.service.population import Population
     from socialcredit.service.principals import Principals
-    from socialcredit.service.programs import Programs, Providers
+    from socialcredit.service.programs import Catalogues, Programs, Providers
     from socialcredit.service.public import PublicLists
     from socialcredit.service.retention import Retention
     from socialcredit.service.standings import Standings
@@ -89,17 +90,23 @@ class Service:
 
     @classmethod
     def create(cls, rulebook: Rulebook, db: str | None = None, *, clock: Clock = now_us,
-               effective: int | None = None, origin: str | None = None) -> Service:
-        """A new ledger with a first program. Refuses a rulebook that crosses a line
-        before anything is created; run again after a failed first publication, it
-        finishes the ledger rather than refusing."""
+               effective: int | None = None, origin: str | None = None,
+               catalogue: Catalogue | None = None) -> Service:
+        """A new ledger with a first program (and the catalogue it cites: `catalogue`,
+        or the shipped one of that name). Refuses a rulebook that crosses a line before
+        anything is created; run again after a failed first publication, it finishes the
+        ledger rather than refusing."""
         enforce_baseline(rulebook)
         svc = cls.create_empty(db, clock=clock, origin=origin)
         if svc.ledger.program_versions():
             svc.close()
             raise LedgerError(f"a ledger already exists at {svc.ledger.display_url}",
                               code="ledger.exists")
-        svc.programs.publish(rulebook, effective=effective)
+        try:
+            svc.programs.publish(rulebook, effective=effective, catalogue=catalogue)
+        except BaseException:
+            svc.close()
+            raise
         return svc
 
     @classmethod
@@ -121,6 +128,7 @@ class Service:
             create_tables(conn)
             ledger.set_meta(conn, "schema_version", SCHEMA_VERSION)
             ledger.set_meta(conn, "created_at", str(ledger.clock()))
+            ledger.init_clock(conn)
             if conn.execute(select(keys.c.id)).first() is None:
                 create_key(conn, origin=origin or default_origin(ledger))
         return cls(Context(ledger, _sink()))
@@ -171,6 +179,12 @@ class Service:
         from socialcredit.service.programs import Programs
 
         return Programs(self.ctx)
+
+    @cached_property
+    def catalogues(self) -> Catalogues:
+        from socialcredit.service.programs import Catalogues
+
+        return Catalogues(self.ctx)
 
     @cached_property
     def providers(self) -> Providers:

@@ -236,7 +236,7 @@ _RECORD_COLS = (s.records.c.seq, s.records.c.record_id, s.records.c.provider,
                 s.records.c.subject, s.records.c.type, s.records.c.kind,
                 s.records.c.occurred_at, s.records.c.recorded_at, s.records.c.value_num,
                 s.records.c.value_text, s.records.c.evidence, s.records.c.ref,
-                s.records.c.batch, s.records.c.digest)
+                s.records.c.ingested_at, s.records.c.batch, s.records.c.digest)
 
 
 def _stream_records(conn: Connection, chunk: int = 20_000) -> Iterator[Any]:
@@ -259,7 +259,7 @@ def _records(conn: Connection, ledger: Ledger, log: _Leaves, report: LedgerRepor
     legacy = 0
     for row in _stream_records(conn):
         report.records += 1
-        seq, rid, batch, digest = int(row[0]), row[1], row[12], row[13]
+        seq, rid, batch, digest = int(row[0]), row[1], row[13], row[14]
         who = f"record {rid!r} (seq {seq}"
         if batch is None:
             if legacy_below is not None and seq <= legacy_below:
@@ -283,7 +283,7 @@ def _records(conn: Connection, ledger: Ledger, log: _Leaves, report: LedgerRepor
         st = states.setdefault(batch, _Batch())
         st.count += 1
         try:
-            h = record_hash(tuple(row[1:12]))
+            h = record_hash(tuple(row[1:13]))
         except (TypeError, ValueError):
             h = _PLACEHOLDER
         st.recomputed.append(h)

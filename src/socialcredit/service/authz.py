@@ -28,6 +28,8 @@ OPERATIONS: dict[str, Permission] = {
     # ledgers and programs
     "programs.publish": Permission(("operator",), "publish a rulebook"),
     "programs.read": Permission(EVERYONE, "read the published rulebooks"),
+    "catalogues.publish": Permission(("operator",), "publish a catalogue"),
+    "catalogues.read": Permission(EVERYONE, "read the published catalogues"),
     "providers.add": Permission(("operator",), "register a provider"),
     "providers.list": Permission(READERS, "list providers"),
     "records.ingest": Permission(("operator", "provider", *REVIEWERS), "submit records"),

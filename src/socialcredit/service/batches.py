@@ -28,7 +28,8 @@ class RecordBatch:
     """The records one ingest stores, with their batch id and hashes appended.
 
     `rows` are record tuples in the ledger's RECORD_COLUMNS order without the last two
-    (batch, digest); `stored_rows` adds them, ready for `Ledger.insert_records`."""
+    (batch, digest) — the fields `ledger.digest` hashes; `stored_rows` adds them, ready
+    for `Ledger.insert_records`."""
 
     def __init__(self, ledger: Ledger, conn: Connection, rows: Sequence[tuple[Any, ...]],
                  source: str) -> None:

@@ -170,7 +170,7 @@ class Cases:
             raise SocialCreditError("an objection states its grounds", code="case.invalid")
         _check_files(attachments)
         with ctx.write() as conn:
-            now = ctx.ledger.tick(conn)
+            now = ctx.ledger.stamp(conn)  # a due-process fact: this transaction's time
             r = _record(ctx, conn, record_id)
             ctx.allow("cases.object", r.subject)
             if r.kind not in ("conduct", "fact"):
@@ -237,7 +237,7 @@ class Cases:
             raise SocialCreditError("an appeal states its grounds", code="case.invalid")
         _check_files(attachments)
         with ctx.write() as conn:
-            now = ctx.ledger.tick(conn)
+            now = ctx.ledger.stamp(conn)  # a due-process fact: this transaction's time
             parent = _case(conn, case_id)
             ctx.allow("cases.appeal", parent.subject)
             if parent.kind != "objection" or parent.status not in ("upheld", "amended"):
@@ -360,7 +360,7 @@ class Cases:
                                     f"({format_instant(c.due_at)}) and resolved in the "
                                     "subject's favour", code="case.closed")
         with ctx.write() as conn:
-            now = ctx.ledger.tick(conn)
+            now = ctx.ledger.stamp(conn)  # a due-process fact: this transaction's time
             r = _record(ctx, conn, c.record_id)
             if p.provider is not None and p.provider == r.provider:
                 raise Forbidden(f"reviewer {p.id!r} reported record {r.record_id} and may not "
@@ -377,7 +377,7 @@ class Cases:
                     raise SocialCreditError(f"reviewer {p.id!r} acts for no registered "
                                             "provider, so it cannot file a void",
                                             code="case.invalid")
-                rows = [{"record_id": f"{case_id}:void", "provider": p.provider,
+                rows = [{"record_id": f"{p.provider}:{case_id}:void", "provider": p.provider,
                          "subject": r.subject, "type": _void_type([pv.rulebook for pv in pvs]),
                          "occurred_at": format_instant(now),
                          "evidence": f"urn:socialcredit:case:{case_id}", "ref": r.record_id}]
@@ -458,7 +458,7 @@ class Repairs:
         ctx.allow("repair.apply")
         _check_files(attachments)
         with ctx.write() as conn:
-            now = ctx.ledger.tick(conn)
+            now = ctx.ledger.stamp(conn)  # a due-process fact: this transaction's time
             r = _record(ctx, conn, record_id)
             ctx.allow("repair.apply", r.subject)
             if any(x.record_id == record_id and x.kind == "repair" and
@@ -521,7 +521,7 @@ class Repairs:
         if not reasons.strip():
             raise SocialCreditError("an outcome carries its reasons", code="case.invalid")
         with ctx.write() as conn:
-            now = ctx.ledger.tick(conn)
+            now = ctx.ledger.stamp(conn)  # a due-process fact: this transaction's time
             c = _case(conn, case_id)
             ctx.allow("repair.decide", c.subject)
             if c.kind != "repair":
@@ -632,11 +632,12 @@ def _lapse(ctx: Context, conn: Connection, c: Case, now: int) -> None:
             ctx.ledger.operation(conn, "provider.add", {"provider": SYSTEM_REVIEWER,
                                                         "role": "reviewer"})
         pvs = _programs(ctx, conn, r, now, c.program)
-        row = {"record_id": f"{c.case_id}:lapse", "provider": SYSTEM_REVIEWER,
+        rid = f"{SYSTEM_REVIEWER}:{c.case_id}:lapse"  # in its provider's namespace
+        row = {"record_id": rid, "provider": SYSTEM_REVIEWER,
                "subject": r.subject, "type": _void_type([pv.rulebook for pv in pvs]),
                "occurred_at": format_instant(c.due_at),
                "evidence": f"urn:socialcredit:case:{c.case_id}", "ref": r.record_id}
-        if ctx.ledger.record(f"{c.case_id}:lapse", conn) is None and not _voided(ctx, conn, r):
+        if ctx.ledger.record(rid, conn) is None and not _voided(ctx, conn, r):
             _file_records(ctx, conn, c.case_id, [row])
             result["void_record_id"] = row["record_id"]
         result["decisions_affected"] = decisions_affected(conn, r,

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Connection
 
+from socialcredit.errors import UsageError
 from socialcredit.events import EventSink
+from socialcredit.identifiers.subject import InvalidId, normalize_subject
 from socialcredit.ledger.store import Ledger
 from socialcredit.principals import OPERATOR, Principal
 
@@ -37,8 +39,8 @@ class Context:
     def write(self) -> Iterator[Connection]:
         """The unit of work: one transaction. Everything an operation changes — records,
         events in the public log, materialized standings — commits together or not at
-        all."""
-        with self.ledger.engine.begin() as conn:
+        all, under the ledger's write lock (so transaction times follow commit order)."""
+        with self.ledger.write() as conn:
             yield conn
 
     def commit(self, unit: Callable[[Connection], T]) -> T:
@@ -55,6 +57,19 @@ class Context:
         from socialcredit.service.authz import authorize
 
         authorize(self.principal, operation, subject)
+
+    def subject_id(self, subject: str) -> str:
+        """The one spelling of a subject id (identifiers.subject): every entry point —
+        ingest, standing, check, log mine, the API — looks subjects up by it."""
+        try:
+            if isinstance(subject, str) and subject.isascii():  # scripts do not matter
+                return normalize_subject(subject)
+            with self.read() as conn:
+                mixed = self.ledger.mixed_scripts_allowed(conn)
+            return normalize_subject(subject, mixed_scripts=mixed)
+        except InvalidId as exc:
+            raise UsageError(f"subject: {exc}",
+                             details=[{"field": "subject", "message": str(exc)}]) from None
 
     def now(self) -> int:
         """The ledger's clock (never earlier than anything recorded)."""

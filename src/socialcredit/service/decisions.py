@@ -106,6 +106,7 @@ class Decisions:
         what the grant's scope allows. Anyone but the subject asking leaves an entry in
         the subject's access log; a deny (asked for now) is noticed to the subject."""
         ctx = self.ctx
+        subject = ctx.subject_id(subject)
         ctx.allow("decisions.decide", subject)
         principal = ctx.principal
         ledger = ctx.ledger
@@ -171,6 +172,8 @@ class Decisions:
         """The decisions about a subject (or all), newest first: what the subject reads.
         A relying party reads the decisions it asked for, as it was shown them."""
         ctx = self.ctx
+        if subject is not None:
+            subject = ctx.subject_id(subject)
         ctx.allow("decisions.log", subject)
         p = ctx.principal
         if p.role == "subject" and subject is None:

@@ -1,5 +1,13 @@
 """What the public log learns from stored records: listings, voids, listing-ending
-resolutions. Leaves carry commitments, never subject ids (transparency/events.py)."""
+resolutions. Leaves carry commitments, never subject ids (transparency/events.py).
+
+A `list.entry` leaf states the dates the standing shows (scoring.reference computes both
+with `listing_interval`): notice from the moment this ledger knew the record, and for
+conduct that occurred under an earlier version, only what that version would have
+listed too (no retroactive punishment). A listing that would never take effect — a
+backfilled record whose listing would have ended before its notice runs out — gets no
+leaf.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +19,13 @@ from sqlalchemy import Connection
 from socialcredit.errors import LedgerError
 from socialcredit.events import Event, EventSink
 from socialcredit.ledger import schema as s
+from socialcredit.ledger.model import ProgramVersion, Record
 from socialcredit.ledger.store import Ledger
 from socialcredit.ledger.validate import Row
+from socialcredit.ledger.versions import version_at
 from socialcredit.rulebook.model import ListDef
-from socialcredit.timeutil import days_to_us, format_instant
+from socialcredit.scoring.reference import listing_interval
+from socialcredit.timeutil import format_instant
 
 
 def _triggers_at(ledger: Ledger, conn: Connection, at: int, known_at: int
@@ -32,10 +43,18 @@ def _triggers_at(ledger: Ledger, conn: Connection, at: int, known_at: int
     return out
 
 
+def as_record(r: Row, now: int) -> Record:
+    """A validated row as the record it is stored as (for the listing dates)."""
+    recorded = r.recorded_at if r.recorded_at is not None else now
+    return Record(r.record_id, r.provider, r.subject, r.type, r.kind, r.occurred_at,
+                  recorded, r.value_num, r.value_text, r.evidence, r.ref, r.ingested_at)
+
+
 def listing_events(ledger: Ledger, sink: EventSink, conn: Connection, rows: Sequence[Row],
                    now: int) -> list[Event]:
-    """The events of records just stored. A record's listings follow the lists of the
-    versions in force when it was recorded (a backfilled record: its own recorded_at)."""
+    """The events of records just stored (their transaction time is `now`, or for a
+    backfill their own recorded_at). A record's listings follow the lists of the
+    versions in force when the ledger knew it."""
     trigger_types = {x.enter_when.record for pv in ledger.program_versions(None, conn)
                      for x in pv.rulebook.lists if x.enter_when.record}
     if not trigger_types or not any(
@@ -49,24 +68,37 @@ def listing_events(ledger: Ledger, sink: EventSink, conn: Connection, rows: Sequ
     ref_type.update({row[0]: row[1] for row in ledger.fetch_by(conn, c.record_id, missing,
                                                                 c.record_id, c.type)})
     cache: dict[int, dict[str, list[tuple[str, ListDef]]]] = {}
+    histories: dict[str, list[ProgramVersion]] = {}
 
     def triggers(at: int) -> dict[str, list[tuple[str, ListDef]]]:
         if at not in cache:
             cache[at] = _triggers_at(ledger, conn, at, now)
         return cache[at]
 
+    def history(program: str) -> list[ProgramVersion]:
+        if program not in histories:
+            histories[program] = [pv for pv in ledger.program_versions(program, conn)
+                                  if pv.published_at <= now]
+        return histories[program]
+
     events: list[Event] = []
     for r in rows:
         at = r.recorded_at if r.recorded_at is not None else now
         if r.type in trigger_types:
-            for program, x in triggers(at).get(r.type, ()):
-                start = at + days_to_us(x.notice)
-                end = start + days_to_us(x.max_duration) if x.max_duration else None
+            rec = as_record(r, now)
+            for program, x in triggers(rec.known_at).get(r.type, ()):
+                then = version_at(history(program), rec.occurred_at, now)
+                got = listing_interval(x, rec, then.rulebook if then else None)
+                if got is None:
+                    continue
+                notice_from, start, cap = got
+                if cap is not None and cap <= start:
+                    continue  # would never take effect
                 events.append(Event("list.entry", {
                     "program": program, "list": x.id,
                     "commitment": sink.commitment(conn, r.subject),
-                    "start": format_instant(start), "end": format_instant(end),
-                    "reasons": [r.record_id], "notice_from": format_instant(at)}))
+                    "start": format_instant(start), "end": format_instant(cap),
+                    "reasons": [r.record_id], "notice_from": format_instant(notice_from)}))
         if r.kind == "void" and r.ref:
             payload = _void(sink, conn, r, now)
             events.append(Event("record.void", payload))
@@ -94,4 +126,4 @@ def _void(sink: EventSink, conn: Connection, r: Row, now: int) -> dict[str, Any]
             "void_record_id": r.record_id, "at": format_instant(at)}
 
 
-__all__ = ["listing_events"]
+__all__ = ["as_record", "listing_events"]

@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 from socialcredit.errors import IngestError
 from socialcredit.ledger.readers import Numbered, read_rows, write_rejected
 from socialcredit.ledger.validate import Row, Validator, cross_check
+from socialcredit.principals import require
 from socialcredit.scoring.materialized import refresh_standings
 from socialcredit.service.batches import RecordBatch
 from socialcredit.service.context import Context
@@ -205,12 +206,18 @@ class Records:
                   skip_invalid: bool, backfill: bool, optimistic: bool = False,
                   progress: Progress | None = None,
                   check: Callable[[Row], None] | None = None,
-                  notify: bool = True) -> IngestReport:
+                  notify: bool = True, replicate: bool = False) -> IngestReport:
         """Validate and store inside the caller's unit of work (import uses it bucket by
-        bucket, without notices: they belong to the ledger that made them). `check` may
-        add errors of its own to each validated row."""
+        bucket, replicating another ledger's records with their ingested_at and without
+        notices: they belong to the ledger that made them). `check` may add errors of its
+        own to each validated row."""
         ledger = self.ctx.ledger
-        v = Validator(ledger, conn, backfill)
+        if backfill or replicate:
+            require(self.ctx.principal, "operator", what="backfill records (bring in history "
+                    "with its own transaction times)")
+        # the transaction time of this ingest, under the ledger's write lock
+        recorded_at = ledger.stamp(conn)
+        v = Validator(ledger, conn, backfill, recorded_at, replicate=replicate)
         rows: list[Row] = []
         for n, raw in numbered:
             row = v.row(n, raw)
@@ -222,17 +229,18 @@ class Records:
         if progress is not None:
             progress(len(rows))
         insert, dup, new_subjects = cross_check(ledger, conn, rows,
-                                                stored_duplicates=not optimistic)
+                                                stored_duplicates=not optimistic,
+                                                types=v.types)
         bad = [r for r in rows if r.errors]
         if bad and not skip_invalid:
             problems = [f"{where.where(r.line)}: {e}" for r in bad for e in r.errors]
-            shown = problems[:MAX_LISTED]
-            more = len(problems) - len(shown)
+            shown = grouped(where, bad)
+            more = len(shown) - MAX_LISTED
             raise IngestError(
                 f"{where.source}: {len(bad)} bad row(s); nothing was ingested\n  "
-                + "\n  ".join(shown) + (f"\n  … and {more} more" if more else ""), problems,
+                + "\n  ".join(shown[:MAX_LISTED])
+                + (f"\n  … and {more} more kinds of error" if more > 0 else ""), problems,
                 details=[where.detail(r.line, e) for r in bad for e in r.errors])
-        recorded_at = ledger.tick(conn)
         if backfill:
             for r in insert:
                 if r.recorded_at is None:
@@ -247,10 +255,16 @@ class Records:
                     first_seen[r.subject] = at
             ledger.insert_subjects(conn, ((k, kind, first_seen[k])
                                           for k, kind in new_subjects.items()))
+        # a backfilled record keeps its own recorded_at, and says when this ledger
+        # learned it: listings give their notice from then
+        if not replicate:
+            for r in insert:
+                r.ingested_at = (recorded_at if r.recorded_at is not None
+                                 and r.recorded_at < recorded_at else None)
         batch = RecordBatch(ledger, conn, [
             (r.record_id, r.provider, r.subject, r.type, r.kind, r.occurred_at,
              r.recorded_at if r.recorded_at is not None else recorded_at, r.value_num,
-             r.value_text, r.evidence, r.ref) for r in insert], where.source)
+             r.value_text, r.evidence, r.ref, r.ingested_at) for r in insert], where.source)
         stored = ledger.insert_records(conn, batch.stored_rows, skip_conflicts=optimistic)
         if optimistic and stored != len(insert):
             raise _Conflict()
@@ -270,7 +284,8 @@ class Records:
             leaves = {(e.payload["program"], e.payload["list"], e.payload["reasons"][0]): i
                       for e, i in zip(events, indexes, strict=True) if e.kind == "list.entry"}
             for_records(self.ctx, conn, insert, recorded_at, leaves)
-        refresh_standings(ledger, conn, {r.subject for r in insert})  # no-op until score --all
+        # no-op until score --all
+        refresh_standings(ledger, conn, {r.subject for r in insert}, recorded_at)
         return IngestReport(where.source, len(rows), len(insert), dup, len(bad), None,
                             recorded_at if insert else None,
                             [(r.line, r.raw, r.errors) for r in bad], len(new_subjects),
@@ -278,4 +293,21 @@ class Records:
                                 _one({r.provider for r in insert}) if insert else None))
 
 
-__all__ = ["IngestReport", "Keyed", "Located", "Records"]
+def grouped(where: Located, bad: Sequence[Row]) -> list[str]:
+    """The errors of bad rows, one line per distinct error: an error repeated on many
+    rows is stated once with their count and first few locations."""
+    by_error: dict[str, list[int]] = {}
+    for r in bad:
+        for e in r.errors:
+            by_error.setdefault(e, []).append(r.line)
+    out = []
+    for e, ns in by_error.items():
+        if len(ns) == 1:
+            out.append(f"{where.where(ns[0])}: {e}")
+        else:
+            shown = ", ".join(str(n) for n in ns[:5]) + (", …" if len(ns) > 5 else "")
+            out.append(f"{where.source}: {len(ns)} {where.unit}s ({where.unit}s {shown}): {e}")
+    return out
+
+
+__all__ = ["IngestReport", "Keyed", "Located", "Records", "grouped"]

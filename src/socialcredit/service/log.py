@@ -117,6 +117,7 @@ class Log:
         Nobody else can link these leaves to the subject: the commitment is a keyed hash
         of the subject id under a per-subject salt. So only the subject (or the operator
         acting for it) may ask."""
+        subject = self.ctx.subject_id(subject)
         self.ctx.allow("log.mine", subject)
         return mine(self.ctx, subject)
 

@@ -370,7 +370,9 @@ class Outbox:
                 report["waiting"] += 1  # no mail server configured: stays pending
                 continue
             with self.ctx.write() as conn:
-                now = self.ctx.ledger.tick(conn)
+                # an attempt (a delivery starts a held listing's clock) is a due-process
+                # fact: it happens at this transaction's time
+                now = self.ctx.ledger.stamp(conn)
                 n = store.get(conn, row.notice_id)
                 if n is None:
                     continue

@@ -17,6 +17,7 @@ from typing import Any
 
 from socialcredit.errors import IngestError, LedgerError, RulebookError
 from socialcredit.ledger.parquet import (
+    CATALOGUES,
     PROGRAMS,
     PROVIDERS,
     RECORDS,
@@ -26,11 +27,12 @@ from socialcredit.ledger.parquet import (
     read_table,
 )
 from socialcredit.ledger.validate import SUBJECT_KINDS, Row
+from socialcredit.rulebook.catalogue import catalogue_from_canonical
 from socialcredit.rulebook.limits import MAX_BYTES, check_counts
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.service.context import Context
 from socialcredit.service.ingest import Located, Records
-from socialcredit.service.programs import Programs, Providers
+from socialcredit.service.programs import Catalogues, Programs, Providers
 from socialcredit.timeutil import format_instant
 
 
@@ -74,6 +76,15 @@ def import_ledger(ctx: Context, directory: str | Path) -> ImportReport:
     n_prog = n_prov = n_sub = n_rec = dup = 0
     with ctx.write() as conn:
         before = {(pv.program, pv.version) for pv in ledger.program_versions(None, conn)}
+        for r in sorted(read_table(root, "catalogues", CATALOGUES).to_pylist(),
+                        key=lambda r: int(r["seq"])):
+            cat = catalogue_from_canonical(r["canonical"])
+            if cat.sha256 != r["sha256"]:
+                raise LedgerError(f"{root}/catalogues: {r['catalogue']} {r['version']}: "
+                                  "sha256 does not match the canonical catalogue",
+                                  code="import.invalid")
+            Catalogues(ctx).publish_in(conn, cat, int(r["published_at"]), r["source"])
+            ledger.advance_clock(conn, int(r["published_at"]))
         for r in sorted(read_table(root, "programs", PROGRAMS).to_pylist(),
                         key=lambda r: int(r["seq"])):
             rb = _rulebook(root, r)
@@ -83,6 +94,7 @@ def import_ledger(ctx: Context, directory: str | Path) -> ImportReport:
                                   code="import.invalid")
             programs.publish_in(conn, rb, int(r["effective_at"]), int(r["published_at"]),
                                 r["source"])
+            ledger.advance_clock(conn, int(r["published_at"]))
             n_prog += (r["program"], r["version"]) not in before
         registered = []
         for r in read_table(root, "providers", PROVIDERS).to_pylist():
@@ -111,6 +123,7 @@ def import_ledger(ctx: Context, directory: str | Path) -> ImportReport:
                     "recorded_at": format_instant(r["recorded_at"]),
                     "value": r["value_num"] if r["value_num"] is not None else r["value_text"],
                     "evidence": r["evidence"], "ref": r["ref"],
+                    "ingested_at": format_instant(r["ingested_at"]),
                     "subject_kind": kinds.get(r["subject"])}))
 
             def same_kind(row: Row, kinds_of: dict[int, str] = stored_kind) -> None:
@@ -120,7 +133,7 @@ def import_ledger(ctx: Context, directory: str | Path) -> ImportReport:
 
             rep = records.ingest_in(conn, numbered, Located(f"{root}/records/bucket={b}", "row"),
                                     skip_invalid=False, backfill=True, check=same_kind,
-                                    notify=False)
+                                    notify=False, replicate=True)
             n_rec += rep.accepted
             dup += rep.duplicates
             # subjects without records in this export come too, with the same checks

@@ -107,8 +107,11 @@ class Population:
         self.ctx.allow("population.score")
         require_engine(engine)
         ledger = self.ctx.ledger
-        t = at if at is not None else self.ctx.now()
-        k = known_at if known_at is not None else t
+        with self.ctx.read() as conn:
+            committed = ledger.committed(conn)
+        t = at if at is not None else max(ledger.clock(), committed)
+        # what has committed is known; a write in flight stamps a later time
+        k = known_at if known_at is not None else min(t, committed)
         to_table = table if table is not None else out is None
         if engine == "batch":
             from socialcredit.scoring.materialized import score_all

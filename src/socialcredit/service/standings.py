@@ -22,23 +22,28 @@ def standing_at(ctx: Context, subject: str, program: str | None = None,
                 at: int | None = None, known_at: int | None = None,
                 conn: Connection | None = None) -> tuple[Standing, ProgramVersion]:
     """The standing under the version in force, due process applied — for other service
-    operations (they have authorized their caller). One connection for every read.
+    operations (they have authorized their caller and normalized the subject id). One
+    connection for every read.
 
     "Now" is the ledger's clock (never earlier than anything recorded), the same instant
-    ingest stamps records with and materialized standings are computed for."""
+    ingest stamps records with and materialized standings are computed for. What is
+    known "now" is what has committed: an ingest in flight will stamp a later
+    transaction time, so this standing reproduces exactly afterwards."""
     if conn is None:
         with ctx.read() as own:
             return standing_at(ctx, subject, program, at, known_at, own)
     ledger = ctx.ledger
-    now = ledger.tick(conn)
+    committed = ledger.committed(conn)
+    now = max(ledger.clock(), committed)
     t = now if at is None else at
-    k = t if known_at is None else known_at
+    k = min(t, committed) if known_at is None else known_at
     name = ledger.resolve_program(program, conn)
     pv = ledger.version_in_force(name, t, k, conn)
+    history = ledger.program_versions(name, conn)
     kind = ledger.subject_kind(subject, k, conn)
     records = ledger.records_of(subject, conn)
     fx = effects.of(conn, subject)
-    st = compute(pv.rulebook, name, subject, kind, records, fx, t, k, now)
+    st = compute(pv.rulebook, name, subject, kind, records, fx, t, k, now, history)
     if kind is None:
         st.notes.append(f"subject {subject!r} has no records in this ledger (as known at "
                         f"{format_instant(k)})")
@@ -47,12 +52,14 @@ def standing_at(ctx: Context, subject: str, program: str | None = None,
 
 def compute(rb: Rulebook, program: str, subject: str, kind: str | None,
             records: list[Record], fx: list[effects.Effect], t: int, k: int,
-            now: int) -> Standing:
-    """The reference engine between the due-process overlay's input and output."""
+            now: int, history: list[ProgramVersion] | None = None) -> Standing:
+    """The reference engine (under the program's versions: no retroactive punishment)
+    between the due-process overlay's input and output."""
     if not fx:
-        return reference.standing(rb, subject, kind, records, t, k, program=program, now=now)
+        return reference.standing(rb, subject, kind, records, t, k, program=program, now=now,
+                                  history=history)
     st = reference.standing(rb, subject, kind, effects.engine_input(records, fx, subject, t, k),
-                            t, k, program=program, now=now)
+                            t, k, program=program, now=now, history=history)
     return effects.apply(st, fx, rb, t, k)
 
 
@@ -77,14 +84,16 @@ class Standings:
 
     def of(self, subject: str, program: str | None = None, at: int | None = None,
            known_at: int | None = None) -> Standing:
-        """standing(subject, at = t, known_at = k; default k = t) under the version in
-        force; `at` defaults to now, and a future `at` is a projection."""
+        """standing(subject, at = t, known_at = k) under the version in force; `at`
+        defaults to now, `known_at` to the earlier of t and the last committed
+        transaction time, and a future `at` is a projection."""
         return self.in_force(subject, program, at, known_at)[0]
 
     def in_force(self, subject: str, program: str | None = None, at: int | None = None,
                  known_at: int | None = None) -> tuple[Standing, ProgramVersion]:
         """The standing and the program version it was computed under. Read by anyone
         but the subject, it is an entry in the subject's access log."""
+        subject = self.ctx.subject_id(subject)
         self._full_reader(subject)
         st, pv = standing_at(self.ctx, subject, program, at, known_at)
         self._logged(st, "standing")
@@ -97,6 +106,7 @@ class Standings:
         operator, auditors and reviewers; for a relying party, what its consent grant's
         scope allows (`tier`, `score`, `explanation`), or without a grant the subject's
         public-list memberships only."""
+        subject = self.ctx.subject_id(subject)
         self.ctx.allow("standings.read", subject)
         st, pv = standing_at(self.ctx, subject, program, at, known_at)
         body = st.as_dict()
@@ -120,18 +130,20 @@ class Standings:
         self.ctx.allow("standings.all")
         ledger = self.ctx.ledger
         with self.ctx.read() as conn:
-            now = ledger.tick(conn)
+            committed = ledger.committed(conn)
+            now = max(ledger.clock(), committed)
             t = now if at is None else at
-            k = t if known_at is None else known_at
+            k = min(t, committed) if known_at is None else known_at
             name = ledger.resolve_program(program, conn)
             rb = ledger.version_in_force(name, t, k, conn).rulebook
+            history = ledger.program_versions(name, conn)
             by_subject: dict[str, list[Record]] = {}
             for r in ledger.all_records(conn):
                 by_subject.setdefault(r.subject, []).append(r)
             subjects = ledger.all_subjects(k, conn)
             fx = effects.of_all(conn)
         out = [compute(rb, name, subj, kind, by_subject.get(subj, []), fx.get(subj, []), t, k,
-                       now) for subj, kind in subjects]
+                       now, history) for subj, kind in subjects]
         with self.ctx.write() as conn:
             access.record(conn, ledger.tick(conn), self.ctx.principal, "standings.all", None,
                           program=name, detail={"at": format_instant(t),
@@ -143,6 +155,7 @@ class Standings:
         as a Standing without its record-level explanation; None when there is no row.
         A subject with due-process effects (a suspended listing, a lapsed objection, a
         repair) gets its live standing instead: the table does not know them."""
+        subject = self.ctx.subject_id(subject)
         self._full_reader(subject)
         found = materialized_standing(self.ctx, subject, program)
         if found is None:

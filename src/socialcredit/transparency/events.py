@@ -42,6 +42,8 @@ LEAF_VERSION = 1
 EVENT_KINDS: dict[str, tuple[str, ...]] = {
     # a program's rulebook version became public; sha256 of its canonical form
     "rulebook.published": ("program", "version", "sha256", "effective_at"),
+    # a catalogue version (the allowlist rulebooks cite) became public
+    "catalogue.published": ("catalogue", "version", "sha256", "published_at"),
     # a subject enters a list: when it takes effect, when it ends at the latest,
     # and the records it rests on (reasons: list of record ids)
     "list.entry": ("program", "list", "commitment", "start", "end", "reasons"),

@@ -16,7 +16,7 @@ and the plaintext salts are moved out by `Service.upgrade` right after this revi
 runs, in the same transaction: a migration writes no files.
 
 Revision ID: 0201
-Revises: 0001
+Revises: 0101
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0201"
-down_revision = "0001"
+down_revision = "0101"
 branch_labels = None
 depends_on = None
 
