@@ -89,7 +89,8 @@ def test_the_ledger_imports_neither_scoring_nor_the_log_nor_the_service() -> Non
 def test_domain_rooms_never_reach_up_into_the_service_or_the_faces(room: str) -> None:
     bad = [(src, dst, line) for src, dst, _, _, line in edges()
            if within(src, room) and (within(dst, "socialcredit.service")
-                                     or within(dst, "socialcredit.cli"))]
+                                     or within(dst, "socialcredit.cli")
+                                     or within(dst, "socialcredit.api"))]
     assert bad == []
 
 
@@ -99,13 +100,27 @@ CLI_MAY_IMPORT = ("socialcredit.service", "socialcredit.cli", "socialcredit.erro
                   "socialcredit.timeutil", "socialcredit.rulebook", "socialcredit.lint",
                   "socialcredit.identifiers", "socialcredit.lab",
                   "socialcredit.ledger.readers", "socialcredit.scoring.standing",
-                  "socialcredit.decisions.evaluate")
+                  "socialcredit.decisions.evaluate", "socialcredit.api")
+
+# What the HTTP API may import besides the service: parsing its inputs and the shapes
+# the service hands back, like a command.
+API_MAY_IMPORT = ("socialcredit.service", "socialcredit.api", "socialcredit.errors",
+                  "socialcredit.timeutil", "socialcredit.rulebook", "socialcredit.principals")
 
 
 def test_commands_reach_the_domain_through_the_service() -> None:
     bad = [(src, dst, line) for src, dst, names, type_only, line in edges()
            if within(src, "socialcredit.cli") and not type_only
            and dst != "socialcredit" and not any(within(dst, ok) for ok in CLI_MAY_IMPORT)]
+    assert bad == []
+
+
+def test_the_api_reaches_the_domain_through_the_service() -> None:
+    found = [src for src, *_ in edges() if within(src, "socialcredit.api")]
+    assert "socialcredit.api.routes" in found
+    bad = [(src, dst, line) for src, dst, names, type_only, line in edges()
+           if within(src, "socialcredit.api") and not type_only
+           and dst != "socialcredit" and not any(within(dst, ok) for ok in API_MAY_IMPORT)]
     assert bad == []
 
 

@@ -61,6 +61,11 @@ CODES: dict[str, str] = {
     "repair.ineligible": "credit repair not available for that record yet (or at all), or "
                          "a condition the rulebook names is missing",
     "delivery.config": "a delivery setting that cannot be used (mail server address)",
+    "unauthenticated": "a request without a valid bearer token where one is needed",
+    "idempotency.conflict": "an idempotency key used again for a different request",
+    "request.too_large": "a request body (or batch) larger than the service accepts",
+    "rate_limited": "too many requests from one principal in too short a time",
+    "job.failed": "a background job that ended with an error",
     "database.busy": "the ledger was busy with another writer; nothing was stored (retry)",
     "database.conflict": "a concurrent write conflicted with this one; nothing was stored "
                          "(retry)",

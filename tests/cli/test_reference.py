@@ -199,6 +199,8 @@ CASES: list[tuple[str, list[str], int]] = [
     ("socialcredit backup", ["{tmp}/b.backup", "--db", "{db}"], 0),
     ("socialcredit backup", ["{tmp}/b2.backup", "--db", "{missing}"], 1),
     ("socialcredit backup", [], 64),
+    ("socialcredit serve", ["--db", "{missing}"], 1),
+    ("socialcredit serve", ["--port", "0"], 64),
     ("socialcredit restore", ["{tmp}/no.backup", "--db", "{tmp}/r.db"], 1),
     ("socialcredit restore", ["{good}", "--db", "{tmp}/r.db"], 1),  # not a backup
     ("socialcredit restore", [], 64),

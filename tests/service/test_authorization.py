@@ -41,6 +41,7 @@ EXPECTED: dict[str, set[str]] = {
     "providers.list": {"operator", "auditor"},
     "records.ingest": {"operator", "provider", "reviewer", "appeal_reviewer"},
     "records.backfill": {"operator"},
+    "records.history": {"operator", "auditor", "provider", "reviewer", "appeal_reviewer"},
     "standings.read": {"operator", "auditor", "reviewer", "appeal_reviewer", "subject",
                        "relying_party"},
     "standings.all": {"operator", "auditor"},
@@ -50,6 +51,9 @@ EXPECTED: dict[str, set[str]] = {
     "population.score": {"operator"},
     "population.export": {"operator"},
     "population.import": {"operator"},
+    "jobs.read": {"operator", "auditor"},
+    "lists.public": set(ALL),
+    "organizations.name": {"operator"},
     "log.read": set(ALL),
     "log.mine": {"subject", "operator"},
     "principals.manage": {"operator"},
@@ -70,6 +74,7 @@ EXPECTED: dict[str, set[str]] = {
     "file.read": {"subject", "operator"},
     "access_log.read": {"subject", "operator", "auditor"},
     "retention.run": {"operator"},
+    "metrics.read": {"operator", "auditor"},
 }
 HEAD = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
 
@@ -142,6 +147,7 @@ CALLS: dict[str, Call] = {
         "record_id": f"court-01:i{next(w.n)}", "provider": "court-01", "subject": "alice",
         "type": "court.finding", "occurred_at": "2026-05-01", "evidence": "urn:e"}],
         backfill=True),
+    "records.history": lambda w, s: s.submissions.history(),
     "standings.read": lambda w, s: s.standings.view("alice"),
     "standings.all": lambda w, s: s.standings.all(),
     "decisions.decide": lambda w, s: s.decisions.decide("alice", "rail.ticket"),
@@ -150,6 +156,9 @@ CALLS: dict[str, Call] = {
     "population.score": lambda w, s: s.population.score_all(),
     "population.export": lambda w, s: s.population.export(w.tmp / f"x{next(w.n)}"),
     "population.import": lambda w, s: s.population.import_(w.tmp / "no-such-export"),
+    "jobs.read": lambda w, s: s.jobs.list(),
+    "lists.public": lambda w, s: s.public.entries(),
+    "organizations.name": lambda w, s: s.public.name("alice", "Alice"),  # a person: usage
     "log.read": lambda w, s: s.log.checkpoint(),
     "log.mine": lambda w, s: s.log.mine("alice"),
     "principals.manage": lambda w, s: s.principals.list(),
@@ -172,6 +181,7 @@ CALLS: dict[str, Call] = {
     "file.read": lambda w, s: s.files.of("alice"),
     "access_log.read": lambda w, s: s.access.of("alice"),
     "retention.run": lambda w, s: s.retention.run(),
+    "metrics.read": lambda w, s: s.authorize("metrics.read"),
 }
 
 

@@ -24,6 +24,7 @@ from socialcredit.cli import (
     rights,
     rulebook,
     scorecard,
+    serve,
 )
 from socialcredit.cli import uscc as uscc_cli
 from socialcredit.cli.errors import Group
@@ -92,6 +93,8 @@ app.command("diff-impact")(lab.diff_impact_cmd)
 # synthetic data and the demo
 app.command("synth")(demo.synth_cmd)
 app.command("demo")(demo.demo_cmd)
+# the network face
+app.command("serve")(serve.serve)
 
 
 

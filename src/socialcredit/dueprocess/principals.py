@@ -133,6 +133,14 @@ def tokens_of(conn: Connection, principal_id: str) -> list[dict[str, Any]]:
 def authenticate(conn: Connection, token: str, now: int) -> StoredPrincipal | None:
     """The live principal a token belongs to, or None (malformed, unknown, expired,
     revoked, or its principal revoked): callers answer every failure alike."""
+    found = authenticate_until(conn, token, now)
+    return None if found is None else found[0]
+
+
+def authenticate_until(conn: Connection, token: str, now: int
+                       ) -> tuple[StoredPrincipal, int | None] | None:
+    """`authenticate`, with the token's expiry (None: it does not expire), so that a
+    cache of verified tokens never outlives the token."""
     token_id = credentials.token_id_of(token)
     if token_id is None:
         return None
@@ -145,7 +153,7 @@ def authenticate(conn: Connection, token: str, now: int) -> StoredPrincipal | No
     p = get(conn, row.principal_id)
     if p is None or p.revoked_at is not None:
         return None
-    return p
+    return p, row.expires_at
 
 
 def contacts(conn: Connection, subjects: list[str]) -> dict[str, list[StoredPrincipal]]:
@@ -177,6 +185,6 @@ def has_any_subjects(conn: Connection) -> bool:
                         ).first() is not None
 
 
-__all__ = ["StoredPrincipal", "add", "authenticate", "check_new", "contacts", "get",
-           "has_any_subjects", "issue_token", "list_all", "operators_with_address",
-           "retire_tokens", "revoke", "tokens_of"]
+__all__ = ["StoredPrincipal", "add", "authenticate", "authenticate_until", "check_new",
+           "contacts", "get", "has_any_subjects", "issue_token", "list_all",
+           "operators_with_address", "retire_tokens", "revoke", "tokens_of"]

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 #: Every revision, oldest first; the last is the head this release runs on. A test
 #: checks that this list is Alembic's own chain.
-REVISIONS = ("0001", "0101", "0201", "0301")
+REVISIONS = ("0001", "0101", "0201", "0301", "0401")
 HEAD = REVISIONS[-1]
 #: How a ledger created by release 0.1.0 (no Alembic table) reports its revision.
 LEGACY = "0.1.0"
@@ -33,9 +33,10 @@ VERSION_TABLE = "alembic_version"
 def target_metadata() -> list[MetaData]:
     from socialcredit.dueprocess.schema import METADATA as DUE_PROCESS
     from socialcredit.ledger.schema import metadata
+    from socialcredit.operations.schema import METADATA as OPERATIONS
     from socialcredit.transparency.schema import METADATA
 
-    return [metadata, METADATA, DUE_PROCESS]
+    return [metadata, METADATA, DUE_PROCESS, OPERATIONS]
 
 
 def revision_of(conn: Connection) -> str | None:

@@ -37,13 +37,16 @@ if TYPE_CHECKING:
     from socialcredit.service.files import Files
     from socialcredit.service.impact import Impact
     from socialcredit.service.ingest import Records
+    from socialcredit.service.jobs import Jobs
     from socialcredit.service.log import Log
     from socialcredit.service.notices import Notices, Outbox
     from socialcredit.service.population import Population
     from socialcredit.service.principals import Principals
     from socialcredit.service.programs import Catalogues, Programs, Providers
+    from socialcredit.service.public import PublicLists
     from socialcredit.service.retention import Retention
     from socialcredit.service.standings import Standings
+    from socialcredit.service.submissions import Submissions
 
 SCHEMA_VERSION = "1"
 
@@ -281,6 +284,52 @@ class Service:
 
         return Retention(self.ctx)
 
+    # -- the network faces ------------------------------------------------------------------
+
+    @cached_property
+    def submissions(self) -> Submissions:
+        from socialcredit.service.submissions import Submissions
+
+        return Submissions(self.ctx)
+
+    @cached_property
+    def public(self) -> PublicLists:
+        from socialcredit.service.public import PublicLists
+
+        return PublicLists(self.ctx)
+
+    @cached_property
+    def jobs(self) -> Jobs:
+        from socialcredit.service.jobs import Jobs
+
+        return Jobs(self.ctx)
+
+    def authorize(self, operation: str) -> None:
+        """Refuse unless the acting principal may take `operation` (service/authz.py):
+        for what a face serves itself without another service operation (its metrics)."""
+        self.ctx.allow(operation)
+
+    def ready(self) -> dict[str, Any]:
+        """Whether the ledger answers and its schema is this release's: for a readiness
+        probe (no principal needed, nothing about anyone)."""
+        from socialcredit.migrations import HEAD, revision_of
+
+        with self.ctx.read() as conn:
+            revision = revision_of(conn)
+        return {"database": True, "revision": revision, "expected": HEAD,
+                "migrations_current": revision == HEAD}
+
+    def with_group_commit(self) -> Service:
+        """The same ledger with decisions committed in groups (service/commit.py): for a
+        server answering many requests at once. Services acting as others share it."""
+        from dataclasses import replace
+
+        from socialcredit.service.commit import GroupCommit
+
+        if self.ctx.committer is not None:
+            return self
+        return Service(replace(self.ctx, committer=GroupCommit(self.ctx.ledger.engine)))
+
     # -- who acts ---------------------------------------------------------------------------
 
     @property
@@ -301,6 +350,8 @@ class Service:
         return self.ctx.now()
 
     def close(self) -> None:
+        if self.ctx.committer is not None:
+            self.ctx.committer.close()
         self.ctx.ledger.close()
 
     def __enter__(self) -> Service:

@@ -34,6 +34,8 @@ OPERATIONS: dict[str, Permission] = {
     "providers.list": Permission(READERS, "list providers"),
     "records.ingest": Permission(("operator", "provider", *REVIEWERS), "submit records"),
     "records.backfill": Permission(("operator",), "backfill a pilot's history"),
+    "records.history": Permission(("operator", "auditor", "provider", *REVIEWERS),
+                                  "read submissions of records (a provider: its own)"),
     # standings and decisions (relying parties: within a consent grant or a public list)
     "standings.read": Permission(("operator", "auditor", *REVIEWERS, "subject",
                                   "relying_party"), "read a standing"),
@@ -46,6 +48,10 @@ OPERATIONS: dict[str, Permission] = {
     "population.score": Permission(("operator",), "score a whole population"),
     "population.export": Permission(("operator",), "export the ledger"),
     "population.import": Permission(("operator",), "import a ledger"),
+    "jobs.read": Permission(READERS, "read background jobs and their progress"),
+    # public lists (courts' defaulter lists are public by law) and organizations' names
+    "lists.public": Permission(EVERYONE, "look up public lists"),
+    "organizations.name": Permission(("operator",), "register an organization's name"),
     # the public log
     "log.read": Permission(EVERYONE, "read the public log"),
     "log.mine": Permission(("subject", "operator"), "read a subject's own log leaves"),
@@ -72,6 +78,8 @@ OPERATIONS: dict[str, Permission] = {
     "access_log.read": Permission(("subject", "operator", "auditor"),
                                   "read a subject's access log"),
     "retention.run": Permission(("operator",), "run retention"),
+    # the running service
+    "metrics.read": Permission(READERS, "read the service's metrics"),
 }
 
 

@@ -300,6 +300,21 @@ class Cases:
                               detail={"case_id": d["case_id"]})
         return out
 
+    def of(self, subject: str | None = None) -> list[dict[str, Any]]:
+        """A subject's cases (objections, appeals, repair applications), newest first,
+        each with its deadline and outcome: how the subject follows them."""
+        from socialcredit.service.authz import subject_of
+
+        ctx = self.ctx
+        ctx.allow("cases.read")
+        subject = subject_of(ctx.principal, subject, "cases")
+        ctx.allow("cases.read", subject)
+        with ctx.read() as conn:
+            now = ctx.ledger.tick(conn)
+            rows = sorted(store.of_subject(conn, subject), key=lambda c: c.filed_at,
+                          reverse=True)
+            return [c.as_dict(now) for c in rows]
+
     def get(self, case_id: str) -> dict[str, Any]:
         ctx = self.ctx
         ctx.allow("cases.read")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Connection
 
@@ -14,12 +15,19 @@ from socialcredit.identifiers.subject import InvalidId, normalize_subject
 from socialcredit.ledger.store import Ledger
 from socialcredit.principals import OPERATOR, Principal
 
+if TYPE_CHECKING:
+    from socialcredit.service.commit import GroupCommit
+
+T = TypeVar("T")
+
 
 @dataclass
 class Context:
     ledger: Ledger
     sink: EventSink
     principal: Principal = field(default=OPERATOR)
+    #: commits small units of work together (service/commit.py); None: one each
+    committer: GroupCommit | None = None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -34,6 +42,15 @@ class Context:
         all, under the ledger's write lock (so transaction times follow commit order)."""
         with self.ledger.write() as conn:
             yield conn
+
+    def commit(self, unit: Callable[[Connection], T]) -> T:
+        """A small unit of work (a decision's log rows), committed with others waiting
+        at the same moment when a group committer runs, else in a transaction of its
+        own. Returns once it is committed."""
+        if self.committer is not None:
+            return self.committer.run(unit)
+        with self.write() as conn:
+            return unit(conn)
 
     def allow(self, operation: str, subject: str | None = None) -> None:
         """The one authorization check (service/authz.py) every operation makes."""

@@ -8,6 +8,8 @@ import dataclasses
 import uuid
 from typing import Any
 
+from sqlalchemy import Connection
+
 from socialcredit.decisions import log
 from socialcredit.decisions.evaluate import Decision, evaluate
 from socialcredit.dueprocess import access, consent
@@ -130,12 +132,17 @@ class Decisions:
             grant_id = g.grant_id if g is not None else None
             purpose = purpose if purpose is not None else (g.purpose if g else None)
         effect, granted, reasons = evaluate(pv.rulebook, st, action)
-        with ctx.write() as conn:
+        decision_id = str(uuid.uuid4())
+
+        def commit(conn: Connection) -> tuple[Decision, dict[str, Any] | None]:
+            """The decision's rows, built in the transaction that commits them (with
+            others, under a group committer): its log row, its access-log entry and,
+            for a deny about now, the subject's notice."""
             decided_at = ledger.tick(conn)
             hypothetical = at is not None and at != decided_at
             aa = adverse_action(pv.rulebook, st, reasons, action, decided_at) \
                 if effect == "deny" else None
-            d = Decision(str(uuid.uuid4()), subject, action, st.program, effect, granted,
+            d = Decision(decision_id, subject, action, st.program, effect, granted,
                          reasons, st.at, st.known_at, decided_at, st, source,
                          hypothetical=hypothetical,
                          requester={"principal": principal.id, "role": principal.role},
@@ -151,6 +158,9 @@ class Decisions:
                     issue(ctx, conn, [notice_store.new(
                         "decision.deny", subject, decided_at, program=st.program,
                         decision_id=d.decision_id)], decided_at)
+            return d, aa
+
+        d, aa = ctx.commit(commit)
         if level != "full":
             view = consent.decision(d.body(), level, public_lists(pv.rulebook))
             if aa is not None:

@@ -45,6 +45,9 @@ class IngestReport:
     # (line or row number, raw fields, errors) of each rejected row
     rejected_rows: list[tuple[int, dict[str, Any], list[str]]] = field(default_factory=list)
     new_subjects: int = 0
+    batch: int | None = None  # the ingest batch that stored the records (None: nothing new)
+    submission: int | None = None  # the submission entry (sc_submissions) of this ingest
+    provider: str | None = None  # the one provider the records are from, if one
 
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.source, "rows": self.rows, "accepted": self.accepted,
@@ -74,6 +77,18 @@ class Located:
 
 class _Conflict(Exception):
     """The optimistic insert met ids already stored: redo the ingest the precise way."""
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """A submission's idempotency key (unique per principal) and its content's digest."""
+
+    key: str
+    request_sha256: str
+
+
+def _one(values: set[str]) -> str | None:
+    return next(iter(values)) if len(values) == 1 else None
 
 
 class Records:
@@ -139,16 +154,30 @@ class Records:
 
         return check
 
+    def submitted(self, conn: Connection, rep: IngestReport, keyed: Keyed | None) -> None:
+        """The submission entry of a committed ingest (its provider's history)."""
+        from socialcredit.operations import submissions
+
+        rep.submission = submissions.add(
+            conn, principal_id=self.ctx.principal.id, provider=rep.provider,
+            key=keyed.key if keyed else None,
+            request_sha256=keyed.request_sha256 if keyed else None, source=rep.source,
+            batch=rep.batch, rows=rep.rows, accepted=rep.accepted, duplicates=rep.duplicates,
+            at=rep.recorded_at if rep.recorded_at is not None else self.ctx.ledger.tick(conn),
+            report=rep.as_dict())
+
     # -- the one path every ingest takes ------------------------------------------------
 
     def ingest_numbered(self, numbered: Sequence[Numbered], where: Located, *,
                         skip_invalid: bool = False, backfill: bool = False,
-                        progress: Progress | None = None) -> IngestReport:
+                        progress: Progress | None = None,
+                        keyed: Keyed | None = None) -> IngestReport:
         """First attempt: optimistic — no per-id look-up of stored records; the insert
         skips conflicting ids and counts what it stored. If anything was already stored,
         that transaction is rolled back and the rows are ingested again with the precise
         duplicate checks (same result, slower). Fresh data, the common case, pays
-        nothing."""
+        nothing. Each committed ingest is a submission (who, for which provider, what
+        happened), in the same transaction, under its idempotency key if `keyed`."""
         # Millions of short-lived row objects and no reference cycles: the cyclic garbage
         # collector would walk them again and again for nothing (a fifth of ingest time).
         collecting = gc.isenabled()
@@ -157,14 +186,18 @@ class Records:
         try:
             try:
                 with self.ctx.write() as conn:
-                    return self.ingest_in(conn, numbered, where, skip_invalid=skip_invalid,
-                                          backfill=backfill, optimistic=True,
-                                          progress=progress, check=check)
+                    rep = self.ingest_in(conn, numbered, where, skip_invalid=skip_invalid,
+                                         backfill=backfill, optimistic=True,
+                                         progress=progress, check=check)
+                    self.submitted(conn, rep, keyed)
+                    return rep
             except _Conflict:
                 with self.ctx.write() as conn:
-                    return self.ingest_in(conn, numbered, where, skip_invalid=skip_invalid,
-                                          backfill=backfill, optimistic=False,
-                                          progress=progress, check=check)
+                    rep = self.ingest_in(conn, numbered, where, skip_invalid=skip_invalid,
+                                         backfill=backfill, optimistic=False,
+                                         progress=progress, check=check)
+                    self.submitted(conn, rep, keyed)
+                    return rep
         finally:
             if collecting:
                 gc.enable()
@@ -255,7 +288,9 @@ class Records:
         refresh_standings(ledger, conn, {r.subject for r in insert}, recorded_at)
         return IngestReport(where.source, len(rows), len(insert), dup, len(bad), None,
                             recorded_at if insert else None,
-                            [(r.line, r.raw, r.errors) for r in bad], len(new_subjects))
+                            [(r.line, r.raw, r.errors) for r in bad], len(new_subjects),
+                            batch.batch, provider=self.ctx.principal.provider or (
+                                _one({r.provider for r in insert}) if insert else None))
 
 
 def grouped(where: Located, bad: Sequence[Row]) -> list[str]:
@@ -275,4 +310,4 @@ def grouped(where: Located, bad: Sequence[Row]) -> list[str]:
     return out
 
 
-__all__ = ["IngestReport", "Located", "Records", "grouped"]
+__all__ = ["IngestReport", "Keyed", "Located", "Records", "grouped"]

@@ -93,11 +93,17 @@ class Principals:
     def authenticate(self, token: str) -> Principal:
         """The principal a bearer token belongs to; Forbidden for any token that is
         malformed, unknown, expired or revoked (all alike)."""
+        return self.verify(token)[0]
+
+    def verify(self, token: str) -> tuple[Principal, int | None]:
+        """`authenticate`, with the instant the token expires (None: never), for callers
+        that keep verified tokens for a while (the HTTP API's cache): they must not keep
+        one past its expiry."""
         with self.ctx.read() as conn:
-            p = store.authenticate(conn, token, self.ctx.ledger.tick(conn))
-        if p is None:
+            found = store.authenticate_until(conn, token, self.ctx.ledger.tick(conn))
+        if found is None:
             raise Forbidden("the token is not valid (unknown, expired or revoked)")
-        return p.principal()
+        return found[0].principal(), found[1]
 
     def get(self, principal_id: str) -> Principal:
         """A named, live principal (how the command line's `--as` acts as one)."""

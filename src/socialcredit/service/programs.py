@@ -192,6 +192,39 @@ class Programs:
             "effective_at": format_instant(eff), "published_at": format_instant(published)})])
         return pv
 
+    def publish_report(self, rulebook: Rulebook, effective: int | None = None, *,
+                       profiles: list[str] | None = None, dry_run: bool = False
+                       ) -> dict[str, Any]:
+        """Publish (or, dry_run, only examine) with what the publisher must see: the
+        linter's findings under `profiles` (default: every profile) and the changes
+        against the version in force now (everything, for a new program). A rulebook the
+        baseline refuses is refused (`rulebook.refused`), as by `publish`."""
+        from socialcredit.errors import LedgerError
+        from socialcredit.lint import lint
+        from socialcredit.rulebook.changes import changes
+
+        self.ctx.allow("programs.publish")
+        report = lint(rulebook, profiles)
+        before: Rulebook | None = None
+        against: dict[str, Any] | None = None
+        with self.ctx.read() as conn:
+            now = self.ctx.ledger.tick(conn)
+            if rulebook.rulebook in self.ctx.ledger.programs(conn):
+                try:
+                    pv = self.ctx.ledger.version_in_force(rulebook.rulebook, now, now, conn)
+                    before = pv.rulebook
+                    against = version_dict(pv)
+                except LedgerError:
+                    before = None
+        out: dict[str, Any] = {
+            "kind": "rulebook", "program": rulebook.rulebook, "version": rulebook.version,
+            "sha256": rulebook.sha256, "dry_run": dry_run,
+            "lint": report.as_dict(), "against": against,
+            "changes": changes(before, rulebook), "published": None}
+        if not dry_run:
+            out["published"] = version_dict(self.publish(rulebook, effective))
+        return out
+
     def versions(self, program: str | None = None) -> list[ProgramVersion]:
         self.ctx.allow("programs.read")
         return self.ctx.ledger.program_versions(program)

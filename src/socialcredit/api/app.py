@@ -1,0 +1,135 @@
+"""The ASGI application: one Service for the process, a principal per request.
+
+Every route is a thin face over one service operation: the service checks the role
+(service/authz.py), logs reads of a subject's data by others in the subject's access
+log, and runs the unit of work. Routes are grouped by party in routes.py; this module
+wires authentication, limits, errors, metrics and access logs around them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
+
+from socialcredit import __version__
+from socialcredit.api.auth import RateLimiter, TokenCache
+from socialcredit.api.metrics import Metrics
+from socialcredit.api.problems import (
+    on_http_error,
+    on_service_error,
+    on_validation_error,
+    problem,
+)
+from socialcredit.errors import SocialCreditError
+from socialcredit.principals import OPERATOR
+from socialcredit.service import Service
+
+#: The largest request body accepted (a batch of records included).
+MAX_BODY = 32 * 1024 * 1024
+
+access_log = logging.getLogger("socialcredit.api.access")
+
+
+class State:
+    """What every request shares: the service (with group commit for decisions), the
+    token cache, the rate limiter and the metrics."""
+
+    def __init__(self, svc: Service, *, rate: float, burst: float) -> None:
+        self.svc = svc
+        self.tokens = TokenCache()
+        self.limits = RateLimiter(rate=rate, burst=burst)
+        self.metrics = Metrics(self._backlog)
+
+    def _backlog(self) -> float:
+        try:
+            counts = self.svc.acting_as(OPERATOR).outbox.status()
+        except SocialCreditError:
+            return float("nan")
+        return float(counts.get("pending", 0))
+
+
+def create_app(db_url: str | None = None, *, web: ASGIApp | None = None,
+               service: Service | None = None, rate: float = 1000.0,
+               burst: float = 2000.0) -> FastAPI:
+    """The API over the ledger at `db_url` (or an open `service`); `web`, when given, is
+    mounted at `/` (the pages, on the same service layer)."""
+    from socialcredit.api import routes
+
+    svc = (service if service is not None else Service.open(db_url)).with_group_commit()
+    owned = service is None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:  # a service handed in stays its owner's to close
+            svc.close()
+
+    app = FastAPI(title="socialcredit", version=__version__,
+                  summary="An open, accountable social credit system: every party's API",
+                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+                  lifespan=lifespan)
+    state = State(svc, rate=rate, burst=burst)
+    app.state.sc = state
+    app.add_exception_handler(SocialCreditError, on_service_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+
+    @app.middleware("http")
+    async def around(request: Request,
+                     call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            response: Response = problem(413, "request.too_large",
+                                         f"a request body may have at most {MAX_BODY} bytes",
+                                         instance=request.url.path)
+        else:
+            response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        elapsed = time.perf_counter() - started
+        state.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        state.metrics.latency.labels(request.method, path).observe(elapsed)
+        response.headers["x-request-id"] = request_id
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(json.dumps({
+                "request_id": request_id, "method": request.method, "route": path,
+                "status": response.status_code, "ms": round(elapsed * 1000, 3),
+                "principal": getattr(request.scope.get("sc.principal"), "id", None)}))
+        return response
+
+    routes.mount(app)
+    if web is not None:
+        app.mount("/", web)
+
+    return app
+
+
+def configure_access_log() -> None:
+    """JSON lines on standard error, one per request (for `serve`)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access_log.addHandler(handler)
+    access_log.setLevel(logging.INFO)
+    access_log.propagate = False
+
+
+
+
+def from_environment() -> FastAPI:
+    """The app for a worker process started by `serve --workers N` (uvicorn imports it
+    by name): the ledger from $SOCIALCREDIT_DB, the rate from $SOCIALCREDIT_API_RATE."""
+    import os
+
+    configure_access_log()
+    return create_app(None, rate=float(os.environ.get("SOCIALCREDIT_API_RATE", "1000")))

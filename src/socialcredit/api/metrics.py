@@ -1,0 +1,28 @@
+"""Prometheus metrics: requests by route and status, latencies, decisions by effect,
+ingest rows accepted and rejected, the outbox backlog (read when scraped).
+
+Each app has its own registry, so two apps in one process (tests) do not collide."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self, backlog: Callable[[], float]) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("socialcredit_http_requests_total", "HTTP requests",
+                                ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram("socialcredit_http_request_seconds", "request latency",
+                                 ["method", "route"], registry=self.registry,
+                                 buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                          0.25, 0.5, 1.0, 2.5, 10.0))
+        self.decisions = Counter("socialcredit_decisions_total", "decisions by effect",
+                                 ["effect"], registry=self.registry)
+        self.ingest = Counter("socialcredit_ingest_rows_total", "submitted rows",
+                              ["outcome"], registry=self.registry)
+        backlog_gauge = Gauge("socialcredit_outbox_backlog", "notices waiting for delivery",
+                              registry=self.registry)
+        backlog_gauge.set_function(backlog)

@@ -1,0 +1,48 @@
+"""`socialcredit serve`: the HTTP API (and the web pages, where installed) on one port."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from socialcredit.cli.options import DbOpt
+from socialcredit.errors import SocialCreditError
+
+
+def serve(db: DbOpt = None,
+          host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+          workers: Annotated[int, typer.Option(
+              min=1, max=64, help="Worker processes (each with its own token cache and "
+              "rate limits).")] = 1,
+          rate: Annotated[float, typer.Option(
+              min=0.1, help="Requests a second each principal may make, on average.")
+          ] = 1000.0) -> None:
+    """Serve the HTTP API: every party acts over the network, authenticated by bearer
+    tokens (`socialcredit principal add`), within its role. OpenAPI at /openapi.json,
+    the guide at /docs, health at /healthz and /readyz, metrics at /metrics; one JSON
+    access-log line per request on standard error."""
+    try:
+        import uvicorn
+
+        from socialcredit.api.app import configure_access_log, create_app
+    except ImportError as e:
+        raise SocialCreditError(f"the HTTP API needs its extra: pip install "
+                                f"'socialcredit[api]' ({e.name} is missing)",
+                                code="engine.unavailable") from None
+    import os
+
+    from socialcredit.service import Service
+
+    Service.open(db).close()  # a missing or outdated ledger is an error here, not per request
+    configure_access_log()
+    if workers == 1:
+        uvicorn.run(create_app(db, rate=rate), host=host, port=port, log_level="warning",
+                    access_log=False)
+        return
+    if db is not None:
+        os.environ["SOCIALCREDIT_DB"] = db
+    os.environ["SOCIALCREDIT_API_RATE"] = str(rate)
+    uvicorn.run("socialcredit.api.app:from_environment", factory=True, host=host, port=port,
+                workers=workers, log_level="warning", access_log=False)

@@ -1,0 +1,147 @@
+"""Background jobs: long operations (`score --all`, an export) started by one request and
+followed by others. The job runs in a thread of the process that started it and writes
+its state and progress to the ledger database (`sc_jobs`), so any worker process can
+report it. A job whose process stopped stays `running` with a heartbeat that no longer
+moves: readers see it as `stale` after STALE_AFTER seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from socialcredit.errors import SocialCreditError
+from socialcredit.operations import jobs as store
+from socialcredit.service.context import Context
+from socialcredit.timeutil import US_PER_SECOND, format_instant
+
+STALE_AFTER = 120.0  # seconds without a heartbeat
+HEARTBEAT = 0.5  # seconds between progress writes at most
+
+_threads: dict[str, threading.Thread] = {}
+
+
+class Jobs:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    # -- starting --------------------------------------------------------------------
+
+    def score(self, program: str | None = None, at: int | None = None,
+              known_at: int | None = None) -> dict[str, Any]:
+        """`score --all` as a job: every subject's standing into the materialized table,
+        with progress in subjects."""
+        from socialcredit.service.population import Population
+
+        self.ctx.allow("population.score")
+        pop = Population(self.ctx)
+        name = self.ctx.ledger.resolve_program(program)  # refuse a bad program now
+        params = {"program": name, "at": format_instant(at),
+                  "known_at": format_instant(known_at)}
+        total = self.ctx.ledger.count_subjects()
+
+        def run(tick: Callable[[int], None]) -> dict[str, Any]:
+            done = 0
+
+            def progress(subjects: int, _records: int) -> None:
+                nonlocal done
+                done += subjects
+                tick(done)
+
+            r = pop.score_all(name, at, known_at, progress=progress)
+            return {"program": r.program, "subjects": r.subjects,
+                    "at": format_instant(r.at), "known_at": format_instant(r.known_at),
+                    "done": r.subjects}
+
+        return self._start("score", params, total, run)
+
+    def export(self, directory: Path) -> dict[str, Any]:
+        """The ledger as a Parquet dataset in `directory` (which must not exist yet)."""
+        from socialcredit.service.population import Population
+
+        self.ctx.allow("population.export")
+        pop = Population(self.ctx)
+        if directory.exists():
+            raise SocialCreditError(f"export {directory.name!r} already exists",
+                                    code="export.invalid")
+
+        def run(tick: Callable[[int], None]) -> dict[str, Any]:
+            info = pop.export(directory)
+            files = sorted(p for p in directory.rglob("*") if p.is_file())
+            return {**info, "files": [{"path": str(p.relative_to(directory)),
+                                       "bytes": p.stat().st_size} for p in files]}
+
+        return self._start("export", {"name": directory.name}, None, run)
+
+    def _start(self, kind: str, params: dict[str, Any], total: int | None,
+               run: Callable[[Callable[[int], None]], dict[str, Any]]) -> dict[str, Any]:
+        ctx = self.ctx
+        with ctx.write() as conn:
+            job_id = store.new(conn, kind, ctx.principal.id, params, ctx.ledger.clock())
+
+        def body() -> None:
+            last = 0.0
+            with ctx.write() as conn:
+                store.start(conn, job_id, ctx.ledger.clock(), total)
+
+            def tick(done: int) -> None:
+                nonlocal last
+                now = time.monotonic()
+                if now - last >= HEARTBEAT:
+                    last = now
+                    with ctx.write() as conn:
+                        store.progress(conn, job_id, done, ctx.ledger.clock())
+
+            try:
+                result = run(tick)
+            except SocialCreditError as exc:
+                error = {"code": exc.code, "message": exc.message}
+            except Exception as exc:  # a job's failure is its result, not a dead thread
+                error = {"code": "job.failed", "message": f"{type(exc).__name__}: {exc}"}
+            else:
+                with ctx.write() as conn:
+                    store.finish(conn, job_id, ctx.ledger.clock(), result=result)
+                return
+            with ctx.write() as conn:
+                store.finish(conn, job_id, ctx.ledger.clock(), error=error)
+
+        t = threading.Thread(target=body, name=f"socialcredit-{job_id}", daemon=True)
+        _threads[job_id] = t
+        t.start()
+        return self.get(job_id, check=False)
+
+    # -- following -------------------------------------------------------------------
+
+    def get(self, job_id: str, *, check: bool = True) -> dict[str, Any]:
+        if check:
+            self.ctx.allow("jobs.read")
+        with self.ctx.read() as conn:
+            j = store.get(conn, job_id)
+        if j is None:
+            raise SocialCreditError(f"no job {job_id!r}", code="not_found")
+        return self._view(j)
+
+    def list(self, limit: int = 50, before: int | None = None) -> list[dict[str, Any]]:
+        self.ctx.allow("jobs.read")
+        with self.ctx.read() as conn:
+            return [self._view(j) for j in store.recent(conn, limit, before)]
+
+    def wait(self, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        """Until the job ends (in this process) or `timeout` seconds pass."""
+        t = _threads.get(job_id)
+        if t is not None:
+            t.join(timeout)
+        return self.get(job_id)
+
+    def _view(self, j: store.Job) -> dict[str, Any]:
+        out = j.as_dict()
+        out["stale"] = bool(j.status == "running" and j.heartbeat_at is not None and
+                            (self.ctx.ledger.clock() - j.heartbeat_at)
+                            > STALE_AFTER * US_PER_SECOND)
+        return out
+
+
+__all__ = ["STALE_AFTER", "Jobs"]
