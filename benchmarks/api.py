@@ -1,0 +1,230 @@
+"""HTTP API benchmark (issue 11): decisions and record submission over loopback.
+
+Builds a ledger of `--subjects` people under the shipped `judgment-defaulters` rulebook
+(each with a court record; 95 % of them also with the record that resolves it, so 5 %
+are listed), materializes every standing (`score --all`), starts `socialcredit serve` as
+its own process, and loads it on 127.0.0.1:
+
+- decisions: Debian's `wrk` (apt-get install wrk) posting `rail.g_train_ticket`
+  decisions for random subjects with `"materialized": true` as the railway's principal;
+  every decision is committed to the decision log (group commit) before it is answered;
+- submissions: an asyncio httpx client posting batches of 1,000 new records.
+
+Targets on this 2-core machine: decisions ≥ 5,000 requests/s with p99 ≤ 10 ms;
+submission ≥ 50,000 records/s. Prints the figures, the ratio to each target, and the CPU
+seconds the server and the load generator each used (they share the 2 cores).
+
+    python benchmarks/api.py [--subjects 200000] [--duration 15] [--connections 16]
+                             [--db postgresql://…  (an empty database)] [--workers 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DECISIONS_RPS, DECISIONS_P99_MS, SUBMIT_RPS = 5_000.0, 10.0, 50_000.0
+HEAD = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = int(s.getsockname()[1])
+    s.close()
+    return port
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system seconds of a process and its children (uvicorn's workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    try:
+        kids = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+        pids += [int(p) for p in kids.stdout.split()]
+    except FileNotFoundError:
+        pass
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def build(db: str, subjects: int, tmp: Path) -> dict[str, str]:
+    from socialcredit.rulebook.shipped import load_named
+    from socialcredit.service import Service
+
+    t0 = time.perf_counter()
+    csv = tmp / "records.csv"
+    with csv.open("w") as fh:
+        fh.write(HEAD)
+        for i in range(subjects):
+            s = f"P{i:08d}"
+            fh.write(f"court-01:r{i},court-01,{s},person,court.refuses_to_perform,2025-06-01,"
+                     f"able_but_refuses,urn:case:{i},\n")
+            if i % 20:
+                fh.write(f"court-01:p{i},court-01,{s},person,court.judgment_performed,"
+                         f"2025-07-01,,urn:paid:{i},court-01:r{i}\n")
+    with Service.create(load_named("judgment-defaulters"), db) as svc:
+        svc.providers.add("court-01", "court")
+        rep = svc.records.ingest_file(csv)
+        svc.population.score_all()
+        tokens = {"railway": svc.principals.add("national_railway", "relying_party")["token"],
+                  "court": svc.principals.add("court-api", "provider",
+                                              provider="court-01")["token"]}
+    print(f"built: {subjects:,} subjects, {rep.accepted:,} records, every standing "
+          f"materialized, in {time.perf_counter() - t0:.1f} s")
+    return tokens
+
+
+def wrk(base: str, token: str, subjects: int, duration: int, connections: int,
+        tmp: Path) -> dict[str, float]:
+    script = tmp / "decide.lua"
+    script.write_text(f"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {token}"
+request = function()
+  local s = string.format("P%08d", math.random(0, {subjects - 1}))
+  local body = '{{"subject":"' .. s .. '","action":"rail.g_train_ticket","materialized":true}}'
+  return wrk.format(nil, "/api/v1/decisions", nil, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("STATS %d %d %d %d %d %d\\n", summary.requests,
+    summary.errors.status + summary.errors.connect + summary.errors.read +
+    summary.errors.write + summary.errors.timeout, latency:percentile(50),
+    latency:percentile(99), latency:percentile(99.9), summary.duration))
+end
+""")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(["wrk", "-t", "1", "-c", str(connections), "-d", f"{duration}s",
+                          "-s", str(script), base], capture_output=True, text=True,
+                         check=True).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    m = re.search(r"STATS (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)", out)
+    assert m is not None, out
+    n, errors, p50, p99, p999, dur = (int(x) for x in m.groups())
+    return {"requests": n, "errors": errors, "rps": n / (dur / 1e6), "p50_ms": p50 / 1000,
+            "p99_ms": p99 / 1000, "p999_ms": p999 / 1000,
+            "client_cpu": (after.ru_utime - before.ru_utime)
+            + (after.ru_stime - before.ru_stime)}
+
+
+async def submit(base: str, token: str, batches: int, size: int, concurrency: int
+                 ) -> dict[str, float]:
+    import httpx
+
+    bodies = []
+    for b in range(batches):
+        rows = [{"record_id": f"court-01:s{b}-{i}", "provider": "court-01",
+                 "subject": f"N{b:05d}{i:05d}", "subject_kind": "person",
+                 "type": "court.refuses_to_perform", "occurred_at": "2025-09-01",
+                 "value": "able_but_refuses", "evidence": f"urn:s:{b}:{i}"}
+                for i in range(size)]
+        bodies.append(json.dumps(rows).encode())
+    headers = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    stored = 0
+    before = time.process_time()
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal stored
+        while not queue.empty():
+            body = queue.get_nowait()
+            r = await client.post("/api/v1/records", content=body, headers=headers)
+            r.raise_for_status()
+            stored += int(r.json()["accepted"])
+
+    t0 = time.perf_counter()
+    async with httpx.AsyncClient(base_url=base, timeout=300) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    wall = time.perf_counter() - t0
+    return {"records": stored, "rps": stored / wall, "wall": wall,
+            "client_cpu": time.process_time() - before}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--subjects", type=int, default=200_000)
+    ap.add_argument("--duration", type=int, default=15)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--batches", type=int, default=20)
+    ap.add_argument("--db", help="an empty database URL (default: a new SQLite file)")
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("needs wrk: apt-get install wrk")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, Linux {platform.release()}")
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average "
+          f"before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        db = args.db or f"sqlite:///{tmp / 'ledger.db'}"
+        print(f"ledger: {db.split('://')[0]}; server: socialcredit serve --workers "
+              f"{args.workers}; decisions by wrk, {args.connections} connections, 1 thread")
+        tokens = build(db, args.subjects, tmp)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "socialcredit", "serve", "--db", db, "--port", str(port),
+             "--workers", str(args.workers), "--rate", "1000000000"],
+            stderr=subprocess.DEVNULL)
+        try:
+            import httpx
+
+            for _ in range(300):
+                try:
+                    httpx.get(f"{base}/healthz", timeout=1)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            wrk(base, tokens["railway"], args.subjects, 2, args.connections, tmp)  # warm
+            s0 = cpu_seconds(server.pid)
+            dec = wrk(base, tokens["railway"], args.subjects, args.duration,
+                      args.connections, tmp)
+            dec["server_cpu"] = cpu_seconds(server.pid) - s0
+            s0 = cpu_seconds(server.pid)
+            sub = asyncio.run(submit(base, tokens["court"], args.batches, 1000, 4))
+            sub["server_cpu"] = cpu_seconds(server.pid) - s0
+        finally:
+            server.terminate()
+            server.wait(30)
+    print()
+    print(f"{'measure':48}{'figure':>14}{'target':>12}{'ratio':>9}")
+    print(f"{'decisions/s (every one logged)':48}{dec['rps']:>14,.0f}"
+          f"{DECISIONS_RPS:>12,.0f}{dec['rps'] / DECISIONS_RPS:>8.2f}x")
+    print(f"{'decision latency p50':48}{dec['p50_ms']:>11.2f} ms")
+    print(f"{'decision latency p99':48}{dec['p99_ms']:>11.2f} ms{DECISIONS_P99_MS:>9.0f} ms"
+          f"{DECISIONS_P99_MS / max(dec['p99_ms'], 1e-9):>8.2f}x")
+    print(f"{'decision latency p99.9':48}{dec['p999_ms']:>11.2f} ms")
+    print(f"  {dec['requests']:,} decisions in {args.duration} s, {dec['errors']} errors; CPU: "
+          f"server {dec['server_cpu']:.1f} s, wrk {dec['client_cpu']:.1f} s")
+    print(f"{'records submitted/s (batches of 1,000)':48}{sub['rps']:>14,.0f}"
+          f"{SUBMIT_RPS:>12,.0f}{sub['rps'] / SUBMIT_RPS:>8.2f}x")
+    print(f"  {sub['records']:,} records in {sub['wall']:.1f} s; CPU: server "
+          f"{sub['server_cpu']:.1f} s, client {sub['client_cpu']:.1f} s")
+    print("(ratio > 1 means the target is met)")
+
+
+if __name__ == "__main__":
+    main()
