@@ -149,7 +149,11 @@ async def submit(base: str, token: str, batches: int, size: int, concurrency: in
         nonlocal stored
         while not queue.empty():
             body = queue.get_nowait()
-            r = await client.post("/api/v1/records", content=body, headers=headers)
+            while True:  # a busy ledger answers 503 with Retry-After: retry, as documented
+                r = await client.post("/api/v1/records", content=body, headers=headers)
+                if r.status_code != 503:
+                    break
+                await asyncio.sleep(float(r.headers.get("retry-after", "1")))
             r.raise_for_status()
             stored += int(r.json()["accepted"])
 
@@ -204,7 +208,9 @@ def main() -> None:
                       args.connections, tmp)
             dec["server_cpu"] = cpu_seconds(server.pid) - s0
             s0 = cpu_seconds(server.pid)
-            sub = asyncio.run(submit(base, tokens["court"], args.batches, 1000, 4))
+            # SQLite has one writer at a time: one client; PostgreSQL: four
+            sub = asyncio.run(submit(base, tokens["court"], args.batches, 1000,
+                                     1 if db.startswith("sqlite") else 4))
             sub["server_cpu"] = cpu_seconds(server.pid) - s0
         finally:
             server.terminate()

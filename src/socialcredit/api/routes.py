@@ -174,7 +174,7 @@ operator = APIRouter(prefix="/api/v1", tags=["operators"], dependencies=PRIVATE)
 
 
 @health.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     """The process answers."""
     return {"status": "ok"}
 
