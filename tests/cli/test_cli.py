@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -118,7 +119,9 @@ def test_publish_effective_and_program_option(cli_db, tmp_path):
 
 def test_human_readable_tables(cli_db, tmp_path):
     f = tmp_path / "r.csv"
-    f.write_text(H + "bank-1:a1,bank-1,alice,person,arrears,2025-12-01,,sha256:1,\n")
+    # a month ago, so that the record still counts whenever the suite runs
+    when = (datetime.now(UTC) - timedelta(days=30)).date().isoformat()
+    f.write_text(H + f"bank-1:a1,bank-1,alice,person,arrears,{when},,sha256:1,\n")
     run("ingest", str(f), db=cli_db)
     out = run("standing", "alice", db=cli_db).stdout
     assert "Every counting record" in out and "bank-1:a1" in out and "Key factors" in out
