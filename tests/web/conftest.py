@@ -38,8 +38,9 @@ class Site(World):
 
 @pytest.fixture
 def site(make_ledger: Callable[..., Service], clock: Clock) -> Iterator[Site]:
-    """alice with a court finding (a public listing pending), an organization on the
-    public list by its USCC, bob with nothing; every role signed up."""
+    """alice with a court finding (on the public list since 15 January), an
+    organization on the public list by its USCC, bob with nothing; every role signed
+    up, and `board`, a reviewer acting for a reviewing body (so it can withdraw)."""
     clock.set("2026-01-05T08:00:00Z")
     svc = make_ledger(CITY, {"court-01": "court", "review-board": "reviewer"})
     tokens = {}
@@ -50,11 +51,11 @@ def site(make_ledger: Callable[..., Service], clock: Clock) -> Iterator[Site]:
             extra = {"provider": "review-board"}
         tokens[name] = svc.principals.add(name, role, **extra)["token"]
     court = svc.acting_as("court")
-    clock.set("2025-03-01T09:00:00Z")
+    clock.set("2026-01-05T08:10:00Z")
     court.submissions.submit(list(enumerate([
         {"record_id": "court-01:org", "provider": "court-01", "subject": USCC,
          "subject_kind": "organization", "type": "court.finding",
-         "occurred_at": "2025-02-20", "value": "able_but_refuses",
+         "occurred_at": "2026-01-02", "value": "able_but_refuses",
          "evidence": "urn:court:case:org"}], 1)), key=None, source="test")
     svc.public.name(USCC, ORG_NAME)
     clock.set("2026-01-05T08:30:00Z")
@@ -63,7 +64,7 @@ def site(make_ledger: Callable[..., Service], clock: Clock) -> Iterator[Site]:
          "subject_kind": "person", "type": "court.finding", "occurred_at": "2026-01-04",
          "value": "able_but_refuses", "evidence": "urn:court:case:1"}], 1)),
         key=None, source="test")
-    clock.set("2026-01-05T09:00:00Z")
+    clock.set("2026-01-20T09:00:00Z")  # both listings took effect on 15 January
     app = create_app(service=svc, web=True)
     with TestClient(app) as client:
         yield Site(svc, clock, app, client, tokens)
