@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -34,6 +35,13 @@ class Site(World):
 
     def client(self) -> TestClient:  # type: ignore[override]
         return TestClient(self.app)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """SQLite only: the pages add nothing backend-specific (the service's tests run on
+    both), and browser tests are slow enough once."""
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
 
 
 @pytest.fixture
