@@ -77,7 +77,7 @@ def test_the_ledger_imports_neither_scoring_nor_the_log_nor_the_service() -> Non
            if within(src, "socialcredit.ledger") and any(
                within(dst, room) for room in ("socialcredit.scoring", "socialcredit.transparency",
                                               "socialcredit.service", "socialcredit.cli",
-                                              "socialcredit.decisions"))]
+                                              "socialcredit.decisions", "socialcredit.web"))]
     assert bad == []
 
 
@@ -90,7 +90,8 @@ def test_domain_rooms_never_reach_up_into_the_service_or_the_faces(room: str) ->
     bad = [(src, dst, line) for src, dst, _, _, line in edges()
            if within(src, room) and (within(dst, "socialcredit.service")
                                      or within(dst, "socialcredit.cli")
-                                     or within(dst, "socialcredit.api"))]
+                                     or within(dst, "socialcredit.api")
+                                     or within(dst, "socialcredit.web"))]
     assert bad == []
 
 
@@ -100,12 +101,13 @@ CLI_MAY_IMPORT = ("socialcredit.service", "socialcredit.cli", "socialcredit.erro
                   "socialcredit.timeutil", "socialcredit.rulebook", "socialcredit.lint",
                   "socialcredit.identifiers", "socialcredit.lab",
                   "socialcredit.ledger.readers", "socialcredit.scoring.standing",
-                  "socialcredit.decisions.evaluate", "socialcredit.api")
+                  "socialcredit.decisions.evaluate", "socialcredit.api", "socialcredit.web")
 
 # What the HTTP API may import besides the service: parsing its inputs and the shapes
-# the service hands back, like a command.
+# the service hands back, like a command; and the web pages it mounts.
 API_MAY_IMPORT = ("socialcredit.service", "socialcredit.api", "socialcredit.errors",
-                  "socialcredit.timeutil", "socialcredit.rulebook", "socialcredit.principals")
+                  "socialcredit.timeutil", "socialcredit.rulebook", "socialcredit.principals",
+                  "socialcredit.web")
 
 
 def test_commands_reach_the_domain_through_the_service() -> None:
@@ -121,6 +123,22 @@ def test_the_api_reaches_the_domain_through_the_service() -> None:
     bad = [(src, dst, line) for src, dst, names, type_only, line in edges()
            if within(src, "socialcredit.api") and not type_only
            and dst != "socialcredit" and not any(within(dst, ok) for ok in API_MAY_IMPORT)]
+    assert bad == []
+
+
+# What the web pages may import besides the service: the API's helpers (token cache, rate
+# limits, error statuses), the data shapes a page reads, and nothing that computes.
+WEB_MAY_IMPORT = ("socialcredit.service", "socialcredit.web", "socialcredit.api",
+                  "socialcredit.errors", "socialcredit.timeutil", "socialcredit.rulebook",
+                  "socialcredit.principals")
+
+
+def test_the_web_pages_reach_the_domain_through_the_service() -> None:
+    found = [src for src, *_ in edges() if within(src, "socialcredit.web")]
+    assert "socialcredit.web.portal" in found
+    bad = [(src, dst, line) for src, dst, names, type_only, line in edges()
+           if within(src, "socialcredit.web") and not type_only
+           and dst != "socialcredit" and not any(within(dst, ok) for ok in WEB_MAY_IMPORT)]
     assert bad == []
 
 

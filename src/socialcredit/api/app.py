@@ -57,11 +57,12 @@ class State:
         return float(counts.get("pending", 0))
 
 
-def create_app(db_url: str | None = None, *, web: ASGIApp | None = None,
+def create_app(db_url: str | None = None, *, web: ASGIApp | bool | None = None,
                service: Service | None = None, rate: float = 1000.0,
                burst: float = 2000.0) -> FastAPI:
     """The API over the ledger at `db_url` (or an open `service`); `web`, when given, is
-    mounted at `/` (the pages, on the same service layer)."""
+    mounted at `/` (the pages, on the same service layer); `web=True` mounts the pages
+    of socialcredit.web with the API's token cache and rate limits."""
     from socialcredit.api import routes
 
     svc = (service if service is not None else Service.open(db_url)).with_group_commit()
@@ -85,7 +86,11 @@ def create_app(db_url: str | None = None, *, web: ASGIApp | None = None,
 
     app.add_middleware(Observe, state=state)
     routes.mount(app)
-    if web is not None:
+    if web is True:
+        from socialcredit.web import create_web_app
+
+        web = create_web_app(svc, tokens=state.tokens, limits=state.limits)
+    if web is not None and web is not False:
         app.mount("/", web)
 
     return app
@@ -157,4 +162,5 @@ def from_environment() -> FastAPI:
     import os
 
     configure_access_log()
-    return create_app(None, rate=float(os.environ.get("SOCIALCREDIT_API_RATE", "1000")))
+    return create_app(None, rate=float(os.environ.get("SOCIALCREDIT_API_RATE", "1000")),
+                      web=os.environ.get("SOCIALCREDIT_WEB", "0") == "1")

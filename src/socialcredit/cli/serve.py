@@ -18,11 +18,15 @@ def serve(db: DbOpt = None,
               "rate limits).")] = 1,
           rate: Annotated[float, typer.Option(
               min=0.1, help="Requests a second each principal may make, on average.")
-          ] = 1000.0) -> None:
+          ] = 1000.0,
+          web: Annotated[bool, typer.Option(
+              "--web/--no-web", help="Serve the web pages at / (the subject's portal, public "
+              "lookup, the review desk, the dashboard).")] = True) -> None:
     """Serve the HTTP API: every party acts over the network, authenticated by bearer
     tokens (`socialcredit principal add`), within its role. OpenAPI at /openapi.json,
     the guide at /docs, health at /healthz and /readyz, metrics at /metrics; one JSON
-    access-log line per request on standard error."""
+    access-log line per request on standard error. With the web pages (the default), people
+    sign in at /signin with the same tokens."""
     try:
         import uvicorn
 
@@ -36,11 +40,25 @@ def serve(db: DbOpt = None,
     from socialcredit.service import Service
 
     Service.open(db).close()  # a missing or outdated ledger is an error here, not per request
+    if web:
+        try:
+            import socialcredit.web  # noqa: F401
+        except ImportError as e:
+            raise SocialCreditError(f"the web pages need their extra: pip install "
+                                    f"'socialcredit[web]' ({e.name} is missing)",
+                                    code="engine.unavailable") from None
+        import secrets
+
+        from socialcredit.web.session import SECRET_ENV
+
+        # one secret for every worker, so a session signed by one is read by all
+        os.environ.setdefault(SECRET_ENV, secrets.token_hex(32))
     configure_access_log()
     if workers == 1:
-        uvicorn.run(create_app(db, rate=rate), host=host, port=port, log_level="warning",
-                    access_log=False)
+        uvicorn.run(create_app(db, rate=rate, web=web), host=host, port=port,
+                    log_level="warning", access_log=False)
         return
+    os.environ["SOCIALCREDIT_WEB"] = "1" if web else "0"
     if db is not None:
         os.environ["SOCIALCREDIT_DB"] = db
     os.environ["SOCIALCREDIT_API_RATE"] = str(rate)

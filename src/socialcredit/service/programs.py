@@ -93,6 +93,16 @@ class Catalogues:
                      "published_at": format_instant(at)}
                     for c, v, sha, at in self.ctx.ledger.catalogues(conn)]
 
+    def get(self, catalogue: str, version: str) -> Catalogue:
+        """One published catalogue version, whole (for reading it as a document)."""
+        self.ctx.allow("catalogues.read")
+        with self.ctx.read() as conn:
+            cat = self.ctx.ledger.catalogue(conn, catalogue, version)
+        if cat is None:
+            raise SocialCreditError(f"no catalogue {catalogue!r} version {version!r}",
+                                    code="not_found")
+        return cat
+
     def resolve(self, conn: Connection, rulebook: Rulebook, given: Catalogue | None = None
                 ) -> Catalogue | None:
         """The catalogue `rulebook` cites: the ledger's, else the one given or shipped
