@@ -68,9 +68,8 @@ def can_lower(rb: Rulebook, type_id: str) -> bool:
     a per-unit reward whose type accepts negative values, a fact whose bins take points
     off, or a blacklist it enters."""
     t = rb.types.get(type_id)
-    for r in rb.rules:
-        if r.record != type_id:
-            continue
+    for i in rb.rules_by_type.get(type_id, ()):
+        r = rb.rules[i]
         if r.may_be_negative():
             return True
         if (r.points_per_unit or 0) > 0 and t is not None and t.negative_values == "allowed":

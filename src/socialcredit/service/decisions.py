@@ -116,8 +116,7 @@ class Decisions:
             st, pv = standing_at(ctx, subject, program, at)
             source = "live"
         else:
-            st, source = found
-            pv = ledger.version_in_force(st.program, st.at, st.known_at)
+            st, source, pv = found.standing, found.source, found.version
         ledger.ensure_operable(pv.rulebook)
         level, grant_id = "full", None
         if principal.role == "relying_party":
@@ -134,11 +133,16 @@ class Decisions:
         effect, granted, reasons = evaluate(pv.rulebook, st, action)
         decision_id = str(uuid.uuid4())
 
-        def commit(conn: Connection) -> tuple[Decision, dict[str, Any] | None]:
+        def commit(conn: Connection | None) -> tuple[Decision, dict[str, Any] | None]:
             """The decision's rows, built in the transaction that commits them (with
             others, under a group committer): its log row, its access-log entry and,
-            for a deny about now, the subject's notice."""
-            decided_at = ledger.tick(conn)
+            for a deny about now, the subject's notice; and a materialized row the read
+            recomputed. Without a log row (record=False) nothing is written: the
+            decision is made at the ledger's clock, from the standing's own instant."""
+            if conn is None:
+                decided_at = ctx.now() if at is not None else st.at
+            else:
+                decided_at = ledger.tick(conn)
             hypothetical = at is not None and at != decided_at
             aa = adverse_action(pv.rulebook, st, reasons, action, decided_at) \
                 if effect == "deny" else None
@@ -148,7 +152,9 @@ class Decisions:
                          requester={"principal": principal.id, "role": principal.role},
                          purpose=purpose, grant_id=grant_id, disclosure=level,
                          adverse_action=aa)
-            if record:
+            if found is not None and conn is not None:
+                found.write(conn)
+            if record and conn is not None:
                 log.write(conn, d, pv.version, pv.sha256)
                 access.record(conn, decided_at, principal, "decision", subject,
                               program=st.program, purpose=purpose, grant_id=grant_id,
@@ -160,7 +166,10 @@ class Decisions:
                         decision_id=d.decision_id)], decided_at)
             return d, aa
 
-        d, aa = ctx.commit(commit)
+        if record or (found is not None and found.writeback is not None):
+            d, aa = ctx.commit(commit)
+        else:
+            d, aa = commit(None)
         if level != "full":
             view = consent.decision(d.body(), level, public_lists(pv.rulebook))
             if aa is not None:
