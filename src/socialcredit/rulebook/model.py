@@ -693,6 +693,16 @@ class Rulebook(RulebookModel):
         return {k: tuple(v) for k, v in out.items()}
 
     @cached_property
+    def consequences_by_action(self) -> dict[str, tuple[tuple[int, Consequence,
+                                                             tuple[tuple[str, Any], ...]], ...]]:
+        """(index, consequence, its conditions) by action, in rulebook order: what a
+        decision reads, indexed once per version."""
+        out: dict[str, list[tuple[int, Consequence, tuple[tuple[str, Any], ...]]]] = {}
+        for i, c in enumerate(self.consequences):
+            out.setdefault(c.action, []).append((i, c, tuple(c.when.conditions().items())))
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
     def tier_rank(self) -> dict[str, int]:
         return {t.id: i for i, t in enumerate(self.tiers)}
 

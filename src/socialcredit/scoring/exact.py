@@ -55,11 +55,17 @@ class Sums:
 
     def dimensions(self, rb: Rulebook, dt_days: float) -> dict[str, float]:
         out: dict[str, float] = {}
+        constant, decaying = self.constant, self.decaying
         for d in rb.dimensions:
-            s = self.constant.get(d.id, 0.0)
-            for h, v in self.decaying.get(d.id, ()):
+            s = constant.get(d.id, 0.0)
+            for h, v in decaying.get(d.id, ()):
                 s += v * 0.5 ** (dt_days / h)
-            out[d.id] = clamp(s, d.min, d.max)
+            lo, hi = d.min, d.max
+            if lo is not None and s < lo:
+                s = lo
+            if hi is not None and s > hi:
+                s = hi
+            out[d.id] = s
         return out
 
     def as_json(self) -> dict[str, Any]:

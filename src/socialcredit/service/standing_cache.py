@@ -45,6 +45,7 @@ from socialcredit.ledger.model import ProgramVersion
 from socialcredit.ledger.store import Ledger
 from socialcredit.ledger.versions import choose_program, pick_version, program_names
 from socialcredit.scoring.exact import Terms
+from socialcredit.timeutil import format_instant
 
 #: entries kept at most (the oldest go first); a row is a few hundred bytes
 MAX_ENTRIES = 1_000_000
@@ -70,6 +71,21 @@ class Row:
     # the subject's due-process effects as (kind, end_at): whether any may change the
     # standing depends on the instant asked about
     effects: tuple[tuple[str, int | None], ...]
+    note: str = ""  # what a standing read from it says of itself (formatted once)
+
+    def __post_init__(self) -> None:
+        if not self.note:
+            object.__setattr__(self, "note", self._note())
+
+    def _note(self) -> str:
+        if self.terms is None:
+            return (f"standing read from the materialized table, computed for "
+                    f"{format_instant(self.at)}; the live standing explains it")
+        until = self.terms.until
+        return (f"standing from the materialized table (row computed for "
+                f"{format_instant(self.at)}, exact "
+                + (f"until {format_instant(until)}" if until is not None else "from then on")
+                + "); the live standing explains it")
 
     @classmethod
     def from_db(cls, row: Any, fx: list[tuple[str, int | None]]) -> Row:
@@ -103,6 +119,7 @@ class StandingCache:
         self._fp: tuple[Any, ...] | None = None
         self._versions: list[ProgramVersion] = []
         self._names: list[str] = []
+        self._latest: dict[str, int] = {}
         self.generation = 0
         self._sqlite = ledger.engine.dialect.name == "sqlite"
         self._raw: Any = None  # the DB-API connection data_version is asked on
@@ -157,6 +174,10 @@ class StandingCache:
             with self.ledger.engine.connect() as conn:
                 self._versions = self.ledger.program_versions(None, conn)
             self._names = program_names(self._versions)
+            self._latest = {}
+            for pv in self._versions:
+                self._latest[pv.program] = max(self._latest.get(pv.program, 0),
+                                               pv.published_at)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -174,8 +195,7 @@ class StandingCache:
         return pick_version(self._versions, program, t, k)
 
     def latest_publication(self, program: str) -> int:
-        return max((pv.published_at for pv in self._versions if pv.program == program),
-                   default=0)
+        return self._latest.get(program, 0)
 
     def get(self, program: str, subject: str) -> Row | None:
         row = self._rows.get((program, subject))

@@ -247,26 +247,19 @@ def materialized_standing(ctx: Context, subject: str, program: str | None = None
             row, subject_kind=writeback["subject_kind"], version=pv.version,
             sha256=pv.sha256, at=t, known_at=k, score=writeback["score"],
             tier=writeback["tier"], dimensions=json.loads(writeback["dimensions"]),
-            lists=json.loads(writeback["lists"]), computed_at=k, terms=terms)
+            lists=json.loads(writeback["lists"]), computed_at=k, terms=terms, note="")
         cache.put(row, generation)
     rb = pv.rulebook
     if row.terms is not None:
         ev = evaluate(rb, row.terms, t)
         score, tier, dims, lists = ev.score, ev.tier, ev.dimensions, ev.lists
-        until = row.terms.until
-        note = (f"standing from the materialized table (row computed for "
-                f"{format_instant(row.at)}, exact "
-                + (f"until {format_instant(until)}" if until is not None else "from then on")
-                + "); the live standing explains it")
     else:
         score, tier, dims, lists = row.score, row.tier, dict(row.dimensions), list(row.lists)
-        note = (f"standing read from the materialized table, computed for "
-                f"{format_instant(row.at)}; the live standing explains it")
     st = Standing(
         subject=subject, subject_kind=row.subject_kind, program=name, at=t, known_at=k,
         applies=rb.applies_to(row.subject_kind), score=score, tier=tier, dimensions=dims,
         lists=lists, list_entries=[], pending=[], contributions=[], attributes=[],
-        key_factors=[], rulebook=RulebookRef(name, pv.version, pv.sha256), notes=[note])
+        key_factors=[], rulebook=RulebookRef(name, pv.version, pv.sha256), notes=[row.note])
     return Materialized(st, "materialized", pv, writeback)
 
 
