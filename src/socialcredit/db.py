@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 
 from socialcredit.errors import UsageError, redact_text, redact_url
 
@@ -141,3 +142,37 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, future=True, pool_pre_ping=True)
+
+
+# -- appends gathered per transaction ---------------------------------------------------
+
+#: key of a connection's info holding rows to insert at the end of its transaction
+APPENDS = "socialcredit.appends"
+
+
+def append(conn: Connection, table: Table, row: dict[str, Any]) -> None:
+    """Insert `row` into `table`, now — or, in a transaction that gathers appends (a
+    group commit of decisions: service/commit.py), with the transaction's other rows of
+    that table in one statement just before it commits. Only for rows nothing in the
+    same transaction reads back."""
+    pending = conn.info.get(APPENDS)
+    if pending is None:
+        conn.execute(table.insert(), [row])
+    else:
+        pending.setdefault(table, []).append(row)
+
+
+@contextlib.contextmanager
+def gathering_appends(conn: Connection) -> Iterator[None]:
+    """Gather `append`s on `conn` while the block runs; on success write them, one
+    executemany per table. The connection never keeps gathering after the block (it
+    goes back to the pool), whatever happens."""
+    conn.info[APPENDS] = {}
+    try:
+        yield
+        pending: dict[Table, list[dict[str, Any]]] = conn.info.get(APPENDS) or {}
+        conn.info.pop(APPENDS, None)
+        for table, rows in pending.items():
+            conn.execute(table.insert(), rows)
+    finally:
+        conn.info.pop(APPENDS, None)

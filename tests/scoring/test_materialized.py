@@ -291,3 +291,84 @@ def test_import_keeps_materialized_standings_current(make_ledger, clock, tmp_pat
     assert fast.source == "materialized"
     assert abs(fast.standing.score - live.standing.score) < 1e-6 and live.standing.score == 1057
     target.close()
+
+
+def test_materialized_standing_is_exact_at_any_time(make_ledger: Callable[..., Service],
+                                                    clock: Any) -> None:
+    """`check --materialized` at any later time equals the live check: the row is
+    evaluated at now while now is before its next change, recomputed (and written back)
+    at or after it; a new record or due process drops the cached row."""
+    from socialcredit.service.standings import materialized_standing
+
+    svc = make_ledger(RB, PROVIDERS)
+    svc.records.ingest_text(seed_csv())
+    clock.set("2026-02-01T00:00:00Z")
+    t = parse_instant("2026-02-01T00:00:00Z")
+    score_all(svc.ledger, None, t, t)
+    subjects = [s for s, _ in svc.ledger.all_subjects()]
+    for day in ("2026-02-01T00:00:00Z", "2026-02-01T00:00:01Z", "2026-02-09T12:00:00Z",
+                "2026-05-17T03:00:00Z", "2026-06-30T00:00:00Z", "2027-01-02T00:00:00Z",
+                "2031-03-01T00:00:00Z"):
+        clock.set(day)
+        for subject in subjects:
+            found = materialized_standing(svc.ctx, subject, None)
+            assert found is not None
+            if found.writeback is not None:  # a refreshed row is stored with the next write
+                with svc.ledger.write() as conn:
+                    found.write(conn)
+            live = svc.standings.of(subject)
+            got = found.standing
+            assert math.isclose(got.score, live.score, abs_tol=1e-9), (day, subject)
+            assert got.tier == live.tier and got.lists == live.lists, (day, subject)
+            for d, v in live.dimensions.items():
+                assert math.isclose(got.dimensions[d], v, abs_tol=1e-9)
+            d = svc.decisions.decide(subject, "nothing.declared", materialized=True)
+            assert d.source == "materialized" and d.at == got.at
+    row = read_standing(svc.ledger.engine, "city", "p01")
+    assert row is not None and row["terms"] is not None
+    # a new record: the cached row goes, the ingest's row is read
+    cache = svc.ctx.cache
+    assert cache is not None
+    before = materialized_standing(svc.ctx, "p01", None)
+    assert before is not None
+    svc.records.ingest_text("record_id,provider,subject,type,occurred_at,evidence\n"
+                            "bank-1:late,bank-1,p01,finance.arrears,2031-02-28,d\n")
+    after = materialized_standing(svc.ctx, "p01", None)
+    assert after is not None and after.standing.score < before.standing.score
+    assert math.isclose(after.standing.score, svc.standings.of("p01").score, abs_tol=1e-9)
+
+
+def test_decisions_logged_under_group_commit(make_ledger: Callable[..., Service],
+                                             clock: Any) -> None:
+    """Rows gathered per group commit are all written: every decision acknowledged is in
+    the log, with its access-log entry."""
+    import threading
+
+    svc = make_ledger(RB, PROVIDERS)
+    svc.records.ingest_text(seed_csv())
+    clock.set("2026-02-01T00:00:00Z")
+    t = parse_instant("2026-02-01T00:00:00Z")
+    score_all(svc.ledger, None, t, t)
+    gc = svc.with_group_commit()
+    ids: list[str] = []
+
+    def work(j: int) -> None:
+        for i in range(20):
+            ids.append(gc.decisions.decide(f"p{(i + j) % 13:02d}", "nothing.declared",
+                                           materialized=True).decision_id)
+
+    threads = [threading.Thread(target=work, args=(j,)) for j in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    logged = {d["decision_id"] for d in svc.decisions.log(None, 1000)}
+    assert set(ids) <= logged and len(ids) == 120
+    from sqlalchemy import func, select
+
+    from socialcredit.dueprocess.schema import access_log
+
+    with svc.ledger.engine.connect() as conn:
+        n = conn.execute(select(func.count()).select_from(access_log).where(
+            access_log.c.operation == "decision")).scalar()
+    assert n == 120

@@ -106,10 +106,8 @@ def evaluate(rb: Rulebook, st: Standing, action: str) -> tuple[str, dict[str, An
     else allow."""
     applying: list[tuple[int, Consequence]] = []
     reasons: list[dict[str, Any]] = []
-    for i, c in enumerate(rb.consequences):
-        if c.action != action:
-            continue
-        conds = [_condition(k, v, rb, st) for k, v in c.when.conditions().items()]
+    for i, c, when in rb.consequences_by_action.get(action, ()):
+        conds = [_condition(k, v, rb, st) for k, v in when]
         holds = all(x["holds"] for x in conds)
         reasons.append({"consequence": i, "action": c.action, "effect": c.effect,
                         "context": c.context, "provider": c.provider,

@@ -15,15 +15,18 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from socialcredit.db import append
 from socialcredit.decisions.evaluate import Decision
 from socialcredit.ledger import schema as s
 
 
 def write(conn: Connection, d: Decision, version: str, sha256: str) -> None:
-    conn.execute(s.decisions.insert().values(
-        decision_id=d.decision_id, decided_at=d.decided_at, at=d.at, known_at=d.known_at,
-        subject=d.subject, action=d.action, program=d.program, version=version,
-        sha256=sha256, effect=d.effect, body=json.dumps(d.body(), sort_keys=True)))
+    """The decision's log row (gathered with others' under a group commit)."""
+    append(conn, s.decisions, {
+        "decision_id": d.decision_id, "decided_at": d.decided_at, "at": d.at,
+        "known_at": d.known_at, "subject": d.subject, "action": d.action,
+        "program": d.program, "version": version, "sha256": sha256, "effect": d.effect,
+        "body": json.dumps(d.body(), sort_keys=True)})
 
 
 def read(conn: Connection, subject: str | None = None, limit: int = 100

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
+from socialcredit.db import append
 from socialcredit.dueprocess.schema import access_log
 from socialcredit.principals import Principal
 from socialcredit.timeutil import format_instant
@@ -19,10 +20,11 @@ def record(conn: Connection, at: int, principal: Principal, operation: str,
     """Log a read unless the principal is the subject itself."""
     if principal.is_subject(subject):
         return
-    conn.execute(access_log.insert().values(
-        at=at, subject=subject, principal_id=principal.id, role=principal.role,
-        operation=operation, program=program, purpose=purpose, grant_id=grant_id,
-        detail=json.dumps(detail, sort_keys=True) if detail else None))
+    append(conn, access_log, {
+        "at": at, "subject": subject, "principal_id": principal.id, "role": principal.role,
+        "operation": operation, "program": program, "purpose": purpose,
+        "grant_id": grant_id,
+        "detail": json.dumps(detail, sort_keys=True) if detail else None})
 
 
 def of(conn: Connection, subject: str, limit: int = 1000) -> list[dict[str, Any]]:

@@ -134,6 +134,12 @@ standings = Table(
     Column("dimensions", Text, nullable=False),  # JSON object id -> score
     Column("lists", Text, nullable=False),  # JSON array of list ids in force
     Column("computed_at", BigInteger, nullable=False),
+    # what keeps the row exact after `at` (scoring/exact.py): JSON sums by dimension and
+    # half-life, record lists, score lists' look-back sums; NULL: exact at `at` only
+    Column("terms", Text, nullable=True),
+    # the first instant after `at` at which the standing changes otherwise than by decay
+    # (NULL with terms: never); from then on the row is recomputed before it is read
+    Column("valid_until", BigInteger, nullable=True),
     PrimaryKeyConstraint("program", "subject", name="pk_sc_standings"),
 )
 

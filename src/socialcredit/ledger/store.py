@@ -346,11 +346,13 @@ class Ledger:
         out: dict[str, TypeInfo] = {}
         for (program, tid), (pv, t) in declared.items():
             rb = pv.rulebook
-            per_unit = [r for r in rb.rules if r.record == tid and r.points_per_unit is not None]
-            numeric = bool(per_unit) or any(
-                b.below is not None for a in rb.attributes if a.record == tid for b in a.bins)
-            numeric = numeric and not any(
-                b.values for a in rb.attributes if a.record == tid for b in a.bins)
+            # the rules of this type only (indexed once per version: a rulebook may hold
+            # 100,000 rules over thousands of types)
+            per_unit = [i for i in rb.rules_by_type.get(tid, ())
+                        if rb.rules[i].points_per_unit is not None]
+            attrs = [a for a in rb.attributes if a.record == tid] if rb.attributes else []
+            numeric = bool(per_unit) or any(b.below is not None for a in attrs for b in a.bins)
+            numeric = numeric and not any(b.values for a in attrs for b in a.bins)
             nonnegative = bool(per_unit) and t.negative_values != "allowed"
             providers = set(t.providers) or ({"reviewer"} if t.kind == "void" else set())
             res = resolvers(rb, tid)

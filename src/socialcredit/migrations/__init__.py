@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 #: Every revision, oldest first; the last is the head this release runs on. A test
 #: checks that this list is Alembic's own chain.
-REVISIONS = ("0001", "0101", "0201", "0301", "0401")
+REVISIONS = ("0001", "0101", "0201", "0301", "0401", "0501")
 HEAD = REVISIONS[-1]
 #: How a ledger created by release 0.1.0 (no Alembic table) reports its revision.
 LEGACY = "0.1.0"

@@ -68,9 +68,8 @@ def can_lower(rb: Rulebook, type_id: str) -> bool:
     a per-unit reward whose type accepts negative values, a fact whose bins take points
     off, or a blacklist it enters."""
     t = rb.types.get(type_id)
-    for r in rb.rules:
-        if r.record != type_id:
-            continue
+    for i in rb.rules_by_type.get(type_id, ()):
+        r = rb.rules[i]
         if r.may_be_negative():
             return True
         if (r.points_per_unit or 0) > 0 and t is not None and t.negative_values == "allowed":
@@ -84,7 +83,26 @@ def is_social_tie(t: RecordType) -> bool:
     return bool(words(t.category, t.id).intersection(SOCIAL_TIES))
 
 
+#: Findings by rulebook sha256: a rulebook is immutable and identified by the hash of its
+#: content, and `init`, `publish` and every ingest and decision ask again, so the checks
+#: run once per rulebook and process (bounded: the oldest entry goes first).
+_FOUND: dict[str, tuple[Violation, ...]] = {}
+_FOUND_MAX = 64
+
+
 def baseline_violations(rb: Rulebook) -> list[Violation]:
+    """Every line the rulebook crosses, each with where (cached by sha256)."""
+    sha = rb.sha256
+    found = _FOUND.get(sha)
+    if found is None:
+        found = tuple(_violations(rb))
+        if len(_FOUND) >= _FOUND_MAX:
+            _FOUND.pop(next(iter(_FOUND)))
+        _FOUND[sha] = found
+    return list(found)
+
+
+def _violations(rb: Rulebook) -> list[Violation]:
     out: list[Violation] = []
 
     def add(line: str, path: PathKey, why: str) -> None:
@@ -142,13 +160,28 @@ def baseline_violations(rb: Rulebook) -> list[Violation]:
                 f"consequence for {c.action!r} applies to {c.applies_to!r}: sanctions and "
                 "rewards reach only the subject whose conduct earned them")
 
+    # what the lexicon says of a type depends on the type alone: read it once per type,
+    # not once per rule naming it (a large rulebook has many rules per type)
+    categories: dict[str, str | None] = {}
+    ties: dict[str, bool] = {}
+
+    def category_of(t: RecordType) -> str | None:
+        if t.id not in categories:
+            categories[t.id] = protected_category(t)
+        return categories[t.id]
+
+    def tie(t: RecordType) -> bool:
+        if t.id not in ties:
+            ties[t.id] = is_social_tie(t)
+        return ties[t.id]
+
     reported: set[str] = set()
     for path, type_id, negative, applies_to in uses:
         t = types.get(type_id)
         if t is None:
             continue
         what = f"record type {type_id!r}"
-        cat = protected_category(t)
+        cat = category_of(t)
         if cat:
             reported.add(type_id)
             add(LINE_PROTECTED, path, f"{what} is about {cat} (category "
@@ -156,7 +189,7 @@ def baseline_violations(rb: Rulebook) -> list[Violation]:
         if applies_to != "self":
             add(LINE_OTHERS, (*path, "applies_to"), f"{what} counts against {applies_to!r}: "
                 "one subject's records must never count against another")
-        elif is_social_tie(t):
+        elif tie(t):
             add(LINE_OTHERS, path, f"{what} is about a subject's ties to others "
                 f"(category {t.category}): relatives, friends and contacts are not scored")
         if negative:
@@ -167,7 +200,7 @@ def baseline_violations(rb: Rulebook) -> list[Violation]:
                 add(LINE_EVIDENCE, path, f"{what} takes points off or lists but declares no "
                     "`legal_basis`")
     for i, t in enumerate(rb.record_types):
-        cat = protected_category(t) if t.id not in reported else None
+        cat = category_of(t) if t.id not in reported else None
         if cat:
             add(LINE_PROTECTED, ("record_types", i), f"record type {t.id!r} is about {cat} "
                 f"(category {t.category or 'undeclared'}): it may not even be recorded")

@@ -136,10 +136,19 @@ def tokens(*texts: str | None) -> set[str]:
     return out
 
 
+_ALL_TERMS = frozenset(term for terms in PROTECTED.values() for term in terms)
+_ANY_ZH = re.compile("|".join(re.escape(term) for terms in PROTECTED_ZH.values()
+                              for term in terms))
+
+
 def protected_categories(*texts: str | None) -> list[str]:
     """Every protected category the texts name, in the lexicon's order."""
     found = tokens(*texts)
     joined = "\n".join(t for t in texts if t)
+    # the common case, nothing protected, with one set intersection and one regex scan;
+    # otherwise category by category, in order
+    if found.isdisjoint(_ALL_TERMS) and _ANY_ZH.search(joined) is None:
+        return []
     return [name for name in PROTECTED
             if found.intersection(PROTECTED[name])
             or any(term in joined for term in PROTECTED_ZH.get(name, ()))]

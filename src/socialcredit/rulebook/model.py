@@ -684,6 +684,25 @@ class Rulebook(RulebookModel):
         return {t.id: t for t in self.record_types}
 
     @cached_property
+    def rules_by_type(self) -> dict[str, tuple[int, ...]]:
+        """Rule indexes by record type, in rulebook order: a standing reads only the rules
+        of the types its records have (a rulebook may hold 100,000 rules)."""
+        out: dict[str, list[int]] = {}
+        for i, r in enumerate(self.rules):
+            out.setdefault(r.record, []).append(i)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
+    def consequences_by_action(self) -> dict[str, tuple[tuple[int, Consequence,
+                                                             tuple[tuple[str, Any], ...]], ...]]:
+        """(index, consequence, its conditions) by action, in rulebook order: what a
+        decision reads, indexed once per version."""
+        out: dict[str, list[tuple[int, Consequence, tuple[tuple[str, Any], ...]]]] = {}
+        for i, c in enumerate(self.consequences):
+            out.setdefault(c.action, []).append((i, c, tuple(c.when.conditions().items())))
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
     def tier_rank(self) -> dict[str, int]:
         return {t.id: i for i, t in enumerate(self.tiers)}
 
@@ -720,7 +739,8 @@ class Rulebook(RulebookModel):
     def is_negative(self, type_id: str) -> bool:
         """Whether a record of this type can take points off or put the subject on a
         blacklist: what the subject is notified of."""
-        return any(r.record == type_id and r.may_be_negative() for r in self.rules) or any(
+        return any(self.rules[i].may_be_negative() for i in self.rules_by_type.get(type_id, ())
+                   ) or any(
             x.kind == "black" and x.enter_when.record == type_id for x in self.lists)
 
 

@@ -8,10 +8,13 @@ transaction and recomputes the rows of exactly the subjects a file touched, with
 same engine, so the materialized row equals a fresh batch run the moment the records
 are committed (no lag at all).
 
-Each row carries the (at, known_at) it was computed for: a full run without ``--at``
-and every refresh use the ledger's clock, so the table reads as "now" for recently
-touched subjects and "as of the last full run" for the others (decay and expiry move
-standings with time alone: re-run ``score --all`` on a schedule, e.g. nightly).
+Each row carries the (at, known_at) it was computed for. A row computed by the reference
+engine also carries what keeps it exact afterwards (scoring/exact.py): its sums by
+dimension and half-life, its record lists, and `valid_until`, the instant of its next
+discrete change. Read at any t in [at, valid_until) the standing is computed from the
+row alone; at or after it — or for a row a full run or an ingest wrote, which is exact at
+its own `at` only — the reader recomputes the row from the ledger and writes it back
+(`exact_row`, `write_refreshed`). Nothing needs a schedule.
 
 The table is derived data: it may be emptied and rebuilt at any time.
 """
@@ -36,15 +39,18 @@ from sqlalchemy import (
 
 from socialcredit.errors import LedgerError
 from socialcredit.ledger import schema as s
+from socialcredit.ledger.model import ProgramVersion
 from socialcredit.ledger.schema import standings
 from socialcredit.ledger.store import Ledger
 from socialcredit.rulebook.model import Rulebook
+from socialcredit.scoring import exact
 from socialcredit.scoring.batch import compile_rulebook, dimension_column, score_partition
 from socialcredit.scoring.partitions import (
     fetch_partition,
     rows_for_memory,
     store_partitions,
 )
+from socialcredit.scoring.standing import Standing
 
 CHUNK = 5_000
 #: Subjects written per transaction by a full run: small enough that a writer waiting
@@ -244,6 +250,40 @@ def read_standing(bind: Engine | Connection, program: str, subject: str
     return out
 
 
+def exact_row(ledger: Ledger, conn: Connection, rb: Rulebook, program: str, subject: str,
+              t: int, k: int, history: list[ProgramVersion]
+              ) -> tuple[dict[str, Any], Standing, exact.Terms]:
+    """The subject's row recomputed from the ledger at (t, k) by the reference engine,
+    with what keeps it exact until its next discrete change."""
+    kind = ledger.subject_kind(subject, k, conn)
+    records = ledger.records_of(subject, conn)
+    st, terms = exact.build(rb, subject, kind, records, t, k, program=program, now=t,
+                            history=history)
+    row = {"program": program, "subject": subject, "subject_kind": kind,
+           "version": rb.version, "sha256": rb.sha256, "at": t, "known_at": k,
+           "score": st.score, "tier": st.tier,
+           "dimensions": json.dumps(st.dimensions, separators=(",", ":")),
+           "lists": json.dumps(st.lists, separators=(",", ":")),
+           "computed_at": k, "terms": terms.dumps(), "valid_until": terms.until}
+    return row, st, terms
+
+
+def write_refreshed(conn: Connection, row: dict[str, Any]) -> bool:
+    """Put a row recomputed by a reader in place, unless a writer has stored a newer one
+    since the reader's snapshot (an ingest refreshes the rows of the subjects it touches,
+    with its own transaction time as computed_at): the newer row wins. False when the
+    row was not written."""
+    c = standings.c
+    conn.execute(delete(standings).where(c.program == row["program"],
+                                         c.subject == row["subject"],
+                                         c.computed_at <= row["computed_at"]))
+    if conn.execute(select(c.subject).where(c.program == row["program"],
+                                            c.subject == row["subject"])).first() is not None:
+        return False
+    conn.execute(standings.insert().values(**row))
+    return True
+
+
 def totals(ledger: Ledger) -> tuple[int, int]:
     """(subjects, records) in the ledger, for progress bars."""
     with ledger.engine.connect() as conn:
@@ -252,6 +292,6 @@ def totals(ledger: Ledger) -> tuple[int, int]:
     return n_s, n_r
 
 
-__all__ = ["SLICE", "has_rows", "load_standings", "materialized_programs", "read_standing",
-           "refresh_standings", "score_all", "standing_rows", "standings", "totals",
-           "with_metadata"]
+__all__ = ["SLICE", "exact_row", "has_rows", "load_standings", "materialized_programs",
+           "read_standing", "refresh_standings", "score_all", "standing_rows", "standings",
+           "totals", "with_metadata", "write_refreshed"]

@@ -133,10 +133,10 @@ def counterpart(rb: Rulebook, rule_index: int, other: Rulebook | None) -> Rule |
     the same record type (None: `other` does not score it so)."""
     if other is None:
         return None
-    rule = rb.rules[rule_index]
-    n = sum(1 for r in rb.rules[:rule_index] if r.record == rule.record)
-    same = [r for r in other.rules if r.record == rule.record]
-    return same[n] if n < len(same) else None
+    record = rb.rules[rule_index].record
+    n = rb.rules_by_type[record].index(rule_index)
+    same = other.rules_by_type.get(record, ())
+    return other.rules[same[n]] if n < len(same) else None
 
 
 def rule_contribution(rule: Rule, r: Record, age: float, resolved: bool
@@ -222,7 +222,12 @@ def standing(rb: Rulebook, subject: str, subject_kind: str | None,
                      f"is {'unknown to the ledger' if subject_kind is None else subject_kind}")
 
     contributions: list[Contribution] = []
-    for i, rule in enumerate(rb.rules):  # clause 1, second half: a rule for r's type
+    # clause 1, second half: a rule for r's type (only the rules of types the subject has
+    # records of, in rulebook order: a rulebook may hold 100,000 rules)
+    by_type = rb.rules_by_type
+    present = sorted(i for typ in view.by_type for i in by_type.get(typ, ()))
+    for i in present:
+        rule = rb.rules[i]
         label = rb.types[rule.record].label
         counting = []
         for r in view.by_type.get(rule.record, ()):

@@ -67,6 +67,10 @@ def default_origin(ledger: Ledger) -> str:
 
 class Service:
     def __init__(self, ctx: Context) -> None:
+        if ctx.cache is None:
+            from socialcredit.service.standing_cache import StandingCache
+
+            ctx.cache = StandingCache(ctx.ledger)
         self.ctx = ctx
 
     # -- opening, creating, upgrading ------------------------------------------------
@@ -352,6 +356,8 @@ class Service:
     def close(self) -> None:
         if self.ctx.committer is not None:
             self.ctx.committer.close()
+        if self.ctx.cache is not None:
+            self.ctx.cache.close()
         self.ctx.ledger.close()
 
     def __enter__(self) -> Service:

@@ -7,6 +7,10 @@ waiting, runs them in one transaction and commits once acknowledges them all for
 price of one flush. Nothing waits on purpose: while one commit is on its way to the disk,
 the next units queue up, so the batch grows with the load and is one unit when idle.
 
+The log rows units append (decisions/log.py, dueprocess/access.py: `db.append`) are
+gathered and written with one statement per table just before the commit: a decision's
+rows cost an executemany entry, not a compiled statement each.
+
 Each unit is a function of the connection; a unit that raises rolls its batch back, and
 the batch is then run again one unit per transaction, so that one bad unit fails alone
 (units must therefore be safe to run again: decisions build their rows inside the unit).
@@ -20,6 +24,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
+
+from socialcredit.db import gathering_appends
 
 T = TypeVar("T")
 Unit = Callable[[Connection], Any]
@@ -85,7 +91,7 @@ class GroupCommit:
             self.batches += 1
             self.units += len(batch)
             try:
-                with self.engine.begin() as conn:
+                with self.engine.begin() as conn, gathering_appends(conn):
                     results = [p.unit(conn) for p in batch]
             except BaseException:
                 if len(batch) == 1:
@@ -100,7 +106,7 @@ class GroupCommit:
 
     def _alone(self, p: _Pending) -> None:
         try:
-            with self.engine.begin() as conn:
+            with self.engine.begin() as conn, gathering_appends(conn):
                 p.result = p.unit(conn)
         except BaseException as exc:
             p.error = exc

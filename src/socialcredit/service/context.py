@@ -17,6 +17,7 @@ from socialcredit.principals import OPERATOR, Principal
 
 if TYPE_CHECKING:
     from socialcredit.service.commit import GroupCommit
+    from socialcredit.service.standing_cache import StandingCache
 
 T = TypeVar("T")
 
@@ -28,6 +29,8 @@ class Context:
     principal: Principal = field(default=OPERATOR)
     #: commits small units of work together (service/commit.py); None: one each
     committer: GroupCommit | None = None
+    #: materialized rows in memory, exact (service/standing_cache.py); set by Service
+    cache: StandingCache | None = None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

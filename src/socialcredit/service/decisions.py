@@ -5,7 +5,8 @@ deny, and sealed into the public log."""
 from __future__ import annotations
 
 import dataclasses
-import uuid
+import os
+import threading
 from typing import Any
 
 from sqlalchemy import Connection
@@ -86,6 +87,24 @@ def _for_requester(aa: dict[str, Any], level: str) -> dict[str, Any]:
     return out
 
 
+_random = threading.local()
+
+
+def new_decision_id() -> str:
+    """A random (version 4) UUID, as uuid.uuid4() makes it, from os.urandom read 4 KiB
+    at a time: one system call and one UUID object per decision cost more than the rest
+    of a decision read from memory."""
+    pool: bytes = getattr(_random, "pool", b"")
+    if len(pool) < 16:
+        pool = os.urandom(4096)
+    b = bytearray(pool[:16])
+    _random.pool = pool[16:]
+    b[6] = (b[6] & 0x0F) | 0x40  # version 4
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 class Decisions:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -116,8 +135,7 @@ class Decisions:
             st, pv = standing_at(ctx, subject, program, at)
             source = "live"
         else:
-            st, source = found
-            pv = ledger.version_in_force(st.program, st.at, st.known_at)
+            st, source, pv = found.standing, found.source, found.version
         ledger.ensure_operable(pv.rulebook)
         level, grant_id = "full", None
         if principal.role == "relying_party":
@@ -132,13 +150,18 @@ class Decisions:
             grant_id = g.grant_id if g is not None else None
             purpose = purpose if purpose is not None else (g.purpose if g else None)
         effect, granted, reasons = evaluate(pv.rulebook, st, action)
-        decision_id = str(uuid.uuid4())
+        decision_id = new_decision_id()
 
-        def commit(conn: Connection) -> tuple[Decision, dict[str, Any] | None]:
+        def commit(conn: Connection | None) -> tuple[Decision, dict[str, Any] | None]:
             """The decision's rows, built in the transaction that commits them (with
             others, under a group committer): its log row, its access-log entry and,
-            for a deny about now, the subject's notice."""
-            decided_at = ledger.tick(conn)
+            for a deny about now, the subject's notice; and a materialized row the read
+            recomputed. Without a log row (record=False) nothing is written: the
+            decision is made at the ledger's clock, from the standing's own instant."""
+            if conn is None:
+                decided_at = ctx.now() if at is not None else st.at
+            else:
+                decided_at = ledger.tick(conn)
             hypothetical = at is not None and at != decided_at
             aa = adverse_action(pv.rulebook, st, reasons, action, decided_at) \
                 if effect == "deny" else None
@@ -148,7 +171,9 @@ class Decisions:
                          requester={"principal": principal.id, "role": principal.role},
                          purpose=purpose, grant_id=grant_id, disclosure=level,
                          adverse_action=aa)
-            if record:
+            if found is not None and conn is not None:
+                found.write(conn)
+            if record and conn is not None:
                 log.write(conn, d, pv.version, pv.sha256)
                 access.record(conn, decided_at, principal, "decision", subject,
                               program=st.program, purpose=purpose, grant_id=grant_id,
@@ -160,7 +185,10 @@ class Decisions:
                         decision_id=d.decision_id)], decided_at)
             return d, aa
 
-        d, aa = ctx.commit(commit)
+        if record or (found is not None and found.writeback is not None):
+            d, aa = ctx.commit(commit)
+        else:
+            d, aa = commit(None)
         if level != "full":
             view = consent.decision(d.body(), level, public_lists(pv.rulebook))
             if aa is not None:
@@ -214,4 +242,4 @@ def _as_shown(body: dict[str, Any], public: set[str]) -> dict[str, Any]:
         if body.get("adverse_action") else {})
 
 
-__all__ = ["Decisions", "adverse_action", "needs_consent"]
+__all__ = ["Decisions", "adverse_action", "needs_consent", "new_decision_id"]

@@ -153,9 +153,8 @@ def record_view(rb: Rulebook | None, r: Record) -> dict[str, Any]:
 
 def _points(rb: Rulebook, program: str, r: Record) -> list[dict[str, Any]]:
     out = []
-    for rule in rb.rules:
-        if rule.record != r.type:
-            continue
+    for i in rb.rules_by_type.get(r.type, ()):
+        rule = rb.rules[i]
         pts = rule.points if rule.points is not None else (
             (rule.points_per_unit or 0.0) * (r.value_num or 0.0))
         out.append({"program": program, "dimension": rule.dimension, "points": pts,

@@ -3,18 +3,24 @@ process does to them (dueprocess/effects.py), for whoever may read them."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
 
 from socialcredit.dueprocess import access, consent, effects
 from socialcredit.ledger.model import ProgramVersion, Record
+from socialcredit.ledger.versions import pick_version
 from socialcredit.principals import Forbidden
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.scoring import reference
-from socialcredit.scoring.materialized import read_standing
+from socialcredit.scoring.exact import evaluate
+from socialcredit.scoring.materialized import exact_row, write_refreshed
 from socialcredit.scoring.standing import RulebookRef, Standing
 from socialcredit.service.context import Context
+from socialcredit.service.standing_cache import Row
 from socialcredit.timeutil import format_instant
 
 
@@ -77,10 +83,19 @@ class Standings:
             raise Forbidden("a relying party sees a standing only as its consent grant "
                             "allows (ask for the view of a standing)")
 
-    def _logged(self, st: Standing, operation: str, **kw: Any) -> None:
+    def _logged(self, st: Standing, operation: str, *,
+                writeback: Materialized | None = None, **kw: Any) -> None:
+        """The access-log entry of a read (none for the subject's own), with a
+        materialized row the read recomputed."""
+        logged = not self.ctx.principal.is_subject(st.subject)
+        if not logged and (writeback is None or writeback.writeback is None):
+            return
         with self.ctx.write() as conn:
-            access.record(conn, self.ctx.ledger.tick(conn), self.ctx.principal, operation,
-                          st.subject, program=st.program, **kw)
+            if writeback is not None:
+                writeback.write(conn)
+            if logged:
+                access.record(conn, self.ctx.ledger.tick(conn), self.ctx.principal,
+                              operation, st.subject, program=st.program, **kw)
 
     def of(self, subject: str, program: str | None = None, at: int | None = None,
            known_at: int | None = None) -> Standing:
@@ -152,41 +167,101 @@ class Standings:
 
     def materialized(self, subject: str, program: str | None = None) -> Standing | None:
         """The subject's row of the materialized standings table (kept current by ingest),
-        as a Standing without its record-level explanation; None when there is no row.
-        A subject with due-process effects (a suspended listing, a lapsed objection, a
-        repair) gets its live standing instead: the table does not know them."""
+        as a Standing without its record-level explanation, evaluated now (exact: see
+        `materialized_standing`); None when there is no row. A subject with due-process
+        effects (a suspended listing, a lapsed objection, a repair) gets its live standing
+        instead: the table does not know them."""
         subject = self.ctx.subject_id(subject)
         self._full_reader(subject)
         found = materialized_standing(self.ctx, subject, program)
         if found is None:
             return None
-        self._logged(found[0], "standing")
-        return found[0]
+        self._logged(found.standing, "standing", writeback=found)
+        return found.standing
+
+
+@dataclass(frozen=True)
+class Materialized:
+    """A standing read from the materialized table (or computed live where due process
+    touches the subject), the version it is under, and — when the row had to be
+    recomputed — the row to write back with the caller's next write."""
+
+    standing: Standing
+    source: str  # "materialized" or "live"
+    version: ProgramVersion
+    writeback: dict[str, Any] | None = None
+
+    def write(self, conn: Connection) -> None:
+        if self.writeback is not None:
+            write_refreshed(conn, self.writeback)
+
+
+def _usable(row: Row, pv: ProgramVersion, latest_publication: int, t: int, k: int) -> bool:
+    """Whether the row gives the standing at (t, k) exactly: computed under the version
+    in force, no version published since, and t within what keeps it exact (a row
+    without terms — written by a full run or an ingest — only at its own instant)."""
+    if row.sha256 != pv.sha256 or latest_publication > row.known_at or row.known_at > k:
+        return False
+    if row.terms is None:
+        return row.at == t and row.known_at == k
+    return row.terms.valid(t)
 
 
 def materialized_standing(ctx: Context, subject: str, program: str | None = None
-                          ) -> tuple[Standing, str] | None:
-    """(standing, "materialized") from the table, or (standing, "live") for a subject
-    with due-process effects; None without a row."""
+                          ) -> Materialized | None:
+    """The subject's standing now from its materialized row, exact at any time: the row
+    is evaluated at now (decay applied) while now is before its next discrete change,
+    else recomputed from the ledger first (returned as `writeback`). A subject with
+    due-process effects gets its live standing: the table does not record them. None
+    without a row. Rows come through the process's cache (service/standing_cache.py)."""
     ledger = ctx.ledger
-    with ctx.read() as conn:
-        name = ledger.resolve_program(program, conn)
-        row = read_standing(conn, name, subject)
-        if row is not None and effects.has_any(conn, subject, row["at"]):
-            st, _ = standing_at(ctx, subject, name, conn=conn)
-            st.notes.append("computed live: due process changes this subject's standing "
-                            "in ways the materialized table does not record")
-            return st, "live"
+    cache = ctx.cache
+    assert cache is not None
+    cache.sync()
+    generation = cache.generation
+    committed = cache.committed()
+    t = max(ledger.clock(), committed)
+    k = min(t, committed)
+    name = cache.program(program)
+    row = cache.get(name, subject)
     if row is None:
-        return None
-    return Standing(
-        subject=subject, subject_kind=row["subject_kind"], program=name, at=row["at"],
-        known_at=row["known_at"], applies=True, score=row["score"], tier=row["tier"],
-        dimensions=row["dimensions"], lists=row["lists"], list_entries=[], pending=[],
-        contributions=[], attributes=[], key_factors=[],
-        rulebook=RulebookRef(name, row["version"], row["sha256"]),
-        notes=[f"standing read from the materialized table, computed for "
-               f"{format_instant(row['at'])}; the live standing explains it"]), "materialized"
+        with ctx.read() as conn:
+            row = cache.load(conn, name, subject)
+        if row is None:
+            return None
+        cache.put(row, generation)
+    if row.due_process(t):
+        st, pv = standing_at(ctx, subject, name)
+        st.notes.append("computed live: due process changes this subject's standing "
+                        "in ways the materialized table does not record")
+        return Materialized(st, "live", pv)
+    pv = cache.version_in_force(name, t, k)
+    writeback = None
+    if not _usable(row, pv, cache.latest_publication(name), t, k):
+        with ctx.read() as conn:
+            history = ledger.program_versions(name, conn)
+            pv = pick_version(history, name, t, k)
+            writeback, _, terms = exact_row(ledger, conn, pv.rulebook, name, subject, t, k,
+                                            history)
+        row = dataclasses.replace(
+            row, subject_kind=writeback["subject_kind"], version=pv.version,
+            sha256=pv.sha256, at=t, known_at=k, score=writeback["score"],
+            tier=writeback["tier"], dimensions=json.loads(writeback["dimensions"]),
+            lists=json.loads(writeback["lists"]), computed_at=k, terms=terms, note="")
+        cache.put(row, generation)
+    rb = pv.rulebook
+    if row.terms is not None:
+        ev = evaluate(rb, row.terms, t)
+        score, tier, dims, lists = ev.score, ev.tier, ev.dimensions, ev.lists
+    else:
+        score, tier, dims, lists = row.score, row.tier, dict(row.dimensions), list(row.lists)
+    st = Standing(
+        subject=subject, subject_kind=row.subject_kind, program=name, at=t, known_at=k,
+        applies=rb.applies_to(row.subject_kind), score=score, tier=tier, dimensions=dims,
+        lists=lists, list_entries=[], pending=[], contributions=[], attributes=[],
+        key_factors=[], rulebook=RulebookRef(name, pv.version, pv.sha256), notes=[row.note])
+    return Materialized(st, "materialized", pv, writeback)
 
 
-__all__ = ["Standings", "compute", "materialized_standing", "public_lists", "standing_at"]
+__all__ = ["Materialized", "Standings", "compute", "materialized_standing", "public_lists",
+           "standing_at"]

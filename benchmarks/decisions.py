@@ -1,0 +1,183 @@
+"""The decision path in-process: a decision read from the materialized table, a live
+standing of a busy subject, and logged decisions under group commit.
+
+Targets on a 2-core machine: p99 ≤ 20 µs for a decision read from the materialized
+table (open ledger, warm cache, not logged); a live standing of a subject with 1,000
+records ≤ 2 ms; ≥ 20,000 logged decisions/s with group commit. Baselines are the
+figures before this work: a materialized decision ~1,300 µs (the row read alone, from
+the HTTP API's profile), a live standing 3.46 ms (BENCHMARKS.md, core), logged
+decisions 244/s (through the HTTP API). `--baseline` runs the same measures with the
+code on PYTHONPATH (e.g. the main branch) to get before-figures in one go.
+
+    python benchmarks/decisions.py [--subjects 20000] [--calls 20000] [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from core import busy_subject_csv
+
+from socialcredit.lab.synth import providers_for, synthesize_to_file
+from socialcredit.principals import Principal
+from socialcredit.rulebook.shipped import load_named
+from socialcredit.scoring.materialized import score_all
+from socialcredit.service import Service
+
+P99_TARGET_US = 20.0
+STANDING_TARGET_MS = 2.0
+LOGGED_TARGET = 20_000.0
+BASE_DECISION_US = 1_300.0
+BASE_STANDING_MS = 3.46
+BASE_LOGGED = 244.0
+ACTION = "bank.loan"
+
+
+def pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(len(s) * q))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--subjects", type=int, default=20_000)
+    ap.add_argument("--calls", type=int, default=20_000, help="timed unlogged decisions")
+    ap.add_argument("--warm", type=int, default=2_000, help="subjects decided about")
+    ap.add_argument("--repeat", type=int, default=200, help="live standings timed")
+    ap.add_argument("--seconds", type=float, default=5.0, help="logged decisions run")
+    ap.add_argument("--threads", type=int, default=32, help="concurrent deciders")
+    ap.add_argument("--db", help="a database URL (default: SQLite in a temporary dir)")
+    args = ap.parse_args()
+    rb = load_named("rongcheng")
+    rnd = random.Random(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        csv_path = d / "records.csv"
+        synthesize_to_file([rb], csv_path, subjects=args.subjects, months=36, seed=1,
+                           per_subject=4.0)
+        db = args.db or f"sqlite:///{d / 'decisions.db'}"
+        svc = Service.create(rb, db)
+        for p, role in providers_for([rb]):
+            svc.providers.add(p, role)
+        svc.records.ingest_file(csv_path)
+        busy = d / "busy.csv"
+        busy_subject_csv(busy, 1000)
+        svc.records.ingest_file(busy)
+        now = svc.now()
+        score_all(svc.ledger, None, now, now)
+        subjects = [s for s, _ in svc.ledger.all_subjects()]
+        warm = rnd.sample(subjects, min(args.warm, len(subjects)))
+
+        # 1. a decision from the materialized table, not logged, warm cache
+        for s in warm:
+            svc.decisions.decide(s, ACTION, materialized=True, record=False)
+        for s in warm:  # twice: rows recomputed on the first read are cached now
+            svc.decisions.decide(s, ACTION, materialized=True, record=False)
+        lat = []
+        pc = time.perf_counter
+        gc.collect()
+        gc.freeze()  # what a server does after start-up: the ledger's objects stay put
+        cpu_dec = time.process_time()
+        for i in range(args.calls):
+            s = warm[i % len(warm)]
+            t0 = pc()
+            svc.decisions.decide(s, ACTION, materialized=True, record=False)
+            lat.append((pc() - t0) * 1e6)
+        cpu_dec = (time.process_time() - cpu_dec) / args.calls * 1e6
+
+        # 2. a live standing of a subject with 1,000 records: as the subject (no access
+        # log) and as the operator (its access-log entry committed with it)
+        me = svc.acting_as(Principal("BUSY", "subject", subject="BUSY"))
+        me.standings.of("BUSY")
+        own = []
+        cpu_own = time.process_time()
+        for _ in range(args.repeat):
+            t0 = pc()
+            st = me.standings.of("BUSY")
+            own.append((pc() - t0) * 1000)
+        cpu_own = (time.process_time() - cpu_own) / args.repeat * 1000
+        svc.standings.of("BUSY")
+        logged_read = []
+        for _ in range(min(args.repeat, 100)):
+            t0 = pc()
+            svc.standings.of("BUSY")
+            logged_read.append((pc() - t0) * 1000)
+
+        # 3. logged decisions, group commit, many threads
+        grouped = svc.with_group_commit()
+        stop = time.perf_counter() + args.seconds
+        counts = [0] * args.threads
+
+        def worker(j: int) -> None:
+            r = random.Random(j)
+            n = 0
+            while time.perf_counter() < stop:
+                grouped.decisions.decide(r.choice(warm), ACTION, materialized=True)
+                n += 1
+            counts[j] = n
+
+        cpu0 = time.process_time()
+        t0 = pc()
+        threads = [threading.Thread(target=worker, args=(j,)) for j in range(args.threads)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        wall = pc() - t0
+        cpu = time.process_time() - cpu0
+        logged = sum(counts) / wall
+        committer = grouped.ctx.committer
+        batches = committer.batches if committer is not None else 0
+        units = committer.units if committer is not None else 0
+        grouped.close()
+        stats = getattr(svc.ctx, "cache", None)
+        hits = getattr(stats, "hits", None)
+        misses = getattr(stats, "misses", None)
+
+    p50, p99, p999 = pct(lat, 0.5), pct(lat, 0.99), pct(lat, 0.999)
+    med_own = statistics.median(own)
+    med_logged = statistics.median(logged_read)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, {platform.system()} {platform.release()}")
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M')}; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"ledger: rongcheng, {len(subjects):,} subjects materialized; {db.split(':')[0]}")
+    print()
+    print(f"{'measure':<50}{'figure':>12}{'target':>11}{'ratio':>8}{'baseline':>12}"
+          f"{'speed-up':>10}")
+    print(f"{'decision from the table, not logged: p50':<50}{p50:>9.1f} µs")
+    print(f"{'  p99':<50}{p99:>9.1f} µs{P99_TARGET_US:>8.0f} µs{P99_TARGET_US / p99:>7.2f}x"
+          f"{BASE_DECISION_US:>9.0f} µs{BASE_DECISION_US / p99:>9.0f}x")
+    print(f"{'  p99.9':<50}{p999:>9.1f} µs")
+    print(f"{'  CPU time per decision (mean)':<50}{cpu_dec:>9.1f} µs")
+    print(f"{'live standing, 1,000 records, as the subject':<50}{med_own:>9.2f} ms"
+          f"{STANDING_TARGET_MS:>8.1f} ms{STANDING_TARGET_MS / med_own:>7.2f}x"
+          f"{BASE_STANDING_MS:>9.2f} ms{BASE_STANDING_MS / med_own:>9.1f}x")
+    print(f"{'  CPU time per standing (mean)':<50}{cpu_own:>9.2f} ms")
+    print(f"{'  as the operator (access-log entry committed)':<50}{med_logged:>9.2f} ms"
+          f"{STANDING_TARGET_MS:>8.1f} ms{STANDING_TARGET_MS / med_logged:>7.2f}x"
+          f"{BASE_STANDING_MS:>9.2f} ms{BASE_STANDING_MS / med_logged:>9.1f}x")
+    print(f"{f'logged decisions/s, group commit, {args.threads} threads':<50}{logged:>9,.0f} /s"
+          f"{LOGGED_TARGET:>8,.0f} /s{logged / LOGGED_TARGET:>7.2f}x{BASE_LOGGED:>9,.0f} /s"
+          f"{logged / BASE_LOGGED:>9.0f}x")
+    print(f"  {sum(counts):,} decisions in {wall:.1f} s, {batches:,} commits "
+          f"({units / max(batches, 1):.0f} decisions each), CPU {cpu:.1f} s")
+    print(f"  {len(st.contributions)} contributions counted for the busy subject; "
+          f"cache hits {hits}, misses {misses}")
+    print("(ratio > 1 means the target is met; speed-up against the named baseline)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""Materialized standings read in microseconds: an in-process cache of rows, exact.
+
+A decision read from the materialized table needs, besides the row, the ledger's last
+transaction time, the program's versions and whether due process touches the subject.
+Asking the database for each costs far more than the decision itself, so this cache
+keeps them in memory, keyed by (program, subject), and knows when they may have changed:
+
+- **What can make a cached entry wrong**: a record about the subject (ingest rewrites
+  its row in the same transaction), a due-process effect on it (added, ended or
+  cancelled), a new program version. Decay, expiry and the other discrete changes are
+  not changes of the data: every read evaluates the row at its own instant and
+  recomputes it when that instant is not before the row's ``valid_until``
+  (scoring/exact.py).
+- **How it notices** (SQLite): one ``PRAGMA data_version`` on a connection of its own
+  per read — it changes when any other connection, in this process or another, commits.
+  Only then does it read a fingerprint: the clock's last transaction time, the highest
+  record seq (records are appended under the write lock, so seqs follow commit order),
+  the highest program version seq, and a digest of the effects table (count, highest
+  seq, sum of end times: any insert, end or cancel changes it). New records drop the
+  entries of their subjects only; effects or versions drop every entry. Commits that
+  change none of these — decision logs, access logs, notices — drop nothing.
+- On PostgreSQL there is no data_version: every read fetches the fingerprint (one
+  round trip).
+- An entry read from the database is kept only if no invalidation ran between the
+  fingerprint it was checked against and its insertion (a generation counter), so a
+  read racing an ingest never keeps a row older than the ingest.
+
+The table stays the source of truth and the cache is per process: nothing to
+configure, nothing to flush, and a decision from the cache equals one read from the
+table at the same instant.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from socialcredit.dueprocess.schema import effects as effects_table
+from socialcredit.ledger import schema as s
+from socialcredit.ledger.model import ProgramVersion
+from socialcredit.ledger.store import Ledger
+from socialcredit.ledger.versions import choose_program, pick_version, program_names
+from socialcredit.scoring.exact import Terms
+from socialcredit.timeutil import format_instant
+
+#: entries kept at most (the oldest go first); a row is a few hundred bytes
+MAX_ENTRIES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Row:
+    """A materialized row, decoded once."""
+
+    program: str
+    subject: str
+    subject_kind: str | None
+    version: str
+    sha256: str
+    at: int
+    known_at: int
+    score: float
+    tier: str | None
+    dimensions: dict[str, float]
+    lists: list[str]
+    computed_at: int
+    terms: Terms | None
+    # the subject's due-process effects as (kind, end_at): whether any may change the
+    # standing depends on the instant asked about
+    effects: tuple[tuple[str, int | None], ...]
+    note: str = ""  # what a standing read from it says of itself (formatted once)
+
+    def __post_init__(self) -> None:
+        if not self.note:
+            object.__setattr__(self, "note", self._note())
+
+    def _note(self) -> str:
+        if self.terms is None:
+            return (f"standing read from the materialized table, computed for "
+                    f"{format_instant(self.at)}; the live standing explains it")
+        until = self.terms.until
+        return (f"standing from the materialized table (row computed for "
+                f"{format_instant(self.at)}, exact "
+                + (f"until {format_instant(until)}" if until is not None else "from then on")
+                + "); the live standing explains it")
+
+    @classmethod
+    def from_db(cls, row: Any, fx: list[tuple[str, int | None]]) -> Row:
+        terms = Terms.loads(row["terms"], row["at"], row["valid_until"]) \
+            if row["terms"] is not None else None
+        return cls(row["program"], row["subject"], row["subject_kind"], row["version"],
+                   row["sha256"], row["at"], row["known_at"], row["score"], row["tier"],
+                   json.loads(row["dimensions"]), json.loads(row["lists"]),
+                   row["computed_at"], terms, tuple(fx))
+
+    def due_process(self, t: int) -> bool:
+        """Whether an effect may change the standing at t (as effects.has_any)."""
+        return any(kind != "erased" or (end is not None and end > t)
+                   for kind, end in self.effects)
+
+
+_FINGERPRINT = (
+    f"SELECT (SELECT last FROM {s.clock.name} WHERE id = 1), "
+    f"(SELECT max(seq) FROM {s.records.name}), "
+    f"(SELECT max(seq) FROM {s.programs.name}), "
+    f"(SELECT count(*) FROM {effects_table.name}), "
+    f"(SELECT max(seq) FROM {effects_table.name}), "
+    f"(SELECT sum(end_at) FROM {effects_table.name})")
+
+
+class StandingCache:
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._lock = threading.Lock()
+        self._rows: dict[tuple[str, str], Row] = {}
+        self._fp: tuple[Any, ...] | None = None
+        self._versions: list[ProgramVersion] = []
+        self._names: list[str] = []
+        self._latest: dict[str, int] = {}
+        self.generation = 0
+        self._sqlite = ledger.engine.dialect.name == "sqlite"
+        self._raw: Any = None  # the DB-API connection data_version is asked on
+        self._data_version: int | None = None
+        self.hits = 0  # statistics, for tests and benchmarks
+        self.misses = 0
+
+    # -- validity ---------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Bring the cache in line with what is committed (see the module docstring)."""
+        with self._lock:
+            if self._sqlite:
+                if self._raw is None:
+                    self._raw = self.ledger.engine.raw_connection()
+                cur = self._raw.driver_connection.execute("PRAGMA data_version")
+                dv = cur.fetchone()[0]
+                if dv == self._data_version and self._fp is not None:
+                    return
+                fp = tuple(self._raw.driver_connection.execute(_FINGERPRINT).fetchone())
+                self._data_version = dv
+            else:
+                with self.ledger.engine.connect() as conn:
+                    fp = tuple(conn.exec_driver_sql(_FINGERPRINT).one())
+            self._apply(fp)
+
+    def _apply(self, fp: tuple[Any, ...]) -> None:
+        old = self._fp
+        self._fp = fp
+        if old is None or old[2] != fp[2] or old[3:] != fp[3:]:
+            self._drop_all(fp[2] != (old[2] if old else None))
+            return
+        if old[1] != fp[1]:
+            if fp[1] is None or (old[1] is not None and fp[1] < old[1]):
+                self._drop_all(False)
+                return
+            with self.ledger.engine.connect() as conn:
+                mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+                subjects = {r[0] for r in conn.exec_driver_sql(
+                    f"SELECT DISTINCT subject FROM {s.records.name} WHERE seq > {mark}",
+                    (old[1] or 0,))}
+            stale = [key for key in self._rows if key[1] in subjects]
+            if stale:
+                self.generation += 1
+                for key in stale:
+                    del self._rows[key]
+
+    def _drop_all(self, versions: bool) -> None:
+        self.generation += 1
+        self._rows.clear()
+        if versions or not self._names:
+            with self.ledger.engine.connect() as conn:
+                self._versions = self.ledger.program_versions(None, conn)
+            self._names = program_names(self._versions)
+            self._latest = {}
+            for pv in self._versions:
+                self._latest[pv.program] = max(self._latest.get(pv.program, 0),
+                                               pv.published_at)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def committed(self) -> int:
+        fp = self._fp
+        return int(fp[0]) if fp is not None and fp[0] is not None else 0
+
+    def program(self, program: str | None) -> str:
+        return choose_program(self._names, program)
+
+    def versions(self, program: str) -> list[ProgramVersion]:
+        return [pv for pv in self._versions if pv.program == program]
+
+    def version_in_force(self, program: str, t: int, k: int) -> ProgramVersion:
+        return pick_version(self._versions, program, t, k)
+
+    def latest_publication(self, program: str) -> int:
+        return self._latest.get(program, 0)
+
+    def get(self, program: str, subject: str) -> Row | None:
+        row = self._rows.get((program, subject))
+        if row is not None:
+            self.hits += 1
+        return row
+
+    def load(self, conn: Connection, program: str, subject: str) -> Row | None:
+        """The row and the subject's effects from the database (not cached)."""
+        self.misses += 1
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        found = conn.exec_driver_sql(
+            f"SELECT program, subject, subject_kind, version, sha256, at, known_at, score, "
+            f"tier, dimensions, lists, computed_at, terms, valid_until FROM "
+            f"{s.standings.name} WHERE program = {mark} AND subject = {mark}",
+            (program, subject)).mappings().first()
+        if found is None:
+            return None
+        fx = [(r[0], r[1]) for r in conn.exec_driver_sql(
+            f"SELECT kind, end_at FROM {effects_table.name} WHERE subject = {mark}",
+            (subject,))]
+        return Row.from_db(found, fx)
+
+    def put(self, row: Row, generation: int) -> None:
+        """Keep a row read (or recomputed) since `generation` was current."""
+        with self._lock:
+            if generation != self.generation:
+                return
+            if len(self._rows) >= MAX_ENTRIES:
+                self._rows.pop(next(iter(self._rows)))
+            self._rows[(row.program, row.subject)] = row
+
+    def close(self) -> None:
+        with self._lock:
+            if self._raw is not None:
+                self._raw.close()
+                self._raw = None
+
+
+__all__ = ["MAX_ENTRIES", "Row", "StandingCache"]
