@@ -168,11 +168,18 @@ def test_public_lookup_by_uscc_and_the_proof_checker(site: Site, new_page: Any) 
     # one byte changed in the entry: the checker must say no, whatever the server says
     data = page.locator("#leaf-data").input_value()
     page.locator("#leaf-data").fill(data.replace("city_defaulters", "city_defaulterz"))
+    page.evaluate("delete document.getElementById('verdict').dataset.result")
     page.get_by_role("button", name="Check the proof").click()
     page.wait_for_function("document.getElementById('verdict').dataset.result === 'invalid'")
     # and a changed proof hash too
+    # empty the fields first, so that the wait below sees the load finish (else the
+    # load could overwrite the changed proof after it is typed)
+    page.locator("#leaf-data").fill("")
+    page.locator("#proof").fill("")
     page.get_by_role("button", name="Load this entry and its proof from the log").click()
-    page.wait_for_function("document.getElementById('leaf-data').value.length > 0")
+    page.wait_for_function("document.getElementById('proof').value.length > 0"
+                           " && document.getElementById('leaf-data').value.length > 0")
+    page.evaluate("delete document.getElementById('verdict').dataset.result")
     proof = page.locator("#proof").input_value().splitlines()
     assert proof, "a one-leaf tree would have an empty proof"
     first = proof[0]
