@@ -14,6 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +28,7 @@ from socialcredit.api.problems import (
     on_http_error,
     on_service_error,
     on_validation_error,
+    document_problems,
     problem,
 )
 from socialcredit.errors import SocialCreditError
@@ -85,6 +87,14 @@ def create_app(db_url: str | None = None, *, web: ASGIApp | None = None,
 
     app.add_middleware(Observe, state=state)
     routes.mount(app)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     if web is not None:
         app.mount("/", web)
 

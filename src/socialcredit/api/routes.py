@@ -13,12 +13,13 @@ import json
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
 from socialcredit.api.app import State
+from socialcredit.api.problems import PRIVATE_PROBLEMS, PUBLIC_PROBLEMS
 from socialcredit.errors import SocialCreditError
 from socialcredit.principals import ANONYMOUS, Principal
 from socialcredit.rulebook import parse_rulebook
@@ -30,6 +31,8 @@ from socialcredit.timeutil import format_instant, parse_instant
 #: Records in one submitted batch at most (a larger batch: split it).
 MAX_BATCH = 100_000
 ID = Annotated[str, Field(min_length=1, max_length=200)]
+#: The largest integer a database column holds (a larger one in a request is refused).
+BIG = 2**63 - 1
 TEXT = Annotated[str, Field(min_length=1, max_length=10_000)]
 
 
@@ -73,8 +76,9 @@ def _instant(value: str | None, name: str) -> int | None:
         return None
     try:
         return parse_instant(value)
-    except SocialCreditError as e:
-        raise SocialCreditError(f"{name}: {e}", code="usage") from None
+    except (SocialCreditError, ValueError, OverflowError) as e:
+        raise SocialCreditError(f"{name}: {e}", code="usage",
+                                details=[{"field": name, "message": str(e)}]) from None
 
 
 def _attachments(items: Sequence[AttachmentIn]) -> list[Attachment]:
@@ -163,14 +167,19 @@ class ScoreJobIn(Strict):
 # -- routers ------------------------------------------------------------------------------
 
 health = APIRouter(tags=["health"])
-open_ = APIRouter(prefix="/api/v1/public", tags=["public"])
-log = APIRouter(prefix="/api/v1/log", tags=["public log"])
+open_ = APIRouter(prefix="/api/v1/public", tags=["public"], responses=PUBLIC_PROBLEMS)
+log = APIRouter(prefix="/api/v1/log", tags=["public log"], responses=PUBLIC_PROBLEMS)
 PRIVATE = [Depends(authenticated)]
-provider = APIRouter(prefix="/api/v1", tags=["providers"], dependencies=PRIVATE)
-relying = APIRouter(prefix="/api/v1", tags=["relying parties"], dependencies=PRIVATE)
-subject = APIRouter(prefix="/api/v1/me", tags=["subjects"], dependencies=PRIVATE)
-cases = APIRouter(prefix="/api/v1", tags=["cases"], dependencies=PRIVATE)
-operator = APIRouter(prefix="/api/v1", tags=["operators"], dependencies=PRIVATE)
+provider = APIRouter(prefix="/api/v1", tags=["providers"], dependencies=PRIVATE,
+                     responses=PRIVATE_PROBLEMS)
+relying = APIRouter(prefix="/api/v1", tags=["relying parties"], dependencies=PRIVATE,
+                    responses=PRIVATE_PROBLEMS)
+subject = APIRouter(prefix="/api/v1/me", tags=["subjects"], dependencies=PRIVATE,
+                    responses=PRIVATE_PROBLEMS)
+cases = APIRouter(prefix="/api/v1", tags=["cases"], dependencies=PRIVATE,
+                  responses=PRIVATE_PROBLEMS)
+operator = APIRouter(prefix="/api/v1", tags=["operators"], dependencies=PRIVATE,
+                     responses=PRIVATE_PROBLEMS)
 
 
 @health.get("/healthz")
@@ -244,8 +253,8 @@ def log_checkpoint(request: Request) -> PlainTextResponse:
 
 
 @log.get("/leaves")
-def log_leaves(request: Request, start: Annotated[int, Query(ge=0)] = 0,
-               end: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
+def log_leaves(request: Request, start: Annotated[int, Query(ge=0, le=BIG)] = 0,
+               end: Annotated[int | None, Query(ge=0, le=BIG)] = None) -> dict[str, Any]:
     """Leaves [start, end) (at most 1,000), each with its data (base64) and hash."""
     end = start + 1000 if end is None or end - start > 1000 else end
     got = public(request).log.leaves(start, end)
@@ -254,15 +263,15 @@ def log_leaves(request: Request, start: Annotated[int, Query(ge=0)] = 0,
 
 
 @log.get("/proof/{index}")
-def log_proof(request: Request, index: int,
-              size: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+def log_proof(request: Request, index: Annotated[int, Path(ge=0, le=BIG)],
+              size: Annotated[int | None, Query(ge=1, le=BIG)] = None) -> dict[str, Any]:
     """An RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves."""
     return public(request).log.prove(index, size)
 
 
 @log.get("/consistency")
-def log_consistency(request: Request, first: Annotated[int, Query(ge=1)],
-                    second: Annotated[int, Query(ge=1)]) -> dict[str, Any]:
+def log_consistency(request: Request, first: Annotated[int, Query(ge=1, le=BIG)],
+                    second: Annotated[int, Query(ge=1, le=BIG)]) -> dict[str, Any]:
     """An RFC 9162 consistency proof between two tree sizes."""
     return public(request).log.consistency(first, second)
 
@@ -339,7 +348,7 @@ async def submit_records(request: Request,
 
 @provider.get("/submissions")
 def submissions(request: Request, provider: str | None = None,
-                before: Annotated[int | None, Query(ge=1)] = None,
+                before: Annotated[int | None, Query(ge=1, le=BIG)] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     """The principal's provider's submissions, newest first (cursor: `before`)."""
     items = acting(request).submissions.history(provider, before=before, limit=limit)
@@ -347,7 +356,8 @@ def submissions(request: Request, provider: str | None = None,
 
 
 @provider.get("/submissions/{submission}")
-def submission(request: Request, submission: int) -> dict[str, Any]:
+def submission(request: Request, submission: Annotated[int, Path(ge=1, le=BIG)]
+               ) -> dict[str, Any]:
     return acting(request).submissions.get(submission)
 
 
