@@ -11,7 +11,6 @@ operation and generation mode), which keeps the ledger fixture per backend.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -30,11 +29,9 @@ from tests.api.conftest import World
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance,
           content_type_conformance]
-SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=list(HealthCheck), print_blob=False)
 
 
-def run_every_operation(world: World, headers: dict[str, str]) -> None:
+def run_every_operation(world: World, headers: dict[str, str], examples: int = 25) -> None:
     # generous limits: the property is about answers, not about being throttled
     world.app.state.sc.limits.rate = world.app.state.sc.limits.burst = 1e9
     schema = schemathesis.openapi.from_asgi("/openapi.json", world.app)
@@ -48,10 +45,10 @@ def run_every_operation(world: World, headers: dict[str, str]) -> None:
             operation.get_request_payload_content_types()
         modes = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE][:2 if invalid else 1]
         for mode in modes:
-            started = time.perf_counter()
 
             @given(case=operation.as_strategy(mode))
-            @SETTINGS
+            @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
+                      suppress_health_check=list(HealthCheck), print_blob=False)
             def check(case: Any) -> None:
                 case.call_and_validate(headers=headers, checks=CHECKS)
 
@@ -62,7 +59,6 @@ def run_every_operation(world: World, headers: dict[str, str]) -> None:
             except Exception as e:  # every operation is tried; all failures reported
                 failures.append(f"{operation.method.upper()} {operation.path} ({mode.value})"
                                 f": {e}")
-            print(f"{time.perf_counter() - started:6.2f}s {operation.label} {mode.value}")
     assert operations >= 40
     assert not failures, "\n\n".join(failures)
 
@@ -80,6 +76,10 @@ def test_the_anonymous_public_never_gets_a_server_error_or_an_undocumented_answe
     run_every_operation(world, {})
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 @pytest.mark.parametrize("who", ["alice", "court", "railway"])
 def test_other_parties_never_get_a_server_error(world: World, who: str) -> None:
-    run_every_operation(world, world.auth(who))
+    """A subject, a provider and a relying party reach routes the operator is refused
+    (their bodies then get to the ledger: on PostgreSQL, which refuses more text than
+    SQLite does). Fewer examples: the operator's run covers the schemas already."""
+    run_every_operation(world, world.auth(who), examples=8)

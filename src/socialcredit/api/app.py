@@ -25,10 +25,10 @@ from socialcredit import __version__
 from socialcredit.api.auth import RateLimiter, TokenCache
 from socialcredit.api.metrics import Metrics
 from socialcredit.api.problems import (
+    document_problems,
     on_http_error,
     on_service_error,
     on_validation_error,
-    document_problems,
     problem,
 )
 from socialcredit.errors import SocialCreditError

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import json
 from collections.abc import Sequence
 from typing import Annotated, Any
@@ -248,8 +249,45 @@ def public_catalogues(request: Request) -> list[dict[str, Any]]:
 
 @log.get("/checkpoint", response_class=PlainTextResponse)
 def log_checkpoint(request: Request) -> PlainTextResponse:
-    """The latest signed checkpoint (a C2SP signed note)."""
-    return PlainTextResponse(public(request).log.checkpoint().note)
+    """The latest signed checkpoint (a C2SP signed note); with the tiles below, the log
+    in the C2SP tlog-tiles layout under the prefix `/api/v1/log`."""
+    return PlainTextResponse(public(request).log.checkpoint().note,
+                             headers={"Cache-Control": CHECKPOINT_CACHE})
+
+
+#: The checkpoint changes as the log grows: caches may keep it a moment only.
+CHECKPOINT_CACHE = "public, max-age=2"
+#: The bytes at a tile's URL never change (the log is append-only): cache them for good.
+TILE_CACHE = "public, max-age=31536000, immutable"
+_TILE_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
+    "description": "the tile's bytes",
+    "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                        "format": "binary"}}}}}
+
+
+def _tile(request: Request, path: str) -> Response:
+    tile, data = public(request).log.tile(path)
+    headers = {"Cache-Control": TILE_CACHE}
+    if tile.level is None and "gzip" in request.headers.get("accept-encoding", ""):
+        data = gzip.compress(data, compresslevel=6, mtime=0)
+        headers |= {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+    return Response(data, media_type="application/octet-stream", headers=headers)
+
+
+@log.get("/tile/entries/{index:path}", response_class=Response, responses=_TILE_RESPONSE)
+def log_entry_bundle(request: Request, index: str) -> Response:
+    """An entry bundle (tlog-tiles): leaves `N*256` on, each a big-endian uint16 length
+    and the leaf's bytes; `index` is `<N>` or `<N>.p/<W>` (W leaves of a partial bundle),
+    N in 3-digit groups (`x001/x234/067`). Gzipped when the client accepts it."""
+    return _tile(request, f"entries/{index}")
+
+
+@log.get("/tile/{level}/{index:path}", response_class=Response, responses=_TILE_RESPONSE)
+def log_tile(request: Request, level: str, index: str) -> Response:
+    """A Merkle tree tile (tlog-tiles): the 256 hashes (8,192 bytes) of the subtrees of
+    height 8·`level` starting at subtree 256·N, or the first W of them (`<N>.p/<W>`, a
+    partial tile); `level` 0 holds leaf hashes."""
+    return _tile(request, f"{level}/{index}")
 
 
 @log.get("/leaves")

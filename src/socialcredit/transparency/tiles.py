@@ -71,7 +71,7 @@ class Tile:
 
     def leaves_needed(self) -> int:
         """The smallest tree size whose tiles include this one (at this width)."""
-        return (self.index * TILE_WIDTH + self.width) * TILE_WIDTH ** (self.level or 0)
+        return (self.index * TILE_WIDTH + self.width) << (TILE_HEIGHT * (self.level or 0))
 
 
 def encode_index(n: int) -> str:
