@@ -11,9 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -45,8 +48,9 @@ class State:
     """What every request shares: the service (with group commit for decisions), the
     token cache, the rate limiter and the metrics."""
 
-    def __init__(self, svc: Service, *, rate: float, burst: float) -> None:
+    def __init__(self, svc: Service, *, rate: float, burst: float, exports: Path) -> None:
         self.svc = svc
+        self.exports = exports
         self.tokens = TokenCache()
         self.limits = RateLimiter(rate=rate, burst=burst)
         self.metrics = Metrics(self._backlog)
@@ -61,9 +65,11 @@ class State:
 
 def create_app(db_url: str | None = None, *, web: ASGIApp | None = None,
                service: Service | None = None, rate: float = 1000.0,
-               burst: float = 2000.0) -> FastAPI:
+               burst: float = 2000.0, exports: Path | None = None) -> FastAPI:
     """The API over the ledger at `db_url` (or an open `service`); `web`, when given, is
-    mounted at `/` (the pages, on the same service layer)."""
+    mounted at `/` (the pages, on the same service layer). Exports made over HTTP are
+    kept in `exports` ($SOCIALCREDIT_EXPORTS, else socialcredit-exports in the system's
+    temporary directory): every worker of one server must see the same directory."""
     from socialcredit.api import routes
 
     svc = (service if service is not None else Service.open(db_url)).with_group_commit()
@@ -79,7 +85,10 @@ def create_app(db_url: str | None = None, *, web: ASGIApp | None = None,
                   summary="An open, accountable social credit system: every party's API",
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
                   lifespan=lifespan)
-    state = State(svc, rate=rate, burst=burst)
+    if exports is None:
+        exports = Path(os.environ.get("SOCIALCREDIT_EXPORTS")
+                       or Path(tempfile.gettempdir()) / "socialcredit-exports")
+    state = State(svc, rate=rate, burst=burst, exports=exports)
     app.state.sc = state
     app.add_exception_handler(SocialCreditError, on_service_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
@@ -164,7 +173,5 @@ def configure_access_log() -> None:
 def from_environment() -> FastAPI:
     """The app for a worker process started by `serve --workers N` (uvicorn imports it
     by name): the ledger from $SOCIALCREDIT_DB, the rate from $SOCIALCREDIT_API_RATE."""
-    import os
-
     configure_access_log()
     return create_app(None, rate=float(os.environ.get("SOCIALCREDIT_API_RATE", "1000")))

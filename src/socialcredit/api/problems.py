@@ -38,6 +38,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "catalogue.conflict": 409,
     "rulebook.conflict": 409,
     "case.closed": 409,
+    "export.not_ready": 409,
     "database.conflict": 409,
     "request.too_large": 413,
     "ingest.rows_invalid": 422,

@@ -12,15 +12,15 @@ import binascii
 import gzip
 import json
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
 from socialcredit.api.app import State
-from socialcredit.api.problems import PRIVATE_PROBLEMS, PUBLIC_PROBLEMS
+from socialcredit.api.problems import PRIVATE_PROBLEMS, PROBLEM, PUBLIC_PROBLEMS
 from socialcredit.errors import SocialCreditError
 from socialcredit.principals import ANONYMOUS, Principal
 from socialcredit.rulebook import parse_rulebook
@@ -163,6 +163,15 @@ class PrincipalIn(Strict):
 class ScoreJobIn(Strict):
     program: ID | None = None
     at: str | None = None
+
+
+class ExportIn(Strict):
+    kind: Literal["ledger", "log", "file"] = Field(
+        description="ledger: a Parquet dataset (zip); log: the transparency log's files "
+                    "(zip); file: a subject's file")
+    format: Literal["parquet", "files", "json", "html"] | None = Field(
+        None, description="ledger: parquet; log: files; file: json (default) or html")
+    subject: ID | None = Field(None, description="whose file (a file export only)")
 
 
 # -- routers ------------------------------------------------------------------------------
@@ -606,6 +615,52 @@ def job(request: Request, job_id: str) -> dict[str, Any]:
 def jobs(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50
          ) -> list[dict[str, Any]]:
     return acting(request).jobs.list(limit)
+
+
+def _export_view(view: dict[str, Any]) -> dict[str, Any]:
+    """An export's job, with where to download it once done."""
+    if view["status"] == "done":
+        view["download"] = f"/api/v1/exports/{view['job_id']}/file"
+    return view
+
+
+@operator.post("/exports", status_code=202)
+def start_export(request: Request, body: ExportIn, response: Response) -> dict[str, Any]:
+    """Start an export as a background job (the ledger as Parquet, the log's files, a
+    subject's file); follow it at the `Location` given, download it when done."""
+    view = acting(request).exports.start(body.kind, _state(request).exports,
+                                         subject=body.subject, format=body.format)
+    response.headers["Location"] = f"/api/v1/exports/{view['job_id']}"
+    return _export_view(view)
+
+
+@operator.get("/exports")
+def exports(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50
+            ) -> list[dict[str, Any]]:
+    """The latest exports, newest first."""
+    return [_export_view(v) for v in acting(request).exports.list(limit)]
+
+
+@operator.get("/exports/{export_id}")
+def export_status(request: Request, export_id: str) -> dict[str, Any]:
+    """An export's status and progress; when done, its file's name, size, SHA-256 and
+    `download` path."""
+    return _export_view(acting(request).exports.get(export_id))
+
+
+@operator.get("/exports/{export_id}/file", response_class=FileResponse, responses={
+    200: {"description": "the export's file, streamed",
+          "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                      for t in ("application/zip", "application/json", "text/html")}},
+    409: {"description": "the export is still running, or failed",
+          "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}})
+def export_file(request: Request, export_id: str) -> FileResponse:
+    """Download a finished export (streamed; `Repr-Digest` carries its SHA-256)."""
+    got = acting(request).exports.download(export_id, _state(request).exports)
+    digest = base64.b64encode(bytes.fromhex(got.sha256)).decode()
+    return FileResponse(got.path, media_type=got.media_type, filename=got.filename,
+                        headers={"Repr-Digest": f"sha-256=:{digest}:",
+                                 "Cache-Control": "private, no-store"})
 
 
 @operator.post("/outbox/run")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,7 +19,10 @@ def serve(db: DbOpt = None,
               "rate limits).")] = 1,
           rate: Annotated[float, typer.Option(
               min=0.1, help="Requests a second each principal may make, on average.")
-          ] = 1000.0) -> None:
+          ] = 1000.0,
+          exports: Annotated[Path | None, typer.Option(
+              help="Directory for exports made over HTTP (default: socialcredit-exports "
+              "in the system's temporary directory).")] = None) -> None:
     """Serve the HTTP API: every party acts over the network, authenticated by bearer
     tokens (`socialcredit principal add`), within its role. OpenAPI at /openapi.json,
     the guide at /docs, health at /healthz and /readyz, metrics at /metrics; one JSON
@@ -38,9 +42,11 @@ def serve(db: DbOpt = None,
     Service.open(db).close()  # a missing or outdated ledger is an error here, not per request
     configure_access_log()
     if workers == 1:
-        uvicorn.run(create_app(db, rate=rate), host=host, port=port, log_level="warning",
-                    access_log=False)
+        uvicorn.run(create_app(db, rate=rate, exports=exports), host=host, port=port,
+                    log_level="warning", access_log=False)
         return
+    if exports is not None:
+        os.environ["SOCIALCREDIT_EXPORTS"] = str(exports.resolve())
     if db is not None:
         os.environ["SOCIALCREDIT_DB"] = db
     os.environ["SOCIALCREDIT_API_RATE"] = str(rate)
