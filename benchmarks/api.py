@@ -15,13 +15,18 @@ submission ≥ 50,000 records/s. Prints the figures, the ratio to each target, a
 seconds the server and the load generator each used (they share the 2 cores).
 
     python benchmarks/api.py [--subjects 200000] [--duration 15] [--connections 16]
-                             [--db postgresql://…  (an empty database)] [--workers 1]
+                             [--db postgresql://…  (an empty database) | --pg]
+                             [--workers 1]
+
+`--pg` starts a throwaway PostgreSQL server from Debian's binaries (fsync on: decisions
+are acknowledged once durably committed) and benchmarks a ledger in it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -33,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 DECISIONS_RPS, DECISIONS_P99_MS, SUBMIT_RPS = 5_000.0, 10.0, 50_000.0
@@ -64,6 +70,38 @@ def cpu_seconds(pid: int) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+@contextlib.contextmanager
+def throwaway_pg(tmp: Path) -> Iterator[str]:
+    """A PostgreSQL server of its own for the run (as tests/conftest.py starts one, but
+    with fsync on), stopped and removed afterwards. Its ledger keys go to `tmp` too."""
+    from socialcredit.transparency.keys import KEY_DIR_ENV
+
+    found = shutil.which("pg_ctl")
+    bindirs = [Path(found).resolve().parent] if found else sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    bindir = next((b for b in bindirs if (b / "pg_ctl").exists()), None)
+    if bindir is None:
+        sys.exit("--pg needs PostgreSQL's server binaries: apt-get install postgresql")
+    data = Path(tempfile.mkdtemp(prefix="scbench-api-pg-"))
+    port = free_port()
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if prefix:
+        shutil.chown(data, "postgres", "postgres")
+    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data / "db"), "-U", "postgres",
+                    "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
+    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data / "db"), "-w", "-l",
+                    str(data / "log"), "-o", f"-p {port} -k {data} -h 127.0.0.1 "
+                    "-c shared_buffers=1GB -c max_connections=200", "start"],
+                   check=True, capture_output=True)
+    os.environ[KEY_DIR_ENV] = str(tmp / "keys")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data / "db"), "-m", "fast",
+                        "stop"], capture_output=True, check=False)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def build(db: str, subjects: int, tmp: Path) -> dict[str, str]:
@@ -174,16 +212,21 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--db", help="an empty database URL (default: a new SQLite file)")
+    ap.add_argument("--pg", action="store_true",
+                    help="a throwaway PostgreSQL server of its own (Debian's binaries)")
     args = ap.parse_args()
+    if args.pg and args.db:
+        sys.exit("give --db or --pg, not both")
     if shutil.which("wrk") is None:
         sys.exit("needs wrk: apt-get install wrk")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, Linux {platform.release()}")
     print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average "
           f"before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    with tempfile.TemporaryDirectory() as d:
+    with tempfile.TemporaryDirectory() as d, contextlib.ExitStack() as stack:
         tmp = Path(d)
-        db = args.db or f"sqlite:///{tmp / 'ledger.db'}"
+        db = args.db or (stack.enter_context(throwaway_pg(tmp)) if args.pg
+                         else f"sqlite:///{tmp / 'ledger.db'}")
         print(f"ledger: {db.split('://')[0]}; server: socialcredit serve --workers "
               f"{args.workers}; decisions by wrk, {args.connections} connections, 1 thread")
         tokens = build(db, args.subjects, tmp)

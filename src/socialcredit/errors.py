@@ -66,6 +66,7 @@ CODES: dict[str, str] = {
     "request.too_large": "a request body (or batch) larger than the service accepts",
     "rate_limited": "too many requests from one principal in too short a time",
     "job.failed": "a background job that ended with an error",
+    "export.not_ready": "an export whose file is not there (yet): it is running or failed",
     "database.busy": "the ledger was busy with another writer; nothing was stored (retry)",
     "database.conflict": "a concurrent write conflicted with this one; nothing was stored "
                          "(retry)",

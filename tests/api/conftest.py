@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -36,7 +37,8 @@ class World:
 
 
 @pytest.fixture
-def world(make_ledger: Callable[..., Service], clock: Clock) -> Iterator[World]:
+def world(make_ledger: Callable[..., Service], clock: Clock, tmp_path: Path
+          ) -> Iterator[World]:
     clock.set("2026-01-05T08:00:00Z")
     svc = make_ledger(CITY, {"court-01": "court"})
     tokens = {}
@@ -45,7 +47,7 @@ def world(make_ledger: Callable[..., Service], clock: Clock) -> Iterator[World]:
             {"subject": name} if role == "subject" else {})
         tokens[name] = svc.principals.add(name, role, **extra)["token"]
     clock.set("2026-01-05T09:00:00Z")
-    app = create_app(service=svc)
+    app = create_app(service=svc, exports=tmp_path / "exports")
     with TestClient(app) as client:
         yield World(svc, clock, app, client, tokens)
 

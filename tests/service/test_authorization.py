@@ -52,6 +52,8 @@ EXPECTED: dict[str, set[str]] = {
     "population.export": {"operator"},
     "population.import": {"operator"},
     "jobs.read": {"operator", "auditor"},
+    "exports.run": {"operator"},
+    "exports.read": {"operator"},
     "lists.public": set(ALL),
     "organizations.name": {"operator"},
     "log.read": set(ALL),
@@ -157,6 +159,8 @@ CALLS: dict[str, Call] = {
     "population.export": lambda w, s: s.population.export(w.tmp / f"x{next(w.n)}"),
     "population.import": lambda w, s: s.population.import_(w.tmp / "no-such-export"),
     "jobs.read": lambda w, s: s.jobs.list(),
+    "exports.run": lambda w, s: s.exports.start("file", w.tmp / "exports", subject="alice"),
+    "exports.read": lambda w, s: s.exports.list(),
     "lists.public": lambda w, s: s.public.entries(),
     "organizations.name": lambda w, s: s.public.name("alice", "Alice"),  # a person: usage
     "log.read": lambda w, s: s.log.checkpoint(),

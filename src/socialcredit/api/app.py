@@ -11,9 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +28,7 @@ from socialcredit import __version__
 from socialcredit.api.auth import RateLimiter, TokenCache
 from socialcredit.api.metrics import Metrics
 from socialcredit.api.problems import (
+    document_problems,
     on_http_error,
     on_service_error,
     on_validation_error,
@@ -43,8 +48,9 @@ class State:
     """What every request shares: the service (with group commit for decisions), the
     token cache, the rate limiter and the metrics."""
 
-    def __init__(self, svc: Service, *, rate: float, burst: float) -> None:
+    def __init__(self, svc: Service, *, rate: float, burst: float, exports: Path) -> None:
         self.svc = svc
+        self.exports = exports
         self.tokens = TokenCache()
         self.limits = RateLimiter(rate=rate, burst=burst)
         self.metrics = Metrics(self._backlog)
@@ -59,10 +65,13 @@ class State:
 
 def create_app(db_url: str | None = None, *, web: ASGIApp | bool | None = None,
                service: Service | None = None, rate: float = 1000.0,
-               burst: float = 2000.0) -> FastAPI:
+               burst: float = 2000.0, exports: Path | None = None) -> FastAPI:
     """The API over the ledger at `db_url` (or an open `service`); `web`, when given, is
     mounted at `/` (the pages, on the same service layer); `web=True` mounts the pages
-    of socialcredit.web with the API's token cache and rate limits."""
+    of socialcredit.web with the API's token cache and rate limits. Exports made over
+    HTTP are kept in `exports` ($SOCIALCREDIT_EXPORTS, else socialcredit-exports in the
+    system's temporary directory): every worker of one server must see the same
+    directory."""
     from socialcredit.api import routes
 
     svc = (service if service is not None else Service.open(db_url)).with_group_commit()
@@ -78,7 +87,10 @@ def create_app(db_url: str | None = None, *, web: ASGIApp | bool | None = None,
                   summary="An open, accountable social credit system: every party's API",
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
                   lifespan=lifespan)
-    state = State(svc, rate=rate, burst=burst)
+    if exports is None:
+        exports = Path(os.environ.get("SOCIALCREDIT_EXPORTS")
+                       or Path(tempfile.gettempdir()) / "socialcredit-exports")
+    state = State(svc, rate=rate, burst=burst, exports=exports)
     app.state.sc = state
     app.add_exception_handler(SocialCreditError, on_service_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
@@ -86,6 +98,14 @@ def create_app(db_url: str | None = None, *, web: ASGIApp | bool | None = None,
 
     app.add_middleware(Observe, state=state)
     routes.mount(app)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     if web is True:
         from socialcredit.web import create_web_app
 
@@ -159,8 +179,6 @@ def configure_access_log() -> None:
 def from_environment() -> FastAPI:
     """The app for a worker process started by `serve --workers N` (uvicorn imports it
     by name): the ledger from $SOCIALCREDIT_DB, the rate from $SOCIALCREDIT_API_RATE."""
-    import os
-
     configure_access_log()
     return create_app(None, rate=float(os.environ.get("SOCIALCREDIT_API_RATE", "1000")),
                       web=os.environ.get("SOCIALCREDIT_WEB", "0") == "1")

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from socialcredit.errors import CODES, SocialCreditError
@@ -37,6 +38,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "catalogue.conflict": 409,
     "rulebook.conflict": 409,
     "case.closed": 409,
+    "export.not_ready": 409,
     "database.conflict": 409,
     "request.too_large": 413,
     "ingest.rows_invalid": 422,
@@ -62,6 +64,53 @@ STATUS_BY_CODE: dict[str, int] = {
     "database.busy": 503,
     "engine.unavailable": 503,
 }
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document as this API writes it (the OpenAPI description of
+    every error answer)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(description="a URI naming the problem's kind (ends with `code`)")
+    title: str = Field(description="what kind of problem, in words")
+    status: int = Field(description="the HTTP status")
+    detail: str = Field(description="what went wrong in this request")
+    code: str = Field(description="the stable error code (as on the command line)")
+    instance: str | None = Field(None, description="the request path")
+    errors: list[dict[str, Any]] | None = Field(
+        None, description="each problem located: a row index and field, or a parameter")
+
+
+_WHY = {400: "a malformed parameter or another client error",
+        401: "no valid bearer token (`unauthenticated`)",
+        403: "the principal's role may not do this, or the subject's consent is missing",
+        404: "no such thing (or program)",
+        409: "a conflict with what is stored (an idempotency key, a closed case …)",
+        413: "the body is too large (`request.too_large`)",
+        422: "a body or parameter the schema refuses, bad rows, a refused document",
+        429: "too many requests from this principal (`rate_limited`, with Retry-After)",
+        503: "the database is busy (retry) or not this release's (`db upgrade`)"}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for problem answers with these statuses."""
+    return {s: {"description": _WHY[s],
+                "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+            for s in statuses}
+
+
+def document_problems(doc: dict[str, Any]) -> dict[str, Any]:
+    """Add the Problem schema the responses above refer to to an OpenAPI document."""
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    return doc
+
+
+#: What any route may answer: every request passes the body limit, the rate limit and
+#: the database (busy or outdated), and parameters are checked.
+PUBLIC_PROBLEMS = problem_responses(400, 404, 413, 422, 429, 503)
+#: What a route behind a token may answer besides.
+PRIVATE_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 422, 429, 503)
 
 
 def status_of(code: str) -> int:

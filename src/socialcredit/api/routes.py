@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import json
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
 from socialcredit.api.app import State
+from socialcredit.api.problems import PRIVATE_PROBLEMS, PROBLEM, PUBLIC_PROBLEMS
 from socialcredit.errors import SocialCreditError
 from socialcredit.principals import ANONYMOUS, Principal
 from socialcredit.rulebook import parse_rulebook
@@ -30,6 +32,8 @@ from socialcredit.timeutil import format_instant, parse_instant
 #: Records in one submitted batch at most (a larger batch: split it).
 MAX_BATCH = 100_000
 ID = Annotated[str, Field(min_length=1, max_length=200)]
+#: The largest integer a database column holds (a larger one in a request is refused).
+BIG = 2**63 - 1
 TEXT = Annotated[str, Field(min_length=1, max_length=10_000)]
 
 
@@ -73,8 +77,9 @@ def _instant(value: str | None, name: str) -> int | None:
         return None
     try:
         return parse_instant(value)
-    except SocialCreditError as e:
-        raise SocialCreditError(f"{name}: {e}", code="usage") from None
+    except (SocialCreditError, ValueError, OverflowError) as e:
+        raise SocialCreditError(f"{name}: {e}", code="usage",
+                                details=[{"field": name, "message": str(e)}]) from None
 
 
 def _attachments(items: Sequence[AttachmentIn]) -> list[Attachment]:
@@ -160,17 +165,31 @@ class ScoreJobIn(Strict):
     at: str | None = None
 
 
+class ExportIn(Strict):
+    kind: Literal["ledger", "log", "file"] = Field(
+        description="ledger: a Parquet dataset (zip); log: the transparency log's files "
+                    "(zip); file: a subject's file")
+    format: Literal["parquet", "files", "json", "html"] | None = Field(
+        None, description="ledger: parquet; log: files; file: json (default) or html")
+    subject: ID | None = Field(None, description="whose file (a file export only)")
+
+
 # -- routers ------------------------------------------------------------------------------
 
 health = APIRouter(tags=["health"])
-open_ = APIRouter(prefix="/api/v1/public", tags=["public"])
-log = APIRouter(prefix="/api/v1/log", tags=["public log"])
+open_ = APIRouter(prefix="/api/v1/public", tags=["public"], responses=PUBLIC_PROBLEMS)
+log = APIRouter(prefix="/api/v1/log", tags=["public log"], responses=PUBLIC_PROBLEMS)
 PRIVATE = [Depends(authenticated)]
-provider = APIRouter(prefix="/api/v1", tags=["providers"], dependencies=PRIVATE)
-relying = APIRouter(prefix="/api/v1", tags=["relying parties"], dependencies=PRIVATE)
-subject = APIRouter(prefix="/api/v1/me", tags=["subjects"], dependencies=PRIVATE)
-cases = APIRouter(prefix="/api/v1", tags=["cases"], dependencies=PRIVATE)
-operator = APIRouter(prefix="/api/v1", tags=["operators"], dependencies=PRIVATE)
+provider = APIRouter(prefix="/api/v1", tags=["providers"], dependencies=PRIVATE,
+                     responses=PRIVATE_PROBLEMS)
+relying = APIRouter(prefix="/api/v1", tags=["relying parties"], dependencies=PRIVATE,
+                    responses=PRIVATE_PROBLEMS)
+subject = APIRouter(prefix="/api/v1/me", tags=["subjects"], dependencies=PRIVATE,
+                    responses=PRIVATE_PROBLEMS)
+cases = APIRouter(prefix="/api/v1", tags=["cases"], dependencies=PRIVATE,
+                  responses=PRIVATE_PROBLEMS)
+operator = APIRouter(prefix="/api/v1", tags=["operators"], dependencies=PRIVATE,
+                     responses=PRIVATE_PROBLEMS)
 
 
 @health.get("/healthz")
@@ -239,13 +258,50 @@ def public_catalogues(request: Request) -> list[dict[str, Any]]:
 
 @log.get("/checkpoint", response_class=PlainTextResponse)
 def log_checkpoint(request: Request) -> PlainTextResponse:
-    """The latest signed checkpoint (a C2SP signed note)."""
-    return PlainTextResponse(public(request).log.checkpoint().note)
+    """The latest signed checkpoint (a C2SP signed note); with the tiles below, the log
+    in the C2SP tlog-tiles layout under the prefix `/api/v1/log`."""
+    return PlainTextResponse(public(request).log.checkpoint().note,
+                             headers={"Cache-Control": CHECKPOINT_CACHE})
+
+
+#: The checkpoint changes as the log grows: caches may keep it a moment only.
+CHECKPOINT_CACHE = "public, max-age=2"
+#: The bytes at a tile's URL never change (the log is append-only): cache them for good.
+TILE_CACHE = "public, max-age=31536000, immutable"
+_TILE_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
+    "description": "the tile's bytes",
+    "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                        "format": "binary"}}}}}
+
+
+def _tile(request: Request, path: str) -> Response:
+    tile, data = public(request).log.tile(path)
+    headers = {"Cache-Control": TILE_CACHE}
+    if tile.level is None and "gzip" in request.headers.get("accept-encoding", ""):
+        data = gzip.compress(data, compresslevel=6, mtime=0)
+        headers |= {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+    return Response(data, media_type="application/octet-stream", headers=headers)
+
+
+@log.get("/tile/entries/{index:path}", response_class=Response, responses=_TILE_RESPONSE)
+def log_entry_bundle(request: Request, index: str) -> Response:
+    """An entry bundle (tlog-tiles): leaves `N*256` on, each a big-endian uint16 length
+    and the leaf's bytes; `index` is `<N>` or `<N>.p/<W>` (W leaves of a partial bundle),
+    N in 3-digit groups (`x001/x234/067`). Gzipped when the client accepts it."""
+    return _tile(request, f"entries/{index}")
+
+
+@log.get("/tile/{level}/{index:path}", response_class=Response, responses=_TILE_RESPONSE)
+def log_tile(request: Request, level: str, index: str) -> Response:
+    """A Merkle tree tile (tlog-tiles): the 256 hashes (8,192 bytes) of the subtrees of
+    height 8·`level` starting at subtree 256·N, or the first W of them (`<N>.p/<W>`, a
+    partial tile); `level` 0 holds leaf hashes."""
+    return _tile(request, f"{level}/{index}")
 
 
 @log.get("/leaves")
-def log_leaves(request: Request, start: Annotated[int, Query(ge=0)] = 0,
-               end: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
+def log_leaves(request: Request, start: Annotated[int, Query(ge=0, le=BIG)] = 0,
+               end: Annotated[int | None, Query(ge=0, le=BIG)] = None) -> dict[str, Any]:
     """Leaves [start, end) (at most 1,000), each with its data (base64) and hash."""
     end = start + 1000 if end is None or end - start > 1000 else end
     got = public(request).log.leaves(start, end)
@@ -254,15 +310,15 @@ def log_leaves(request: Request, start: Annotated[int, Query(ge=0)] = 0,
 
 
 @log.get("/proof/{index}")
-def log_proof(request: Request, index: int,
-              size: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+def log_proof(request: Request, index: Annotated[int, Path(ge=0, le=BIG)],
+              size: Annotated[int | None, Query(ge=1, le=BIG)] = None) -> dict[str, Any]:
     """An RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves."""
     return public(request).log.prove(index, size)
 
 
 @log.get("/consistency")
-def log_consistency(request: Request, first: Annotated[int, Query(ge=1)],
-                    second: Annotated[int, Query(ge=1)]) -> dict[str, Any]:
+def log_consistency(request: Request, first: Annotated[int, Query(ge=1, le=BIG)],
+                    second: Annotated[int, Query(ge=1, le=BIG)]) -> dict[str, Any]:
     """An RFC 9162 consistency proof between two tree sizes."""
     return public(request).log.consistency(first, second)
 
@@ -339,7 +395,7 @@ async def submit_records(request: Request,
 
 @provider.get("/submissions")
 def submissions(request: Request, provider: str | None = None,
-                before: Annotated[int | None, Query(ge=1)] = None,
+                before: Annotated[int | None, Query(ge=1, le=BIG)] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     """The principal's provider's submissions, newest first (cursor: `before`)."""
     items = acting(request).submissions.history(provider, before=before, limit=limit)
@@ -347,7 +403,8 @@ def submissions(request: Request, provider: str | None = None,
 
 
 @provider.get("/submissions/{submission}")
-def submission(request: Request, submission: int) -> dict[str, Any]:
+def submission(request: Request, submission: Annotated[int, Path(ge=1, le=BIG)]
+               ) -> dict[str, Any]:
     return acting(request).submissions.get(submission)
 
 
@@ -558,6 +615,52 @@ def job(request: Request, job_id: str) -> dict[str, Any]:
 def jobs(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50
          ) -> list[dict[str, Any]]:
     return acting(request).jobs.list(limit)
+
+
+def _export_view(view: dict[str, Any]) -> dict[str, Any]:
+    """An export's job, with where to download it once done."""
+    if view["status"] == "done":
+        view["download"] = f"/api/v1/exports/{view['job_id']}/file"
+    return view
+
+
+@operator.post("/exports", status_code=202)
+def start_export(request: Request, body: ExportIn, response: Response) -> dict[str, Any]:
+    """Start an export as a background job (the ledger as Parquet, the log's files, a
+    subject's file); follow it at the `Location` given, download it when done."""
+    view = acting(request).exports.start(body.kind, _state(request).exports,
+                                         subject=body.subject, format=body.format)
+    response.headers["Location"] = f"/api/v1/exports/{view['job_id']}"
+    return _export_view(view)
+
+
+@operator.get("/exports")
+def exports(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50
+            ) -> list[dict[str, Any]]:
+    """The latest exports, newest first."""
+    return [_export_view(v) for v in acting(request).exports.list(limit)]
+
+
+@operator.get("/exports/{export_id}")
+def export_status(request: Request, export_id: str) -> dict[str, Any]:
+    """An export's status and progress; when done, its file's name, size, SHA-256 and
+    `download` path."""
+    return _export_view(acting(request).exports.get(export_id))
+
+
+@operator.get("/exports/{export_id}/file", response_class=FileResponse, responses={
+    200: {"description": "the export's file, streamed",
+          "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                      for t in ("application/zip", "application/json", "text/html")}},
+    409: {"description": "the export is still running, or failed",
+          "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}})
+def export_file(request: Request, export_id: str) -> FileResponse:
+    """Download a finished export (streamed; `Repr-Digest` carries its SHA-256)."""
+    got = acting(request).exports.download(export_id, _state(request).exports)
+    digest = base64.b64encode(bytes.fromhex(got.sha256)).decode()
+    return FileResponse(got.path, media_type=got.media_type, filename=got.filename,
+                        headers={"Repr-Digest": f"sha-256=:{digest}:",
+                                 "Cache-Control": "private, no-store"})
 
 
 @operator.post("/outbox/run")

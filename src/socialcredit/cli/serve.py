@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,7 +22,10 @@ def serve(db: DbOpt = None,
           ] = 1000.0,
           web: Annotated[bool, typer.Option(
               "--web/--no-web", help="Serve the web pages at / (the subject's portal, public "
-              "lookup, the review desk, the dashboard).")] = True) -> None:
+              "lookup, the review desk, the dashboard).")] = True,
+          exports: Annotated[Path | None, typer.Option(
+              help="Directory for exports made over HTTP (default: socialcredit-exports "
+              "in the system's temporary directory).")] = None) -> None:
     """Serve the HTTP API: every party acts over the network, authenticated by bearer
     tokens (`socialcredit principal add`), within its role. OpenAPI at /openapi.json,
     the guide at /docs, health at /healthz and /readyz, metrics at /metrics; one JSON
@@ -55,10 +59,12 @@ def serve(db: DbOpt = None,
         os.environ.setdefault(SECRET_ENV, secrets.token_hex(32))
     configure_access_log()
     if workers == 1:
-        uvicorn.run(create_app(db, rate=rate, web=web), host=host, port=port,
-                    log_level="warning", access_log=False)
+        uvicorn.run(create_app(db, rate=rate, web=web, exports=exports), host=host,
+                    port=port, log_level="warning", access_log=False)
         return
     os.environ["SOCIALCREDIT_WEB"] = "1" if web else "0"
+    if exports is not None:
+        os.environ["SOCIALCREDIT_EXPORTS"] = str(exports.resolve())
     if db is not None:
         os.environ["SOCIALCREDIT_DB"] = db
     os.environ["SOCIALCREDIT_API_RATE"] = str(rate)

@@ -19,7 +19,7 @@ through ingest's own path (the service layer's import), never around it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -124,10 +124,11 @@ def write_bucketed(root: Path, tables: Iterator[pa.Table], schema: pa.Schema,
                      max_rows_per_group=1_000_000)
 
 
-def export_ledger(ledger: Ledger, directory: str | Path, *, buckets: int = DEFAULT_BUCKETS
-                  ) -> dict[str, Any]:
+def export_ledger(ledger: Ledger, directory: str | Path, *, buckets: int = DEFAULT_BUCKETS,
+                  progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Write the ledger to DIR (which must be empty or absent). Streams: memory stays
-    bounded by the chunk size whatever the ledger's size."""
+    bounded by the chunk size whatever the ledger's size. `progress` is told the number
+    of subject and record rows written so far, chunk by chunk."""
     root = Path(directory)
     if root.exists() and any(root.iterdir()):
         raise LedgerError(f"{root}: not empty; export writes into a new directory",
@@ -136,6 +137,7 @@ def export_ledger(ledger: Ledger, directory: str | Path, *, buckets: int = DEFAU
         raise LedgerError("export needs at least one bucket", code="usage")
     root.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
+    written = 0
     with ledger.engine.connect() as conn:
         for name, table, schema in (("programs", s.programs, PROGRAMS),
                                     ("catalogues", s.catalogues, CATALOGUES),
@@ -150,9 +152,12 @@ def export_ledger(ledger: Ledger, directory: str | Path, *, buckets: int = DEFAU
             n = 0
 
             def counted(it: Iterator[pa.Table]) -> Iterator[pa.Table]:
-                nonlocal n
+                nonlocal n, written
                 for t in it:
                     n += t.num_rows
+                    written += t.num_rows
+                    if progress is not None:
+                        progress(written)
                     yield t
 
             write_bucketed(root / name, counted(_stream(conn, table, schema)), schema,

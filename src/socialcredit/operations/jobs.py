@@ -87,11 +87,14 @@ def get(conn: Connection, job_id: str) -> Job | None:
     return None if r is None else _row(r)
 
 
-def recent(conn: Connection, limit: int = 100, before: int | None = None) -> list[Job]:
-    """Newest first; `before` a created_at (keyset)."""
+def recent(conn: Connection, limit: int = 100, before: int | None = None,
+           kind: str | None = None) -> list[Job]:
+    """Newest first (only jobs of `kind`, if given); `before` a created_at (keyset)."""
     q = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.job_id.desc()).limit(limit)
     if before is not None:
         q = q.where(jobs.c.created_at < before)
+    if kind is not None:
+        q = q.where(jobs.c.kind == kind)
     return [_row(r) for r in conn.execute(q)]
 
 

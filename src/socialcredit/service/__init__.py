@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from socialcredit.service.cases import Cases, Repairs
     from socialcredit.service.consents import AccessLog, Consents
     from socialcredit.service.decisions import Decisions
+    from socialcredit.service.exports import Exports
     from socialcredit.service.files import Files
     from socialcredit.service.impact import Impact
     from socialcredit.service.ingest import Records
@@ -307,6 +308,12 @@ class Service:
         from socialcredit.service.jobs import Jobs
 
         return Jobs(self.ctx)
+
+    @cached_property
+    def exports(self) -> Exports:
+        from socialcredit.service.exports import Exports
+
+        return Exports(self.ctx)
 
     def authorize(self, operation: str) -> None:
         """Refuse unless the acting principal may take `operation` (service/authz.py):

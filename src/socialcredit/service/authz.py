@@ -49,6 +49,9 @@ OPERATIONS: dict[str, Permission] = {
     "population.export": Permission(("operator",), "export the ledger"),
     "population.import": Permission(("operator",), "import a ledger"),
     "jobs.read": Permission(READERS, "read background jobs and their progress"),
+    "exports.run": Permission(("operator",), "start an export (the ledger, the log, a "
+                                             "subject's file)"),
+    "exports.read": Permission(("operator",), "follow and download exports"),
     # public lists (courts' defaulter lists are public by law) and organizations' names
     "lists.public": Permission(EVERYONE, "look up public lists"),
     "organizations.name": Permission(("operator",), "register an organization's name"),

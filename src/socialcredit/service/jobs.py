@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from socialcredit.errors import SocialCreditError
@@ -56,39 +55,25 @@ class Jobs:
                     "at": format_instant(r.at), "known_at": format_instant(r.known_at),
                     "done": r.subjects}
 
-        return self._start("score", params, total, run)
+        return self.launch("score", params, total, run)
 
-    def export(self, directory: Path) -> dict[str, Any]:
-        """The ledger as a Parquet dataset in `directory` (which must not exist yet)."""
-        from socialcredit.service.population import Population
-
-        self.ctx.allow("population.export")
-        pop = Population(self.ctx)
-        if directory.exists():
-            raise SocialCreditError(f"export {directory.name!r} already exists",
-                                    code="export.invalid")
-
-        def run(tick: Callable[[int], None]) -> dict[str, Any]:
-            info = pop.export(directory)
-            files = sorted(p for p in directory.rglob("*") if p.is_file())
-            return {**info, "files": [{"path": str(p.relative_to(directory)),
-                                       "bytes": p.stat().st_size} for p in files]}
-
-        return self._start("export", {"name": directory.name}, None, run)
-
-    def _start(self, kind: str, params: dict[str, Any], total: int | None,
+    def launch(self, kind: str, params: dict[str, Any], total: int | None,
                run: Callable[[Callable[[int], None]], dict[str, Any]]) -> dict[str, Any]:
+        """Record a job of `kind` and run `run(tick)` in a thread (tick: progress, as
+        units done of `total`); its result or error is the job's end state. For the
+        service's own operations (scoring, exports): the caller authorizes."""
         ctx = self.ctx
         with ctx.write() as conn:
             job_id = store.new(conn, kind, ctx.principal.id, params, ctx.ledger.clock())
 
         def body() -> None:
-            last = 0.0
+            last, latest = 0.0, 0
             with ctx.write() as conn:
                 store.start(conn, job_id, ctx.ledger.clock(), total)
 
             def tick(done: int) -> None:
-                nonlocal last
+                nonlocal last, latest
+                latest = done
                 now = time.monotonic()
                 if now - last >= HEARTBEAT:
                     last = now
@@ -102,7 +87,8 @@ class Jobs:
             except Exception as exc:  # a job's failure is its result, not a dead thread
                 error = {"code": "job.failed", "message": f"{type(exc).__name__}: {exc}"}
             else:
-                with ctx.write() as conn:
+                with ctx.write() as conn:  # the last tick, which the heartbeat may skip
+                    store.progress(conn, job_id, latest, ctx.ledger.clock())
                     store.finish(conn, job_id, ctx.ledger.clock(), result=result)
                 return
             with ctx.write() as conn:
@@ -124,10 +110,13 @@ class Jobs:
             raise SocialCreditError(f"no job {job_id!r}", code="not_found")
         return self._view(j)
 
-    def list(self, limit: int = 50, before: int | None = None) -> list[dict[str, Any]]:
-        self.ctx.allow("jobs.read")
+    def list(self, limit: int = 50, before: int | None = None, *, kind: str | None = None,
+             check: bool = True) -> list[dict[str, Any]]:
+        """The latest jobs (of `kind`), newest first."""
+        if check:
+            self.ctx.allow("jobs.read")
         with self.ctx.read() as conn:
-            return [self._view(j) for j in store.recent(conn, limit, before)]
+            return [self._view(j) for j in store.recent(conn, limit, before, kind)]
 
     def wait(self, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
         """Until the job ends (in this process) or `timeout` seconds pass."""

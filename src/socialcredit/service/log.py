@@ -14,6 +14,7 @@ from socialcredit.transparency.checkpoint import Checkpoint, latest_checkpoint, 
 from socialcredit.transparency.errors import TransparencyError
 from socialcredit.transparency.events import parse_leaf, reveal_salt, subject_commitment
 from socialcredit.transparency.store import TransparencyLog
+from socialcredit.transparency.tiles import Tile, entry_bundle, parse_tile_path, tile_hashes
 from socialcredit.transparency.verify import VerifyReport, export_log, verify_log
 
 if TYPE_CHECKING:
@@ -105,6 +106,17 @@ class Log:
     def export(self, directory: Path) -> dict[str, Any]:
         self.ctx.allow("log.read")
         return export_log(self.ctx.ledger.engine, directory)
+
+    def tile(self, path: str) -> tuple[Tile, bytes]:
+        """A C2SP tlog-tiles resource by its path (`tile/<L>/<N>[.p/<W>]` or
+        `tile/entries/<N>[.p/<W>]`): the tile and its bytes. Tiles exist as soon as the
+        leaves they cover do; clients pick the widths the signed checkpoint implies."""
+        self.ctx.allow("log.read")
+        tile = parse_tile_path(path)
+        with self.ctx.read() as conn:
+            if tile.level is None:
+                return tile, entry_bundle(self.tree, tile, conn=conn)
+            return tile, tile_hashes(self.tree, tile, conn=conn)
 
     def pubkey(self) -> str:
         self.ctx.allow("log.read")

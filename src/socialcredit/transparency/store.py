@@ -163,6 +163,15 @@ class TransparencyLog:
             raise TransparencyError(f"leaf {index} is not in the log")
         return bytes(h)
 
+    def subtree_hashes(
+        self, blocks: Sequence[merkle.Block], *, conn: Connection | None = None
+    ) -> list[bytes]:
+        """The stored hashes of complete aligned subtrees (level, index), in order (the
+        rows of a tlog tile: see tiles.py)."""
+        with connect(conn or self.bind) as c:
+            got = self._fetch(c, blocks)
+        return [got[b] for b in blocks]
+
     def leaves(
         self, start: int = 0, end: int | None = None, *, conn: Connection | None = None
     ) -> list[bytes]:
