@@ -457,6 +457,23 @@ class Ledger:
 
     # -- records --------------------------------------------------------------------
 
+    @contextmanager
+    def page_cache_for(self, conn: Connection, rows: int) -> Iterator[None]:
+        """SQLite: a page cache sized to a bulk append while it runs (about 1 KiB a
+        record, between the usual 64 MiB and 2 GiB). A big ingest inserts into the
+        record_id and subject indexes in random order; once their pages outgrow the
+        cache, SQLite spills dirty pages to the WAL in mid-transaction and reads them
+        back, and the ingest becomes bound by the disk (measured: wall time ten times
+        the CPU time at a million records)."""
+        if conn.dialect.name != "sqlite" or rows < 65_536:
+            yield
+            return
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{min(2 << 20, rows)}")
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql("PRAGMA cache_size=-65536")
+
     RECORD_COLUMNS = ("record_id", "provider", "subject", "type", "kind", "occurred_at",
                       "recorded_at", "value_num", "value_text", "evidence", "ref",
                       "ingested_at", "batch", "digest")
