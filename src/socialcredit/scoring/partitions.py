@@ -135,6 +135,9 @@ def fetch_partition(conn: Connection, rb: Rulebook, k: int, lo: str | None, hi: 
     return _rows_to_table(recs, RECORD_SCHEMA), _rows_to_table(subs, SUBJECT_SCHEMA)
 
 
+#: Up to this many partitions, each is read by a scan of the whole records table
+#: (read_partition); beyond it, through the subject index.
+SCAN_RANGES = 4
 #: The engine's columns as (name, Arrow type, nullable), for the Arrow reader.
 _RECORD_COLUMNS = [(f.name, f.type, f.name in ("value_num", "value_text", "ref",
                                                "ingested_at")) for f in RECORD_SCHEMA]
@@ -146,20 +149,29 @@ def _literal(text: str) -> str:
 
 
 def read_partition(reader: ArrowReader, rb: Rulebook, k: int, lo: str | None,
-                   hi: str | None) -> tuple[pa.Table, pa.Table]:
+                   hi: str | None, *, scan: bool = True) -> tuple[pa.Table, pa.Table]:
     """fetch_partition's tables, read as Arrow columns (no Python row loop): the same
-    pushdown (known at k, relevant types, voids, resolutions) and range."""
+    pushdown (known at k, relevant types, voids, resolutions) and range.
+
+    `scan`: read the table in storage order rather than through the subject index.
+    Fetching rows by index is a random read per record, measured at 4.6× a full scan
+    of the table on SQLite (1M records: 12.4 s against 2.7 s); a full scan per
+    partition wins until partitions are a small share of the table. The recorded_at
+    index is never used here (`+recorded_at`): `recorded_at <= k` keeps almost every
+    row."""
     types = relevant_types(rb)
     of_type = f"type IN ({', '.join(_literal(t) for t in types)})" if types else "1 = 0"
+    column = "+subject" if scan and reader.dialect == "sqlite" else "subject"
     rng, params = [], []
     if lo is not None:
-        rng.append("subject >= ?")
+        rng.append(f"{column} >= ?")
         params.append(lo)
     if hi is not None:
-        rng.append("subject < ?")
+        rng.append(f"{column} < ?")
         params.append(hi)
+    stamp = "+recorded_at" if reader.dialect == "sqlite" else "recorded_at"
     recs = reader.select(s.records.name, _RECORD_COLUMNS, " AND ".join(
-        ["recorded_at <= ?", f"(kind IN ('void', 'resolution') OR {of_type})", *rng]),
+        [f"{stamp} <= ?", f"(kind IN ('void', 'resolution') OR {of_type})", *rng]),
         [k, *params])
     subs = reader.select(s.subjects.name, _SUBJECT_COLUMNS, " AND ".join(rng), params)
     return recs, subs
@@ -180,7 +192,7 @@ def store_partitions(ledger: Ledger, rb: Rulebook, k: int, *,
     # the ranges only tile the key space: the reader's own snapshot reads every record
     with ArrowReader(ledger.engine) as reader:
         for lo, hi in ranges:
-            yield read_partition(reader, rb, k, lo, hi)
+            yield read_partition(reader, rb, k, lo, hi, scan=len(ranges) <= SCAN_RANGES)
 
 
 def score_ledger(ledger: Ledger, program: str | None, t: int, k: int, *,
