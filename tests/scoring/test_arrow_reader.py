@@ -43,8 +43,9 @@ def test_arrow_partitions_equal_dbapi_rows(make_ledger: Callable[..., Service],
         ranges = subject_ranges(conn, 3)
         expected = [fetch_partition(conn, rb, k, lo, hi) for lo, hi in ranges]
     assert len(ranges) == 3
-    for scan in (True, False):
-        with ArrowReader(svc.ledger.engine) as reader:
+    for scan, split in ((True, None), (False, None), (True, "sc_records")):
+        # split: on SQLite two reader processes, each scanning half of the seq range
+        with ArrowReader(svc.ledger.engine, split=split) as reader:
             got = [read_partition(reader, rb, k, lo, hi, scan=scan) for lo, hi in ranges]
         for (r1, s1), (r2, s2) in zip(expected, got, strict=True):
             _same(r1, r2, "record_id")

@@ -18,9 +18,9 @@ read transaction, so they see one snapshot. connectorx bundles its own SQLite to
 
 SQLite has no column types, only values' types, and the ADBC driver infers a column's
 Arrow type from its first rows: a nullable column that starts with NULLs would be
-inferred as integers and fail at its first text or real value. So nullable columns are
-read through ``coalesce`` with a typed default plus a null flag, and the nulls are put
-back in Arrow (:func:`_restore`); the result has exactly the requested schema.
+inferred as integers and fail at its first text or real value. So every query starts
+with one row of typed values (``UNION ALL``), dropped after reading
+(:func:`_typed_row`); the result has exactly the requested schema.
 
 PostgreSQL is read in this process, inside one REPEATABLE READ transaction.
 """
@@ -29,17 +29,20 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine
 
 from socialcredit.db import sqlite_path
+from socialcredit.errors import LedgerError
 
 #: A typed stand-in for NULL per Arrow type (SQLite: coalesce before the driver sees it).
 _DEFAULTS = {pa.string(): "''", pa.float64(): "0.0", pa.int64(): "0"}
@@ -52,56 +55,78 @@ def available(dialect: str) -> bool:
     return module is not None and importlib.util.find_spec(module) is not None
 
 
-def _restore(got: pa.Table, columns: Sequence[tuple[str, pa.DataType, bool]],
-             schema: pa.Schema) -> pa.Table:
-    """The requested columns from a `_nullable_select` result: types cast, nulls back."""
-    out = []
-    for name, typ, nullable in columns:
-        if got.num_rows == 0:
-            out.append(pa.array([], typ))
-            continue
-        col = got.column(name)
-        if col.type != typ:
-            col = col.cast(typ)
-        if nullable:
-            flag = got.column(f"{name}__null").cast(pa.bool_())
-            col = pc.if_else(flag, pa.scalar(None, typ), col)
-        out.append(col)
-    return pa.table(out, schema=schema)
+def _typed_row(columns: Sequence[tuple[str, pa.DataType, bool]]) -> str:
+    """A first row of typed values (dropped after reading): the ADBC driver infers each
+    column's type from it, whatever NULLs the table's first rows hold."""
+    return ", ".join(f"{_DEFAULTS[typ]} AS {name}" for name, typ, _ in columns)
 
 
-def _nullable_select(columns: Sequence[tuple[str, pa.DataType, bool]]) -> str:
-    """The select list: nullable columns as coalesce(col, default) plus `col IS NULL`."""
-    out = []
-    for name, typ, nullable in columns:
-        if nullable:
-            out.append(f"coalesce({name}, {_DEFAULTS[typ]}) AS {name}")
-            out.append(f"({name} IS NULL) AS {name}__null")
-        else:
-            out.append(name)
-    return ", ".join(out)
+class _Child:
+    """One reader process (arrow_child.py) and its pipes."""
+
+    def __init__(self, path: str) -> None:
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
+        self.proc = subprocess.Popen(
+            [sys.executable, "-P", str(Path(__file__).with_name("arrow_child.py")), path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors)
+
+    def send(self, sql: str, params: Sequence[Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"sql": sql, "params": list(params)}).encode()
+                              + b"\n")
+        self.proc.stdin.flush()
+
+    def receive(self) -> pa.Table:
+        assert self.proc.stdout is not None
+        try:
+            return pa.ipc.open_stream(self.proc.stdout).read_all()
+        except (pa.ArrowInvalid, OSError):
+            self.errors.seek(0)
+            lines = self.errors.read().decode("utf-8", "replace").strip().splitlines()
+            raise LedgerError("reading the ledger into Arrow failed: " + (
+                lines[-1] if lines else "the reader process ended")) from None
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        # a caller that stopped early leaves answers unread: closing our end ends the
+        # child (its write fails) instead of leaving it blocked on a full pipe
+        self.proc.stdout.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.errors.close()
 
 
 class ArrowReader:
     """Arrow tables of ledger queries, over ADBC when the driver is there.
 
     `select(table, columns, where, params)`: `columns` are (name, Arrow type, nullable);
-    `where` is SQL with `?` placeholders (PostgreSQL's `$1…` are substituted in order)."""
+    `where` is SQL with `?` placeholders (PostgreSQL's `$1…` are substituted in order).
 
-    def __init__(self, engine: Engine) -> None:
+    On SQLite, with `split` (a table with an INTEGER PRIMARY KEY `seq`, append-only
+    but for deletions), a second reader process scans the upper half of that table's
+    seq range while the first scans the lower half: the scan, the larger part of
+    reading, runs on two cores. Both halves are bounded by the table's max(seq) when
+    the reader opened, so rows appended since are in neither; and both processes
+    first count those rows in their snapshots — if a deletion (retention's erasure)
+    committed between their snapshots the counts differ and the processes are started
+    again, so the halves always come from one state of the table."""
+
+    def __init__(self, engine: Engine, *, split: str | None = None) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
         self._adbc: Any = None
-        self._child: subprocess.Popen[bytes] | None = None
+        self._children: list[_Child] = []
+        self._split: tuple[str, int, int] | None = None
         self._conn: Connection | None = None
         if not available(self.dialect):
             self._conn = engine.connect()
         elif self.dialect == "sqlite":
             path = sqlite_path(engine.url.render_as_string(hide_password=False))
-            self._child = subprocess.Popen(
-                [sys.executable, "-m", "socialcredit.ledger.arrow",
-                 str(path) if path is not None else ":memory:"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            self._open_children(str(path) if path is not None else ":memory:", split)
         else:
             import adbc_driver_postgresql.dbapi as pg_adbc
 
@@ -111,17 +136,38 @@ class ArrowReader:
             with self._adbc.cursor() as cur:
                 cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
+    def _open_children(self, path: str, split: str | None) -> None:
+        if split is None or (os.cpu_count() or 1) < 2:
+            self._children = [_Child(path)]
+            return
+        with self.engine.connect() as conn:
+            top = conn.exec_driver_sql(f"SELECT max(seq) FROM {split}").scalar()
+        if top is None or int(top) < 2:
+            self._children = [_Child(path)]
+            return
+        count = f"SELECT count(*) AS n FROM {split} WHERE seq <= ?"
+        for _ in range(3):
+            children = [_Child(path), _Child(path)]
+            for child in children:
+                child.send(count, [int(top)])
+            seen = {child.receive().column("n")[0].as_py() for child in children}
+            if len(seen) == 1:
+                self._children = children
+                self._split = (split, int(top), (int(top) + 1) // 2)
+                return
+            for child in children:
+                child.close()
+        self._children = [_Child(path)]
+
     def close(self) -> None:
         if self._adbc is not None:
             with self._adbc.cursor() as cur:
                 cur.execute("COMMIT")
             self._adbc.close()
             self._adbc = None
-        if self._child is not None:
-            assert self._child.stdin is not None
-            self._child.stdin.close()
-            self._child.wait()
-            self._child = None
+        for child in self._children:
+            child.close()
+        self._children = []
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -134,16 +180,35 @@ class ArrowReader:
 
     def select(self, table: str, columns: Sequence[tuple[str, pa.DataType, bool]],
                where: str = "", params: Sequence[Any] = ()) -> pa.Table:
+        return self.submit(table, columns, where, params)()
+
+    def submit(self, table: str, columns: Sequence[tuple[str, pa.DataType, bool]],
+               where: str = "", params: Sequence[Any] = ()) -> Callable[[], pa.Table]:
+        """Start a query; the returned function gives its table. SQLite's reader
+        processes run the query as soon as it is submitted, so a caller that submits
+        the next partition before scoring this one reads and scores at once. Take
+        results in the order the queries were submitted."""
         schema = pa.schema([(name, typ) for name, typ, _ in columns])
         clause = f" WHERE {where}" if where else ""
-        if self._child is not None:
-            assert self._child.stdin is not None and self._child.stdout is not None
-            sql = f"SELECT {_nullable_select(columns)} FROM {table}{clause}"
-            self._child.stdin.write(json.dumps({"sql": sql, "params": list(params)}).encode()
-                                    + b"\n")
-            self._child.stdin.flush()
-            got = pa.ipc.open_stream(self._child.stdout).read_all()
-            return _restore(got, columns, schema)
+        if self._children:
+            names = ", ".join(name for name, _, _ in columns)
+            head = f"SELECT {_typed_row(columns)} UNION ALL SELECT {names} FROM {table}"
+            if self._split is not None and table == self._split[0]:
+                _, top, mid = self._split
+                glue = " AND " if where else " WHERE "
+                lower, upper = self._children
+                lower.send(f"{head}{clause}{glue}seq < ?", [*params, mid])
+                upper.send(f"{head}{clause}{glue}seq >= ? AND seq <= ?", [*params, mid, top])
+                parts = [lower, upper]
+            else:
+                self._children[0].send(f"{head}{clause}", params)
+                parts = [self._children[0]]
+
+            def result() -> pa.Table:
+                got = pa.concat_tables([c.receive().slice(1) for c in parts])
+                return got.cast(schema) if got.schema != schema else got
+
+            return result
         if self._adbc is not None:
             n = 0
 
@@ -157,8 +222,10 @@ class ArrowReader:
             with self._adbc.cursor() as cur:
                 cur.execute(sql, tuple(params) if params else None)
                 got = cur.fetch_arrow_table()
-            return got.cast(schema) if got.schema != schema else got
-        return self._dbapi(table, schema, where, params)
+            done = got.cast(schema) if got.schema != schema else got
+            return lambda: done
+        done = self._dbapi(table, schema, where, params)
+        return lambda: done
 
     def _dbapi(self, table: str, schema: pa.Schema, where: str, params: Sequence[Any]
                ) -> pa.Table:
@@ -175,25 +242,4 @@ class ArrowReader:
                         schema=schema)
 
 
-def serve(path: str) -> None:
-    """The child: one read transaction; per JSON line on stdin (sql, params), an Arrow
-    IPC stream of the result on stdout."""
-    import adbc_driver_sqlite.dbapi as sqlite_adbc
-
-    out = sys.stdout.buffer
-    with sqlite_adbc.connect(path, autocommit=False) as conn:
-        for line in sys.stdin.buffer:
-            query = json.loads(line)
-            with conn.cursor() as cur:
-                cur.execute(query["sql"], tuple(query["params"]) or None)
-                reader = cur.fetch_record_batch()
-                with pa.ipc.new_stream(out, reader.schema) as writer:
-                    for batch in reader:
-                        writer.write_batch(batch)
-            out.flush()
-
-
-__all__ = ["ArrowReader", "available", "serve"]
-
-if __name__ == "__main__":
-    serve(sys.argv[1])
+__all__ = ["ArrowReader", "available"]

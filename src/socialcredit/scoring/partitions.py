@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -150,6 +150,13 @@ def _literal(text: str) -> str:
 
 def read_partition(reader: ArrowReader, rb: Rulebook, k: int, lo: str | None,
                    hi: str | None, *, scan: bool = True) -> tuple[pa.Table, pa.Table]:
+    recs, subs = submit_partition(reader, rb, k, lo, hi, scan=scan)
+    return recs(), subs()
+
+
+def submit_partition(reader: ArrowReader, rb: Rulebook, k: int, lo: str | None,
+                     hi: str | None, *, scan: bool = True
+                     ) -> tuple[Callable[[], pa.Table], Callable[[], pa.Table]]:
     """fetch_partition's tables, read as Arrow columns (no Python row loop): the same
     pushdown (known at k, relevant types, voids, resolutions) and range.
 
@@ -170,10 +177,10 @@ def read_partition(reader: ArrowReader, rb: Rulebook, k: int, lo: str | None,
         rng.append(f"{column} < ?")
         params.append(hi)
     stamp = "+recorded_at" if reader.dialect == "sqlite" else "recorded_at"
-    recs = reader.select(s.records.name, _RECORD_COLUMNS, " AND ".join(
+    recs = reader.submit(s.records.name, _RECORD_COLUMNS, " AND ".join(
         [f"{stamp} <= ?", f"(kind IN ('void', 'resolution') OR {of_type})", *rng]),
         [k, *params])
-    subs = reader.select(s.subjects.name, _SUBJECT_COLUMNS, " AND ".join(rng), params)
+    subs = reader.submit(s.subjects.name, _SUBJECT_COLUMNS, " AND ".join(rng), params)
     return recs, subs
 
 
@@ -181,18 +188,30 @@ def store_partitions(ledger: Ledger, rb: Rulebook, k: int, *,
                      rows_per_partition: int = DEFAULT_ROWS_PER_PARTITION
                      ) -> Iterator[tuple[pa.Table, pa.Table]]:
     """The ledger's partitions, read straight into Arrow by the database's ADBC driver
-    when it is installed (ledger/arrow.py), else through the DB-API."""
-    with ledger.engine.connect() as conn:
-        n = int(conn.execute(select(func.count()).select_from(s.records)).scalar() or 0)
-        ranges = subject_ranges(conn, math.ceil(n / max(rows_per_partition, 1)))
-        if not arrow_available(conn.dialect.name):
-            for lo, hi in ranges:
+    when it is installed (ledger/arrow.py), else through the DB-API. With ADBC the next
+    partition is read while the caller scores this one."""
+    if not arrow_available(ledger.engine.dialect.name):
+        with ledger.engine.connect() as conn:
+            for lo, hi in _ranges(conn, rows_per_partition):
                 yield fetch_partition(conn, rb, k, lo, hi)
-            return
-    # the ranges only tile the key space: the reader's own snapshot reads every record
-    with ArrowReader(ledger.engine) as reader:
-        for lo, hi in ranges:
-            yield read_partition(reader, rb, k, lo, hi, scan=len(ranges) <= SCAN_RANGES)
+        return
+    # the reader starts first (SQLite's is a process); the ranges only tile the key
+    # space, the reader's own snapshot reads every record
+    with ArrowReader(ledger.engine, split=s.records.name) as reader:
+        with ledger.engine.connect() as conn:
+            ranges = _ranges(conn, rows_per_partition)
+        scan = len(ranges) <= SCAN_RANGES
+        ahead = submit_partition(reader, rb, k, *ranges[0], scan=scan)
+        for i in range(len(ranges)):
+            recs, subs = ahead
+            if i + 1 < len(ranges):
+                ahead = submit_partition(reader, rb, k, *ranges[i + 1], scan=scan)
+            yield recs(), subs()
+
+
+def _ranges(conn: Connection, rows_per_partition: int) -> list[tuple[str | None, str | None]]:
+    n = int(conn.execute(select(func.count()).select_from(s.records)).scalar() or 0)
+    return subject_ranges(conn, math.ceil(n / max(rows_per_partition, 1)))
 
 
 def score_ledger(ledger: Ledger, program: str | None, t: int, k: int, *,
