@@ -384,7 +384,10 @@ def main() -> int:
     ap.add_argument("--_extra", default="{}")
     a = ap.parse_args()
     if a._child:
-        print(json.dumps(child(a._child, Path(a._root), json.loads(a._extra))))
+        c0 = time.process_time()
+        out = child(a._child, Path(a._root), json.loads(a._extra))
+        out["cpu_seconds"] = time.process_time() - c0
+        print(json.dumps(out))
         return 0
     work = Path(a.work or tempfile.mkdtemp(prefix="scbench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -418,13 +421,16 @@ def main() -> int:
                     print(f"  {mode:<11} ERROR {r['error']}", flush=True)
                 else:
                     print(f"  {mode:<11} {r['seconds']:8.2f}s  {n / r['seconds']:>13,.0f} "
-                          f"rec/s  peak {r['peak_mb']:>7,.0f} MB"
+                          f"rec/s  peak {r['peak_mb']:>7,.0f} MB  (process CPU "
+                          f"{r['cpu_seconds']:.1f} s)"
                           + (f"  checksum {r['checksum']:.3f}" if "checksum" in r else ""),
                           flush=True)
             if "engine" in row and "floor_e2e" in row and "error" not in row["engine"] \
                     and "error" not in row["floor_e2e"]:
                 ratio = row["engine"]["seconds"] / row["floor_e2e"]["seconds"]
-                print(f"  engine ÷ end-to-end floor: {ratio:.2f}× (target ≤ 1.5×)", flush=True)
+                cpu = row["engine"]["cpu_seconds"] / row["floor_e2e"]["cpu_seconds"]
+                print(f"  engine ÷ end-to-end floor: {ratio:.2f}× wall, {cpu:.2f}× CPU "
+                      "(target ≤ 1.5×)", flush=True)
             results.append(row)
     finally:
         if pg_gen is not None:
