@@ -8,6 +8,9 @@ the run's own (ru_maxrss of the child):
 * engine      the batch engine, end to end from Parquet (score_parquet), and the same
               with the partitions already in memory (compute only);
 * floor       one NumPy weighted bincount over the same records' pre-decayed points;
+* floor_e2e   the least work any engine must do end to end: read the needed Parquet
+              columns (subject, type, occurred_at), dictionary-encode subjects, decay,
+              one bincount — timed whole; the engine's target is ≤ 1.5× this;
 * duckdb      hand-written DuckDB SQL computing the same scores, same threads (2);
 * postgresql  hand-written PostgreSQL SQL, same scores (only at sizes ≤ --pg-max);
 * spark       the Spark engine in local[2] mode (only at sizes ≤ --spark-max).
@@ -119,6 +122,11 @@ def child(mode: str, root: Path, extra: dict[str, Any]) -> dict[str, Any]:
         return {"seconds": time.perf_counter() - t0, "subjects": n, "peak_mb": _peak_mb()}
     if mode == "floor":
         return floor(root, t)
+    if mode == "floor_e2e":
+        t0 = time.perf_counter()
+        out = floor(root, t)
+        out["seconds"] = time.perf_counter() - t0
+        return out
     if mode == "duckdb":
         return duckdb_run(root, t)
     if mode == "postgresql":
@@ -364,7 +372,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="1e6,1e7", help="record counts, e.g. 1e6,1e7,1e8")
     ap.add_argument("--work", default=None, help="directory for the generated ledgers")
-    ap.add_argument("--only", default="engine,engine_mem,floor,duckdb,postgresql,spark")
+    ap.add_argument("--only",
+                    default="engine,engine_mem,floor,floor_e2e,duckdb,postgresql,spark")
     ap.add_argument("--memory-limit", default="3GB")
     ap.add_argument("--pg", default=os.environ.get("SOCIALCREDIT_TEST_PG"))
     ap.add_argument("--pg-max", type=float, default=1e7)
@@ -375,7 +384,10 @@ def main() -> int:
     ap.add_argument("--_extra", default="{}")
     a = ap.parse_args()
     if a._child:
-        print(json.dumps(child(a._child, Path(a._root), json.loads(a._extra))))
+        c0 = time.process_time()
+        out = child(a._child, Path(a._root), json.loads(a._extra))
+        out["cpu_seconds"] = time.process_time() - c0
+        print(json.dumps(out))
         return 0
     work = Path(a.work or tempfile.mkdtemp(prefix="scbench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -390,7 +402,8 @@ def main() -> int:
             print(f"\n{n:,} records ({root}), generated in {time.perf_counter() - g0:.0f}s",
                   flush=True)
             row: dict[str, Any] = {"records": n}
-            for mode in ("engine", "engine_mem", "floor", "duckdb", "postgresql", "spark"):
+            for mode in ("engine", "engine_mem", "floor", "floor_e2e", "duckdb", "postgresql",
+                         "spark"):
                 if mode not in only:
                     continue
                 if mode == "postgresql" and size > a.pg_max:
@@ -408,9 +421,16 @@ def main() -> int:
                     print(f"  {mode:<11} ERROR {r['error']}", flush=True)
                 else:
                     print(f"  {mode:<11} {r['seconds']:8.2f}s  {n / r['seconds']:>13,.0f} "
-                          f"rec/s  peak {r['peak_mb']:>7,.0f} MB"
+                          f"rec/s  peak {r['peak_mb']:>7,.0f} MB  (process CPU "
+                          f"{r['cpu_seconds']:.1f} s)"
                           + (f"  checksum {r['checksum']:.3f}" if "checksum" in r else ""),
                           flush=True)
+            if "engine" in row and "floor_e2e" in row and "error" not in row["engine"] \
+                    and "error" not in row["floor_e2e"]:
+                ratio = row["engine"]["seconds"] / row["floor_e2e"]["seconds"]
+                cpu = row["engine"]["cpu_seconds"] / row["floor_e2e"]["cpu_seconds"]
+                print(f"  engine ÷ end-to-end floor: {ratio:.2f}× wall, {cpu:.2f}× CPU "
+                      "(target ≤ 1.5×)", flush=True)
             results.append(row)
     finally:
         if pg_gen is not None:

@@ -4,8 +4,9 @@ default, PostgreSQL by URL."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,9 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event
 
 from socialcredit.errors import UsageError, redact_text, redact_url
 
-__all__ = ["DEFAULT_DB", "SYNCHRONOUS", "SYNCHRONOUS_ENV", "is_sqlite", "make_engine",
-           "redact_text", "redact_url", "resolve_db_url", "restrict_sqlite_files",
-           "sqlite_path", "sqlite_synchronous"]
+__all__ = ["DEFAULT_DB", "SYNCHRONOUS", "SYNCHRONOUS_ENV", "in_keys", "is_sqlite",
+           "make_engine", "mark", "redact_text", "redact_url", "resolve_db_url",
+           "restrict_sqlite_files", "sqlite_path", "sqlite_synchronous"]
 
 DEFAULT_DB = "./socialcredit.db"
 
@@ -176,3 +177,19 @@ def gathering_appends(conn: Connection) -> Iterator[None]:
             conn.execute(table.insert(), rows)
     finally:
         conn.info.pop(APPENDS, None)
+
+
+def mark(conn: Connection) -> str:
+    """The driver's placeholder for a bound parameter (driver-level SQL)."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def in_keys(conn: Connection, column: str, keys: Sequence[str]) -> tuple[str, Any]:
+    """`column IN (keys)` as driver-level SQL with one bound parameter, whatever the
+    number of keys: SQLite reads them from a JSON array (json_each), PostgreSQL from a
+    text array (= ANY). Bulk paths (ingest's salts, records and effects of many
+    subjects) then run one statement per batch instead of one per key, or one per
+    chunk of SQLite's bound-parameter limit. Returns (predicate, parameter)."""
+    if conn.dialect.name == "postgresql":
+        return f"{column} = ANY({mark(conn)})", list(keys)
+    return f"{column} IN (SELECT value FROM json_each({mark(conn)}))", json.dumps(list(keys))

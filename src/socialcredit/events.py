@@ -8,7 +8,7 @@ the same transaction as the change that causes them, so both commit or neither d
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,4 +32,8 @@ class EventSink(Protocol):
 
     def commitment(self, conn: Connection, subject: str) -> str:
         """How a subject appears in a public event (never its id in clear)."""
+        ...
+
+    def commitments(self, conn: Connection, subjects: Iterable[str]) -> dict[str, str]:
+        """subject -> commitment of many subjects, in bulk (an ingest's listings)."""
         ...

@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
+from socialcredit.db import in_keys
 from socialcredit.dueprocess.schema import effects
 from socialcredit.ledger.model import Record
 from socialcredit.rulebook.model import Rulebook
@@ -72,6 +73,18 @@ def of(conn: Connection, subject: str) -> list[Effect]:
     return [Effect(*r) for r in conn.exec_driver_sql(
         f"SELECT {_COLUMNS} FROM {effects.name} WHERE subject = {mark} ORDER BY seq",
         (subject,))]
+
+
+def of_subjects(conn: Connection, subjects: Sequence[str]) -> dict[str, list[Effect]]:
+    """The effects of many subjects (an ingest's notices), in one statement."""
+    if not subjects:
+        return {}
+    where, keys = in_keys(conn, "subject", subjects)
+    out: dict[str, list[Effect]] = {}
+    for r in conn.exec_driver_sql(
+            f"SELECT {_COLUMNS} FROM {effects.name} WHERE {where} ORDER BY seq", (keys,)):
+        out.setdefault(r[0], []).append(Effect(*r))
+    return out
 
 
 def of_all(conn: Connection) -> dict[str, list[Effect]]:

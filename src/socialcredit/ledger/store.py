@@ -17,7 +17,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from socialcredit.db import IMMEDIATE, lock_timeout, make_engine, redact_url, resolve_db_url
+from socialcredit.db import (
+    IMMEDIATE,
+    in_keys,
+    lock_timeout,
+    make_engine,
+    redact_url,
+    resolve_db_url,
+)
 from socialcredit.errors import LedgerError, RulebookError
 from socialcredit.ledger import schema as s
 from socialcredit.ledger.model import ProgramVersion, Record, TypeInfo
@@ -418,6 +425,17 @@ class Ledger:
         return conn.exec_driver_sql(sql + f" AND first_recorded_at <= {mark}",
                                     (subject, known_at)).scalar()
 
+    def subject_kinds(self, conn: Connection, subjects: Sequence[str], known_at: int
+                      ) -> dict[str, str]:
+        """subject -> kind, as the ledger knew it at `known_at`, of many subjects in one
+        statement (subject_kind for a whole ingest)."""
+        if not subjects:
+            return {}
+        where, keys = in_keys(conn, "subject", subjects)
+        return {r[0]: r[1] for r in conn.exec_driver_sql(
+            f"SELECT subject, kind FROM {s.subjects.name} WHERE {where} "
+            f"AND first_recorded_at <= {self._mark(conn)}", (keys, known_at))}
+
     def known_subjects(self, conn: Connection, subjects: Sequence[str]) -> dict[str, str]:
         """subject -> kind for those of `subjects` the ledger holds."""
         return dict(self.fetch_by(conn, s.subjects.c.subject, list(subjects),
@@ -440,6 +458,23 @@ class Ledger:
                          .values(first_recorded_at=at))
 
     # -- records --------------------------------------------------------------------
+
+    @contextmanager
+    def page_cache_for(self, conn: Connection, rows: int) -> Iterator[None]:
+        """SQLite: a page cache sized to a bulk append while it runs (about 1 KiB a
+        record, between the usual 64 MiB and 2 GiB). A big ingest inserts into the
+        record_id and subject indexes in random order; once their pages outgrow the
+        cache, SQLite spills dirty pages to the WAL in mid-transaction and reads them
+        back, and the ingest becomes bound by the disk (measured: wall time ten times
+        the CPU time at a million records)."""
+        if conn.dialect.name != "sqlite" or rows < 65_536:
+            yield
+            return
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{min(2 << 20, rows)}")
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql("PRAGMA cache_size=-65536")
 
     RECORD_COLUMNS = ("record_id", "provider", "subject", "type", "kind", "occurred_at",
                       "recorded_at", "value_num", "value_text", "evidence", "ref",
@@ -492,6 +527,31 @@ class Ledger:
         rows = conn.exec_driver_sql(sql, (subject,)).fetchall()
         return [Record(r[0], r[1], subject, r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
                        r[10]) for r in rows]
+
+    def records_of_subjects(self, conn: Connection, subjects: Sequence[str],
+                            types: Sequence[str] | None = None) -> dict[str, list[Record]]:
+        """records_of for many subjects in one statement (an ingest's notices read the
+        files of every subject it lists), each subject's records in the order
+        records_of gives them; with `types`, only records of those types and the voids
+        and resolutions (what a record-triggered listing depends on)."""
+        if not subjects:
+            return {}
+        where, keys = in_keys(conn, "subject", subjects)
+        params: tuple[Any, ...] = (keys,)
+        if types is not None:
+            of_type, names = in_keys(conn, "type", sorted(types))
+            where += f" AND (kind IN ('void', 'resolution') OR {of_type})"
+            params = (keys, names)
+        sql = ("SELECT record_id, provider, subject, type, kind, occurred_at, recorded_at, "
+               f"value_num, value_text, evidence, ref, ingested_at FROM {s.records.name} "
+               f"WHERE {where} ORDER BY subject, seq")
+        out: dict[str, list[Record]] = {}
+        for r in conn.exec_driver_sql(sql, params).fetchall():
+            got = out.get(r[2])
+            if got is None:
+                got = out[r[2]] = []
+            got.append(Record(*r))
+        return out
 
     def record(self, record_id: str, conn: Connection) -> Record | None:
         """One record by its id (None when there is none, or it was erased)."""

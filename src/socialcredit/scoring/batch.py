@@ -459,12 +459,20 @@ def _apply_max_count(p: _Prepared, comp: Compiled, rows: I64, rule: npt.NDArray[
         return keep
     n_rules = len(comp.max_count)
     group = p.scode[rows[capped]].astype(np.int64) * n_rules + rule[capped]
-    if len(p.subjects) * n_rules <= 1 << 25:
-        counts = np.bincount(group, minlength=len(p.subjects) * n_rules)[group]
-    else:
-        _, inverse, cnt = np.unique(group, return_inverse=True, return_counts=True)
-        counts = cnt[inverse]
-    over = np.flatnonzero(counts > cap[capped])
+    # Group sizes, found in two steps: a bincount over a hash of the group (a table
+    # about twice the number of rows: collisions only overcount, so a row whose
+    # bucket holds at most its cap is in a group within its cap), then exact counts
+    # of the few remaining candidates. A bincount over every possible (subject, rule)
+    # cell was a table of subjects × rules, mostly empty: 11 % of the engine's time.
+    cap_c = cap[capped]
+    size = 1 << max(10, int(2 * len(group)).bit_length())
+    mixed = (group * np.int64(-7046029254386353131)) >> np.int64(64 - size.bit_length() + 1)
+    bucket = mixed & np.int64(size - 1)
+    maybe = np.flatnonzero(np.bincount(bucket, minlength=size)[bucket] > cap_c)
+    if len(maybe) == 0:
+        return keep
+    _, inverse, cnt = np.unique(group[maybe], return_inverse=True, return_counts=True)
+    over = maybe[cnt[inverse.ravel()] > cap_c[maybe]]
     if len(over) == 0:
         return keep
     sub = capped[over]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,8 @@ from sqlalchemy import Connection, and_, func, or_, select
 
 from socialcredit.errors import UsageError
 from socialcredit.ledger import schema as s
+from socialcredit.ledger.arrow import ArrowReader
+from socialcredit.ledger.arrow import available as arrow_available
 from socialcredit.ledger.parquet import fnv1a, read_program_versions
 from socialcredit.ledger.store import Ledger
 from socialcredit.ledger.versions import choose_program, pick_version, program_names
@@ -133,13 +135,83 @@ def fetch_partition(conn: Connection, rb: Rulebook, k: int, lo: str | None, hi: 
     return _rows_to_table(recs, RECORD_SCHEMA), _rows_to_table(subs, SUBJECT_SCHEMA)
 
 
+#: Up to this many partitions, each is read by a scan of the whole records table
+#: (read_partition); beyond it, through the subject index.
+SCAN_RANGES = 4
+#: The engine's columns as (name, Arrow type, nullable), for the Arrow reader.
+_RECORD_COLUMNS = [(f.name, f.type, f.name in ("value_num", "value_text", "ref",
+                                               "ingested_at")) for f in RECORD_SCHEMA]
+_SUBJECT_COLUMNS = [(f.name, f.type, False) for f in SUBJECT_SCHEMA]
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def read_partition(reader: ArrowReader, rb: Rulebook, k: int, lo: str | None,
+                   hi: str | None, *, scan: bool = True) -> tuple[pa.Table, pa.Table]:
+    recs, subs = submit_partition(reader, rb, k, lo, hi, scan=scan)
+    return recs(), subs()
+
+
+def submit_partition(reader: ArrowReader, rb: Rulebook, k: int, lo: str | None,
+                     hi: str | None, *, scan: bool = True
+                     ) -> tuple[Callable[[], pa.Table], Callable[[], pa.Table]]:
+    """fetch_partition's tables, read as Arrow columns (no Python row loop): the same
+    pushdown (known at k, relevant types, voids, resolutions) and range.
+
+    `scan`: read the table in storage order rather than through the subject index.
+    Fetching rows by index is a random read per record, measured at 4.6× a full scan
+    of the table on SQLite (1M records: 12.4 s against 2.7 s); a full scan per
+    partition wins until partitions are a small share of the table. The recorded_at
+    index is never used here (`+recorded_at`): `recorded_at <= k` keeps almost every
+    row."""
+    types = relevant_types(rb)
+    of_type = f"type IN ({', '.join(_literal(t) for t in types)})" if types else "1 = 0"
+    column = "+subject" if scan and reader.dialect == "sqlite" else "subject"
+    rng, params = [], []
+    if lo is not None:
+        rng.append(f"{column} >= ?")
+        params.append(lo)
+    if hi is not None:
+        rng.append(f"{column} < ?")
+        params.append(hi)
+    stamp = "+recorded_at" if reader.dialect == "sqlite" else "recorded_at"
+    recs = reader.submit(s.records.name, _RECORD_COLUMNS, " AND ".join(
+        [f"{stamp} <= ?", f"(kind IN ('void', 'resolution') OR {of_type})", *rng]),
+        [k, *params])
+    subs = reader.submit(s.subjects.name, _SUBJECT_COLUMNS, " AND ".join(rng), params)
+    return recs, subs
+
+
 def store_partitions(ledger: Ledger, rb: Rulebook, k: int, *,
                      rows_per_partition: int = DEFAULT_ROWS_PER_PARTITION
                      ) -> Iterator[tuple[pa.Table, pa.Table]]:
-    with ledger.engine.connect() as conn:
-        n = int(conn.execute(select(func.count()).select_from(s.records)).scalar() or 0)
-        for lo, hi in subject_ranges(conn, math.ceil(n / max(rows_per_partition, 1))):
-            yield fetch_partition(conn, rb, k, lo, hi)
+    """The ledger's partitions, read straight into Arrow by the database's ADBC driver
+    when it is installed (ledger/arrow.py), else through the DB-API. With ADBC the next
+    partition is read while the caller scores this one."""
+    if not arrow_available(ledger.engine.dialect.name):
+        with ledger.engine.connect() as conn:
+            for lo, hi in _ranges(conn, rows_per_partition):
+                yield fetch_partition(conn, rb, k, lo, hi)
+        return
+    # the reader starts first (SQLite's is a process); the ranges only tile the key
+    # space, the reader's own snapshot reads every record
+    with ArrowReader(ledger.engine, split=s.records.name) as reader:
+        with ledger.engine.connect() as conn:
+            ranges = _ranges(conn, rows_per_partition)
+        scan = len(ranges) <= SCAN_RANGES
+        ahead = submit_partition(reader, rb, k, *ranges[0], scan=scan)
+        for i in range(len(ranges)):
+            recs, subs = ahead
+            if i + 1 < len(ranges):
+                ahead = submit_partition(reader, rb, k, *ranges[i + 1], scan=scan)
+            yield recs(), subs()
+
+
+def _ranges(conn: Connection, rows_per_partition: int) -> list[tuple[str | None, str | None]]:
+    n = int(conn.execute(select(func.count()).select_from(s.records)).scalar() or 0)
+    return subject_ranges(conn, math.ceil(n / max(rows_per_partition, 1)))
 
 
 def score_ledger(ledger: Ledger, program: str | None, t: int, k: int, *,
@@ -234,5 +306,5 @@ def score_parquet(root: str | Path, program: str | None, t: int, k: int, *,
 
 
 __all__ = ["BYTES_PER_RECORD", "fetch_partition", "parquet_partitions", "parse_memory",
-           "rows_for_memory", "score_ledger", "score_parquet", "store_partitions",
-           "subject_ranges"]
+           "read_partition", "rows_for_memory", "score_ledger", "score_parquet",
+           "store_partitions", "subject_ranges"]

@@ -11,7 +11,7 @@ leaf.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -54,12 +54,30 @@ def listing_events(ledger: Ledger, sink: EventSink, conn: Connection, rows: Sequ
                    now: int) -> list[Event]:
     """The events of records just stored (their transaction time is `now`, or for a
     backfill their own recorded_at). A record's listings follow the lists of the
-    versions in force when the ledger knew it."""
+    versions in force when the ledger knew it. Commitments are filled in at the end,
+    all in one bulk call of the sink (one statement, not one per subject), and only for
+    subjects that an event names."""
+    named: list[tuple[dict[str, Any], str]] = []  # (payload, subject) awaiting a commitment
+
+    def about(payload: dict[str, Any], subject: str) -> dict[str, Any]:
+        named.append((payload, subject))
+        return payload
+
+    events = _listing_events(ledger, conn, rows, now, about)
+    if named:
+        commitments = sink.commitments(conn, {subject for _, subject in named})
+        for payload, subject in named:
+            payload["commitment"] = commitments[subject]
+    return events
+
+
+def _listing_events(ledger: Ledger, conn: Connection, rows: Sequence[Row], now: int,
+                    about: Callable[[dict[str, Any], str], dict[str, Any]]) -> list[Event]:
     trigger_types = {x.enter_when.record for pv in ledger.program_versions(None, conn)
                      for x in pv.rulebook.lists if x.enter_when.record}
     if not trigger_types or not any(
             r.type in trigger_types or r.kind in ("void", "resolution") for r in rows):
-        return [Event("record.void", _void(sink, conn, r, now)) for r in rows
+        return [Event("record.void", _void(r, now, about)) for r in rows
                 if r.kind == "void" and r.ref]
     in_file = {r.record_id: r.type for r in rows}
     missing = sorted({r.ref for r in rows if r.ref and r.ref not in in_file})
@@ -94,36 +112,36 @@ def listing_events(ledger: Ledger, sink: EventSink, conn: Connection, rows: Sequ
                 notice_from, start, cap = got
                 if cap is not None and cap <= start:
                     continue  # would never take effect
-                events.append(Event("list.entry", {
-                    "program": program, "list": x.id,
-                    "commitment": sink.commitment(conn, r.subject),
+                events.append(Event("list.entry", about({
+                    "program": program, "list": x.id, "commitment": "",
                     "start": format_instant(start), "end": format_instant(cap),
-                    "reasons": [r.record_id], "notice_from": format_instant(notice_from)}))
+                    "reasons": [r.record_id], "notice_from": format_instant(notice_from)},
+                    r.subject)))
         if r.kind == "void" and r.ref:
-            payload = _void(sink, conn, r, now)
-            events.append(Event("record.void", payload))
+            events.append(Event("record.void", _void(r, now, about)))
             for program, x in triggers(at).get(ref_type.get(r.ref, ""), ()):
-                events.append(Event("list.exit", {
-                    "program": program, "list": x.id, "commitment": payload["commitment"],
-                    "end": format_instant(at), "reason": "void", "record_id": r.ref}))
+                events.append(Event("list.exit", about({
+                    "program": program, "list": x.id, "commitment": "",
+                    "end": format_instant(at), "reason": "void", "record_id": r.ref},
+                    r.subject)))
         elif r.kind == "resolution" and r.ref:
             for program, x in triggers(at).get(ref_type.get(r.ref, ""), ()):
-                commitment = sink.commitment(conn, r.subject)
-                events.append(Event("record.resolution", {
-                    "program": program, "list": x.id, "commitment": commitment,
+                events.append(Event("record.resolution", about({
+                    "program": program, "list": x.id, "commitment": "",
                     "record_id": r.ref, "resolution_record_id": r.record_id,
-                    "occurred_at": format_instant(r.occurred_at)}))
-                events.append(Event("list.exit", {
-                    "program": program, "list": x.id, "commitment": commitment,
+                    "occurred_at": format_instant(r.occurred_at)}, r.subject)))
+                events.append(Event("list.exit", about({
+                    "program": program, "list": x.id, "commitment": "",
                     "end": format_instant(r.occurred_at), "reason": "resolution",
-                    "record_id": r.ref}))
+                    "record_id": r.ref}, r.subject)))
     return events
 
 
-def _void(sink: EventSink, conn: Connection, r: Row, now: int) -> dict[str, Any]:
+def _void(r: Row, now: int, about: Callable[[dict[str, Any], str], dict[str, Any]]
+          ) -> dict[str, Any]:
     at = r.recorded_at if r.recorded_at is not None else now
-    return {"commitment": sink.commitment(conn, r.subject), "record_id": r.ref,
-            "void_record_id": r.record_id, "at": format_instant(at)}
+    return about({"commitment": "", "record_id": r.ref, "void_record_id": r.record_id,
+                  "at": format_instant(at)}, r.subject)
 
 
 __all__ = ["as_record", "listing_events"]

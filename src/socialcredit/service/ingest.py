@@ -215,6 +215,17 @@ class Records:
         if backfill or replicate:
             require(self.ctx.principal, "operator", what="backfill records (bring in history "
                     "with its own transaction times)")
+        with ledger.page_cache_for(conn, len(numbered)):
+            return self._ingest_in(conn, numbered, where, skip_invalid=skip_invalid,
+                                   backfill=backfill, optimistic=optimistic,
+                                   progress=progress, check=check, notify=notify,
+                                   replicate=replicate)
+
+    def _ingest_in(self, conn: Connection, numbered: Sequence[Numbered], where: Located, *,
+                   skip_invalid: bool, backfill: bool, optimistic: bool,
+                   progress: Progress | None, check: Callable[[Row], None] | None,
+                   notify: bool, replicate: bool) -> IngestReport:
+        ledger = self.ctx.ledger
         # the transaction time of this ingest, under the ledger's write lock
         recorded_at = ledger.stamp(conn)
         v = Validator(ledger, conn, backfill, recorded_at, replicate=replicate)

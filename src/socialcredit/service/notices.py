@@ -96,10 +96,15 @@ def for_records(ctx: Context, conn: Connection, rows: Sequence[Row], now: int,
     listing_subjects = sorted(by_subject)
     rulebooks = {program: rb for pairs in negative.values() for program, rb in pairs}
     entries: dict[tuple[str, str], list[Any]] = {}
-    for subject in listing_subjects:  # one read of the subject for all its programs
-        kind = ledger.subject_kind(subject, now, conn)
-        records = ledger.records_of(subject, conn)
-        fx = effects.of(conn, subject)
+    # one read of every listed subject's kind, effects and file (not one per subject);
+    # of the file, what the record-triggered listings read: their trigger types, voids
+    # and resolutions (the entries taken below are those of such listings)
+    kinds = ledger.subject_kinds(conn, listing_subjects, now)
+    files = ledger.records_of_subjects(conn, listing_subjects, sorted(
+        {t for program in rulebooks for t in rulebooks[program].list_types}))
+    fxs = effects.of_subjects(conn, listing_subjects)
+    for subject in listing_subjects:
+        kind, records, fx = kinds.get(subject), files.get(subject, []), fxs.get(subject, [])
         for program in sorted(by_subject[subject]):
             st = compute(rulebooks[program], program, subject, kind, records, fx, now, now,
                          now)

@@ -27,11 +27,13 @@ from socialcredit.transparency.errors import TransparencyError
 from socialcredit.transparency.events import (
     EVENT_KINDS,
     commitment_for,
+    commitments_for,
     event_leaf,
     log_events,
     parse_leaf,
     reveal_salt,
     salt_for,
+    salts_for,
     subject_commitment,
 )
 from socialcredit.transparency.schema import create_tables
@@ -47,6 +49,7 @@ __all__ = [
     "VerifyReport",
     "checkpoint",
     "commitment_for",
+    "commitments_for",
     "create_key",
     "create_tables",
     "event_leaf",
@@ -58,6 +61,7 @@ __all__ = [
     "parse_leaf",
     "reveal_salt",
     "salt_for",
+    "salts_for",
     "subject_commitment",
     "verify_checkpoint_note",
     "verify_export",

@@ -16,18 +16,17 @@ can rebuild a leaf from its fields and check its hash.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import os
 import re
-from collections.abc import Sequence
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from socialcredit.db import in_keys, mark
 from socialcredit.timeutil import now_us
 from socialcredit.transparency.checkpoint import checkpoint
 from socialcredit.transparency.errors import TransparencyError
@@ -87,7 +86,7 @@ def subject_commitment(subject: str, salt: bytes) -> str:
     """HMAC-SHA256(salt, subject) as hex: how a subject appears in a leaf."""
     if len(salt) < 16:
         raise ValueError("a commitment salt needs at least 16 bytes")
-    return hmac.new(salt, subject.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(salt, subject.encode("utf-8"), "sha256").hex()
 
 
 def salt_for(conn: Connection, subject: str) -> bytes:
@@ -96,29 +95,72 @@ def salt_for(conn: Connection, subject: str) -> bytes:
     Concurrent first uses agree: the insert does nothing on conflict and the row
     that won is read back.
     """
-    row = conn.execute(
-        select(subject_salts.c.salt).where(subject_salts.c.subject == subject)
-    ).first()
-    if row is not None:
-        return open_salt(conn, subject, bytes(row[0]))
-    sealed = seal_salt(salt_cipher(conn), subject, os.urandom(32))
-    values = {"subject": subject, "salt": sealed, "created_at": now_us()}
-    name = conn.dialect.name
-    if name == "sqlite":
-        conn.execute(sqlite_insert(subject_salts).values(**values).on_conflict_do_nothing())
-    elif name == "postgresql":
-        conn.execute(pg_insert(subject_salts).values(**values).on_conflict_do_nothing())
+    return salts_for(conn, [subject])[subject]
+
+
+def _stored_salts(conn: Connection, subjects: Sequence[str]) -> dict[str, bytes]:
+    """The stored (encrypted) salts of those of `subjects` that have one: one statement."""
+    if not subjects:
+        return {}
+    where, keys = in_keys(conn, "subject", subjects)
+    return {str(r[0]): bytes(r[1]) for r in conn.exec_driver_sql(
+        f"SELECT subject, salt FROM {subject_salts.name} WHERE {where}", (keys,))}
+
+
+def _insert_salts(conn: Connection, rows: list[tuple[str, bytes, int]]) -> None:
+    """New salts, skipping subjects that got one meanwhile (the caller reads back):
+    one statement (PostgreSQL: arrays unnested; SQLite: one prepared executemany)."""
+    name = subject_salts.name
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            f"INSERT INTO {name} (subject, salt, created_at) SELECT * FROM "
+            "unnest(%s::text[], %s::bytea[], %s::bigint[]) ON CONFLICT (subject) DO NOTHING",
+            ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]))
     else:
-        conn.execute(subject_salts.insert().values(**values))
-    salt = conn.execute(
-        select(subject_salts.c.salt).where(subject_salts.c.subject == subject)
-    ).scalar_one()
-    return open_salt(conn, subject, bytes(salt))
+        conn.exec_driver_sql(
+            f"INSERT INTO {name} (subject, salt, created_at) VALUES ({mark(conn)}, "
+            f"{mark(conn)}, {mark(conn)}) ON CONFLICT (subject) DO NOTHING", rows)
+
+
+def salts_for(conn: Connection, subjects: Iterable[str]) -> dict[str, bytes]:
+    """subject -> salt for every one of `subjects`, creating the missing ones, in the
+    caller's transaction, in bulk: one read of the stored salts, one insert of the new
+    ones, whatever the number of subjects (an ingest of a court's feed lists tens of
+    thousands of subjects at once). Concurrent first uses agree: the insert skips a
+    subject whose salt another transaction stored first, and that salt is read back."""
+    keys = sorted(set(subjects))
+    if not keys:
+        return {}
+    stored = _stored_salts(conn, keys)
+    cipher = salt_cipher(conn)
+    out = {subject: open_salt(conn, subject, sealed, cipher)
+           for subject, sealed in stored.items()}
+    missing = [k for k in keys if k not in stored]
+    if missing:
+        fresh = os.urandom(32 * len(missing))
+        now = now_us()
+        rows = []
+        for i, subject in enumerate(missing):
+            salt = fresh[32 * i:32 * i + 32]
+            out[subject] = salt
+            rows.append((subject, seal_salt(cipher, subject, salt), now))
+        _insert_salts(conn, rows)
+        # a salt stored by a concurrent first use wins: read back what is stored
+        for subject, sealed in _stored_salts(conn, missing).items():
+            if sealed != rows[bisect_left(missing, subject)][1]:
+                out[subject] = open_salt(conn, subject, sealed, cipher)
+    return out
 
 
 def commitment_for(conn: Connection, subject: str) -> str:
     """The subject's commitment, creating its salt if needed: what the ledger puts in leaves."""
     return subject_commitment(subject, salt_for(conn, subject))
+
+
+def commitments_for(conn: Connection, subjects: Iterable[str]) -> dict[str, str]:
+    """subject -> commitment for many subjects at once (salts_for, then one HMAC each)."""
+    return {subject: subject_commitment(subject, salt)
+            for subject, salt in salts_for(conn, subjects).items()}
 
 
 def reveal_salt(conn: Connection, subject: str) -> bytes | None:

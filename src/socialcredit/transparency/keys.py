@@ -242,9 +242,11 @@ def seal_salt(cipher: AESGCM, subject: str, salt: bytes) -> bytes:
     return bytes([SALT_FORMAT]) + nonce + cipher.encrypt(nonce, salt, aad)
 
 
-def open_salt(conn: Connection, subject: str, stored: bytes) -> bytes:
+def open_salt(conn: Connection, subject: str, stored: bytes,
+              cipher: AESGCM | None = None) -> bytes:
     """A stored salt in clear. A 32-byte value is a salt from before 0201 that `db upgrade`
-    has not encrypted yet."""
+    has not encrypted yet. `cipher`: the ledger's salt cipher, when the caller opens many
+    salts (looked up otherwise)."""
     if len(stored) == 32:
         return stored
     if len(stored) != 61 or stored[0] != SALT_FORMAT:
@@ -252,7 +254,7 @@ def open_salt(conn: Connection, subject: str, stored: bytes) -> bytes:
                                 "bytes)")
     aad = _AAD + subject.encode("utf-8", "surrogatepass")
     try:
-        return salt_cipher(conn).decrypt(stored[1:13], stored[13:], aad)
+        return (cipher or salt_cipher(conn)).decrypt(stored[1:13], stored[13:], aad)
     except InvalidTag:
         raise TransparencyError("a stored salt does not decrypt with the salt key (the row "
                                 "was altered, or belongs to another subject)") from None

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection
 
 from socialcredit.events import Event
-from socialcredit.transparency.events import commitment_for, log_events
+from socialcredit.transparency.events import commitment_for, commitments_for, log_events
 
 
 class TransparencySink:
@@ -18,6 +18,9 @@ class TransparencySink:
 
     def commitment(self, conn: Connection, subject: str) -> str:
         return commitment_for(conn, subject)
+
+    def commitments(self, conn: Connection, subjects: Iterable[str]) -> dict[str, str]:
+        return commitments_for(conn, subjects)
 
 
 __all__ = ["TransparencySink"]

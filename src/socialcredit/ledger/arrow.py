@@ -1,0 +1,245 @@
+"""Ledger columns straight into Arrow: what the batch engine reads from the database.
+
+Reading a million records through the DB-API builds a million Python tuples and then
+turns them back into columns; that was most of the time of `score --all` from a
+database (several times the same run from a Parquet export). ADBC drivers hand Arrow
+record batches over from C: ``adbc-driver-sqlite`` steps the SQLite statement in C,
+``adbc-driver-postgresql`` reads PostgreSQL's binary COPY output. Without the drivers
+(the `adbc` extra is not installed) the same tables are built from DB-API rows.
+
+SQLite is read in a child process. The ADBC driver links its own copy of SQLite, and two
+copies of SQLite in one process do not see each other's POSIX locks (closing one
+copy's file descriptor drops the other's locks, as SQLite's documentation warns):
+measured here, an ADBC connection opened beside the ledger's own kept reading a stale
+snapshot and the next sqlite3 connection failed with "disk I/O error". A child is just
+another reader of the database; it answers each query with an Arrow IPC stream on a
+pipe (no copy of the data through Python objects), all of a run's queries inside one
+read transaction, so they see one snapshot. connectorx bundles its own SQLite too.
+
+SQLite has no column types, only values' types, and the ADBC driver infers a column's
+Arrow type from its first rows: a nullable column that starts with NULLs would be
+inferred as integers and fail at its first text or real value. So every query starts
+with one row of typed values (``UNION ALL``), dropped after reading
+(:func:`_typed_row`); the result has exactly the requested schema.
+
+PostgreSQL is read in this process, inside one REPEATABLE READ transaction.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import Connection, Engine
+
+from socialcredit.db import sqlite_path
+from socialcredit.errors import LedgerError
+
+#: A typed stand-in for NULL per Arrow type (SQLite: coalesce before the driver sees it).
+_DEFAULTS = {pa.string(): "''", pa.float64(): "0.0", pa.int64(): "0"}
+
+
+def available(dialect: str) -> bool:
+    """Whether the ADBC driver for this database is installed."""
+    module = {"sqlite": "adbc_driver_sqlite", "postgresql": "adbc_driver_postgresql"}.get(
+        dialect)
+    return module is not None and importlib.util.find_spec(module) is not None
+
+
+def _typed_row(columns: Sequence[tuple[str, pa.DataType, bool]]) -> str:
+    """A first row of typed values (dropped after reading): the ADBC driver infers each
+    column's type from it, whatever NULLs the table's first rows hold."""
+    return ", ".join(f"{_DEFAULTS[typ]} AS {name}" for name, typ, _ in columns)
+
+
+class _Child:
+    """One reader process (arrow_child.py) and its pipes."""
+
+    def __init__(self, path: str) -> None:
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
+        self.proc = subprocess.Popen(
+            [sys.executable, "-P", str(Path(__file__).with_name("arrow_child.py")), path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors)
+
+    def send(self, sql: str, params: Sequence[Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"sql": sql, "params": list(params)}).encode()
+                              + b"\n")
+        self.proc.stdin.flush()
+
+    def receive(self) -> pa.Table:
+        assert self.proc.stdout is not None
+        try:
+            return pa.ipc.open_stream(self.proc.stdout).read_all()
+        except (pa.ArrowInvalid, OSError):
+            self.errors.seek(0)
+            lines = self.errors.read().decode("utf-8", "replace").strip().splitlines()
+            raise LedgerError("reading the ledger into Arrow failed: " + (
+                lines[-1] if lines else "the reader process ended")) from None
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        # a caller that stopped early leaves answers unread: closing our end ends the
+        # child (its write fails) instead of leaving it blocked on a full pipe
+        self.proc.stdout.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.errors.close()
+
+
+class ArrowReader:
+    """Arrow tables of ledger queries, over ADBC when the driver is there.
+
+    `select(table, columns, where, params)`: `columns` are (name, Arrow type, nullable);
+    `where` is SQL with `?` placeholders (PostgreSQL's `$1…` are substituted in order).
+
+    On SQLite, with `split` (a table with an INTEGER PRIMARY KEY `seq`, append-only
+    but for deletions), a second reader process scans the upper half of that table's
+    seq range while the first scans the lower half: the scan, the larger part of
+    reading, runs on two cores. Both halves are bounded by the table's max(seq) when
+    the reader opened, so rows appended since are in neither; and both processes
+    first count those rows in their snapshots — if a deletion (retention's erasure)
+    committed between their snapshots the counts differ and the processes are started
+    again, so the halves always come from one state of the table."""
+
+    def __init__(self, engine: Engine, *, split: str | None = None) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._adbc: Any = None
+        self._children: list[_Child] = []
+        self._split: tuple[str, int, int] | None = None
+        self._conn: Connection | None = None
+        if not available(self.dialect):
+            self._conn = engine.connect()
+        elif self.dialect == "sqlite":
+            path = sqlite_path(engine.url.render_as_string(hide_password=False))
+            self._open_children(str(path) if path is not None else ":memory:", split)
+        else:
+            import adbc_driver_postgresql.dbapi as pg_adbc
+
+            plain = engine.url.set(drivername="postgresql").render_as_string(
+                hide_password=False)
+            self._adbc = pg_adbc.connect(plain, autocommit=True)
+            with self._adbc.cursor() as cur:
+                cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+    def _open_children(self, path: str, split: str | None) -> None:
+        if split is None or (os.cpu_count() or 1) < 2:
+            self._children = [_Child(path)]
+            return
+        with self.engine.connect() as conn:
+            top = conn.exec_driver_sql(f"SELECT max(seq) FROM {split}").scalar()
+        if top is None or int(top) < 2:
+            self._children = [_Child(path)]
+            return
+        count = f"SELECT count(*) AS n FROM {split} WHERE seq <= ?"
+        for _ in range(3):
+            children = [_Child(path), _Child(path)]
+            for child in children:
+                child.send(count, [int(top)])
+            seen = {child.receive().column("n")[0].as_py() for child in children}
+            if len(seen) == 1:
+                self._children = children
+                self._split = (split, int(top), (int(top) + 1) // 2)
+                return
+            for child in children:
+                child.close()
+        self._children = [_Child(path)]
+
+    def close(self) -> None:
+        if self._adbc is not None:
+            with self._adbc.cursor() as cur:
+                cur.execute("COMMIT")
+            self._adbc.close()
+            self._adbc = None
+        for child in self._children:
+            child.close()
+        self._children = []
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> ArrowReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def select(self, table: str, columns: Sequence[tuple[str, pa.DataType, bool]],
+               where: str = "", params: Sequence[Any] = ()) -> pa.Table:
+        return self.submit(table, columns, where, params)()
+
+    def submit(self, table: str, columns: Sequence[tuple[str, pa.DataType, bool]],
+               where: str = "", params: Sequence[Any] = ()) -> Callable[[], pa.Table]:
+        """Start a query; the returned function gives its table. SQLite's reader
+        processes run the query as soon as it is submitted, so a caller that submits
+        the next partition before scoring this one reads and scores at once. Take
+        results in the order the queries were submitted."""
+        schema = pa.schema([(name, typ) for name, typ, _ in columns])
+        clause = f" WHERE {where}" if where else ""
+        if self._children:
+            names = ", ".join(name for name, _, _ in columns)
+            head = f"SELECT {_typed_row(columns)} UNION ALL SELECT {names} FROM {table}"
+            if self._split is not None and table == self._split[0]:
+                _, top, mid = self._split
+                glue = " AND " if where else " WHERE "
+                lower, upper = self._children
+                lower.send(f"{head}{clause}{glue}seq < ?", [*params, mid])
+                upper.send(f"{head}{clause}{glue}seq >= ? AND seq <= ?", [*params, mid, top])
+                parts = [lower, upper]
+            else:
+                self._children[0].send(f"{head}{clause}", params)
+                parts = [self._children[0]]
+
+            def result() -> pa.Table:
+                got = pa.concat_tables([c.receive().slice(1) for c in parts])
+                return got.cast(schema) if got.schema != schema else got
+
+            return result
+        if self._adbc is not None:
+            n = 0
+
+            def number(_: Any) -> str:
+                nonlocal n
+                n += 1
+                return f"${n}"
+
+            sql = (f"SELECT {', '.join(name for name, _, _ in columns)} FROM {table}"
+                   + re.sub(r"\?", number, clause))
+            with self._adbc.cursor() as cur:
+                cur.execute(sql, tuple(params) if params else None)
+                got = cur.fetch_arrow_table()
+            done = got.cast(schema) if got.schema != schema else got
+            return lambda: done
+        done = self._dbapi(table, schema, where, params)
+        return lambda: done
+
+    def _dbapi(self, table: str, schema: pa.Schema, where: str, params: Sequence[Any]
+               ) -> pa.Table:
+        """The fallback: DB-API rows into columns (what ADBC avoids)."""
+        assert self._conn is not None
+        mark = "?" if self._conn.dialect.paramstyle == "qmark" else "%s"
+        clause = f" WHERE {where.replace('?', mark)}" if where else ""
+        rows = self._conn.exec_driver_sql(
+            f"SELECT {', '.join(schema.names)} FROM {table}{clause}", tuple(params)).fetchall()
+        cols: list[Sequence[object]] = (list(zip(*rows, strict=True)) if rows
+                                        else [() for _ in schema.names])
+        return pa.table({f.name: pa.array(list(c), f.type) for f, c in zip(schema, cols,
+                                                                          strict=True)},
+                        schema=schema)
+
+
+__all__ = ["ArrowReader", "available"]
