@@ -249,6 +249,10 @@ def build(rb: Rulebook, subject: str, kind: str | None, records: Sequence[Record
     for r in records:  # a record (or resolution) dated after t0 takes effect then
         if r.recorded_at <= k:
             _after(t0, r.occurred_at, changes, exact=True)
+            # a backfilled record's notice runs from when the ledger learnt of it, which
+            # can be after t0: its listing is then neither in force nor pending at t0,
+            # and its notice starting is a change of its own
+            _after(t0, r.known_at, changes, exact=True)
     for pv in history or ():  # a version taking effect
         if pv.published_at <= k:
             _after(t0, pv.effective_at, changes, exact=True)
