@@ -52,6 +52,15 @@ def _start_pg() -> tuple[str, Any]:
     return str(url), gen
 
 
+def table_bytes(conn: Any, table: str) -> int:
+    """A table's heap, TOAST and indexes, its partitions' and key table's included."""
+    sql = ("SELECT coalesce(pg_total_relation_size(to_regclass(:t)), 0) + coalesce(("
+           "SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits "
+           "WHERE inhparent = to_regclass(:t)), 0) + "
+           "coalesce(pg_total_relation_size(to_regclass(:k)), 0)")
+    return int(conn.execute(text(sql), {"t": table, "k": f"{table}_keys"}).scalar())
+
+
 def measure(base: str, csv_path: Path, partitions: int, reads: int, decisions: int
             ) -> dict[str, float]:
     rb = load_named("rongcheng")
@@ -85,8 +94,14 @@ def measure(base: str, csv_path: Path, partitions: int, reads: int, decisions: i
             t1 = time.perf_counter()
             svc.decisions.decide(s, "rental.bike", materialized=True)
             dec.append(time.perf_counter() - t1)
+        with svc.ledger.engine.connect() as conn:
+            rec_bytes = table_bytes(conn, "sc_records")
+            dec_bytes = table_bytes(conn, "sc_decisions")
+            std_bytes = table_bytes(conn, "sc_standings")
         svc.close()
-        return {"records": rep.accepted, "ingest_rate": rep.accepted / ingest,
+        return {"records": rep.accepted,
+                "record_bytes": rec_bytes / rep.accepted, "decision_bytes": dec_bytes / len(dec),
+                "standing_bytes": std_bytes / run.subjects, "ingest_rate": rep.accepted / ingest,
                 "ingest_s": ingest, "score_s": score, "subjects": run.subjects,
                 "standing_ms": statistics.median(times) * 1000,
                 "decision_ms": statistics.median(dec) * 1000,
@@ -133,7 +148,10 @@ def main() -> int:
             ("score --all into sc_standings", "score_s", "s", ".2f"),
             ("live standing (median)", "standing_ms", "ms", ".2f"),
             ("decision, materialized (median)", "decision_ms", "ms", ".2f"),
-            ("decision, materialized (p99)", "decision_p99_ms", "ms", ".2f")):
+            ("decision, materialized (p99)", "decision_p99_ms", "ms", ".2f"),
+            ("bytes per record (table + indexes)", "record_bytes", "B", ",.0f"),
+            ("bytes per logged decision", "decision_bytes", "B", ",.0f"),
+            ("bytes per materialized standing", "standing_bytes", "B", ",.0f")):
         print(f"{label:<40}{format(one[key], fmt):>12} {unit:<3}"
               f"{format(many[key], fmt):>12} {unit:<3}{many[key] / one[key]:>8.2f}")
     return 0
