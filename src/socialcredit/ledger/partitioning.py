@@ -21,6 +21,10 @@ requires of a partitioned table, and how the ledger's guarantees survive it:
   path that an unpartitioned ledger gets from `ON CONFLICT (record_id) DO NOTHING`),
   skipped and not counted. Triggers also fire for COPY, so a bulk path keeps them. A
   seq is unique in the key table too.
+
+A schema revision that adds a column or an index to one of these tables needs nothing
+more; one that adds a unique constraint without the subject needs a key table here.
+Needs PostgreSQL 13 or newer (BEFORE row triggers on partitioned tables).
 """
 
 from __future__ import annotations
