@@ -92,15 +92,27 @@ def pg_server() -> Iterator[str | None]:
         shutil.rmtree(data, ignore_errors=True)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database URL on each backend."""
-    if request.param == "sqlite":
+#: The backends every ledger test runs on. tests/ledger and tests/service add
+#: PARTITIONED_PG, a PostgreSQL ledger hash-partitioned by subject into 8 partitions.
+BACKENDS = ["sqlite", "postgresql"]
+PARTITIONED_PG = "postgresql-8"
+
+
+def fresh_db_url(request: pytest.FixtureRequest, tmp_path: Path, backend: str
+                 ) -> Iterator[str]:
+    """A fresh, empty database URL on `backend`; for PARTITIONED_PG, every ledger the
+    test creates is partitioned ($SOCIALCREDIT_PG_PARTITIONS, which `init` and
+    Service.create read for a new PostgreSQL ledger)."""
+    if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'ledger.db'}"
         return
     base = request.getfixturevalue("pg_server")
     if base is None:
         pytest.skip("no PostgreSQL server: set SOCIALCREDIT_TEST_PG or install postgresql")
+    if backend == PARTITIONED_PG:
+        from socialcredit.ledger.partitioning import PARTITIONS_ENV
+
+        request.getfixturevalue("monkeypatch").setenv(PARTITIONS_ENV, "8")
     schema = "t_" + uuid.uuid4().hex[:16]
     admin = create_engine(resolve_db_url(base))
     with admin.begin() as conn:
@@ -110,6 +122,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL on each backend."""
+    yield from fresh_db_url(request, tmp_path, request.param)
 
 
 class Clock:

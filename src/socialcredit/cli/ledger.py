@@ -38,6 +38,11 @@ def init(rulebook: Annotated[Path, typer.Option(
              help="The public log's name (default: socialcredit/<database name>).",
              show_default=False)] = None,
          catalogue: CatalogueOpt = None,
+         partitions: Annotated[int | None, typer.Option(
+             help="PostgreSQL only: hash-partition the records, decisions, subjects and "
+                  "standings by subject into this many partitions (fixed for the "
+                  "ledger's life; default $SOCIALCREDIT_PG_PARTITIONS, else none). See "
+                  "docs/scale.md.", show_default=False)] = None,
          json_: JsonOpt = False) -> None:
     """Create a ledger with a first program (refused if the rulebook crosses a line or
     goes beyond its catalogue; a shipped catalogue it cites is published with it)."""
@@ -48,14 +53,16 @@ def init(rulebook: Annotated[Path, typer.Option(
     rb = load_rulebook(rulebook)
     cat = load_catalogue_named(catalogue) if catalogue else None
     with Service.create(rb, db, effective=instant(effective, "--effective"),
-                        origin=origin, catalogue=cat) as svc:
+                        origin=origin, catalogue=cat, partitions=partitions) as svc:
+        parts = svc.partitions()
         info = {"db": svc.ledger.display_url, "program": rb.rulebook, "version": rb.version,
-                "sha256": rb.sha256}
+                "sha256": rb.sha256, "partitions": parts}
     if json_:
         emit_json(info)
     else:
+        layout = f", {parts} partitions by subject" if parts > 1 else ""
         say(f"created ledger {info['db']} with program {rb.rulebook} version {rb.version} "
-            f"(sha256 {rb.sha256[:16]}…)")
+            f"(sha256 {rb.sha256[:16]}…){layout}")
 
 
 def publish(file: Annotated[Path, typer.Argument(help="The rulebook (YAML) to publish.")],

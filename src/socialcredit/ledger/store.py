@@ -28,6 +28,7 @@ from socialcredit.db import (
 from socialcredit.errors import LedgerError, RulebookError
 from socialcredit.ledger import schema as s
 from socialcredit.ledger.model import ProgramVersion, Record, TypeInfo
+from socialcredit.ledger.partitioning import META_KEY, skipping_duplicates
 from socialcredit.ledger.versions import choose_program, pick_version, program_names
 from socialcredit.rulebook.baseline import enforce_baseline
 from socialcredit.rulebook.catalogue import (
@@ -64,6 +65,7 @@ class Ledger:
         self._versions: list[ProgramVersion] = []
         self._operable: set[str] = set()
         self._versions_seq: int | None = -1
+        self._partitions: int | None = None
 
     # -- opening --------------------------------------------------------------------
 
@@ -96,6 +98,14 @@ class Ledger:
     def set_meta(self, conn: Connection, key: str, value: str) -> None:
         if self.meta(conn, key) is None:
             conn.execute(s.meta.insert().values(key=key, value=value))
+
+    def partitions(self, conn: Connection) -> int:
+        """How many hash partitions by subject the ledger's large tables have (1: not
+        partitioned); fixed when the ledger was created (ledger/partitioning.py)."""
+        if self._partitions is None:
+            value = self.meta(conn, META_KEY)
+            self._partitions = int(value) if value else 1
+        return self._partitions
 
     # -- clock ----------------------------------------------------------------------
 
@@ -490,6 +500,11 @@ class Ledger:
         cols = self.RECORD_COLUMNS
         sql = (f"INSERT INTO {s.records.name} ({', '.join(cols)}) VALUES "
                f"({', '.join([self._mark(conn)] * len(cols))})")
+        if skip_conflicts and self.partitions(conn) > 1:
+            # no global unique index to name: the key table's trigger skips duplicates
+            with skipping_duplicates(conn):
+                res = conn.exec_driver_sql(sql, list(rows))
+            return int(res.rowcount)
         if skip_conflicts:
             sql += " ON CONFLICT (record_id) DO NOTHING"
         res = conn.exec_driver_sql(sql, list(rows))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, MetaData, inspect, text
+from sqlalchemy import Connection, MetaData, Table, inspect, text
 
 from socialcredit.errors import LedgerError
 
@@ -72,10 +72,32 @@ def _config(conn: Connection) -> Config:
     return cfg
 
 
-def create_schema(conn: Connection) -> None:
-    """The current schema on an empty database, stamped with the head revision."""
+def create_schema(conn: Connection, partitions: int | None = None) -> None:
+    """The current schema on an empty database, stamped with the head revision.
+
+    With `partitions` > 1 (PostgreSQL only; default $SOCIALCREDIT_PG_PARTITIONS there),
+    the tables that grow with the population are created hash-partitioned by subject
+    from the same metadata (ledger/partitioning.py), and `sc_meta` records the layout.
+    Later revisions alter the partitioned parents like any table."""
+    from socialcredit.ledger.partitioning import (
+        META_KEY,
+        PARTITIONED,
+        create_partitioned,
+        requested_partitions,
+    )
+
+    n = requested_partitions(conn.dialect.name, partitions)
+    split: list[Table] = []
     for md in target_metadata():
-        md.create_all(conn)
+        if n == 1:
+            md.create_all(conn)
+            continue
+        split.extend(t for t in md.sorted_tables if t.name in PARTITIONED)
+        md.create_all(conn, tables=[t for t in md.sorted_tables if t.name not in PARTITIONED])
+    if split:
+        create_partitioned(conn, split, n)
+        conn.execute(text("INSERT INTO sc_meta (key, value) VALUES (:k, :v)"),
+                     {"k": META_KEY, "v": str(n)})
     _stamp(conn, HEAD)
 
 

@@ -96,13 +96,15 @@ class Service:
     @classmethod
     def create(cls, rulebook: Rulebook, db: str | None = None, *, clock: Clock = now_us,
                effective: int | None = None, origin: str | None = None,
-               catalogue: Catalogue | None = None) -> Service:
+               catalogue: Catalogue | None = None, partitions: int | None = None
+               ) -> Service:
         """A new ledger with a first program (and the catalogue it cites: `catalogue`,
         or the shipped one of that name). Refuses a rulebook that crosses a line before
         anything is created; run again after a failed first publication, it finishes the
-        ledger rather than refusing."""
+        ledger rather than refusing. `partitions` > 1 hash-partitions a PostgreSQL
+        ledger's large tables by subject (ledger/partitioning.py)."""
         enforce_baseline(rulebook)
-        svc = cls.create_empty(db, clock=clock, origin=origin)
+        svc = cls.create_empty(db, clock=clock, origin=origin, partitions=partitions)
         if svc.ledger.program_versions():
             svc.close()
             raise LedgerError(f"a ledger already exists at {svc.ledger.display_url}",
@@ -116,8 +118,10 @@ class Service:
 
     @classmethod
     def create_empty(cls, db: str | None = None, *, clock: Clock = now_us,
-                     origin: str | None = None) -> Service:
-        """A ledger without programs (or the existing one): schema, log, signing key."""
+                     origin: str | None = None, partitions: int | None = None) -> Service:
+        """A ledger without programs (or the existing one): schema, log, signing key.
+        An existing ledger keeps its layout: asking for another number of partitions
+        is refused."""
         from sqlalchemy import select
 
         from socialcredit.migrations import check_current, create_schema
@@ -128,8 +132,15 @@ class Service:
         with ledger.engine.begin() as conn:
             if ledger.exists():
                 check_current(conn)
+                have = ledger.partitions(conn)
+                if partitions is not None and partitions != have:
+                    ledger.close()
+                    raise LedgerError(
+                        f"the ledger at {ledger.display_url} exists with "
+                        f"{have} partition(s); its layout is chosen when it is created",
+                        code="ledger.exists")
             else:
-                create_schema(conn)
+                create_schema(conn, partitions)
             create_tables(conn)
             ledger.set_meta(conn, "schema_version", SCHEMA_VERSION)
             ledger.set_meta(conn, "created_at", str(ledger.clock()))
@@ -172,6 +183,11 @@ class Service:
         from socialcredit.service.backup import restore
 
         return restore(src, db)
+
+    def partitions(self) -> int:
+        """How many hash partitions by subject the ledger's large tables have (1: none)."""
+        with self.ledger.engine.connect() as conn:
+            return self.ledger.partitions(conn)
 
     # -- the parts ------------------------------------------------------------------------
 
