@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -60,11 +61,12 @@ def free_port() -> int:
     return port
 
 
-@pytest.fixture
-def server(world: World) -> Iterator[str]:
-    """The same app under a real uvicorn server on 127.0.0.1 (HTTP over a socket)."""
+@contextlib.contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """`app` under a real uvicorn server on 127.0.0.1 (HTTP over a socket), in a thread;
+    yields its base URL."""
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port,
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                         log_level="warning", access_log=False))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -73,6 +75,15 @@ def server(world: World) -> Iterator[str]:
         if time.monotonic() > deadline:
             raise RuntimeError("the server did not start")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def server(world: World) -> Iterator[str]:
+    """The same app under a real uvicorn server on 127.0.0.1 (HTTP over a socket)."""
+    with serving(world.app) as base:
+        yield base

@@ -3,19 +3,16 @@ mounted, and a real server for the browser."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from socialcredit.api import create_app
 from socialcredit.service import Service
-from tests.api.conftest import ROLES, World, free_port
+from tests.api.conftest import ROLES, World, serving
 from tests.conftest import Clock
 from tests.dueprocess.rulebooks import CITY
 
@@ -81,16 +78,5 @@ def site(make_ledger: Callable[..., Service], clock: Clock) -> Iterator[Site]:
 @pytest.fixture
 def site_server(site: Site) -> Iterator[str]:
     """The same app under a real uvicorn server on 127.0.0.1."""
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(site.app, host="127.0.0.1", port=port,
-                                        log_level="warning", access_log=False))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serving(site.app) as base:
+        yield base
