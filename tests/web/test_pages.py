@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 
+from socialcredit.principals import Forbidden
 from socialcredit.web.session import CSRF_COOKIE, SESSION_COOKIE
 from tests.web.conftest import ORG_NAME, USCC, Site
 
@@ -207,3 +209,25 @@ def test_every_message_is_translated_into_chinese() -> None:
         assert text, msgid
         assert sorted(re.findall(r"%\(\w+\)s", msgid)) == sorted(
             re.findall(r"%\(\w+\)s", str(text))), msgid
+
+
+def test_a_large_populations_dashboard_reads_tier_counts_from_the_table(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    from socialcredit.web import dashboard
+
+    assert site.svc.standings.tier_counts("city") is None  # nothing materialized yet
+    site.svc.population.score_all("city")
+    counts = site.svc.standings.tier_counts("city")
+    live = [s for s in site.svc.standings.all("city") if s.applies]
+    assert counts is not None and counts["subjects"] == len(live)
+    assert counts["tiers"] == dict(Counter(s.tier or "—" for s in live))
+    assert counts["listings"] == sum(len(s.lists) for s in live) > 0
+    with pytest.raises(Forbidden):
+        site.svc.acting_as("alice").standings.tier_counts("city")
+    monkeypatch.setattr(dashboard, "LIVE_LIMIT", 0)  # as if the population were large
+    page = signed_in(site, "operator").get("/operator")
+    assert page.status_code == 200
+    text = page.text
+    assert f"Subjects: {counts['subjects']}." in text
+    assert f"Listings in force: {counts['listings']}." in text
+    assert "Listings in force over time" not in text  # no live chart for a large one

@@ -8,10 +8,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
 from socialcredit.dueprocess import access, consent, effects
 from socialcredit.ledger.model import ProgramVersion, Record
+from socialcredit.ledger.schema import standings as standings_table
 from socialcredit.ledger.versions import pick_version
 from socialcredit.principals import Forbidden
 from socialcredit.rulebook.model import Rulebook
@@ -164,6 +165,34 @@ class Standings:
                           program=name, detail={"at": format_instant(t),
                                                 "subjects": len(out)})
         return out
+
+    def tier_counts(self, program: str | None = None) -> dict[str, Any] | None:
+        """How many subjects the materialized table has in each tier and on some list —
+        an aggregate for dashboards, read in one statement rather than by scoring the
+        whole population — or None when the table has no row for the program. Rows are
+        as of their last computation (the last `score --all`, or an ingest's refresh);
+        `as_of` says the latest. Nobody's data is read one by one, so it is not an entry
+        in anyone's access log."""
+        self.ctx.allow("standings.all")
+        ledger = self.ctx.ledger
+        c = standings_table.c
+        with self.ctx.read() as conn:
+            name = ledger.resolve_program(program, conn)
+            # few distinct (tier, lists) pairs exist, however many subjects
+            rows = conn.execute(
+                select(c.tier, c.lists, func.count(), func.max(c.computed_at))
+                .where(c.program == name).group_by(c.tier, c.lists)).all()
+        if not rows:
+            return None
+        tiers: dict[str, int] = {}
+        listings = 0
+        for tier, lists, n, _ in rows:
+            key = tier if tier is not None else "—"
+            tiers[key] = tiers.get(key, 0) + int(n)
+            listings += len(json.loads(lists)) * int(n)
+        return {"program": name, "subjects": sum(tiers.values()), "tiers": tiers,
+                "listings": listings,
+                "as_of": format_instant(max(int(r[3]) for r in rows))}
 
     def materialized(self, subject: str, program: str | None = None) -> Standing | None:
         """The subject's row of the materialized standings table (kept current by ingest),

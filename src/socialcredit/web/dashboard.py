@@ -38,9 +38,20 @@ def _instant(value: str | None) -> int | None:
     return parse_instant(value)
 
 
+#: Above this many materialized subjects the dashboard reads the tier counts from the
+#: materialized table in one statement instead of scoring every subject live, and draws
+#: no listings-over-time chart (which needs every subject's list periods).
+LIVE_LIMIT = 20_000
+
+
 def population(svc: Service, program: str) -> dict[str, Any]:
     """Tier counts now and the number of listings in force over time, from every
-    standing of the program (one population read, logged as such)."""
+    standing of the program (one population read, logged as such) — or, for a large
+    population, the tier counts of the materialized table."""
+    counts = svc.standings.tier_counts(program)
+    if counts is not None and counts["subjects"] > LIVE_LIMIT:
+        return _drawn(svc, program, Counter(counts["tiers"]), [], counts["subjects"],
+                      counts["listings"])
     standings = svc.standings.all(program)
     tiers = Counter(s.tier or "—" for s in standings if s.applies)
     changes: Counter[int] = Counter()
@@ -57,12 +68,17 @@ def population(svc: Service, program: str) -> dict[str, Any]:
         points.append((t, level))
     if points:
         points.append((standings[0].at, level))
+    return _drawn(svc, program, tiers, points, len(standings), int(level))
+
+
+def _drawn(svc: Service, program: str, tiers: Counter[str], points: list[tuple[int, float]],
+           subjects: int, listings_now: int) -> dict[str, Any]:
     order = {tier: i for i, tier in enumerate(
         t.id for t in sorted(svc.programs.versions(program)[-1].rulebook.tiers,
                              key=lambda t: -t.min))}
     dist = sorted(tiers.items(), key=lambda kv: order.get(kv[0], 99))
     return {
-        "subjects": len(standings), "tiers": dist,
+        "subjects": subjects, "tiers": dist,
         "tier_svg": charts.bars(
             [(_("tier %(tier)s") % {"tier": k}, float(v)) for k, v in dist],
             title=_("Subjects by tier under %(program)s") % {"program": program},
@@ -74,7 +90,7 @@ def population(svc: Service, program: str) -> dict[str, Any]:
             desc=_("How many listings were in force at each moment."),
             tick=lambda t: i18n.day(t), value=lambda v: i18n.number(v, 0),
             chart_id=f"listings-{program}") if points else None,
-        "listings_now": int(level)}
+        "listings_now": listings_now}
 
 
 def providers(svc: Service) -> list[dict[str, Any]]:
