@@ -45,6 +45,8 @@ def check(rb: Rulebook, records: Sequence[Record], t0: int, k0: int, offs: list[
             if t < t0:
                 continue
             k = max(k0, min(t, k0 + extra_k))  # later knowledge: nothing more recorded
+            if any(k0 < pv.published_at <= k for pv in history or ()):
+                continue  # a version published since the row: a reader recomputes it
             rb_t = rb if history is None else version_at(history, t, k)
             if rb_t is None:
                 continue

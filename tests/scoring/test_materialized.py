@@ -372,3 +372,34 @@ def test_decisions_logged_under_group_commit(make_ledger: Callable[..., Service]
         n = conn.execute(select(func.count()).select_from(access_log).where(
             access_log.c.operation == "decision")).scalar()
     assert n == 120
+
+
+def test_a_version_published_after_the_rows_is_read_exactly(
+        make_ledger: Callable[..., Service], clock: Any) -> None:
+    """A row computed under version 1 stops being used once version 2 is published: a
+    milder v2 (lex mitior reaches back) changes standings without any new record."""
+    from socialcredit.rulebook.loader import parse_rulebook
+    from socialcredit.service.standings import materialized_standing
+
+    svc = make_ledger(RB, PROVIDERS)
+    svc.records.ingest_text(seed_csv())
+    clock.set("2026-02-01T00:00:00Z")
+    t = parse_instant("2026-02-01T00:00:00Z")
+    score_all(svc.ledger, None, t, t)
+    subjects = [s for s, _ in svc.ledger.all_subjects()]
+    before = {s: materialized_standing(svc.ctx, s, None) for s in subjects}
+    clock.set("2026-02-02T00:00:00Z")
+    milder = RB.replace('version: "1"', 'version: "2"').replace("points: -40", "points: -20")
+    svc.programs.publish(parse_rulebook(milder, "v2.yaml"))
+    clock.set("2026-02-03T00:00:00Z")
+    changed = 0
+    for subject in subjects:
+        found = materialized_standing(svc.ctx, subject, None)
+        assert found is not None
+        live = svc.standings.of(subject)
+        assert math.isclose(found.standing.score, live.score, abs_tol=1e-9), subject
+        assert found.standing.lists == live.lists and found.standing.tier == live.tier
+        old = before[subject]
+        assert old is not None
+        changed += not math.isclose(old.standing.score, live.score, abs_tol=1e-6)
+    assert changed > 0  # the milder version did reach back
