@@ -102,3 +102,21 @@ def test_until_is_the_first_expiry() -> None:
     later = evaluate(rb, terms, terms.until - 1)
     assert (before.tier, later.tier) == ("B", "A")
     assert st0.score == evaluate(rb, terms, T0 + US_PER_DAY).score
+
+
+def test_two_attributes_on_one_type_each_bring_their_expiry() -> None:
+    """Found by the property test: with two attributes reading one fact type, the row
+    kept only the last one's expiry and scored the first past its end."""
+    rb = Rulebook.model_validate({
+        "rulebook": "x", "version": "1", "subjects": ["person"], "scale": {"base": 100},
+        "dimensions": [{"id": "d"}], "record_types": [{"id": "f", "kind": "fact"}],
+        "attributes": [{"record": "f", "dimension": "d", "expires": 2,
+                        "bins": [{"below": 2, "points": -5}]},
+                       {"record": "f", "dimension": "d", "expires": 6, "bins": []}]})
+    r = Record("r1", "p", "s", "f", "fact", T0, T0, value_num=0.0)
+    st0, terms = build(rb, "s", "person", [r], T0 + US_PER_DAY, T0 + US_PER_DAY)
+    assert st0.score == 95.0
+    expiry = T0 + 2 * US_PER_DAY
+    assert terms.until is not None and expiry - 10 <= terms.until <= expiry
+    live = reference.standing(rb, "s", "person", [r], expiry, T0 + US_PER_DAY)
+    assert live.score == 100.0

@@ -213,13 +213,18 @@ def _sums(rb: Rulebook, st: Standing, records: dict[str, Record], t0: int, k: in
 
 def _attribute_changes(rb: Rulebook, records: Iterable[Record], t0: int, k: int,
                        changes: list[int]) -> None:
-    facts = {a.record: a for a in rb.attributes if a.expires is not None}
+    # every attribute on a type counts: two attributes may read one record type with
+    # different expiries
+    facts: dict[str, list[float]] = {}
+    for a in rb.attributes:
+        if a.expires is not None:
+            facts.setdefault(a.record, []).append(float(a.expires))
     if not facts:
         return
     for r in records:
-        a = facts.get(r.type)
-        if a is not None and a.expires is not None and r.recorded_at <= k:
-            _after(t0, r.occurred_at + a.expires * US_PER_DAY, changes)
+        if r.recorded_at <= k:
+            for expires in facts.get(r.type, ()):
+                _after(t0, r.occurred_at + expires * US_PER_DAY, changes)
 
 
 def _rule_expiries(rb: Rulebook, records: Iterable[Record], t0: int, k: int,
