@@ -74,34 +74,15 @@ def cpu_seconds(pid: int) -> float:
 
 @contextlib.contextmanager
 def throwaway_pg(tmp: Path) -> Iterator[str]:
-    """A PostgreSQL server of its own for the run (as tests/conftest.py starts one, but
-    with fsync on), stopped and removed afterwards. Its ledger keys go to `tmp` too."""
+    """A PostgreSQL server of its own for the run, with fsync on (a decision is
+    acknowledged once durably committed). Its ledger keys go to `tmp` too."""
+    from pgserver import throwaway_pg as server
+
     from socialcredit.transparency.keys import KEY_DIR_ENV
 
-    found = shutil.which("pg_ctl")
-    bindirs = [Path(found).resolve().parent] if found else sorted(
-        Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-    bindir = next((b for b in bindirs if (b / "pg_ctl").exists()), None)
-    if bindir is None:
-        sys.exit("--pg needs PostgreSQL's server binaries: apt-get install postgresql")
-    data = Path(tempfile.mkdtemp(prefix="scbench-api-pg-"))
-    port = free_port()
-    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if prefix:
-        shutil.chown(data, "postgres", "postgres")
-    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data / "db"), "-U", "postgres",
-                    "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
-    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data / "db"), "-w", "-l",
-                    str(data / "log"), "-o", f"-p {port} -k {data} -h 127.0.0.1 "
-                    "-c shared_buffers=1GB -c max_connections=200", "start"],
-                   check=True, capture_output=True)
     os.environ[KEY_DIR_ENV] = str(tmp / "keys")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data / "db"), "-m", "fast",
-                        "stop"], capture_output=True, check=False)
-        shutil.rmtree(data, ignore_errors=True)
+    with server("-c shared_buffers=1GB", "-c max_connections=200") as url:
+        yield url
 
 
 def build(db: str, subjects: int, tmp: Path) -> dict[str, str]:

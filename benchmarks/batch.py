@@ -38,6 +38,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pgserver import throwaway_pg
+
 ROOT = Path(__file__).resolve().parent.parent
 T_AT = "2026-11-01T00:00:00Z"
 THREADS = 2
@@ -330,37 +332,6 @@ def spark_run(root: Path, t: int) -> dict[str, Any]:
 # -- the table ---------------------------------------------------------------------------------
 
 
-def start_pg() -> tuple[str, Any]:
-    """A throwaway PostgreSQL server, started the way tests/conftest.py starts one."""
-    import socket
-
-    bindir = next((Path(p).parent for p in [shutil.which("pg_ctl")] if p), None)
-    if bindir is None:
-        raise SystemExit("no PostgreSQL binaries: pass --pg URL")
-    data = Path(tempfile.mkdtemp(prefix="scbench-pg-"))
-    with socket.socket() as sk:
-        sk.bind(("127.0.0.1", 0))
-        port = int(sk.getsockname()[1])
-    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if prefix:
-        shutil.chown(data, "postgres", "postgres")
-    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data / "db"), "-U", "postgres",
-                    "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
-    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data / "db"), "-w", "-l",
-                    str(data / "log"), "-o", f"-p {port} -k {data} -h 127.0.0.1 -F "
-                    "-c shared_buffers=1GB", "start"], check=True, capture_output=True)
-
-    def stop() -> Any:
-        yield None
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data / "db"), "-m", "fast",
-                        "stop"], capture_output=True, check=False)
-        shutil.rmtree(data, ignore_errors=True)
-
-    gen = stop()
-    next(gen)
-    return f"postgresql://postgres@127.0.0.1:{port}/postgres", gen
-
-
 def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return (f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {platform.machine()} · "
@@ -392,7 +363,8 @@ def main() -> int:
     work = Path(a.work or tempfile.mkdtemp(prefix="scbench-"))
     work.mkdir(parents=True, exist_ok=True)
     only = set(a.only.split(","))
-    pg_url, pg_gen = a.pg, None
+    pg_url = a.pg
+    servers = contextlib.ExitStack()
     results: list[dict[str, Any]] = []
     print(machine())
     try:
@@ -413,7 +385,8 @@ def main() -> int:
                 extra: dict[str, Any] = {"memory_limit": a.memory_limit}
                 if mode == "postgresql":
                     if pg_url is None:
-                        pg_url, pg_gen = start_pg()
+                        pg_url = servers.enter_context(
+                            throwaway_pg("-F", "-c shared_buffers=1GB"))
                     extra["url"] = pg_url.replace("postgresql+psycopg://", "postgresql://")
                 r = run_child(mode, root, extra)
                 row[mode] = r
@@ -433,9 +406,7 @@ def main() -> int:
                       "(target ≤ 1.5×)", flush=True)
             results.append(row)
     finally:
-        if pg_gen is not None:
-            with contextlib.suppress(StopIteration):
-                next(pg_gen)
+        servers.close()
     print("\n| records | engine (Parquet→standings) | engine (in memory) | floor | DuckDB SQL "
           "| PostgreSQL SQL | Spark local[2] |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
