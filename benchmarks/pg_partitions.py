@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import os
 import platform
 import random
@@ -33,23 +32,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pgserver import throwaway_pg
 from sqlalchemy import create_engine, text
 
 from socialcredit.db import resolve_db_url
 from socialcredit.lab.synth import providers_for, synthesize_to_file
 from socialcredit.rulebook.shipped import load_named
 from socialcredit.service import Service
-
-HERE = Path(__file__).resolve().parent
-
-
-def _start_pg() -> tuple[str, Any]:
-    spec = importlib.util.spec_from_file_location("sc_bench_batch", HERE / "batch.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    url, gen = mod.start_pg()
-    return str(url), gen
 
 
 def table_bytes(conn: Any, table: str) -> int:
@@ -126,10 +115,10 @@ def main() -> int:
     ap.add_argument("--decisions", type=int, default=300)
     ap.add_argument("--pg", default=os.environ.get("SOCIALCREDIT_TEST_PG"))
     a = ap.parse_args()
-    gen = None
+    servers = contextlib.ExitStack()
     base = a.pg
     if base is None:
-        base, gen = _start_pg()
+        base = servers.enter_context(throwaway_pg("-F", "-c shared_buffers=1GB"))
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {platform.machine()} · nproc "
           f"{os.cpu_count()} · RAM {mem:.0f} GiB · load {os.getloadavg()[0]:.2f}")
@@ -142,9 +131,7 @@ def main() -> int:
             rows = {n: measure(base, csv_path, n, a.reads, a.decisions)
                     for n in (1, a.partitions)}
     finally:
-        if gen is not None:
-            with contextlib.suppress(StopIteration):
-                next(gen)
+        servers.close()
     one, many = rows[1], rows[a.partitions]
     print(f"\n{one['records']:,} records, {one['subjects']:,} subjects, PostgreSQL\n")
     print(f"{'measure':<40}{'unpartitioned':>16}{f'{a.partitions} partitions':>16}"
