@@ -293,6 +293,16 @@ def test_import_keeps_materialized_standings_current(make_ledger, clock, tmp_pat
     target.close()
 
 
+def scored_city(make_ledger: Callable[..., Service], clock: Any) -> tuple[Service, list[str]]:
+    """The seeded city ledger with every standing materialized on 1 February 2026."""
+    svc = make_ledger(RB, PROVIDERS)
+    svc.records.ingest_text(seed_csv())
+    clock.set("2026-02-01T00:00:00Z")
+    t = parse_instant("2026-02-01T00:00:00Z")
+    score_all(svc.ledger, None, t, t)
+    return svc, [s for s, _ in svc.ledger.all_subjects()]
+
+
 def test_materialized_standing_is_exact_at_any_time(make_ledger: Callable[..., Service],
                                                     clock: Any) -> None:
     """`check --materialized` at any later time equals the live check: the row is
@@ -300,12 +310,7 @@ def test_materialized_standing_is_exact_at_any_time(make_ledger: Callable[..., S
     at or after it; a new record or due process drops the cached row."""
     from socialcredit.service.standings import materialized_standing
 
-    svc = make_ledger(RB, PROVIDERS)
-    svc.records.ingest_text(seed_csv())
-    clock.set("2026-02-01T00:00:00Z")
-    t = parse_instant("2026-02-01T00:00:00Z")
-    score_all(svc.ledger, None, t, t)
-    subjects = [s for s, _ in svc.ledger.all_subjects()]
+    svc, subjects = scored_city(make_ledger, clock)
     for day in ("2026-02-01T00:00:00Z", "2026-02-01T00:00:01Z", "2026-02-09T12:00:00Z",
                 "2026-05-17T03:00:00Z", "2026-06-30T00:00:00Z", "2027-01-02T00:00:00Z",
                 "2031-03-01T00:00:00Z"):
@@ -381,12 +386,7 @@ def test_a_version_published_after_the_rows_is_read_exactly(
     from socialcredit.rulebook.loader import parse_rulebook
     from socialcredit.service.standings import materialized_standing
 
-    svc = make_ledger(RB, PROVIDERS)
-    svc.records.ingest_text(seed_csv())
-    clock.set("2026-02-01T00:00:00Z")
-    t = parse_instant("2026-02-01T00:00:00Z")
-    score_all(svc.ledger, None, t, t)
-    subjects = [s for s, _ in svc.ledger.all_subjects()]
+    svc, subjects = scored_city(make_ledger, clock)
     before = {s: materialized_standing(svc.ctx, s, None) for s in subjects}
     clock.set("2026-02-02T00:00:00Z")
     milder = RB.replace('version: "1"', 'version: "2"').replace("points: -40", "points: -20")
