@@ -31,6 +31,14 @@ def _esc(text: str) -> str:
     return escape(text, quote=True)
 
 
+def _opening(w: int, h: int, chart_id: str, title: str, desc: str) -> list[str]:
+    """A chart's <svg> with its title and description, which screen readers announce."""
+    return [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" role="img" '
+            f'aria-labelledby="{chart_id}-t {chart_id}-d" class="chart">',
+            f'<title id="{chart_id}-t">{_esc(title)}</title>',
+            f'<desc id="{chart_id}-d">{_esc(desc)}</desc>']
+
+
 def timeline(points: Sequence[tuple[int, float]], now: int, *,
              tiers: Sequence[tuple[str, float]], low: float, high: float,
              periods: Sequence[Period], title: str, desc: str, now_label: str,
@@ -56,10 +64,7 @@ def timeline(points: Sequence[tuple[int, float]], now: int, *,
     def y(v: float) -> float:
         return top + (1 - (min(max(v, lo), hi) - lo) / (hi - lo)) * ph
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" role="img" '
-           f'aria-labelledby="{chart_id}-t {chart_id}-d" class="chart">',
-           f'<title id="{chart_id}-t">{_esc(title)}</title>',
-           f'<desc id="{chart_id}-d">{_esc(desc)}</desc>']
+    out = _opening(w, h, chart_id, title, desc)
     ordered = sorted(tiers, key=lambda t: t[1])
     for i, (name, floor) in enumerate(ordered):
         ceiling = ordered[i + 1][1] if i + 1 < len(ordered) else hi
@@ -116,10 +121,7 @@ def bars(items: Sequence[tuple[str, float]], *, title: str, desc: str,
     row, left, w = 26, 160, 640
     h = max(1, len(items)) * row + 10
     top = max([v for _, v in items] + [1.0])
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" role="img" '
-           f'aria-labelledby="{chart_id}-t {chart_id}-d" class="chart">',
-           f'<title id="{chart_id}-t">{_esc(title)}</title>',
-           f'<desc id="{chart_id}-d">{_esc(desc)}</desc>']
+    out = _opening(w, h, chart_id, title, desc)
     for i, (label, v) in enumerate(items):
         y = 5 + i * row
         width = (w - left - 70) * (v / top)
@@ -139,10 +141,7 @@ def steps(points: Sequence[tuple[int, float]], *, title: str, desc: str,
     """A count over time as a step line (e.g. listings in force)."""
     w, h, left, right, top, bottom = 760, 220, 60, 20, 15, 40
     pw, ph = w - left - right, h - top - bottom
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" role="img" '
-           f'aria-labelledby="{chart_id}-t {chart_id}-d" class="chart">',
-           f'<title id="{chart_id}-t">{_esc(title)}</title>',
-           f'<desc id="{chart_id}-d">{_esc(desc)}</desc>']
+    out = _opening(w, h, chart_id, title, desc)
     if points:
         t0, t1 = points[0][0], max(points[-1][0], points[0][0] + 1)
         hi = max(max(v for _, v in points), 1.0)
