@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -167,6 +168,20 @@ def _attachments(page: Page) -> list[Attachment]:
     return [Attachment(name, content) for name, content in page.files("attachments")]
 
 
+def _filed(page: Page, form: Callable[[Page, str | None, int], Response],
+           file: Callable[[], dict[str, Any]], also: tuple[str, ...] = ()) -> Response:
+    """File an objection, appeal or repair application and show it among my cases; a
+    refusal the subject can mend (bad grounds, a closed window…) shows the form again
+    with the reason (422)."""
+    try:
+        case = file()
+    except SocialCreditError as e:
+        if e.code in ("case.invalid", "usage", *also):
+            return form(page, str(e), 422)
+        raise
+    return page.redirect(page.url("/me", done=case["case_id"]) + "#cases")
+
+
 def object_form(page: Page, error: str | None = None, status: int = 200) -> Response:
     svc = _me(page)
     f = svc.files.of()
@@ -186,15 +201,9 @@ def object_post(page: Page) -> Response:
     if not grounds:
         return object_form(page, _("Say why the record is wrong: your grounds are "
                                    "required."), 422)
-    try:
-        case = svc.cases.object(page.field("record_id"), grounds,
-                                list_id=page.field("list_id") or None,
-                                attachments=_attachments(page))
-    except SocialCreditError as e:
-        if e.code in ("case.invalid", "usage"):
-            return object_form(page, str(e), 422)
-        raise
-    return page.redirect(page.url("/me", done=case["case_id"]) + "#cases")
+    return _filed(page, object_form, lambda: svc.cases.object(
+        page.field("record_id"), grounds, list_id=page.field("list_id") or None,
+        attachments=_attachments(page)))
 
 
 def appeal_form(page: Page, error: str | None = None, status: int = 200) -> Response:
@@ -215,14 +224,8 @@ def appeal_post(page: Page) -> Response:
     if not grounds:
         return appeal_form(page, _("Say why the decision is wrong: your grounds are "
                                    "required."), 422)
-    try:
-        case = svc.cases.appeal(page.field("case_id"), grounds,
-                                attachments=_attachments(page))
-    except SocialCreditError as e:
-        if e.code in ("case.invalid", "usage"):
-            return appeal_form(page, str(e), 422)
-        raise
-    return page.redirect(page.url("/me", done=case["case_id"]) + "#cases")
+    return _filed(page, appeal_form, lambda: svc.cases.appeal(
+        page.field("case_id"), grounds, attachments=_attachments(page)))
 
 
 def repair_form(page: Page, error: str | None = None, status: int = 200) -> Response:
@@ -245,15 +248,9 @@ def repair_post(page: Page) -> Response:
     svc = _me(page)
     conditions = {k.removeprefix("cond_"): page.field(k) for k in (page.form or {})
                   if k.startswith("cond_")}
-    try:
-        case = svc.repairs.apply(page.field("record_id"), conditions,
-                                 statement=page.field("statement") or None,
-                                 attachments=_attachments(page))
-    except SocialCreditError as e:
-        if e.code in ("case.invalid", "repair.ineligible", "usage"):
-            return repair_form(page, str(e), 422)
-        raise
-    return page.redirect(page.url("/me", done=case["case_id"]) + "#cases")
+    return _filed(page, repair_form, lambda: svc.repairs.apply(
+        page.field("record_id"), conditions, statement=page.field("statement") or None,
+        attachments=_attachments(page)), also=("repair.ineligible",))
 
 
 # -- consent ----------------------------------------------------------------------------
