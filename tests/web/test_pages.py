@@ -231,3 +231,43 @@ def test_a_large_populations_dashboard_reads_tier_counts_from_the_table(
     assert f"Subjects: {counts['subjects']}." in text
     assert f"Listings in force: {counts['listings']}." in text
     assert "Listings in force over time" not in text  # no live chart for a large one
+
+
+def test_rotating_the_token_ends_the_sessions_it_opened(site: Site) -> None:
+    """A session stands on the token it was opened with: rotation (without grace) ends
+    it at the next click; signing in with the new token opens a new one."""
+    c = signed_in(site, "alice")
+    assert c.get("/me").status_code == 200
+    rotated = site.svc.principals.rotate("alice")
+    r = c.get("/me", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/signin")
+    site.tokens["alice"] = rotated["token"]
+    fresh = signed_in(site, "alice")
+    assert fresh.get("/me").status_code == 200
+
+
+def test_a_rotation_with_grace_keeps_the_old_session_until_the_grace_ends(
+        site: Site) -> None:
+    c = signed_in(site, "alice")
+    site.svc.principals.rotate("alice", grace_days=1.0)
+    assert c.get("/me").status_code == 200  # the old token still works for a day
+    site.svc.principals.revoke("alice")
+    assert c.get("/me", follow_redirects=False).status_code == 303
+
+
+def test_a_session_cookie_naming_another_principals_token_is_no_session(
+        site: Site) -> None:
+    """Even a validly signed cookie (as if the secret leaked) must name a live token of
+    the principal it names: bob's token does not keep a session of alice's open."""
+    from starlette.routing import Mount
+
+    web = next(r.app for r in site.app.routes if isinstance(r, Mount) and r.path == "")
+    signer = web.state.web.signer  # type: ignore[attr-defined]
+    bob_token = site.svc.principals.token_id_of(site.tokens["bob"])
+    alice_token = site.svc.principals.token_id_of(site.tokens["alice"])
+    assert bob_token is not None and alice_token is not None
+    c = TestClient(site.app)
+    c.cookies.set(SESSION_COOKIE, signer.session("alice", alice_token))
+    assert c.get("/me").status_code == 200  # the signer is the site's own
+    c.cookies.set(SESSION_COOKIE, signer.session("alice", bob_token))
+    assert c.get("/me", follow_redirects=False).status_code == 303

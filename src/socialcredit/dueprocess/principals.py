@@ -156,6 +156,18 @@ def authenticate_until(conn: Connection, token: str, now: int
     return p, row.expires_at
 
 
+def token_live(conn: Connection, principal_id: str, token_id: str, now: int) -> bool:
+    """Whether a token already verified once (by its secret) still works for its
+    principal: a web session stands on the token it was opened with, so rotating or
+    revoking that token ends the session (after rotation's grace) without keeping the
+    secret anywhere."""
+    row = conn.execute(select(tokens.c.principal_id, tokens.c.expires_at,
+                              tokens.c.revoked_at)
+                       .where(tokens.c.token_id == token_id)).first()
+    return (row is not None and row.principal_id == principal_id and row.revoked_at is None
+            and (row.expires_at is None or row.expires_at > now))
+
+
 def contacts(conn: Connection, subjects: list[str]) -> dict[str, list[StoredPrincipal]]:
     """subject -> its live subject principals that have a delivery address."""
     if not subjects:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from socialcredit.dueprocess import credentials
 from socialcredit.dueprocess import principals as store
 from socialcredit.dueprocess.principals import StoredPrincipal
 from socialcredit.errors import SocialCreditError
@@ -104,6 +105,23 @@ class Principals:
         if found is None:
             raise Forbidden("the token is not valid (unknown, expired or revoked)")
         return found[0].principal(), found[1]
+
+    @staticmethod
+    def token_id_of(token: str) -> str | None:
+        """The public id a well-formed token carries (not a check that it works)."""
+        return credentials.token_id_of(token)
+
+    def for_session(self, principal_id: str, token_id: str) -> Principal:
+        """The live principal of a web session opened with the token `token_id`:
+        Forbidden once that token is revoked, retired by a rotation (after its grace) or
+        expired, or the principal revoked — a rotation ends the sessions of the old
+        token, as it ends the token."""
+        with self.ctx.read() as conn:
+            p = _existing(conn, principal_id)
+            live = store.token_live(conn, principal_id, token_id, self.ctx.ledger.tick(conn))
+        if p.revoked_at is not None or not live:
+            raise Forbidden(f"the session of {principal_id!r} has ended: sign in again")
+        return p.principal()
 
     def get(self, principal_id: str) -> Principal:
         """A named, live principal (how the command line's `--as` acts as one)."""

@@ -159,9 +159,9 @@ class Web:
         if session is None:
             return None
         try:
-            return self.svc.acting_as(session.principal).principal
+            return self.svc.principals.for_session(session.principal, session.token_id)
         except SocialCreditError:
-            return None  # revoked or gone: signed out
+            return None  # revoked, rotated away, expired or gone: signed out
 
     def page(self, handler: Handler, *, post: bool = False) -> Callable[[Request], Any]:
         """A route endpoint around a page handler: language, session, CSRF, errors."""
@@ -229,7 +229,9 @@ def signin(page: Page) -> Response:
                            error=i18n.gettext_("That token was not accepted. Check it and "
                                                "try again."))
     page.web.limits.take(principal.id)
-    page.cookies[SESSION_COOKIE] = (page.web.signer.session(principal.id), None)
+    token_id = page.web.svc.principals.token_id_of(token)
+    assert token_id is not None  # the token was just verified, so it is well-formed
+    page.cookies[SESSION_COOKIE] = (page.web.signer.session(principal.id, token_id), None)
     page.cookies[CSRF_COOKIE] = (new_seed(), None)  # a new session, a new form token
     nxt = page.field("next")
     if not nxt.startswith("/") or nxt.startswith("//"):

@@ -2,9 +2,11 @@
 
 Signing in checks a principal's bearer token once (the API's token cache, scrypt behind
 it); the browser then holds a session cookie naming the principal and an expiry, signed
-with HMAC-SHA256 under the server's secret. The cookie is HttpOnly and SameSite=Strict,
-and every request re-reads the principal from the store, so a revoked principal is
-signed out at its next click. The token itself never reaches a cookie.
+with HMAC-SHA256 under the server's secret. The cookie is HttpOnly and SameSite=Strict.
+It also names the public id of the token used to sign in (never its secret), and every
+request re-reads the principal and that token from the store: a revoked principal, a
+revoked or expired token, or a token retired by a rotation (after its grace) signs the
+session out at its next click.
 
 CSRF: every visitor gets a random `sc_csrf` cookie; each form carries HMAC(secret,
 cookie) and a POST without the matching value is refused. A page on another site can
@@ -51,6 +53,7 @@ def _unb64(text: str) -> bytes:
 @dataclass(frozen=True)
 class Session:
     principal: str
+    token_id: str
     expires: float
 
 
@@ -62,9 +65,10 @@ class Signer:
     def _mac(self, purpose: str, data: bytes) -> bytes:
         return hmac.new(self.secret, purpose.encode() + b"\x00" + data, hashlib.sha256).digest()
 
-    def session(self, principal: str) -> str:
-        """A cookie value for a new session of `principal`."""
-        body = json.dumps({"p": principal, "e": int(time.time() + self.ttl),
+    def session(self, principal: str, token_id: str) -> str:
+        """A cookie value for a new session of `principal`, signed in with the token whose
+        public id is `token_id`."""
+        body = json.dumps({"p": principal, "t": token_id, "e": int(time.time() + self.ttl),
                            "n": secrets.token_hex(8)}, separators=(",", ":")).encode()
         return _b64(body) + "." + _b64(self._mac("session", body))
 
@@ -78,12 +82,12 @@ class Signer:
             if not hmac.compare_digest(mac, self._mac("session", body)):
                 return None
             data = json.loads(body)
-            principal, expires = str(data["p"]), float(data["e"])
+            principal, token_id, expires = str(data["p"]), str(data["t"]), float(data["e"])
         except (ValueError, KeyError, TypeError):
             return None
         if expires < time.time():
             return None
-        return Session(principal, expires)
+        return Session(principal, token_id, expires)
 
     def csrf(self, seed: str) -> str:
         """The form token for a visitor's CSRF cookie."""
