@@ -159,3 +159,32 @@ def test_only_an_operator_exports(world: World, tmp_path: Path) -> None:
         is_problem(c.request(method, path), 401, "unauthenticated")
     # alice asked for nobody's export and nobody read her file
     assert c.get("/api/v1/me/access-log", headers=world.auth("alice")).json() == []
+
+
+def test_export_files_are_not_kept_past_a_week(world: World, tmp_path: Path) -> None:
+    """Exports hold personal data: a file older than KEEP_DAYS is removed at the next
+    start or download, and its download then says it is no longer kept; a fresh one, and
+    files that are not exports, stay."""
+    import os
+    import time
+
+    from socialcredit.service.exports import KEEP_DAYS
+
+    world.app.state.sc.exports = tmp_path
+    c, op = world.client, world.auth("operator")
+    c.post("/api/v1/records", json=[CSV_ROW], headers=world.auth("court"))
+    old = finished(world, start(world, {"kind": "log"})["job_id"])
+    fresh = finished(world, start(world, {"kind": "file", "subject": "alice"})["job_id"])
+    leftover = tmp_path / "log-deadbeef.partial"
+    leftover.mkdir()
+    unrelated = tmp_path / "notes.txt"
+    unrelated.write_text("operator's own file")
+    week_ago = time.time() - KEEP_DAYS * 86400 - 60
+    for p in (tmp_path / old["result"]["file"], leftover, unrelated):
+        os.utime(p, (week_ago, week_ago))
+    r = c.get(old["download"], headers=op)
+    is_problem(r, 404, "not_found")
+    assert "no longer kept" in r.json()["detail"]
+    assert not (tmp_path / old["result"]["file"]).exists() and not leftover.exists()
+    assert unrelated.exists()
+    assert c.get(fresh["download"], headers=op).status_code == 200

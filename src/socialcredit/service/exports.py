@@ -6,7 +6,10 @@ face then streams. The command line writes the same exports straight to a direct
 (`socialcredit export`, `socialcredit log export`, `socialcredit file`).
 
 Exports hold personal data (the ledger, a subject's file), so only an operator starts,
-follows or downloads them (service/authz.py: `exports.run`, `exports.read`).
+follows or downloads them (service/authz.py: `exports.run`, `exports.read`), and their
+files are not kept for ever: a file older than `KEEP_DAYS` (by the file's own age, the
+time it has existed on disk) is removed the next time an export is started or
+downloaded, with what failed jobs left half-written.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -41,6 +45,8 @@ KINDS: dict[str, tuple[tuple[str, ...], str]] = {
 MEDIA_TYPES = {".zip": "application/zip", ".json": "application/json",
                ".html": "text/html; charset=utf-8"}
 JOB_KIND = "export"
+#: How long an export's file is kept after it was written (days).
+KEEP_DAYS = 7.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class Exports:
         """Start an export of `kind` into the exports directory `root`; the job's view
         (follow it with `get`)."""
         self.ctx.allow("exports.run")
+        prune(root, KEEP_DAYS)
         if kind not in KINDS:
             raise UsageError(f"no export kind {kind!r}: one of {', '.join(KINDS)}",
                              details=[{"field": "kind", "message": "unknown kind"}])
@@ -135,6 +142,7 @@ class Exports:
         """The finished export's file in `root` (refused while it runs, or if it failed or
         its file is gone)."""
         view = self.get(export_id)
+        prune(root, KEEP_DAYS)
         result = view.get("result") or {}
         filename = result.get("file")
         if view["status"] != "done" or not isinstance(filename, str):
@@ -142,7 +150,8 @@ class Exports:
                                     "file to download", code="export.not_ready")
         path = root / Path(filename).name
         if not path.is_file():
-            raise SocialCreditError(f"the file of export {export_id!r} is no longer kept",
+            raise SocialCreditError(f"the file of export {export_id!r} is no longer kept "
+                                    f"(exports are kept {KEEP_DAYS:g} days)",
                                     code="not_found")
         return Download(path, path.name,
                         MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
@@ -178,6 +187,30 @@ class Exports:
         return Files(self.ctx)
 
 
+def prune(root: Path, keep_days: float, now: float | None = None) -> list[str]:
+    """Remove the exports directory's files (and half-written `.partial` directories)
+    older than `keep_days`; the names removed. A missing directory has nothing to
+    remove; a file that another worker removed first is no error."""
+    if not root.is_dir():
+        return []
+    limit = (time.time() if now is None else now) - keep_days * 86400.0
+    gone: list[str] = []
+    for p in sorted(root.iterdir()):
+        try:
+            if p.stat().st_mtime >= limit:
+                continue
+            if p.is_dir():
+                if p.name.endswith(".partial"):
+                    shutil.rmtree(p, ignore_errors=True)
+                    gone.append(p.name)
+            elif p.suffix in MEDIA_TYPES:
+                p.unlink()
+                gone.append(p.name)
+        except FileNotFoundError:
+            continue
+    return gone
+
+
 def _zip(directory: Path, dest: Path) -> Path:
     """The directory's files in a zip (stored: Parquet is compressed already; the log's
     files deflated), paths relative to the directory, in sorted order."""
@@ -189,4 +222,4 @@ def _zip(directory: Path, dest: Path) -> Path:
     return dest
 
 
-__all__ = ["KINDS", "Download", "Exports"]
+__all__ = ["KEEP_DAYS", "KINDS", "Download", "Exports", "prune"]
