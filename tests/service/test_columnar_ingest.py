@@ -285,3 +285,15 @@ def test_every_single_fault_is_judged_alike(tmp_path: Path) -> None:
     assert cols is not None and len(cols) > 500
     with_ledger(tmp_path, lambda v: compare_rows(v, cols))
     both_paths(path.read_text(encoding="utf-8"), skip=True)
+
+
+def test_a_file_of_thousands_of_unknown_providers_and_types_is_judged_alike(
+        tmp_path: Path) -> None:
+    """Distinct spellings are counted once each, not pairwise (a hostile file must not
+    make the column checks quadratic), and every row falls back with its own message."""
+    path = tmp_path / "hostile.csv"
+    lines = [f"p{i}:r,p{i},s1,person,t{i},2025-06-01T10:20:30Z,,ev," for i in range(5000)]
+    path.write_text(",".join(HEADER) + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    cols = read_csv_columns(path)
+    assert cols is not None
+    with_ledger(tmp_path, lambda v: compare_rows(v, cols))
