@@ -146,6 +146,28 @@ def test_synth_is_deterministic_and_ingestible(tmp_path):
     assert out["rejected"] == 0
 
 
+def test_ingest_row_path_reports_what_the_columnar_path_reports(tmp_path):
+    f = tmp_path / "r.csv"
+    f.write_text(H + "bank-1:a1,bank-1,alice,person,bonus,2025-06-01T00:00:00Z,,ev,\n"
+                 "bank-1:a2,bank-1,alice,,arrears,2025-06-02T00:00:00Z,,,\n"
+                 "bank-1:a3,bank-1,bob,,bonus,2025-06-02T00:00:00Z,,ev,\n", encoding="utf-8")
+    outs = []
+    for name, extra in (("rows", ["--row-path"]), ("cols", [])):
+        db = f"sqlite:///{tmp_path / f'{name}.db'}"
+        rb = tmp_path / "rb.yaml"
+        rb.write_text(BASE, encoding="utf-8")
+        cat = tmp_path / "catalogue.yaml"
+        cat.write_text(TEST_CATALOGUE, encoding="utf-8")
+        run("init", "--rulebook", str(rb), "--catalogue", str(cat), db=db)
+        run("provider", "add", "bank-1", "--role", "bank", db=db)
+        p = run("ingest", str(f), "--json", "--skip-invalid", *extra, db=db)
+        report = json.loads(p.stdout)
+        report.pop("recorded_at")  # the ledger's clock: the wall clock here
+        outs.append((report, (tmp_path / "r.rejected.csv").read_text()))
+    assert outs[0] == outs[1]
+    assert [e["row"] for e in outs[0][0]["errors"]] == [3, 4]
+
+
 def test_demo_runs_on_a_small_population_and_says_what_the_ledger_holds(tmp_path):
     import re
 

@@ -18,6 +18,10 @@ def ingest(file: Annotated[Path, typer.Argument(help="A CSV or JSONL file of rec
            backfill: Annotated[bool, typer.Option(
                "--backfill", help="Operator's migration of a pilot's history: rows may "
                                   "carry recorded_at (default: occurred_at). Logged.")] = False,
+           row_path: Annotated[bool, typer.Option(
+               "--row-path", help="Read and validate a CSV file row by row, not by columns "
+                                  "(the reference path: the same result, slower; for "
+                                  "debugging).")] = False,
            json_: JsonOpt = False) -> None:
     """Ingest records from CSV or JSONL (all or nothing unless --skip-invalid)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -31,7 +35,8 @@ def ingest(file: Annotated[Path, typer.Argument(help="A CSV or JSONL file of rec
             disable=estimate < 100_000 or not err().is_terminal) as bar:
         task = bar.add_task("ingest", total=estimate)
         rep = svc.records.ingest_file(file, skip_invalid=skip_invalid, backfill=backfill,
-                                      progress=lambda n: bar.update(task, completed=n))
+                                      progress=lambda n: bar.update(task, completed=n),
+                                      columnar=not row_path)
     if json_:
         emit_json(rep.as_dict())
     else:

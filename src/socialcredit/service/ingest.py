@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from socialcredit.errors import IngestError
-from socialcredit.ledger.readers import Numbered, read_rows, write_rejected
+from socialcredit.ledger.columnar import Columns, fill_raw, read_csv_columns, validate_columns
+from socialcredit.ledger.readers import Numbered, is_jsonl, read_rows, write_rejected
 from socialcredit.ledger.validate import Row, Validator, cross_check
 from socialcredit.principals import require
 from socialcredit.scoring.materialized import refresh_standings
@@ -31,6 +32,8 @@ from socialcredit.timeutil import format_instant
 
 MAX_LISTED = 50
 Progress = Callable[[int], None]
+#: What ingest validates: numbered rows (the row path) or a CSV file's columns.
+Source = Sequence[Numbered] | Columns
 
 
 @dataclass
@@ -109,14 +112,20 @@ class Records:
                                     progress=progress)
 
     def ingest_file(self, path: str | Path, *, skip_invalid: bool = False,
-                    backfill: bool = False, progress: Progress | None = None) -> IngestReport:
-        """A CSV or JSONL file; with skip_invalid the bad rows are written beside it."""
+                    backfill: bool = False, progress: Progress | None = None,
+                    columnar: bool = True) -> IngestReport:
+        """A CSV or JSONL file; with skip_invalid the bad rows are written beside it.
+        A plain CSV file takes the columnar path (ledger/columnar.py) unless `columnar`
+        is False: the same result, the row path being the reference (and the debugger's
+        path)."""
         self.authorize(backfill)
         p = Path(path)
         if not p.exists():
             raise IngestError(f"{p}: no such file", [], code="ingest.unreadable")
+        numbered: Source
         try:
-            numbered = list(read_rows(p))
+            cols = read_csv_columns(p) if columnar and not is_jsonl(p) else None
+            numbered = cols if cols is not None else list(read_rows(p))
         except UnicodeDecodeError as exc:
             raise IngestError(f"{p}: not UTF-8 text ({exc.reason})", [],
                               code="ingest.unreadable") from None
@@ -168,7 +177,7 @@ class Records:
 
     # -- the one path every ingest takes ------------------------------------------------
 
-    def ingest_numbered(self, numbered: Sequence[Numbered], where: Located, *,
+    def ingest_numbered(self, numbered: Source, where: Located, *,
                         skip_invalid: bool = False, backfill: bool = False,
                         progress: Progress | None = None,
                         keyed: Keyed | None = None) -> IngestReport:
@@ -202,7 +211,7 @@ class Records:
             if collecting:
                 gc.enable()
 
-    def ingest_in(self, conn: Connection, numbered: Sequence[Numbered], where: Located, *,
+    def ingest_in(self, conn: Connection, numbered: Source, where: Located, *,
                   skip_invalid: bool, backfill: bool, optimistic: bool = False,
                   progress: Progress | None = None,
                   check: Callable[[Row], None] | None = None,
@@ -221,7 +230,7 @@ class Records:
                                    progress=progress, check=check, notify=notify,
                                    replicate=replicate)
 
-    def _ingest_in(self, conn: Connection, numbered: Sequence[Numbered], where: Located, *,
+    def _ingest_in(self, conn: Connection, numbered: Source, where: Located, *,
                    skip_invalid: bool, backfill: bool, optimistic: bool,
                    progress: Progress | None, check: Callable[[Row], None] | None,
                    notify: bool, replicate: bool) -> IngestReport:
@@ -230,19 +239,28 @@ class Records:
         recorded_at = ledger.stamp(conn)
         v = Validator(ledger, conn, backfill, recorded_at, replicate=replicate)
         rows: list[Row] = []
-        for n, raw in numbered:
-            row = v.row(n, raw)
-            if check is not None and not row.errors:
-                check(row)
-            rows.append(row)
-            if progress is not None and len(rows) % 20_000 == 0:
-                progress(len(rows))
+        if isinstance(numbered, Columns):
+            rows = validate_columns(v, numbered)
+            if check is not None:
+                for row in rows:
+                    if not row.errors:
+                        check(row)
+        else:
+            for n, raw in numbered:
+                row = v.row(n, raw)
+                if check is not None and not row.errors:
+                    check(row)
+                rows.append(row)
+                if progress is not None and len(rows) % 20_000 == 0:
+                    progress(len(rows))
         if progress is not None:
             progress(len(rows))
         insert, dup, new_subjects = cross_check(ledger, conn, rows,
                                                 stored_duplicates=not optimistic,
                                                 types=v.types)
         bad = [r for r in rows if r.errors]
+        if isinstance(numbered, Columns):
+            fill_raw(numbered, bad)
         if bad and not skip_invalid:
             problems = [f"{where.where(r.line)}: {e}" for r in bad for e in r.errors]
             shown = grouped(where, bad)

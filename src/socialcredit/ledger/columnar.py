@@ -1,0 +1,369 @@
+"""The columnar ingest path: a CSV record file read by Arrow, its rows validated a column
+at a time, the per-row validator kept for every row the column checks cannot vouch for.
+
+Why a second path: reading a file row by row into dicts and validating each dict is
+most of an ingest's Python time (≈ 13 µs a row). Arrow's CSV reader parses the file in C;
+NumPy and Arrow kernels check a column of identifiers, instants or numbers at once.
+
+Why it cannot change what ingest accepts or says: it accepts a row only when it can
+prove the row validator (`Validator.row`) would accept it and produce the same fields —
+printable-ASCII identifiers of the strict `_PLAIN_KEY` form that the validator itself
+takes unchanged, registered providers and published types, instants of the one fixed
+form `YYYY-MM-DDTHH:MM:SSZ` with every component in range, numbers of the validator's
+own strict grammar, text without surrounding space or anything but printable ASCII, and
+the record type's rules (roles, evidence, units, refs). Subjects are normalised by the
+validator itself, once per distinct spelling. Every other row — and a whole file Arrow
+could read differently from Python's `csv` module — goes to the row validator, so error
+messages, line numbers and the grouping of errors are exactly the row path's.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from socialcredit.identifiers.subject import InvalidId
+from socialcredit.ledger.validate import FIELDS, OPTIONAL, SUBJECT_KINDS, Row, Validator
+from socialcredit.limits import MAX_FIELD_CHARS, MAX_ROW_BYTES, MAX_VALUE, MAX_YEAR, MIN_YEAR
+from socialcredit.timeutil import US_PER_DAY, US_PER_SECOND
+
+# RE2 (Arrow) spellings of the row validator's fast forms
+_PLAIN = r"^[\x21-\x7e]{1,200}$"  # validate._PLAIN_KEY
+_NUMBER = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"  # validate._NUMBER
+# printable ASCII, not starting or ending with a space: what `str.strip` leaves alone
+_TEXT = r"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$"
+_INSTANT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+_INSTANT_LEN = 20
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+_SLICED = 256  # rows Columns.raw slices out before it turns the columns into lists
+
+
+class Columns:
+    """A CSV record file as Arrow string columns (every row one line of the file)."""
+
+    def __init__(self, source: Path, header: list[str], table: pa.Table) -> None:
+        self.source = source
+        self.header = header
+        self.table = table
+        self._asked = 0
+        self._lists: list[list[str]] | None = None
+
+    def __len__(self) -> int:
+        return int(self.table.num_rows)
+
+    def column(self, name: str) -> pa.Array | None:
+        if name not in self.header:
+            return None
+        return self.table.column(name).combine_chunks()
+
+    def raw(self, line: int) -> dict[str, Any]:
+        """The row on `line` as the row reader gives it (for the row validator, messages
+        and rejected files). A few rows are sliced out of the table; once many are asked
+        for, the columns are turned into lists once (a slice costs ~20 µs)."""
+        self._asked += 1
+        if self._asked <= _SLICED:
+            row = self.table.slice(line - 2, 1).to_pylist()[0]
+            return {h: row[h] for h in self.header}
+        if self._lists is None:
+            self._lists = [self.table.column(h).to_pylist() for h in self.header]
+        return {h: values[line - 2] for h, values in zip(self.header, self._lists,
+                                                          strict=True)}
+
+
+_NL, _COMMA, _QUOTE = 10, 44, 34
+
+
+def _plainly_quoted(arr: np.ndarray, ends: np.ndarray) -> bool:
+    """Whether every field is either quoted with no quote or line break inside, or
+    unquoted with no quote: the CSV that Python's `csv` module and Arrow read alike.
+    Checked on the quote positions (a regular expression per line costs five times as
+    much): quotes pair up in order, each pair opens at the start of a field and closes at
+    its end, with no line break between."""
+    q = np.flatnonzero(arr == _QUOTE)
+    if len(q) % 2:
+        return False
+    opens, closes = q[0::2], q[1::2]
+    line = np.searchsorted(ends, q)
+    before = arr[opens[opens > 0] - 1]
+    after = arr[closes[closes < len(arr) - 1] + 1]
+    return bool(((before == _COMMA) | (before == _NL)).all()
+                and ((after == _COMMA) | (after == _NL)).all()
+                and (line[0::2] == line[1::2]).all())
+
+
+def read_csv_columns(path: Path) -> Columns | None:
+    """The file as columns, or None when the row reader must read it: anything but
+    plain one-line-per-row CSV (a byte-order mark, carriage returns, blank lines, quoted
+    line breaks, quotes inside fields, a long line, duplicate or missing columns, rows of
+    the wrong width, bytes that are not UTF-8). The row reader then also words the error."""
+    data = path.read_bytes()
+    if (not data or data.startswith(b"\xef\xbb\xbf") or b"\r" in data or b"\x00" in data
+            or data.startswith(b"\n") or b"\n\n" in data):
+        return None
+    body = data[:-1] if data.endswith(b"\n") else data
+    arr = np.frombuffer(body, dtype=np.uint8)
+    ends = np.flatnonzero(arr == _NL)
+    longest = int(np.diff(ends, prepend=-1, append=len(body)).max())
+    if longest > MAX_ROW_BYTES:
+        return None
+    if not _plainly_quoted(arr, ends):
+        return None
+    first = body.split(b"\n", 1)[0]
+    try:
+        header = [h.strip() for h in next(csv.reader(io.StringIO(first.decode("utf-8"))))]
+    except (UnicodeDecodeError, StopIteration):
+        return None
+    if len(set(header)) != len(header) or any(
+            f not in header and f not in OPTIONAL for f in FIELDS):
+        return None
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1,
+                                           use_threads=False),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False,
+                                             ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={h: pa.string() for h in header}, strings_can_be_null=False,
+                quoted_strings_can_be_null=False, check_utf8=True))
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    if table.num_rows != len(ends):  # header line + one line a row
+        return None
+    return Columns(path, header, table)
+
+
+def _mask(arr: pa.Array) -> np.ndarray:
+    out: np.ndarray = arr.to_numpy(zero_copy_only=False)
+    return out
+
+
+def _empty(col: pa.Array | None, n: int) -> np.ndarray:
+    if col is None:
+        return np.ones(n, dtype=bool)
+    return _mask(pc.equal(pc.binary_length(col), 0))
+
+
+def _codes(col: pa.Array) -> tuple[np.ndarray, list[str]]:
+    enc = pc.dictionary_encode(col)
+    return enc.indices.to_numpy(zero_copy_only=False), enc.dictionary.to_pylist()
+
+
+def _instants(col: pa.Array, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Microseconds UTC of `YYYY-MM-DDTHH:MM:SSZ` texts (where `ok`), and which of them
+    `datetime.fromisoformat` takes and `parse_instant` keeps in range. Computed from the
+    digits: Arrow's strptime would roll 30 February over into March."""
+    n = len(col)
+    us = np.zeros(n, dtype=np.int64)
+    valid = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(ok)
+    if not len(idx):
+        return us, valid
+    sub = col.take(pa.array(idx))
+    offsets = np.frombuffer(sub.buffers()[1], dtype=np.int32)[
+        sub.offset:sub.offset + len(sub) + 1]
+    raw = np.frombuffer(sub.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    d = raw.reshape(len(sub), _INSTANT_LEN).astype(np.int64) - 48
+
+    def num(a: int, b: int) -> np.ndarray:
+        v = np.zeros(len(sub), dtype=np.int64)
+        for k in range(a, b):
+            v = v * 10 + d[:, k]
+        return v
+
+    year, month, day = num(0, 4), num(5, 7), num(8, 10)
+    hour, minute, second = num(11, 13), num(14, 16), num(17, 19)
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    month_ok = (month >= 1) & (month <= 12)
+    dim = _DAYS_IN_MONTH[np.where(month_ok, month, 0)] + ((month == 2) & leap)
+    good = (month_ok & (day >= 1) & (day <= dim) & (hour < 24) & (minute < 60)
+            & (second < 60) & (year >= MIN_YEAR) & (year < MAX_YEAR))
+    # days from the civil date (Howard Hinnant's algorithm, proleptic Gregorian)
+    y = year - (month <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    mp = (month + 9) % 12
+    doy = (153 * mp + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146097 + doe - 719468
+    us[idx] = days * US_PER_DAY + (hour * 3600 + minute * 60 + second) * US_PER_SECOND
+    valid[idx] = good
+    return us, valid
+
+
+def _matches(col: pa.Array | None, pattern: str, n: int) -> np.ndarray:
+    if col is None:
+        return np.zeros(n, dtype=bool)
+    return _mask(pc.match_substring_regex(col, pattern))
+
+
+def validate_columns(v: Validator, cols: Columns) -> list[Row]:
+    """Rows of the file in order, as `Validator.row` would give them (see the module)."""
+    n = len(cols)
+    lines = range(2, n + 2)
+    if v.replicate or n == 0:
+        return [v.row(line, cols.raw(line)) for line in lines]
+    col = cols.column
+    rid, prov, subj, typ = col("record_id"), col("provider"), col("subject"), col("type")
+    assert rid is not None and prov is not None and subj is not None and typ is not None
+    occurred, value, evidence, ref = col("occurred_at"), col("value"), col("evidence"), \
+        col("ref")
+    kind_col = col("subject_kind")
+    ok = _matches(rid, _PLAIN, n) & _matches(typ, _PLAIN, n) & _matches(prov, _PLAIN, n)
+    # providers, types and their rules, once per distinct value
+    p_codes, p_names = _codes(prov)
+    t_codes, t_names = _codes(typ)
+    roles = [v.providers.get(p) for p in p_names]
+    infos = [v.types.get(t) for t in t_names]
+    ok &= np.array([r is not None for r in roles] + [False])[p_codes]
+    ok &= np.array([i is not None for i in infos] + [False])[t_codes]
+    # which role may submit which type: by role, not by provider spelling (a hostile file
+    # may spell a million providers; the registry holds a handful of roles)
+    role_names = sorted({r for r in roles if r is not None})
+    role_codes = np.array([role_names.index(r) if r is not None else len(role_names)
+                           for r in roles] + [len(role_names)])[p_codes]
+    allowed = np.array([[i is not None and r in i.providers for r in role_names] + [False]
+                        for i in infos], dtype=bool).reshape(len(infos), len(role_names) + 1)
+    ok &= allowed[t_codes, role_codes]
+    # a record id in its provider's namespace: "<provider>:" and more (registered
+    # providers only: the others are refused already)
+    rid_len = _mask(pc.binary_length(rid))
+    for code, p in enumerate(p_names):
+        if roles[code] is None:
+            continue
+        mine = p_codes == code
+        ok[mine] &= (_mask(pc.starts_with(rid.filter(pa.array(mine)), p + ":"))
+                     & (rid_len[mine] > len(p) + 1))
+    # subjects: the validator's own normalisation, once per spelling
+    s_codes, s_names = _codes(subj)
+    normal: list[str | None] = []
+    for name in s_names:
+        try:
+            normal.append(v.subject(name) if name else None)
+        except InvalidId:
+            normal.append(None)
+    ok &= np.array([x is not None for x in normal] + [False])[s_codes]
+    kind_empty = _empty(kind_col, n)
+    if kind_col is not None:
+        ok &= kind_empty | _mask(pc.is_in(kind_col, value_set=pa.array(SUBJECT_KINDS)))
+    if "recorded_at" in cols.header:
+        ok &= _empty(col("recorded_at"), n)
+    # occurred_at: the one fixed form, a real date, not in the future
+    assert occurred is not None
+    at, at_ok = _instants(occurred, ok & _matches(occurred, _INSTANT, n))
+    ok &= at_ok & ((at == 0) | (at <= v.now + v.skew))  # as Validator.row: 0 is unchecked
+    # value: empty, a number of the strict grammar (finite, bounded), or plain text
+    val_empty = _empty(value, n)
+    val_len = _mask(pc.binary_length(value)) if value is not None else np.zeros(n, int)
+    is_num = _matches(value, _NUMBER, n) & (val_len <= MAX_FIELD_CHARS)
+    is_text = ~is_num & _matches(value, _TEXT, n) & (val_len <= MAX_FIELD_CHARS)
+    ok &= val_empty | is_num | is_text
+    ev_empty = _empty(evidence, n)
+    if evidence is not None:
+        ok &= ev_empty | (_matches(evidence, _TEXT, n)
+                          & (_mask(pc.binary_length(evidence)) <= MAX_FIELD_CHARS))
+    ref_empty = _empty(ref, n)
+    if ref is not None:
+        ok &= ref_empty | _matches(ref, _PLAIN, n)
+    # the record type's rules (Validator.row's last block)
+    def per_type(f: Any) -> np.ndarray:
+        return np.array([bool(f(i)) if i is not None else False for i in infos] + [False])
+
+    needs_ref = per_type(lambda i: i.kind in ("resolution", "void"))[t_codes]
+    ok &= np.where(needs_ref, ~ref_empty, ref_empty)
+    is_void = per_type(lambda i: i.kind == "void")[t_codes]
+    reviewer = np.array([r == "reviewer" for r in roles] + [False])[p_codes]
+    ok &= ~is_void | reviewer
+    ok &= ~per_type(lambda i: i.evidence_required)[t_codes] | ~ev_empty
+    ok &= ~per_type(lambda i: i.numeric)[t_codes] | is_num
+    # numbers: Python's own float() (as the validator), then its range check
+    nums: dict[int, float] = {}
+    value_list = value.to_pylist() if value is not None else None
+    nonneg = per_type(lambda i: i.nonnegative)[t_codes]
+    if value_list is not None:
+        for i in np.flatnonzero(ok & is_num).tolist():
+            x = float(value_list[i])
+            if not math.isfinite(x) or abs(x) > MAX_VALUE or (nonneg[i] and x < 0):
+                ok[i] = False
+            else:
+                nums[i] = x
+    return _rows(v, cols, ok, _Fields(
+        rid.to_pylist(), prov.to_pylist(), typ.to_pylist(), p_codes, t_codes, s_codes,
+        roles, [i.kind if i is not None else "" for i in infos], normal, at.tolist(),
+        value_list, nums, evidence.to_pylist() if evidence is not None else None,
+        ref.to_pylist() if ref is not None else None,
+        kind_col.to_pylist() if kind_col is not None else None))
+
+
+class _Fields:
+    """Python values of the columns, for building the rows the checks accepted."""
+
+    def __init__(self, rid: list[str], prov: list[str], typ: list[str], p_codes: np.ndarray,
+                 t_codes: np.ndarray, s_codes: np.ndarray, roles: list[str | None],
+                 kinds: list[str], subjects: list[str | None], at: list[int],
+                 value: list[str] | None, nums: dict[int, float], evidence: list[str] | None,
+                 ref: list[str] | None, subject_kind: list[str] | None) -> None:
+        self.rid, self.prov, self.typ = rid, prov, typ
+        self.p_codes, self.t_codes, self.s_codes = (p_codes.tolist(), t_codes.tolist(),
+                                                    s_codes.tolist())
+        self.roles, self.kinds, self.subjects, self.at = roles, kinds, subjects, at
+        self.value, self.nums, self.evidence, self.ref = value, nums, evidence, ref
+        self.subject_kind = subject_kind
+
+
+def _rows(v: Validator, cols: Columns, ok: np.ndarray, f: _Fields) -> list[Row]:
+    out: list[Row] = []
+    oks = ok.tolist()
+    nums, value, evidence, ref, sk = f.nums, f.value, f.evidence, f.ref, f.subject_kind
+    for i, good in enumerate(oks):
+        line = i + 2
+        if not good:
+            out.append(v.row(line, cols.raw(line)))
+            continue
+        # raw is filled in only if the row is rejected later (Columns.raw)
+        r = Row(line, _LAZY)
+        r.record_id, r.provider, r.type = f.rid[i], f.prov[i], f.typ[i]
+        r.role = f.roles[f.p_codes[i]]
+        r.kind = f.kinds[f.t_codes[i]]
+        r.subject = f.subjects[f.s_codes[i]]
+        r.occurred_at = f.at[i]
+        if sk is not None and sk[i]:
+            r.subject_kind = sk[i]
+        if value is not None and value[i]:
+            num = nums.get(i)
+            if num is None:
+                r.value_text = value[i]
+            else:
+                r.value_num = num
+        if evidence is not None and evidence[i]:
+            r.evidence = evidence[i]
+        if ref is not None and ref[i]:
+            r.ref = ref[i]
+        out.append(r)
+    return out
+
+
+#: The raw fields of a row the column checks accepted: looked up (Columns.raw) only if a
+#: later check rejects it.
+_LAZY: dict[str, Any] = {}
+
+
+def fill_raw(cols: Columns, rows: Sequence[Row]) -> None:
+    """The raw fields of rejected rows the columnar path built without them."""
+    for r in rows:
+        if r.raw is _LAZY:
+            r.raw = cols.raw(r.line)
+
+
+__all__ = ["Columns", "fill_raw", "read_csv_columns", "validate_columns"]
