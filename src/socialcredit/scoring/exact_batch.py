@@ -22,6 +22,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -153,9 +154,11 @@ def type_expiries(rb: Rulebook, types: Sequence[str]) -> list[F64]:
     expiries are one lookup per layer whatever the number of types."""
     per: dict[int, set[float]] = {}
     index = {t: i for i, t in enumerate(types)}
-    for x in [*rb.rules, *rb.attributes]:
-        if x.expires is not None and x.record in index:
-            per.setdefault(index[x.record], set()).add(float(x.expires))
+    pairs = [(r.record, r.expires) for r in rb.rules] + [(a.record, a.expires)
+                                                         for a in rb.attributes]
+    for record, expires in pairs:
+        if expires is not None and record in index:
+            per.setdefault(index[record], set()).add(float(expires))
     layers = []
     for j in range(max((len(v) for v in per.values()), default=0)):
         # the last entry: a type the rulebook does not read (code −1)
@@ -193,8 +196,8 @@ def _until(rows: Rows, t0: int, k: int, n_subjects: int, applies: Bool, detail: 
     each = np.minimum(np.minimum(_after_exact(t0, rows.occ), _after_exact(t0, rows.known)),
                       _expiring(t0, occ_f, rows.expiry_days))
     _reduce(until, rows.scode[b], each[b])
-    for subj, at in zip(detail.change_subj, detail.change_at, strict=True):
-        _reduce(until, subj, _after_float(t0, at))
+    for subj, fat in zip(detail.change_subj, detail.change_at, strict=True):
+        _reduce(until, subj, _after_float(t0, fat))
     for subj, at in list_changes:
         _reduce(until, subj, _after_exact(t0, at))
     for lag in lags:
@@ -203,8 +206,8 @@ def _until(rows: Rows, t0: int, k: int, n_subjects: int, applies: Bool, detail: 
         lag_each = np.minimum(lag_each, np.where(
             rows.known <= lk, _after_exact(lt, rows.occ), np.maximum(rows.known, lt + 1)))
         _reduce(until, rows.scode[b], _shift(lag_each[b], lag.n_us))
-        for subj, at in zip(lag.detail.change_subj, lag.detail.change_at, strict=True):
-            _reduce(until, subj, _shift(_after_float(lt, at), lag.n_us))
+        for subj, fat in zip(lag.detail.change_subj, lag.detail.change_at, strict=True):
+            _reduce(until, subj, _shift(_after_float(lt, fat), lag.n_us))
         # versions as the look-back knows them
         got = [pv.effective_at for pv in known_versions if pv.effective_at > lt]
         got += [max(pv.published_at, lt + 1) for pv in known_versions if pv.published_at > lk]
@@ -269,7 +272,7 @@ def slots(rb: Rulebook, rule_half_life: F64, rule_dim: I32,
 
 # -- the JSON of exact.Terms.dumps, column by column -------------------------------------------
 
-Piece = str | pa.Array
+Piece: TypeAlias = "str | pa.Array"
 
 
 def _numbers(values: F64) -> pa.Array:
