@@ -8,13 +8,15 @@ transaction and recomputes the rows of exactly the subjects a file touched, with
 same engine, so the materialized row equals a fresh batch run the moment the records
 are committed (no lag at all).
 
-Each row carries the (at, known_at) it was computed for. A row computed by the reference
-engine also carries what keeps it exact afterwards (scoring/exact.py): its sums by
-dimension and half-life, its record lists, and `valid_until`, the instant of its next
-discrete change. Read at any t in [at, valid_until) the standing is computed from the
-row alone; at or after it — or for a row a full run or an ingest wrote, which is exact at
-its own `at` only — the reader recomputes the row from the ledger and writes it back
-(`exact_row`, `write_refreshed`). Nothing needs a schedule.
+Each row carries the (at, known_at) it was computed for, and what keeps it exact
+afterwards (scoring/exact.py): its sums by dimension and half-life, its record lists,
+and `valid_until`, the instant of its next discrete change — computed by the batch
+engine for a full run and an ingest (scoring/exact_batch.py), by the reference engine
+for a row a reader recomputes. Read at any t in [at, valid_until) the standing is
+computed from the row alone; at or after it — or for a row without terms (a Spark run,
+a run as known before the last commit), exact at its own `at` only — the reader
+recomputes the row from the ledger and writes it back (`exact_row`,
+`write_refreshed`). Nothing needs a schedule.
 
 The table is derived data: it may be emptied and rebuilt at any time.
 """
