@@ -394,6 +394,8 @@ def _prepare(rb: Rulebook, comp: Compiled, records: pa.Table, subjects: pa.Table
         records = records.append_column("ingested_at", pa.nulls(records.num_rows, pa.int64()))
     records = records.select(RECORD_SCHEMA.names)
     scode_all, universe, kinds = _subject_codes(records, subjects)
+    # from here on subjects are codes: their strings would only be copied by every take
+    records = records.drop_columns(["subject"])
     applies = pc.is_in(kinds, value_set=pa.array(list(rb.subjects), pa.string())).fill_null(
         False).to_numpy(zero_copy_only=False)
     rec_all = _known(records) if by_knowledge else records.column("recorded_at").to_numpy()
