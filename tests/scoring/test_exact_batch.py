@@ -9,7 +9,6 @@ import math
 from collections.abc import Sequence
 
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from socialcredit.ledger import Record
 from socialcredit.ledger.model import ProgramVersion
@@ -19,8 +18,8 @@ from socialcredit.scoring import reference
 from socialcredit.scoring.batch import dimension_column, score_records
 from socialcredit.scoring.exact import Terms, build, evaluate
 from socialcredit.timeutil import US_PER_DAY
-from tests.scoring.test_batch_engine import SUBJECTS, T0, histories, ledgers, rulebooks
-from tests.scoring.test_exact import offsets, times
+from tests.scoring.test_batch_engine import SUBJECTS, T0
+from tests.scoring.test_exact import ONE_VERSION, SEVERAL_VERSIONS
 
 TOL = 1e-9
 
@@ -75,8 +74,7 @@ def check(rb: Rulebook, records: Sequence[Record], t0: int, k0: int, offs: list[
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rb=rulebooks(), records=ledgers(), t0=times, offs=st.lists(offsets, max_size=6),
-       lag=st.integers(0, 4 * US_PER_DAY), extra_k=st.integers(0, 5 * US_PER_DAY))
+@given(**ONE_VERSION)
 def test_batch_rows_are_exact_and_equal_the_reference_rows(
         rb: Rulebook, records: list[Record], t0: int, offs: list[int], lag: int,
         extra_k: int) -> None:
@@ -84,8 +82,7 @@ def test_batch_rows_are_exact_and_equal_the_reference_rows(
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(history=histories(), records=ledgers(), t0=times,
-       offs=st.lists(offsets, max_size=6), extra_k=st.integers(0, 5 * US_PER_DAY))
+@given(**SEVERAL_VERSIONS)
 def test_batch_rows_are_exact_under_several_versions(history: list[ProgramVersion],
                                                       records: list[Record], t0: int,
                                                       offs: list[int],
