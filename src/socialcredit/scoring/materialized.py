@@ -173,8 +173,9 @@ def score_all(ledger: Ledger, program: str | None, t: int, k: int, *,
             _mark(conn, name, run)
     # Rows exact at any later time (scoring/exact_batch.py) only when the run knows
     # every record committed before it: a row "as known at" an earlier k would be read
-    # later as if nothing had been recorded since.
-    terms = table and k >= run
+    # later as if nothing had been recorded since. And only for k ≤ t, as every row a
+    # reader recomputes is (and as the property tests draw them).
+    terms = table and run <= k <= t
     try:
         for recs, subs in _counting(store_partitions(ledger, rb, k,
                                                      rows_per_partition=rows), progress):
