@@ -281,7 +281,10 @@ def _numbers(values: F64) -> pa.Array:
 
 
 def _sums_json(rb: Rulebook, sl: Slots, sums: F64) -> list[Piece]:
-    """Sums.as_json: {"c": {dim: constant}, "d": {dim: [[half-life, sum], ...]}}."""
+    """Sums.as_json: {"c": {dim: constant}, "d": {dim: [[half-life, sum], ...]}}, a
+    half-life only where its sum is not zero: a reader multiplies once per pair, on
+    every read, so a row holds the pairs of its own subject as the reference's does."""
+    n = len(sums)
     out: list[Piece] = ['{"c":{']
     for j, d in enumerate(rb.dimensions):
         out += [("," if j else "") + json.dumps(d.id) + ":",
@@ -289,14 +292,18 @@ def _sums_json(rb: Rulebook, sl: Slots, sums: F64) -> list[Piece]:
     out.append('},"d":{')
     first = True
     for j, d in enumerate(rb.dimensions):
-        mine = [(i, h) for i, (dj, h) in enumerate(sl.pairs) if dj == j]
-        if not mine:
+        pairs = []
+        for i, (dj, h) in enumerate(sl.pairs):
+            held = sums[:, i] != 0
+            if dj != j or not held.any():
+                continue
+            text = _join(["[" + json.dumps(h) + ",", _numbers(sums[:, i]), "],"], n)
+            pairs.append(pc.if_else(pa.array(held), text, ""))
+        if not pairs:
             continue
-        out.append(("" if first else ",") + json.dumps(d.id) + ":[")
+        out += [("" if first else ",") + json.dumps(d.id) + ":[",
+                pc.utf8_rtrim(_join(pairs, n), characters=","), "]"]
         first = False
-        for n, (i, h) in enumerate(mine):
-            out += [("," if n else "") + "[" + json.dumps(h) + ",", _numbers(sums[:, i]), "]"]
-        out.append("]")
     out.append("}}")
     return out
 
