@@ -446,6 +446,15 @@ def test_score_all_rows_are_exact_without_recomputation(
         assert math.isclose(found.standing.score, live.score, abs_tol=1e-9), subject
         assert found.standing.tier == live.tier and found.standing.lists == live.lists
     assert untouched > len(subjects) // 2
+    # an ingest's refreshed row is exact too: read later without recomputation
+    svc.records.ingest_text("record_id,provider,subject,type,occurred_at,evidence\n"
+                            "bank-1:new,bank-1,p01,finance.arrears,2026-01-31,d\n")
+    row = read_standing(svc.ledger.engine, "city", "p01")
+    assert row is not None and row["terms"] is not None
+    clock.set("2026-02-01T07:00:00Z")
+    found = materialized_standing(svc.ctx, "p01", None)
+    assert found is not None and found.writeback is None
+    assert math.isclose(found.standing.score, svc.standings.of("p01").score, abs_tol=1e-9)
 
 
 def test_score_all_as_known_earlier_writes_rows_exact_at_their_instant_only(
