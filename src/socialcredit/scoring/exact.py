@@ -22,6 +22,9 @@ tier and lists. At or after ``until`` the row must be recomputed from the ledger
 holds as long as nothing about the subject is recorded after the row's known_at: a
 new record, a new version of the program, or a due-process effect makes the row stale
 too, and the service refreshes or bypasses it then (docs/operations.md).
+
+`build` is the oracle; :mod:`socialcredit.scoring.exact_batch` computes the same rows for
+a whole partition at once (``score --all``, ingest's refresh), tested equal to it.
 """
 
 from __future__ import annotations
