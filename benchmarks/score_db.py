@@ -8,6 +8,11 @@ code as well (e.g. one that reads rows through the DB-API), in the same run.
     python benchmarks/score_db.py --db /path/to/ledger.db [--program rongcheng] \\
         [--baseline /path/to/other/checkout/src] [--repeat 3]
     python benchmarks/score_db.py --records 1000000     # builds a list-heavy ledger first
+    python benchmarks/score_db.py --records 300000 --table --baseline <main>/src
+
+`--table` also times `score --all` into sc_standings (the default run, which since
+issue 11 writes rows exact at any later time: exactness terms computed by the batch
+engine) against the baseline's, on the same ledger, in the same minutes.
 
 Each run is a fresh `socialcredit score --all … --out FILE` process; wall seconds and the
 child's CPU seconds are printed (on a machine shared with other jobs CPU is steadier).
@@ -60,6 +65,30 @@ def build(records: int, work: Path) -> str:
     return db
 
 
+def into_table(db: str, common: list[str], repeat: int, baseline: Path | None) -> None:
+    """score --all into sc_standings, this code and the baseline's alternately (so both
+    see the same load), best of `repeat` each."""
+    args = [*common, "--db", db]
+    mine: list[tuple[float, float]] = []
+    theirs: list[tuple[float, float]] = []
+    for _ in range(repeat):
+        mine.append(run(args))
+        if baseline is not None:
+            theirs.append(run(args, baseline))
+    print()
+    print("| score --all into sc_standings | wall s | CPU s | wall ÷ baseline | "
+          "CPU ÷ baseline |")
+    print("|---|---:|---:|---:|---:|")
+    w, c = min(r[0] for r in mine), min(r[1] for r in mine)
+    if theirs:
+        bw, bc = min(r[0] for r in theirs), min(r[1] for r in theirs)
+        print(f"| baseline | {bw:.2f} | {bc:.2f} | 1.00× | 1.00× |")
+        print(f"| this code (rows exact: terms) | {w:.2f} | {c:.2f} | {w / bw:.2f}× | "
+              f"{c / bc:.2f}× |")
+    else:
+        print(f"| this code (rows exact: terms) | {w:.2f} | {c:.2f} | – | – |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", help="the ledger (a SQLite file or a database URL)")
@@ -68,6 +97,8 @@ def main() -> None:
     ap.add_argument("--program", default="rongcheng")
     ap.add_argument("--baseline", type=Path, default=None)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--table", action="store_true",
+                    help="also time score --all into sc_standings, against --baseline")
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sc-scoredb-"))
     try:
@@ -96,6 +127,8 @@ def main() -> None:
             verdict = "–" if i == 0 else "met" if wall / base_wall <= TARGET else "missed"
             print(f"| {label} | {wall:.2f} | {cpu:.2f} | {wall / base_wall:.2f}× | "
                   f"{cpu / base_cpu:.2f}× | {verdict} |")
+        if a.table:
+            into_table(db, common, a.repeat, a.baseline)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -25,6 +25,13 @@ times = st.integers(-2, 26).map(lambda h: T0 + h * US_PER_DAY // 2)
 # offsets after t0, from a microsecond to a month, at awkward grains
 offsets = st.one_of(st.integers(0, 3), st.integers(0, 40 * US_PER_DAY),
                     st.integers(0, 80).map(lambda h: h * US_PER_DAY // 4))
+# the drawn arguments of the property tests: one version, and a two-version history
+ONE_VERSION = {"rb": rulebooks(), "records": ledgers(), "t0": times,
+               "offs": st.lists(offsets, max_size=6), "lag": st.integers(0, 4 * US_PER_DAY),
+               "extra_k": st.integers(0, 5 * US_PER_DAY)}
+SEVERAL_VERSIONS = {"history": histories(), "records": ledgers(), "t0": times,
+                    "offs": st.lists(offsets, max_size=6),
+                    "extra_k": st.integers(0, 5 * US_PER_DAY)}
 
 
 def check(rb: Rulebook, records: Sequence[Record], t0: int, k0: int, offs: list[int],
@@ -63,8 +70,7 @@ def check(rb: Rulebook, records: Sequence[Record], t0: int, k0: int, offs: list[
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rb=rulebooks(), records=ledgers(), t0=times, offs=st.lists(offsets, max_size=6),
-       lag=st.integers(0, 4 * US_PER_DAY), extra_k=st.integers(0, 5 * US_PER_DAY))
+@given(**ONE_VERSION)
 def test_a_row_is_exact_until_its_next_change(rb: Rulebook, records: list[Record], t0: int,
                                                offs: list[int], lag: int,
                                                extra_k: int) -> None:
@@ -72,8 +78,7 @@ def test_a_row_is_exact_until_its_next_change(rb: Rulebook, records: list[Record
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(history=histories(), records=ledgers(), t0=times,
-       offs=st.lists(offsets, max_size=6), extra_k=st.integers(0, 5 * US_PER_DAY))
+@given(**SEVERAL_VERSIONS)
 def test_a_row_is_exact_under_several_versions(history: list[ProgramVersion],
                                                 records: list[Record], t0: int,
                                                 offs: list[int], extra_k: int) -> None:

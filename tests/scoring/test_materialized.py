@@ -403,3 +403,71 @@ def test_a_version_published_after_the_rows_is_read_exactly(
         assert old is not None
         changed += not math.isclose(old.standing.score, live.score, abs_tol=1e-6)
     assert changed > 0  # the milder version did reach back
+
+
+def test_score_all_rows_are_exact_without_recomputation(
+        make_ledger: Callable[..., Service], clock: Any) -> None:
+    """Rows from `score --all` carry the batch engine's exact terms: a first read at a
+    later time evaluates the row (nothing recomputed, nothing written back), equal to
+    the live standing, and the row is the one the reference path would write."""
+    from socialcredit.scoring.exact import Terms, evaluate
+    from socialcredit.scoring.materialized import exact_row
+    from socialcredit.service.standings import materialized_standing
+
+    svc = make_ledger(RB, PROVIDERS)
+    svc.records.ingest_text(seed_csv())
+    clock.set("2026-02-01T00:00:00Z")
+    run = svc.population.score_all()  # as the CLI runs it: known at the last commit
+    t, k = run.at, run.known_at
+    subjects = [s for s, _ in svc.ledger.all_subjects()]
+    clock.set("2026-02-01T06:00:00Z")
+    later = parse_instant("2026-02-01T06:00:00Z")
+    history = svc.ledger.program_versions("city")
+    rb = svc.ledger.version_in_force("city", t, k).rulebook
+    untouched = 0
+    for subject in subjects:
+        row = read_standing(svc.ledger.engine, "city", subject)
+        assert row is not None and row["terms"] is not None
+        with svc.ledger.engine.connect() as conn:
+            ref_row, _, ref_terms = exact_row(svc.ledger, conn, rb, "city", subject, t, k,
+                                              history)
+        assert row["valid_until"] == ref_row["valid_until"], subject
+        mine = Terms.loads(row["terms"], t, row["valid_until"])
+        assert mine.record_lists == ref_terms.record_lists
+        if mine.valid(later):
+            assert math.isclose(evaluate(rb, mine, later).score,
+                                evaluate(rb, ref_terms, later).score, abs_tol=1e-9)
+        found = materialized_standing(svc.ctx, subject, None)
+        assert found is not None
+        if mine.valid(later):
+            assert found.writeback is None, subject  # read from the row alone
+            untouched += 1
+        live = svc.standings.of(subject)
+        assert math.isclose(found.standing.score, live.score, abs_tol=1e-9), subject
+        assert found.standing.tier == live.tier and found.standing.lists == live.lists
+    assert untouched > len(subjects) // 2
+    # an ingest's refreshed row is exact too: read later without recomputation
+    svc.records.ingest_text("record_id,provider,subject,type,occurred_at,evidence\n"
+                            "bank-1:new,bank-1,p01,finance.arrears,2026-01-31,d\n")
+    row = read_standing(svc.ledger.engine, "city", "p01")
+    assert row is not None and row["terms"] is not None
+    clock.set("2026-02-01T07:00:00Z")
+    found = materialized_standing(svc.ctx, "p01", None)
+    assert found is not None and found.writeback is None
+    assert math.isclose(found.standing.score, svc.standings.of("p01").score, abs_tol=1e-9)
+
+
+def test_score_all_as_known_earlier_writes_rows_exact_at_their_instant_only(
+        make_ledger: Callable[..., Service], clock: Any) -> None:
+    """A run as known at an earlier k than the ledger's last commit cannot promise what
+    was recorded since: its rows carry no terms."""
+    svc = make_ledger(RB, PROVIDERS)
+    svc.records.ingest_text(seed_csv())
+    clock.set("2026-02-01T00:00:00Z")
+    t = parse_instant("2026-02-01T00:00:00Z")
+    with svc.ledger.engine.connect() as conn:
+        committed = svc.ledger.committed(conn)
+    score_all(svc.ledger, None, t, committed - 1)
+    for subject, _ in svc.ledger.all_subjects():
+        row = read_standing(svc.ledger.engine, "city", subject)
+        assert row is not None and row["terms"] is None and row["valid_until"] is None

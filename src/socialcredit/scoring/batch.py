@@ -44,6 +44,8 @@ import pyarrow.compute as pc
 
 from socialcredit.ledger.model import ProgramVersion, Record
 from socialcredit.rulebook.model import Bin, Rulebook
+from socialcredit.scoring import exact_batch
+from socialcredit.scoring.exact_batch import Detail
 from socialcredit.timeutil import US_PER_DAY, days_to_us
 
 F64 = npt.NDArray[np.float64]
@@ -74,7 +76,8 @@ def dimension_column(dim_id: str) -> str:
     return f"dim_{dim_id}"
 
 
-def output_schema(rb: Rulebook) -> pa.Schema:
+def output_schema(rb: Rulebook, *, terms: bool = False) -> pa.Schema:
+    """The standings' columns; with `terms`, those of an exact materialized row too."""
     return pa.schema([
         ("subject", pa.string()),
         ("subject_kind", pa.string()),
@@ -82,6 +85,7 @@ def output_schema(rb: Rulebook) -> pa.Schema:
         ("tier", pa.string()),
         *[(dimension_column(d.id), pa.float64()) for d in rb.dimensions],
         ("lists", pa.list_(pa.string())),
+        *([("terms", pa.string()), ("valid_until", pa.int64())] if terms else []),
     ])
 
 
@@ -268,6 +272,12 @@ class _Prepared:
     res_subj: npt.NDArray[np.int32]
     res_ref: pa.Array
     res_occ: I64
+    # every row of `table`, for the instants at which a standing changes (exact terms)
+    kcode_t: npt.NDArray[np.int8]
+    tcode_t: npt.NDArray[np.int32]
+    occ_t: I64
+    rec_t: I64
+    known_t: I64
 
     def col(self, name: str, sel: I64) -> pa.Array:
         """Column `name` of the live records `sel` (positions into `rows`)."""
@@ -384,6 +394,8 @@ def _prepare(rb: Rulebook, comp: Compiled, records: pa.Table, subjects: pa.Table
         records = records.append_column("ingested_at", pa.nulls(records.num_rows, pa.int64()))
     records = records.select(RECORD_SCHEMA.names)
     scode_all, universe, kinds = _subject_codes(records, subjects)
+    # from here on subjects are codes: their strings would only be copied by every take
+    records = records.drop_columns(["subject"])
     applies = pc.is_in(kinds, value_set=pa.array(list(rb.subjects), pa.string())).fill_null(
         False).to_numpy(zero_copy_only=False)
     rec_all = _known(records) if by_knowledge else records.column("recorded_at").to_numpy()
@@ -410,15 +422,18 @@ def _prepare(rb: Rulebook, comp: Compiled, records: pa.Table, subjects: pa.Table
     use = live & (kcode == _OTHER) & (tcode >= 0)
     rows = np.flatnonzero(use)
     occ_all = t.column("occurred_at").to_numpy()
+    rec_t = t.column("recorded_at").to_numpy()
+    known_t = _known(t)
     value_num = t.column("value_num")
     value0 = (np.zeros(len(rows)) if value_num.null_count == len(value_num)
               else value_num.fill_null(0.0).to_numpy()[rows])
     return _Prepared(
         subjects=universe, subject_kind=kinds, applies=applies, table=t, scode_t=scode,
         rows=rows, scode=scode[rows], tcode=tcode[rows], occ=occ_all[rows],
-        rec=t.column("recorded_at").to_numpy()[rows], known=_known(t)[rows], value0=value0,
+        rec=rec_t[rows], known=known_t[rows], value0=value0,
         res_subj=scode[rrows], res_ref=refs.take(pa.array(rrows)).combine_chunks(),
-        res_occ=occ_all[rrows])
+        res_occ=occ_all[rrows], kcode_t=kcode, tcode_t=tcode, occ_t=occ_all, rec_t=rec_t,
+        known_t=known_t)
 
 
 # -- scoring at t ----------------------------------------------------------------------------
@@ -567,17 +582,26 @@ class _Scores:
     score: F64
 
 
+def _points(per_unit: Bool, ppu: F64, points: F64, rp: F64, value0: F64,
+            resolved_any: Bool) -> F64:
+    """A record's points under a rule before decay (reference.rule_contribution)."""
+    pts = np.where(per_unit, ppu * value0, points)
+    out: F64 = np.where(resolved_any & ~np.isnan(rp), rp, pts)
+    return out
+
+
 def _contribution(per_unit: Bool, ppu: F64, points: F64, rp: F64, hl: F64, value0: F64,
                   resolved_any: Bool, age: F64) -> F64:
-    pts = np.where(per_unit, ppu * value0, points)
-    pts = np.where(resolved_any & ~np.isnan(rp), rp, pts)
+    pts = _points(per_unit, ppu, points, rp, value0, resolved_any)
     decayed = np.isfinite(hl)
     out: F64 = np.where(decayed, pts * np.exp2(-age / np.where(decayed, hl, 1.0)), pts)
     return out
 
 
 def _score_at(rb: Rulebook, comp: Compiled, p: _Prepared, t: int,
-              mitior: Mitior | None = None) -> tuple[_Scores, I64]:
+              mitior: Mitior | None = None, detail: Detail | None = None
+              ) -> tuple[_Scores, I64]:
+    """Scores at t; `detail`, when given, receives what the exact terms need."""
     n_subj = len(p.subjects)
     n_dims = comp.n_dims
     sums = np.zeros(n_subj * n_dims, float)
@@ -598,6 +622,7 @@ def _score_at(rb: Rulebook, comp: Compiled, p: _Prepared, t: int,
         contrib = _contribution(comp.per_unit[rule], comp.ppu[rule], comp.points[rule],
                                 comp.resolved_points[rule], comp.half_life[rule],
                                 p.value0[rows], resolved_any, a)
+        hl_used = comp.half_life[rule] if detail is not None else None
         if mitior is not None and version is not None:
             v = version[rows]
             other = (v < 0) | ~mitior.same[np.maximum(v, 0)]
@@ -611,9 +636,14 @@ def _score_at(rb: Rulebook, comp: Compiled, p: _Prepared, t: int,
                                     mitior.half_life[vj, rj], p.value0[rows[sel]],
                                     resolved_any[sel], a[sel])
                 old = np.where(exists & (a[sel] < mitior.expires[vj, rj]), old, 0.0)
+                if detail is not None and hl_used is not None:
+                    _mitior_detail(detail, comp, mitior, p, rows, rule, sel, vj, rj, exists,
+                                   resolved_any, hl_used, old > contrib[sel])
                 contrib[sel] = np.maximum(contrib[sel], old)
         cell = p.scode[rows].astype(np.int64) * n_dims + comp.dim[rule]
         sums += np.bincount(cell, weights=contrib, minlength=n_subj * n_dims)
+        if detail is not None and hl_used is not None:
+            detail.add(p.scode[rows], comp.dim[rule], hl_used, contrib)
     sums2 = sums.reshape(n_subj, n_dims)
     for attr in rb.attributes:
         dj = next(i for i, d in enumerate(rb.dimensions) if d.id == attr.dimension)
@@ -628,6 +658,8 @@ def _score_at(rb: Rulebook, comp: Compiled, p: _Prepared, t: int,
                                                p.col("value_num", latest),
                                                p.col("value_text", latest).cast(pa.string()))
         sums2[:, dj] += pts
+        if detail is not None:
+            detail.attr[:, dj] += pts
     dims = np.empty_like(sums2)
     for j, d in enumerate(rb.dimensions):
         dims[:, j] = np.clip(sums2[:, j], -math.inf if d.min is None else d.min,
@@ -636,6 +668,27 @@ def _score_at(rb: Rulebook, comp: Compiled, p: _Prepared, t: int,
     score = np.clip(total, -math.inf if rb.scale.min is None else rb.scale.min,
                     math.inf if rb.scale.max is None else rb.scale.max)
     return _Scores(dims, score), first_res
+
+
+def _mitior_detail(detail: Detail, comp: Compiled, mitior: Mitior, p: _Prepared, rows: I64,
+                   rule: npt.NDArray[np.int32], sel: I64, vj: I64,
+                   rj: npt.NDArray[np.int32], exists: Bool, resolved_any: Bool,
+                   hl_used: F64, won: Bool) -> None:
+    """Under lex mitior: the half-life of the rule that won (the older one only when
+    strictly milder, as the reference decides), and the instants at which the choice
+    may change for every record an older counterpart judges."""
+    hl_used[sel[won]] = mitior.half_life[vj, rj][won]
+    e = np.flatnonzero(exists)
+    if len(e) == 0:
+        return
+    r_new, r_at = rule[sel[e]], rows[sel[e]]
+    v_e, r_e = vj[e], rj[e]
+    p_new = _points(comp.per_unit[r_new], comp.ppu[r_new], comp.points[r_new],
+                    comp.resolved_points[r_new], p.value0[r_at], resolved_any[sel[e]])
+    p_old = _points(mitior.per_unit[v_e, r_e], mitior.ppu[v_e, r_e], mitior.points[v_e, r_e],
+                    mitior.resolved_points[v_e, r_e], p.value0[r_at], resolved_any[sel[e]])
+    detail.mitior(p.scode[r_at], p.occ[r_at], p_new, comp.half_life[r_new], p_old,
+                  mitior.half_life[v_e, r_e], mitior.expires[v_e, r_e])
 
 
 def _interval(occ: I64, rec: I64, known: I64, notice: F64 | float,
@@ -652,10 +705,12 @@ def _interval(occ: I64, rec: I64, known: I64, notice: F64 | float,
 
 def _record_list(p: _Prepared, comp: Compiled, list_type: str, notice: float,
                  max_duration: float | None, first_res: I64, t: int,
-                 mitior: Mitior | None = None, li: int = 0) -> Bool:
+                 mitior: Mitior | None = None, li: int = 0,
+                 changes: list[tuple[npt.NDArray[np.int32], I64]] | None = None) -> Bool:
     """Per subject: on the list at t. Each live record of the type (occurred ≤ t) lists
     as ListDef.interval says, until min(first resolution, the cap); under lex mitior
-    only within the interval the version in force when it occurred gives too."""
+    only within the interval the version in force when it occurred gives too.
+    `changes` receives the starts and ends of the entries in force or pending at t."""
     on = np.zeros(len(p.subjects), bool)
     ti = comp.type_index[list_type]
     rows = np.flatnonzero((p.tcode == ti) & (p.occ <= t))
@@ -677,28 +732,45 @@ def _record_list(p: _Prepared, comp: Compiled, list_type: str, notice: float,
     end = np.minimum(end, first_res[rows])
     inside = (start <= t) & (t < end)
     on[p.scode[rows[inside]]] = True
+    if changes is not None:
+        pending = (np.maximum(p.occ[rows], p.known[rows]) <= t) & (t < start) & (t < end)
+        subj = p.scode[rows]
+        changes.append((subj[inside | pending], end[inside | pending]))
+        changes.append((subj[pending], start[pending]))
     return on
 
 
 def score_partition(rb: Rulebook, records: pa.Table, subjects: pa.Table | None, t: int,
                     k: int, *, compiled: Compiled | None = None,
-                    history: Sequence[ProgramVersion] | None = None) -> pa.Table:
+                    history: Sequence[ProgramVersion] | None = None,
+                    terms: bool = False) -> pa.Table:
     """Standings of every subject in one partition (records and subjects of a set of
     subjects; every record a void or resolution references must be in the same
     partition, which subject partitioning guarantees). `history` — every version of the
-    program — turns on lex mitior, as in the reference engine."""
+    program — turns on lex mitior, as in the reference engine.
+
+    `terms`: also the columns ``terms`` and ``valid_until`` of an exact materialized row
+    (scoring/exact_batch.py); both null for every subject when the rulebook has more
+    (dimension, half-life) pairs than a row holds."""
     comp = compiled or compile_rulebook(rb)
     p = _prepare(rb, comp, records, subjects, k)
     mitior = compile_mitior(rb, history, k)
-    sc, first_res = _score_at(rb, comp, p, t, mitior)
     n = len(p.subjects)
+    sl = (exact_batch.slots(rb, comp.half_life, comp.dim,
+                            mitior.half_life if mitior is not None else None,
+                            mitior.has if mitior is not None else None) if terms else None)
+    detail = exact_batch.Detail(n, comp.n_dims) if sl is not None else None
+    list_changes: list[tuple[npt.NDArray[np.int32], I64]] | None = (
+        [] if detail is not None else None)
+    lags: list[exact_batch.Lag] = []
+    sc, first_res = _score_at(rb, comp, p, t, mitior, detail)
     memberships = np.zeros((n, len(rb.lists)), bool)
     again: dict[int, F64] = {}
     for li, x in enumerate(rb.lists):
         if x.enter_when.record is not None:
             memberships[:, li] = _record_list(p, comp, x.enter_when.record, x.notice,
                                               x.max_duration, first_res, t, mitior,
-                                              li) & p.applies
+                                              li, list_changes) & p.applies
         else:
             assert x.enter_when.score_below is not None
             below = sc.score < x.enter_when.score_below
@@ -709,8 +781,12 @@ def score_partition(rb: Rulebook, records: pa.Table, subjects: pa.Table | None, 
                 if t0 not in again:
                     k0 = min(k, t0)
                     p0 = _prepare(rb, comp, records, subjects, k0, by_knowledge=True)
-                    s0 = _score_at(rb, comp, p0, t0, compile_mitior(rb, history, k0))[0]
+                    d0 = exact_batch.Detail(n, comp.n_dims) if detail is not None else None
+                    s0 = _score_at(rb, comp, p0, t0, compile_mitior(rb, history, k0), d0)[0]
                     again[t0] = _align(s0.score, p0.subjects, p.subjects)
+                    if d0 is not None:
+                        assert p0.subjects.equals(p.subjects)  # one encoding of subjects
+                        lags.append(exact_batch.Lag(float(x.notice), t - t0, t0, k0, d0))
                 below &= again[t0] < x.enter_when.score_below
             memberships[:, li] = below & p.applies
     tier_idx = np.full(n, -1, np.int64)
@@ -729,7 +805,24 @@ def score_partition(rb: Rulebook, records: pa.Table, subjects: pa.Table | None, 
     for j, d in enumerate(rb.dimensions):
         cols[dimension_column(d.id)] = pa.array(sc.dims[:, j])
     cols["lists"] = lists
-    return pa.table(cols, schema=output_schema(rb))
+    if not terms:
+        return pa.table(cols, schema=output_schema(rb))
+    if sl is None or detail is None or list_changes is None:
+        cols["terms"] = pa.nulls(n, pa.string())
+        cols["valid_until"] = pa.nulls(n, pa.int64())
+    else:
+        cols["terms"], cols["valid_until"] = exact_batch.build_terms(
+            rb, sl, _rows_of(rb, comp, p), t, k, p.applies, detail, lags, list_changes,
+            [(x.id, memberships[:, li]) for li, x in enumerate(rb.lists)
+             if x.enter_when.record is not None], history)
+    return pa.table(cols, schema=output_schema(rb, terms=True))
+
+
+def _rows_of(rb: Rulebook, comp: Compiled, p: _Prepared) -> exact_batch.Rows:
+    return exact_batch.Rows(
+        scode=p.scode_t, bearing=(p.kcode_t != _OTHER) | (p.tcode_t >= 0),
+        expiry_days=[e[p.tcode_t] for e in exact_batch.type_expiries(rb, comp.types)],
+        occ=p.occ_t, rec=p.rec_t, known=p.known_t)
 
 
 def _align(values: F64, from_subjects: pa.Array, to_subjects: pa.Array) -> F64:
@@ -773,12 +866,14 @@ def score_batches(rb: Rulebook, partitions: Iterable[tuple[pa.Table, pa.Table | 
 def score_records(rb: Rulebook, records: Iterable[Record] | pa.Table,
                   subjects: Iterable[tuple[str, str | None]] | pa.Table | None, t: int,
                   k: int | None = None, *,
-                  history: Sequence[ProgramVersion] | None = None) -> pa.Table:
+                  history: Sequence[ProgramVersion] | None = None,
+                  terms: bool = False) -> pa.Table:
     """Convenience: one in-memory partition (tests, small ledgers, refreshes)."""
     table = records if isinstance(records, pa.Table) else records_to_table(records)
     subj = (subjects if isinstance(subjects, pa.Table) or subjects is None
             else subjects_to_table(subjects))
-    return score_partition(rb, table, subj, t, t if k is None else k, history=history)
+    return score_partition(rb, table, subj, t, t if k is None else k, history=history,
+                           terms=terms)
 
 
 __all__ = ["RECORD_SCHEMA", "SUBJECT_SCHEMA", "Mitior", "compile_mitior", "dimension_column",

@@ -22,6 +22,9 @@ tier and lists. At or after ``until`` the row must be recomputed from the ledger
 holds as long as nothing about the subject is recorded after the row's known_at: a
 new record, a new version of the program, or a due-process effect makes the row stale
 too, and the service refreshes or bypasses it then (docs/operations.md).
+
+`build` is the oracle; :mod:`socialcredit.scoring.exact_batch` computes the same rows for
+a whole partition at once (``score --all``, ingest's refresh), tested equal to it.
 """
 
 from __future__ import annotations
@@ -239,6 +242,19 @@ def _rule_expiries(rb: Rulebook, records: Iterable[Record], t0: int, k: int,
                 _after(t0, r.occurred_at + rule.expires * US_PER_DAY, changes)
 
 
+def _bearing(rb: Rulebook, kind: str | None, records: Sequence[Record]) -> list[Record]:
+    """The records whose instants can change the standing: none where the program does
+    not apply (only a version taking effect can change that standing), else voids,
+    resolutions and the types the rulebook reads — the records the batch engine reads
+    too, so rows from both engines are refreshed at the same instants. A record of
+    another type changes nothing while rb is in force, and a version taking effect is
+    a change of its own."""
+    if not rb.applies_to(kind):
+        return []
+    types = rb.scored_types | rb.list_types
+    return [r for r in records if r.kind in ("void", "resolution") or r.type in types]
+
+
 def build(rb: Rulebook, subject: str, kind: str | None, records: Sequence[Record], t0: int,
           k: int, *, program: str | None = None, now: int | None = None,
           history: Sequence[ProgramVersion] | None = None) -> tuple[Standing, Terms]:
@@ -246,6 +262,7 @@ def build(rb: Rulebook, subject: str, kind: str | None, records: Sequence[Record
     t in [t0, until) (as known at any k' ≥ k, while nothing more is recorded)."""
     st = reference.standing(rb, subject, kind, records, t0, k, program=program, now=now,
                             history=history)
+    records = _bearing(rb, kind, records)
     by_id = {r.record_id: r for r in records}
     changes: list[int] = []
     sums = _sums(rb, st, by_id, t0, k, history, changes)

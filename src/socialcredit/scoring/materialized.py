@@ -8,13 +8,15 @@ transaction and recomputes the rows of exactly the subjects a file touched, with
 same engine, so the materialized row equals a fresh batch run the moment the records
 are committed (no lag at all).
 
-Each row carries the (at, known_at) it was computed for. A row computed by the reference
-engine also carries what keeps it exact afterwards (scoring/exact.py): its sums by
-dimension and half-life, its record lists, and `valid_until`, the instant of its next
-discrete change. Read at any t in [at, valid_until) the standing is computed from the
-row alone; at or after it — or for a row a full run or an ingest wrote, which is exact at
-its own `at` only — the reader recomputes the row from the ledger and writes it back
-(`exact_row`, `write_refreshed`). Nothing needs a schedule.
+Each row carries the (at, known_at) it was computed for, and what keeps it exact
+afterwards (scoring/exact.py): its sums by dimension and half-life, its record lists,
+and `valid_until`, the instant of its next discrete change — computed by the batch
+engine for a full run and an ingest (scoring/exact_batch.py), by the reference engine
+for a row a reader recomputes. Read at any t in [at, valid_until) the standing is
+computed from the row alone; at or after it — or for a row without terms (a Spark run,
+a run as known before the last commit), exact at its own `at` only — the reader
+recomputes the row from the ledger and writes it back (`exact_row`,
+`write_refreshed`). Nothing needs a schedule.
 
 The table is derived data: it may be emptied and rebuilt at any time.
 """
@@ -44,7 +46,12 @@ from socialcredit.ledger.schema import standings
 from socialcredit.ledger.store import Ledger
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.scoring import exact
-from socialcredit.scoring.batch import compile_rulebook, dimension_column, score_partition
+from socialcredit.scoring.batch import (
+    compile_rulebook,
+    dimension_column,
+    output_schema,
+    score_partition,
+)
 from socialcredit.scoring.partitions import (
     fetch_partition,
     rows_for_memory,
@@ -79,10 +86,13 @@ def _mark(conn: Connection, program: str, since: int) -> None:
 
 def standing_rows(rb: Rulebook, program: str, table: pa.Table, t: int, k: int, now: int
                   ) -> list[dict[str, Any]]:
-    """Batch-engine output -> sc_standings rows."""
+    """Batch-engine output -> sc_standings rows (with the exact terms when the engine
+    computed them)."""
     cols = table.to_pydict()
     dim_cols = [(d.id, cols[dimension_column(d.id)]) for d in rb.dimensions]
     out = []
+    n = table.num_rows
+    terms, until = cols.get("terms", [None] * n), cols.get("valid_until", [None] * n)
     for i, subject in enumerate(cols["subject"]):
         out.append({
             "program": program, "subject": subject, "subject_kind": cols["subject_kind"][i],
@@ -90,7 +100,7 @@ def standing_rows(rb: Rulebook, program: str, table: pa.Table, t: int, k: int, n
             "score": cols["score"][i], "tier": cols["tier"][i],
             "dimensions": json.dumps({d: v[i] for d, v in dim_cols}, separators=(",", ":")),
             "lists": json.dumps(cols["lists"][i], separators=(",", ":")),
-            "computed_at": now})
+            "computed_at": now, "terms": terms[i], "valid_until": until[i]})
     return out
 
 
@@ -161,21 +171,26 @@ def score_all(ledger: Ledger, program: str | None, t: int, k: int, *,
         with ledger.write() as conn:
             run = ledger.committed(conn)
             _mark(conn, name, run)
+    # Rows exact at any later time (scoring/exact_batch.py) only when the run knows
+    # every record committed before it: a row "as known at" an earlier k would be read
+    # later as if nothing had been recorded since. And only for k ≤ t, as every row a
+    # reader recomputes is (and as the property tests draw them).
+    terms = table and run <= k <= t
     try:
         for recs, subs in _counting(store_partitions(ledger, rb, k,
                                                      rows_per_partition=rows), progress):
-            res = score_partition(rb, recs, subs, t, k, compiled=comp, history=versions)
+            res = score_partition(rb, recs, subs, t, k, compiled=comp, history=versions,
+                                  terms=terms)
             count += res.num_rows
             if out is not None:
-                res = with_metadata(res, rb, name, t, k)
+                standing = with_metadata(res.select(output_schema(rb).names), rb, name, t,
+                                         k)
                 if writer is None:
-                    writer = pq.ParquetWriter(str(out), res.schema)
-                writer.write_table(res)
+                    writer = pq.ParquetWriter(str(out), standing.schema)
+                writer.write_table(standing)
             if table:
                 _replace_slice(ledger, name, standing_rows(rb, name, res, t, k, run), run)
         if out is not None and writer is None:  # no subjects: still a valid file
-            from socialcredit.scoring.batch import output_schema
-
             pq.write_table(with_metadata(output_schema(rb).empty_table(), rb, name, t, k),
                            str(out))
     finally:
@@ -225,7 +240,7 @@ def refresh_standings(ledger: Ledger, conn: Connection, subjects: set[str], at: 
             continue
         recs, subs = fetch_partition(conn, rb, t, None, None, subjects=keys)
         res = score_partition(rb, recs, subs, t, t,
-                              history=ledger.program_versions(name, conn))
+                              history=ledger.program_versions(name, conn), terms=True)
         for i in range(0, len(keys), 900):
             conn.execute(delete(standings).where(standings.c.program == name,
                                                  standings.c.subject.in_(keys[i:i + 900])))

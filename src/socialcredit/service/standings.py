@@ -228,7 +228,8 @@ class Materialized:
 def _usable(row: Row, pv: ProgramVersion, latest_publication: int, t: int, k: int) -> bool:
     """Whether the row gives the standing at (t, k) exactly: computed under the version
     in force, no version published since, and t within what keeps it exact (a row
-    without terms — written by a full run or an ingest — only at its own instant)."""
+    without terms — a Spark run's, or a run's as known before its last commit — only at
+    its own instant)."""
     if row.sha256 != pv.sha256 or latest_publication > row.known_at or row.known_at > k:
         return False
     if row.terms is None:
