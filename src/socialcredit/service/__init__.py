@@ -377,6 +377,11 @@ class Service:
         return self.ctx.now()
 
     def close(self) -> None:
+        """Wait (bounded) for this ledger's background jobs in this process, then close
+        the committer, the cache and the ledger's connections."""
+        from socialcredit.service.jobs import wait_for_jobs
+
+        wait_for_jobs(self.ctx.ledger)
         if self.ctx.committer is not None:
             self.ctx.committer.close()
         if self.ctx.cache is not None:

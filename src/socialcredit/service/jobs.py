@@ -20,7 +20,29 @@ from socialcredit.timeutil import US_PER_SECOND, format_instant
 STALE_AFTER = 120.0  # seconds without a heartbeat
 HEARTBEAT = 0.5  # seconds between progress writes at most
 
-_threads: dict[str, threading.Thread] = {}
+#: the threads of jobs running in this process, by job id, with the ledger each writes
+#: to (so closing a ledger can wait for its own jobs); a thread removes itself when done
+_threads: dict[str, tuple[object, threading.Thread]] = {}
+_threads_lock = threading.Lock()
+#: how long closing a service waits for its ledger's running jobs (seconds)
+CLOSE_WAIT = 30.0
+
+
+def wait_for_jobs(ledger: object, timeout: float = CLOSE_WAIT) -> list[str]:
+    """Wait for the jobs this process runs on `ledger` to end, up to `timeout` seconds in
+    all; the ids of those still running. Closing a service calls it before the ledger's
+    connections go, so a job is not cut off halfway through a write (and its end state,
+    done or failed, is recorded). A job still running after the wait is left as a
+    process stop would leave it: `running`, then `stale`."""
+    deadline = time.monotonic() + timeout
+    with _threads_lock:
+        mine = [(job_id, t) for job_id, (owner, t) in _threads.items() if owner is ledger]
+    left = []
+    for job_id, t in mine:
+        t.join(max(0.0, deadline - time.monotonic()))
+        if t.is_alive():
+            left.append(job_id)
+    return left
 
 
 class Jobs:
@@ -94,8 +116,16 @@ class Jobs:
             with ctx.write() as conn:
                 store.finish(conn, job_id, ctx.ledger.clock(), error=error)
 
-        t = threading.Thread(target=body, name=f"socialcredit-{job_id}", daemon=True)
-        _threads[job_id] = t
+        def thread() -> None:
+            try:
+                body()
+            finally:
+                with _threads_lock:
+                    _threads.pop(job_id, None)
+
+        t = threading.Thread(target=thread, name=f"socialcredit-{job_id}", daemon=True)
+        with _threads_lock:
+            _threads[job_id] = (ctx.ledger, t)
         t.start()
         return self.get(job_id, check=False)
 
@@ -120,9 +150,10 @@ class Jobs:
 
     def wait(self, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
         """Until the job ends (in this process) or `timeout` seconds pass."""
-        t = _threads.get(job_id)
-        if t is not None:
-            t.join(timeout)
+        with _threads_lock:
+            running = _threads.get(job_id)
+        if running is not None:
+            running[1].join(timeout)
         return self.get(job_id)
 
     def _view(self, j: store.Job) -> dict[str, Any]:
@@ -133,4 +164,4 @@ class Jobs:
         return out
 
 
-__all__ = ["STALE_AFTER", "Jobs"]
+__all__ = ["CLOSE_WAIT", "STALE_AFTER", "Jobs", "wait_for_jobs"]
