@@ -16,7 +16,7 @@ seconds the server and the load generator each used (they share the 2 cores).
 
     python benchmarks/api.py [--subjects 200000] [--duration 15] [--connections 16]
                              [--db postgresql://…  (an empty database) | --pg]
-                             [--workers 1]
+                             [--workers 1] [--warm 1000]
 
 `--pg` starts a throwaway PostgreSQL server from Debian's binaries (fsync on: decisions
 are acknowledged once durably committed) and benchmarks a ledger in it.
@@ -184,6 +184,11 @@ async def submit(base: str, token: str, batches: int, size: int, concurrency: in
             "client_cpu": time.process_time() - before}
 
 
+def per_ms(run: dict[str, float]) -> float:
+    """Server CPU milliseconds per request of a wrk run."""
+    return 1000 * run["server_cpu"] / max(run["requests"], 1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -192,6 +197,9 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--batches", type=int, default=20)
+    ap.add_argument("--warm", type=int, default=0,
+                    help="also measure decisions about the first N subjects only, asked "
+                         "again and again (their rows read and cached once)")
     ap.add_argument("--db", help="an empty database URL (default: a new SQLite file)")
     ap.add_argument("--pg", action="store_true",
                     help="a throwaway PostgreSQL server of its own (Debian's binaries)")
@@ -231,6 +239,13 @@ def main() -> None:
             dec = wrk(base, tokens["railway"], args.subjects, args.duration,
                       args.connections, tmp)
             dec["server_cpu"] = cpu_seconds(server.pid) - s0
+            warm = None
+            if args.warm:
+                wrk(base, tokens["railway"], args.warm, 5, args.connections, tmp)
+                s0 = cpu_seconds(server.pid)
+                warm = wrk(base, tokens["railway"], args.warm, args.duration,
+                           args.connections, tmp)
+                warm["server_cpu"] = cpu_seconds(server.pid) - s0
             s0 = cpu_seconds(server.pid)
             # SQLite has one writer at a time: one client; PostgreSQL: four
             sub = asyncio.run(submit(base, tokens["court"], args.batches, 1000,
@@ -248,7 +263,17 @@ def main() -> None:
           f"{DECISIONS_P99_MS / max(dec['p99_ms'], 1e-9):>8.2f}x")
     print(f"{'decision latency p99.9':48}{dec['p999_ms']:>11.2f} ms")
     print(f"  {dec['requests']:,} decisions in {args.duration} s, {dec['errors']} errors; CPU: "
-          f"server {dec['server_cpu']:.1f} s, wrk {dec['client_cpu']:.1f} s")
+          f"server {dec['server_cpu']:.1f} s ({per_ms(dec):.2f} ms a decision), "
+          f"wrk {dec['client_cpu']:.1f} s")
+    if warm is not None:
+        print(f"{f'decisions/s, {args.warm:,} subjects asked again':48}{warm['rps']:>14,.0f}"
+              f"{DECISIONS_RPS:>12,.0f}{warm['rps'] / DECISIONS_RPS:>8.2f}x")
+        print(f"{'  latency p50':48}{warm['p50_ms']:>11.2f} ms")
+        print(f"{'  latency p99':48}{warm['p99_ms']:>11.2f} ms{DECISIONS_P99_MS:>9.0f} ms"
+              f"{DECISIONS_P99_MS / max(warm['p99_ms'], 1e-9):>8.2f}x")
+        print(f"  {warm['requests']:,} decisions, {warm['errors']} errors; CPU: server "
+              f"{warm['server_cpu']:.1f} s ({per_ms(warm):.2f} ms a decision), wrk "
+              f"{warm['client_cpu']:.1f} s")
     print(f"{'records submitted/s (batches of 1,000)':48}{sub['rps']:>14,.0f}"
           f"{SUBMIT_RPS:>12,.0f}{sub['rps'] / SUBMIT_RPS:>8.2f}x")
     print(f"  {sub['records']:,} records in {sub['wall']:.1f} s; CPU: server "

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event
 from socialcredit.errors import UsageError, redact_text, redact_url
 
 __all__ = ["DEFAULT_DB", "SYNCHRONOUS", "SYNCHRONOUS_ENV", "in_keys", "is_sqlite",
-           "make_engine", "mark", "redact_text", "redact_url", "resolve_db_url",
+           "make_engine", "mark", "memo", "redact_text", "redact_url", "resolve_db_url",
            "restrict_sqlite_files", "sqlite_path", "sqlite_synchronous"]
 
 DEFAULT_DB = "./socialcredit.db"
@@ -169,6 +169,7 @@ def gathering_appends(conn: Connection) -> Iterator[None]:
     executemany per table. The connection never keeps gathering after the block (it
     goes back to the pool), whatever happens."""
     conn.info[APPENDS] = {}
+    conn.info[MEMO] = {}
     try:
         yield
         pending: dict[Table, list[dict[str, Any]]] = conn.info.get(APPENDS) or {}
@@ -177,6 +178,19 @@ def gathering_appends(conn: Connection) -> Iterator[None]:
             conn.execute(table.insert(), rows)
     finally:
         conn.info.pop(APPENDS, None)
+        conn.info.pop(MEMO, None)
+
+
+#: key of a connection's info holding what a gathering transaction's units share
+MEMO = "socialcredit.memo"
+
+
+def memo(conn: Connection) -> dict[str, Any]:
+    """A dict shared by the units of one gathering transaction (a group commit: e.g. the
+    ledger's committed clock, read once for the group instead of once per decision);
+    outside one, an empty dict each time, so nothing is remembered."""
+    got: dict[str, Any] | None = conn.info.get(MEMO)
+    return got if got is not None else {}
 
 
 def mark(conn: Connection) -> str:

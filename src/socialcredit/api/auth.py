@@ -36,18 +36,11 @@ class TokenCache:
 
     def principal(self, svc: Service, header: str | None) -> Principal:
         """The principal an `Authorization: Bearer …` header names."""
-        if header is None or not header.strip():
-            raise Unauthenticated("this needs a bearer token (Authorization: Bearer …)")
-        scheme, _, token = header.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token or len(token) > 512:
-            raise Unauthenticated("the Authorization header must be `Bearer <token>`")
-        key = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        key, token = self._key(header)
         now = time.monotonic()
-        with self._lock:
-            hit = self._hits.get(key)
-            if hit is not None and hit[1] > now:
-                return hit[0]
+        hit = self._hit(key, now)
+        if hit is not None:
+            return hit
         try:
             principal, expires_us = svc.principals.verify(token)
         except SocialCreditError as e:
@@ -60,6 +53,25 @@ class TokenCache:
                 self._hits.clear()  # bounded: a flood of tokens cannot grow it
             self._hits[key] = (principal, until)
         return principal
+
+    def cached(self, header: str | None) -> Principal | None:
+        """The principal of a token verified within `ttl`, or None (then `principal`
+        checks it, slowly): what an event loop may ask without blocking."""
+        return self._hit(self._key(header)[0], time.monotonic())
+
+    def _key(self, header: str | None) -> tuple[bytes, str]:
+        if header is None or not header.strip():
+            raise Unauthenticated("this needs a bearer token (Authorization: Bearer …)")
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or len(token) > 512:
+            raise Unauthenticated("the Authorization header must be `Bearer <token>`")
+        return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest(), token
+
+    def _hit(self, key: bytes, now: float) -> Principal | None:
+        with self._lock:
+            hit = self._hits.get(key)
+        return hit[0] if hit is not None and hit[1] > now else None
 
     def forget(self) -> None:
         with self._lock:

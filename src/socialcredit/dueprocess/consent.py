@@ -10,6 +10,7 @@ about actions that depend on nothing else.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,13 +100,29 @@ def revoke(conn: Connection, grant_id: str, now: int) -> None:
                  .values(revoked_at=now))
 
 
+def between(conn: Connection, subject: str, relying_party: str) -> list[Grant]:
+    """Every grant (active or not) of one subject to one relying party."""
+    c = consents.c
+    return [_grant(r) for r in conn.execute(select(consents).where(
+        c.subject == subject, c.relying_party == relying_party)
+        .order_by(c.granted_at, c.grant_id))]
+
+
 def find(conn: Connection, subject: str, relying_party: str, now: int, *,
          purpose: str | None = None, grant_id: str | None = None) -> Grant | None:
     """The active grant a request rests on: the one named (it must be this subject's to
     this party, for this purpose), or the only active one for the purpose."""
+    return choose(between(conn, subject, relying_party), relying_party, now,
+                  purpose=purpose, grant_id=grant_id)
+
+
+def choose(grants: Sequence[Grant], relying_party: str, now: int, *,
+           purpose: str | None = None, grant_id: str | None = None) -> Grant | None:
+    """`find` among the grants of one subject to one relying party (`between`), wherever
+    they were read from (a decision served from memory keeps them in its cache)."""
     if grant_id is not None:
-        g = get(conn, grant_id)
-        if g is None or g.subject != subject or g.relying_party != relying_party:
+        g = next((x for x in grants if x.grant_id == grant_id), None)
+        if g is None:
             raise SocialCreditError(f"no consent grant {grant_id!r} from this subject to "
                                     f"{relying_party!r}", code="consent.required")
         if not g.active(now):
@@ -115,9 +132,7 @@ def find(conn: Connection, subject: str, relying_party: str, now: int, *,
             raise SocialCreditError(f"consent grant {grant_id!r} is for the purpose "
                                     f"{g.purpose!r}, not {purpose!r}", code="consent.required")
         return g
-    live = [g for g in to_party(conn, relying_party)
-            if g.subject == subject and g.active(now)
-            and (purpose is None or g.purpose == purpose)]
+    live = [g for g in grants if g.active(now) and (purpose is None or g.purpose == purpose)]
     if len(live) > 1:
         raise SocialCreditError("several consent grants apply: name the grant or the "
                                 "purpose", code="consent.required")
@@ -172,5 +187,6 @@ def standing(body: dict[str, Any], level: str, public_lists: set[str]) -> dict[s
     return out
 
 
-__all__ = ["LEVELS", "SCOPES", "Grant", "add", "at_least", "decision", "find", "get",
+__all__ = ["LEVELS", "SCOPES", "Grant", "add", "at_least", "between", "choose", "decision",
+           "find", "get",
            "of_subject", "revoke", "standing", "to_party"]

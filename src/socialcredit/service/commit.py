@@ -14,6 +14,11 @@ rows cost an executemany entry, not a compiled statement each.
 Each unit is a function of the connection; a unit that raises rolls its batch back, and
 the batch is then run again one unit per transaction, so that one bad unit fails alone
 (units must therefore be safe to run again: decisions build their rows inside the unit).
+
+Units come from threads (`run`, which blocks) or from an event loop (`submit` returns a
+future the request awaits: the HTTP server's decisions, so that every request in flight
+can wait on the same commit without holding a thread each; the groups then grow with
+the number of requests in flight rather than with the threadpool's size).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -32,13 +38,11 @@ Unit = Callable[[Connection], Any]
 
 
 class _Pending:
-    __slots__ = ("done", "error", "result", "unit")
+    __slots__ = ("future", "unit")
 
     def __init__(self, unit: Unit) -> None:
         self.unit = unit
-        self.done = threading.Event()
-        self.result: Any = None
-        self.error: BaseException | None = None
+        self.future: Future[Any] = Future()
 
 
 class GroupCommit:
@@ -57,16 +61,18 @@ class GroupCommit:
     def run(self, unit: Callable[[Connection], T]) -> T:
         """Run `unit` in a transaction shared with whatever else is waiting; return its
         result once that transaction is committed (or raise what it raised)."""
+        return self.submit(unit).result()
+
+    def submit(self, unit: Callable[[Connection], T]) -> Future[T]:
+        """Queue `unit` for the next group; the future is done once its transaction is
+        committed (its result the unit's), or with what the unit raised."""
         p = _Pending(unit)
         with self._ready:
             if self._closed:
                 raise RuntimeError("the group committer is closed")
             self._queue.append(p)
             self._ready.notify()
-        p.done.wait()
-        if p.error is not None:
-            raise p.error
-        return p.result  # type: ignore[no-any-return]
+        return p.future
 
     def close(self) -> None:
         with self._ready:
@@ -80,14 +86,21 @@ class GroupCommit:
                 self._ready.wait()
             batch: list[_Pending] = []
             while self._queue and len(batch) < self.max_batch:
-                batch.append(self._queue.popleft())
+                p = self._queue.popleft()
+                # a unit whose request was cancelled before its group began (the client
+                # went away) is dropped; once running, its future can no longer be
+                # cancelled, so setting its outcome below cannot fail
+                if p.future.set_running_or_notify_cancel():
+                    batch.append(p)
             return batch
 
     def _run(self) -> None:
         while True:
             batch = self._take()
             if not batch:
-                return  # closed and drained
+                if self._closed and not self._queue:
+                    return  # closed and drained
+                continue
             self.batches += 1
             self.units += len(batch)
             try:
@@ -101,16 +114,16 @@ class GroupCommit:
                         self._alone(p)
                 continue
             for p, r in zip(batch, results, strict=True):
-                p.result = r
-                p.done.set()
+                p.future.set_result(r)
 
     def _alone(self, p: _Pending) -> None:
         try:
             with self.engine.begin() as conn, gathering_appends(conn):
-                p.result = p.unit(conn)
+                result = p.unit(conn)
         except BaseException as exc:
-            p.error = exc
-        p.done.set()
+            p.future.set_exception(exc)
+            return
+        p.future.set_result(result)
 
 
 __all__ = ["GroupCommit"]

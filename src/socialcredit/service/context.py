@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
@@ -55,6 +56,26 @@ class Context:
         with self.write() as conn:
             return unit(conn)
 
+    async def commit_async(self, unit: Callable[[Connection], T]) -> T:
+        """`commit` for a caller on an event loop: it awaits the group's commit without
+        holding a thread (a server's requests in flight all wait on the same commit, so
+        groups grow with the load). Without a group committer the unit runs on a worker
+        thread, in a transaction of its own."""
+        if self.committer is not None:
+            return await asyncio.wrap_future(self.committer.submit(unit))
+        return await asyncio.to_thread(self.commit, unit)
+
+    @contextmanager
+    def reads(self) -> Iterator[Reads]:
+        """One read transaction shared by whatever an operation reads, opened only if
+        something asks for it (`Reads.conn`): a decision served from the in-process
+        cache opens none, a decision that misses it opens one, not one per look-up."""
+        r = Reads(self)
+        try:
+            yield r
+        finally:
+            r.close()
+
     def allow(self, operation: str, subject: str | None = None) -> None:
         """The one authorization check (service/authz.py) every operation makes."""
         from socialcredit.service.authz import authorize
@@ -80,4 +101,26 @@ class Context:
             return self.ledger.tick(conn)
 
 
-__all__ = ["Context"]
+class Reads:
+    """A read connection opened on first use (see `Context.reads`)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._stack = ExitStack()
+        self._conn: Connection | None = None
+
+    def conn(self) -> Connection:
+        if self._conn is None:
+            self._conn = self._stack.enter_context(self._ctx.read())
+        return self._conn
+
+    @property
+    def opened(self) -> bool:
+        return self._conn is not None
+
+    def close(self) -> None:
+        self._conn = None
+        self._stack.close()
+
+
+__all__ = ["Context", "Reads"]

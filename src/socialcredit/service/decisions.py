@@ -7,10 +7,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
 
+from socialcredit.db import memo
 from socialcredit.decisions import log
 from socialcredit.decisions.evaluate import Decision, evaluate
 from socialcredit.dueprocess import access, consent
@@ -105,6 +108,26 @@ def new_decision_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A decision read and evaluated, its rows still to commit (`Decisions.prepare`)."""
+
+    unit: Callable[[Connection | None], tuple[Decision, dict[str, Any] | None]]
+    commits: bool  # whether `unit` must run in a transaction (else with None)
+    level: str  # what the requester may see
+    rulebook: Rulebook
+
+    def finish(self, done: tuple[Decision, dict[str, Any] | None]) -> Decision:
+        """The decision as its requester is shown it, once `unit` has run."""
+        d, aa = done
+        if self.level != "full":
+            view = consent.decision(d.body(), self.level, public_lists(self.rulebook))
+            if aa is not None:
+                view["adverse_action"] = _for_requester(aa, self.level)
+            d = dataclasses.replace(d, disclosed=view)
+        return d
+
+
 class Decisions:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -124,35 +147,63 @@ class Decisions:
         grant for `purpose`) unless the action depends on public lists only; it is shown
         what the grant's scope allows. Anyone but the subject asking leaves an entry in
         the subject's access log; a deny (asked for now) is noticed to the subject."""
+        p = self.prepare(subject, action, program, at, record=record,
+                         materialized=materialized, purpose=purpose, grant=grant)
+        return p.finish(self.ctx.commit(p.unit) if p.commits else p.unit(None))
+
+    async def decide_async(self, subject: str, action: str, program: str | None = None,
+                           *, materialized: bool = False, purpose: str | None = None,
+                           grant: str | None = None) -> Decision:
+        """`decide` (logged, about now) for a caller on an event loop: the standing is
+        read on the loop (from memory, or in one short read transaction), and the
+        decision's log rows then wait for their group's commit without holding a thread;
+        it returns only once they are committed."""
+        p = self.prepare(subject, action, program, None, record=True,
+                         materialized=materialized, purpose=purpose, grant=grant)
+        return p.finish(await self.ctx.commit_async(p.unit) if p.commits else p.unit(None))
+
+    def prepare(self, subject: str, action: str, program: str | None = None,
+                at: int | None = None, *, record: bool = True, materialized: bool = False,
+                purpose: str | None = None, grant: str | None = None) -> Prepared:
+        """Everything of `decide` up to its commit: authorized, read (in at most one read
+        transaction, none when the process's cache is current) and evaluated; the rows
+        to log are built by the returned unit, inside the transaction that commits them."""
         ctx = self.ctx
         subject = ctx.subject_id(subject)
         ctx.allow("decisions.decide", subject)
         principal = ctx.principal
         ledger = ctx.ledger
-        found = materialized_standing(ctx, subject, program) if materialized and at is None \
-            else None
-        if found is None:
-            st, pv = standing_at(ctx, subject, program, at)
-            source = "live"
-        else:
-            st, source, pv = found.standing, found.source, found.version
-        ledger.ensure_operable(pv.rulebook)
-        level, grant_id = "full", None
-        if principal.role == "relying_party":
-            with ctx.read() as conn:
-                g = consent.find(conn, subject, principal.id, ledger.tick(conn),
-                                 purpose=purpose, grant_id=grant)
-            if g is None and needs_consent(pv.rulebook, action):
-                raise SocialCreditError(
-                    f"deciding {action!r} reads more than public lists: it needs the "
-                    f"subject's consent grant to {principal.id!r}", code="consent.required")
-            level = g.scope if g is not None else "lists"
-            grant_id = g.grant_id if g is not None else None
-            purpose = purpose if purpose is not None else (g.purpose if g else None)
+        with ctx.reads() as reads:
+            found = materialized_standing(ctx, subject, program, reads) \
+                if materialized and at is None else None
+            if found is None:
+                st, pv = standing_at(ctx, subject, program, at, conn=reads.conn())
+                source = "live"
+            else:
+                st, source, pv = found.standing, found.source, found.version
+            ledger.ensure_operable(pv.rulebook)
+            level, grant_id = "full", None
+            if principal.role == "relying_party":
+                if found is not None and ctx.cache is not None:
+                    # the cache was synced by the read above: grants are as current
+                    g = consent.choose(ctx.cache.grants(reads, subject, principal.id),
+                                       principal.id, st.at, purpose=purpose, grant_id=grant)
+                else:
+                    g = consent.find(reads.conn(), subject, principal.id,
+                                     ledger.tick(reads.conn()), purpose=purpose,
+                                     grant_id=grant)
+                if g is None and needs_consent(pv.rulebook, action):
+                    raise SocialCreditError(
+                        f"deciding {action!r} reads more than public lists: it needs the "
+                        f"subject's consent grant to {principal.id!r}",
+                        code="consent.required")
+                level = g.scope if g is not None else "lists"
+                grant_id = g.grant_id if g is not None else None
+                purpose = purpose if purpose is not None else (g.purpose if g else None)
         effect, granted, reasons = evaluate(pv.rulebook, st, action)
         decision_id = new_decision_id()
 
-        def commit(conn: Connection | None) -> tuple[Decision, dict[str, Any] | None]:
+        def unit(conn: Connection | None) -> tuple[Decision, dict[str, Any] | None]:
             """The decision's rows, built in the transaction that commits them (with
             others, under a group committer): its log row, its access-log entry and,
             for a deny about now, the subject's notice; and a materialized row the read
@@ -161,7 +212,12 @@ class Decisions:
             if conn is None:
                 decided_at = ctx.now() if at is not None else st.at
             else:
-                decided_at = ledger.tick(conn)
+                # the committed clock is read once per group: the group's units do not
+                # stamp it, so each would read the same value
+                shared = memo(conn)
+                if "committed" not in shared:
+                    shared["committed"] = ledger.committed(conn)
+                decided_at = max(ledger.clock(), shared["committed"])
             hypothetical = at is not None and at != decided_at
             aa = adverse_action(pv.rulebook, st, reasons, action, decided_at) \
                 if effect == "deny" else None
@@ -185,16 +241,8 @@ class Decisions:
                         decision_id=d.decision_id)], decided_at)
             return d, aa
 
-        if record or (found is not None and found.writeback is not None):
-            d, aa = ctx.commit(commit)
-        else:
-            d, aa = commit(None)
-        if level != "full":
-            view = consent.decision(d.body(), level, public_lists(pv.rulebook))
-            if aa is not None:
-                view["adverse_action"] = _for_requester(aa, level)
-            d = dataclasses.replace(d, disclosed=view)
-        return d
+        commits = record or (found is not None and found.writeback is not None)
+        return Prepared(unit, commits, level, pv.rulebook)
 
     def log(self, subject: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The decisions about a subject (or all), newest first: what the subject reads.
@@ -242,4 +290,4 @@ def _as_shown(body: dict[str, Any], public: set[str]) -> dict[str, Any]:
         if body.get("adverse_action") else {})
 
 
-__all__ = ["Decisions", "adverse_action", "needs_consent", "new_decision_id"]
+__all__ = ["Decisions", "Prepared", "adverse_action", "needs_consent", "new_decision_id"]

@@ -19,8 +19,12 @@ keeps them in memory, keyed by (program, subject), and knows when they may have 
   seq, sum of end times: any insert, end or cancel changes it). New records drop the
   entries of their subjects only; effects or versions drop every entry. Commits that
   change none of these — decision logs, access logs, notices — drop nothing.
-- On PostgreSQL there is no data_version: every read fetches the fingerprint (one
-  round trip).
+- **Consent grants** of a subject to a relying party are kept too (a decision for a
+  relying party needs them): a grant and a revocation each write an entry of the
+  operations log under the ledger's write lock, so the highest operations seq, part of
+  the fingerprint, changes with them; a change drops the grants only.
+- On PostgreSQL there is no data_version: every read fetches the fingerprint, in the
+  read transaction the decision uses for anything else it must read (one round trip).
 - An entry read from the database is kept only if no invalidation ran between the
   fingerprint it was checked against and its insertion (a generation counter), so a
   read racing an ingest never keeps a row older than the ingest.
@@ -39,12 +43,14 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from socialcredit.dueprocess import consent
 from socialcredit.dueprocess.schema import effects as effects_table
 from socialcredit.ledger import schema as s
 from socialcredit.ledger.model import ProgramVersion
 from socialcredit.ledger.store import Ledger
 from socialcredit.ledger.versions import choose_program, pick_version, program_names
 from socialcredit.scoring.exact import Terms
+from socialcredit.service.context import Reads
 from socialcredit.timeutil import format_instant
 
 #: entries kept at most (the oldest go first); a row is a few hundred bytes
@@ -108,7 +114,10 @@ _FINGERPRINT = (
     f"(SELECT max(seq) FROM {s.programs.name}), "
     f"(SELECT count(*) FROM {effects_table.name}), "
     f"(SELECT max(seq) FROM {effects_table.name}), "
-    f"(SELECT sum(end_at) FROM {effects_table.name})")
+    f"(SELECT sum(end_at) FROM {effects_table.name}), "
+    f"(SELECT max(seq) FROM {s.operations.name})")
+#: where the operations log's highest seq is in a fingerprint: what consent grants follow
+_OPERATIONS = 6
 
 
 class StandingCache:
@@ -116,6 +125,9 @@ class StandingCache:
         self.ledger = ledger
         self._lock = threading.Lock()
         self._rows: dict[tuple[str, str], Row] = {}
+        # (subject, relying party) -> every grant between them
+        self._grants: dict[tuple[str, str], tuple[consent.Grant, ...]] = {}
+        self.consent_generation = 0
         self._fp: tuple[Any, ...] | None = None
         self._versions: list[ProgramVersion] = []
         self._names: list[str] = []
@@ -129,8 +141,10 @@ class StandingCache:
 
     # -- validity ---------------------------------------------------------------------
 
-    def sync(self) -> None:
-        """Bring the cache in line with what is committed (see the module docstring)."""
+    def sync(self, reads: Reads | None = None) -> None:
+        """Bring the cache in line with what is committed (see the module docstring). On
+        PostgreSQL the fingerprint is read on `reads`' connection when given (the read
+        transaction the caller uses for anything else)."""
         with self._lock:
             if self._sqlite:
                 if self._raw is None:
@@ -141,6 +155,8 @@ class StandingCache:
                     return
                 fp = tuple(self._raw.driver_connection.execute(_FINGERPRINT).fetchone())
                 self._data_version = dv
+            elif reads is not None:
+                fp = tuple(reads.conn().exec_driver_sql(_FINGERPRINT).one())
             else:
                 with self.ledger.engine.connect() as conn:
                     fp = tuple(conn.exec_driver_sql(_FINGERPRINT).one())
@@ -149,7 +165,10 @@ class StandingCache:
     def _apply(self, fp: tuple[Any, ...]) -> None:
         old = self._fp
         self._fp = fp
-        if old is None or old[2] != fp[2] or old[3:] != fp[3:]:
+        if old is None or old[_OPERATIONS] != fp[_OPERATIONS]:
+            self.consent_generation += 1
+            self._grants.clear()
+        if old is None or old[2] != fp[2] or old[3:_OPERATIONS] != fp[3:_OPERATIONS]:
             self._drop_all(fp[2] != (old[2] if old else None))
             return
         if old[1] != fp[1]:
@@ -227,6 +246,23 @@ class StandingCache:
             if len(self._rows) >= MAX_ENTRIES:
                 self._rows.pop(next(iter(self._rows)))
             self._rows[(row.program, row.subject)] = row
+
+    def grants(self, reads: Reads, subject: str, relying_party: str
+               ) -> tuple[consent.Grant, ...]:
+        """Every grant of `subject` to `relying_party` (consent.between), from memory
+        when the cache is current (call `sync` first), else read on `reads`."""
+        key = (subject, relying_party)
+        got = self._grants.get(key)
+        if got is not None:
+            return got
+        generation = self.consent_generation
+        got = tuple(consent.between(reads.conn(), subject, relying_party))
+        with self._lock:
+            if generation == self.consent_generation:
+                if len(self._grants) >= MAX_ENTRIES:
+                    self._grants.pop(next(iter(self._grants)))
+                self._grants[key] = got
+        return got
 
     def close(self) -> None:
         with self._lock:

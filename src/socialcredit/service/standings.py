@@ -20,7 +20,7 @@ from socialcredit.scoring import reference
 from socialcredit.scoring.exact import evaluate
 from socialcredit.scoring.materialized import exact_row, write_refreshed
 from socialcredit.scoring.standing import RulebookRef, Standing
-from socialcredit.service.context import Context
+from socialcredit.service.context import Context, Reads
 from socialcredit.service.standing_cache import Row
 from socialcredit.timeutil import format_instant
 
@@ -237,17 +237,22 @@ def _usable(row: Row, pv: ProgramVersion, latest_publication: int, t: int, k: in
     return row.terms.valid(t)
 
 
-def materialized_standing(ctx: Context, subject: str, program: str | None = None
-                          ) -> Materialized | None:
+def materialized_standing(ctx: Context, subject: str, program: str | None = None,
+                          reads: Reads | None = None) -> Materialized | None:
     """The subject's standing now from its materialized row, exact at any time: the row
     is evaluated at now (decay applied) while now is before its next discrete change,
     else recomputed from the ledger first (returned as `writeback`). A subject with
     due-process effects gets its live standing: the table does not record them. None
-    without a row. Rows come through the process's cache (service/standing_cache.py)."""
+    without a row. Rows come through the process's cache (service/standing_cache.py);
+    whatever must be read from the database is read in one transaction, `reads`' (a
+    decision shares it with its consent look-up)."""
+    if reads is None:
+        with ctx.reads() as own:
+            return materialized_standing(ctx, subject, program, own)
     ledger = ctx.ledger
     cache = ctx.cache
     assert cache is not None
-    cache.sync()
+    cache.sync(reads)
     generation = cache.generation
     committed = cache.committed()
     t = max(ledger.clock(), committed)
@@ -255,24 +260,23 @@ def materialized_standing(ctx: Context, subject: str, program: str | None = None
     name = cache.program(program)
     row = cache.get(name, subject)
     if row is None:
-        with ctx.read() as conn:
-            row = cache.load(conn, name, subject)
+        row = cache.load(reads.conn(), name, subject)
         if row is None:
             return None
         cache.put(row, generation)
     if row.due_process(t):
-        st, pv = standing_at(ctx, subject, name)
+        st, pv = standing_at(ctx, subject, name, conn=reads.conn())
         st.notes.append("computed live: due process changes this subject's standing "
                         "in ways the materialized table does not record")
         return Materialized(st, "live", pv)
     pv = cache.version_in_force(name, t, k)
     writeback = None
     if not _usable(row, pv, cache.latest_publication(name), t, k):
-        with ctx.read() as conn:
-            history = ledger.program_versions(name, conn)
-            pv = pick_version(history, name, t, k)
-            writeback, _, terms = exact_row(ledger, conn, pv.rulebook, name, subject, t, k,
-                                            history)
+        conn = reads.conn()
+        history = ledger.program_versions(name, conn)
+        pv = pick_version(history, name, t, k)
+        writeback, _, terms = exact_row(ledger, conn, pv.rulebook, name, subject, t, k,
+                                        history)
         row = dataclasses.replace(
             row, subject_kind=writeback["subject_kind"], version=pv.version,
             sha256=pv.sha256, at=t, known_at=k, score=writeback["score"],

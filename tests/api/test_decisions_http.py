@@ -1,0 +1,145 @@
+"""Decisions over HTTP on the materialized path: answered only once logged, grouped
+under load, consent followed from memory, one read transaction at most."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, event, select
+
+from socialcredit.decisions.log import get
+from socialcredit.ledger import schema as s
+from socialcredit.service import Service
+from tests.api.conftest import World
+from tests.api.test_api import CSV_ROW, is_problem
+
+SUBJECTS = [f"p{i}" for i in range(12)]
+
+
+def _materialized(world: World) -> None:
+    rows = [{**CSV_ROW, "record_id": f"court-01:{who}", "subject": who}
+            for who in ["alice", *SUBJECTS]]
+    r = world.client.post("/api/v1/records", json=rows, headers=world.auth("court"))
+    assert r.status_code == 200, r.text
+    world.svc.population.score_all()
+
+
+@pytest.fixture
+def fresh(world: World) -> Iterator[Service]:
+    """A second service on the same database: its own engine, its own connections."""
+    url = world.svc.ledger.engine.url.render_as_string(hide_password=False)
+    with Service.open(url) as other:
+        yield other
+
+
+def test_a_decision_is_answered_only_once_its_log_row_is_committed(
+        world: World, server: str, fresh: Service) -> None:
+    """Many requests in flight at once: each answer's decision id is readable from
+    another connection as soon as the answer arrives, and the committer grouped them."""
+    _materialized(world)
+    committer = world.app.state.sc.svc.ctx.committer
+    assert committer is not None
+    batches, units = committer.batches, committer.units
+    engine = create_engine(fresh.ledger.engine.url)
+
+    def decide(i: int) -> tuple[str, bool]:
+        body = {"subject": SUBJECTS[i % len(SUBJECTS)], "action": "rail.ticket",
+                "materialized": True}
+        r = httpx.post(f"{server}/api/v1/decisions", json=body,
+                       headers=world.auth("railway"), timeout=30)
+        assert r.status_code == 200, r.text
+        decision_id = r.json()["decision_id"]
+        with engine.connect() as conn:  # a connection of another engine, opened now
+            logged = get(conn, decision_id) is not None
+        return decision_id, logged
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        got = list(pool.map(decide, range(96)))
+    engine.dispose()
+    assert all(logged for _, logged in got)
+    assert len({d for d, _ in got}) == 96
+    assert committer.units - units >= 96
+    assert committer.batches - batches < committer.units - units  # some were grouped
+    with fresh.ctx.read() as conn:
+        access = conn.execute(select(s.decisions.c.decision_id)).scalars().all()
+    assert {d for d, _ in got} <= set(access)
+
+
+def test_consent_from_memory_follows_grants_and_revocations(world: World) -> None:
+    """The cache keeps consent grants: a grant given or revoked is seen by the very
+    next materialized decision."""
+    _materialized(world)
+    c = world.client
+    ask = {"subject": "alice", "action": "bike.deposit", "purpose": "bike",
+           "materialized": True}
+    is_problem(c.post("/api/v1/decisions", json=ask, headers=world.auth("bikes")), 403,
+               "consent.required")
+    g = c.post("/api/v1/me/consents", json={"relying_party": "bikes", "purpose": "bike",
+                                            "scope": "tier"}, headers=world.auth("alice"))
+    assert g.status_code == 201, g.text
+    for _ in range(2):  # the second from memory
+        d = c.post("/api/v1/decisions", json=ask, headers=world.auth("bikes"))
+        assert d.status_code == 200, d.text
+        assert d.json()["standing_source"] == "materialized"
+        assert d.json()["disclosure"] == "tier" and "score" not in d.json()
+        assert d.json()["grant_id"] == g.json()["grant_id"]
+    assert c.delete(f"/api/v1/me/consents/{g.json()['grant_id']}",
+                    headers=world.auth("alice")).status_code == 200
+    is_problem(c.post("/api/v1/decisions", json=ask, headers=world.auth("bikes")), 403,
+               "consent.required")
+    # a grant named that is another subject's is refused as before
+    is_problem(c.post("/api/v1/decisions", json={**ask, "subject": "p1",
+                                                 "grant": g.json()["grant_id"]},
+                      headers=world.auth("bikes")), 403, "consent.required")
+
+
+def test_a_decision_reads_in_one_transaction_at_most(world: World) -> None:
+    """Connections a decision takes from the pool: its commit, and for its reads one
+    at most — none on SQLite when the cache holds the subject (PostgreSQL reads the
+    cache's fingerprint in that one)."""
+    _materialized(world)
+    svc = world.svc.acting_as("railway")
+    engine = svc.ctx.ledger.engine
+    taken: list[int] = []
+
+    def checkout(*_: object) -> None:
+        taken.append(1)
+
+    svc.decisions.decide("p4", "rail.ticket", materialized=True)  # the cache's own connection
+    event.listen(engine, "checkout", checkout)
+    try:
+        counts = []
+        for _ in range(3):
+            taken.clear()
+            d = svc.decisions.decide("p3", "rail.ticket", materialized=True)
+            assert d.source == "materialized"
+            counts.append(len(taken))
+    finally:
+        event.remove(engine, "checkout", checkout)
+    assert counts[0] == 2  # the row read (one transaction) and the commit
+    warm = 1 if engine.dialect.name == "sqlite" else 2
+    assert counts[1:] == [warm, warm]
+
+
+def test_the_next_decision_sees_a_batch_just_submitted(world: World) -> None:
+    """A batch answered 200 is in the very next materialized decision: the cache held
+    the subject's row from before, and the submission's commit drops it."""
+    _materialized(world)
+    c = world.client
+    ask = {"subject": "p5", "action": "rail.ticket", "materialized": True}
+    before = c.post("/api/v1/decisions", json=ask, headers=world.auth("operator")).json()
+    assert before["standing_source"] == "materialized"
+    assert c.post("/api/v1/decisions", json=ask, headers=world.auth("railway")
+                  ).status_code == 200  # the row is in the cache now
+    world.clock.set("2026-01-05T10:00:00Z")
+    more = [{**CSV_ROW, "record_id": f"court-01:p5-{i}", "subject": "p5"} for i in range(3)]
+    r = c.post("/api/v1/records", json=more, headers=world.auth("court"))
+    assert r.status_code == 200 and r.json()["accepted"] == 3, r.text
+    after = c.post("/api/v1/decisions", json=ask, headers=world.auth("operator")).json()
+    live = world.svc.decisions.decide("p5", "rail.ticket", record=False)
+    assert after["standing_source"] == "materialized"
+    assert after["score"] == pytest.approx(live.standing.score)
+    assert after["score"] == pytest.approx(before["score"] - 300)  # three more findings

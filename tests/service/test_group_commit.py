@@ -1,0 +1,84 @@
+"""The group committer fed from threads and from an event loop: every unit's outcome is
+its own, a unit cancelled before its group began is not run, and a failing unit fails
+alone."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import Connection, func, select
+
+from socialcredit.ledger import schema as s
+from socialcredit.service import Service
+from socialcredit.service.commit import GroupCommit
+from tests.dueprocess.rulebooks import CITY
+
+
+def _operation(kind: str) -> Callable[[Connection], int]:
+    def unit(conn: Connection) -> int:
+        return int(conn.execute(s.operations.insert().values(
+            at=1, kind=kind, detail="{}")).inserted_primary_key[0])
+    return unit
+
+
+def _count(svc: Service, kind: str) -> int:
+    with svc.ledger.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(s.operations).where(
+            s.operations.c.kind == kind)).scalar_one())
+
+
+def test_units_from_an_event_loop_are_grouped_and_each_gets_its_outcome(
+        make_ledger: Callable[..., Service]) -> None:
+    svc = make_ledger(CITY)
+    gc = GroupCommit(svc.ledger.engine)
+    gate = threading.Event()
+    try:
+        # hold the committer in a first group so the next units queue up together
+        held = gc.submit(lambda conn: gate.wait(10))
+
+        async def many() -> list[int]:
+            futures = [asyncio.wrap_future(gc.submit(_operation("t.async")))
+                       for _ in range(20)]
+            loop = asyncio.get_running_loop()
+            loop.call_later(0.2, gate.set)
+            return list(await asyncio.gather(*futures))
+
+        seqs = asyncio.run(many())
+        assert held.result(10) is True
+        assert len(set(seqs)) == 20 and _count(svc, "t.async") == 20
+        assert gc.batches <= 3 and gc.units == 21  # the 20 in one or two groups
+    finally:
+        gate.set()
+        gc.close()
+
+
+def test_a_cancelled_unit_is_not_run_and_a_failing_one_fails_alone(
+        make_ledger: Callable[..., Service]) -> None:
+    svc = make_ledger(CITY)
+    gc = GroupCommit(svc.ledger.engine)
+    gate = threading.Event()
+    try:
+        gc.submit(lambda conn: gate.wait(10))
+        gone = gc.submit(_operation("t.cancelled"))
+        assert gone.cancel()  # the client went away before its group began
+
+        def bad(conn: Connection) -> None:
+            _operation("t.bad")(conn)
+            raise ValueError("this unit fails")
+
+        failing = gc.submit(bad)
+        kept = [gc.submit(_operation("t.kept")) for _ in range(3)]
+        gate.set()
+        assert all(isinstance(f.result(10), int) for f in kept)
+        with pytest.raises(ValueError, match="this unit fails"):
+            failing.result(10)
+        assert _count(svc, "t.kept") == 3
+        assert _count(svc, "t.bad") == 0 and _count(svc, "t.cancelled") == 0
+        # and the committer still works
+        assert isinstance(gc.run(_operation("t.after")), int)
+    finally:
+        gate.set()
+        gc.close()
