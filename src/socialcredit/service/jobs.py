@@ -124,10 +124,11 @@ class Jobs:
                     _threads.pop(job_id, None)
 
         t = threading.Thread(target=thread, name=f"socialcredit-{job_id}", daemon=True)
+        view = self.get(job_id, check=False)  # as accepted: queued, whatever comes next
         with _threads_lock:
             _threads[job_id] = (ctx.ledger, t)
         t.start()
-        return self.get(job_id, check=False)
+        return view
 
     # -- following -------------------------------------------------------------------
 
