@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
 
 from socialcredit.rulebook.model import Rulebook
 
@@ -33,6 +35,41 @@ class Record:
         return self.recorded_at if self.ingested_at is None else max(self.recorded_at,
                                                                       self.ingested_at)
 
+
+
+# The slots' own setters, in field order: a frozen dataclass's __init__ goes through
+# object.__setattr__ once per field, which made building a subject's Records cost more
+# than reading them (1,000 records: ~1.7 ms of a ~4 ms live standing).
+_SET = tuple(Record.__dict__[f.name].__set__ for f in fields(Record))
+
+
+def records_of_rows(rows: Iterable[Sequence[Any]], subject: str) -> list[Record]:
+    """Records from rows of (record_id, provider, type, kind, occurred_at, recorded_at,
+    value_num, value_text, evidence, ref, ingested_at) about one subject: the same frozen
+    Records (equal, hashable, `dataclasses.replace`-able) as Record(...) gives, several
+    times faster, because the ledger's hot read builds one per record of a standing."""
+    # hand-written instead of Record(*row): no dataclass API builds a frozen instance
+    # without the per-field object.__setattr__ calls
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11 = _SET
+    new = object.__new__
+    out: list[Record] = []
+    append = out.append
+    for r in rows:
+        o = new(Record)
+        s0(o, r[0])
+        s1(o, r[1])
+        s2(o, subject)
+        s3(o, r[2])
+        s4(o, r[3])
+        s5(o, r[4])
+        s6(o, r[5])
+        s7(o, r[6])
+        s8(o, r[7])
+        s9(o, r[8])
+        s10(o, r[9])
+        s11(o, r[10])
+        append(o)
+    return out
 
 @dataclass(frozen=True)
 class ProgramVersion:

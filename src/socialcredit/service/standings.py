@@ -13,7 +13,7 @@ from sqlalchemy import Connection, func, select
 from socialcredit.dueprocess import access, consent, effects
 from socialcredit.ledger.model import ProgramVersion, Record
 from socialcredit.ledger.schema import standings as standings_table
-from socialcredit.ledger.versions import pick_version
+from socialcredit.ledger.versions import choose_program, pick_version, program_names
 from socialcredit.principals import Forbidden
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.scoring import reference
@@ -44,9 +44,12 @@ def standing_at(ctx: Context, subject: str, program: str | None = None,
     now = max(ledger.clock(), committed)
     t = now if at is None else at
     k = min(t, committed) if known_at is None else known_at
-    name = ledger.resolve_program(program, conn)
-    pv = ledger.version_in_force(name, t, k, conn)
-    history = ledger.program_versions(name, conn)
+    # one read of the published versions (each read asks the database whether another
+    # was published): what resolve_program, version_in_force and program_versions give
+    versions = ledger.program_versions(None, conn)
+    name = choose_program(program_names(versions), program)
+    history = [v for v in versions if v.program == name]
+    pv = pick_version(history, name, t, k)
     kind = ledger.subject_kind(subject, k, conn)
     records = ledger.records_of(subject, conn)
     fx = effects.of(conn, subject)

@@ -1,0 +1,72 @@
+"""The ledger's fast read of a subject's records against the plain paths: Records built
+from rows without the dataclass __init__, and rows read from the driver's cursor."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy.exc import DBAPIError
+
+from socialcredit.ledger.model import Record, records_of_rows
+from socialcredit.ledger.store import driver_rows
+from tests.helpers import BASE
+
+text = st.text(max_size=8)
+maybe_text = st.none() | text
+maybe_int = st.none() | st.integers(-2**62, 2**62)
+rows = st.lists(st.tuples(text, text, text, text, st.integers(-2**62, 2**62),
+                          st.integers(-2**62, 2**62),
+                          st.none() | st.floats(allow_nan=False), maybe_text, maybe_text,
+                          maybe_text, maybe_int), max_size=20)
+
+
+@given(rows, text)
+def test_records_of_rows_are_the_records_init_builds(got: list[tuple], subject: str) -> None:
+    fast = records_of_rows(got, subject)
+    plain = [Record(r[0], r[1], subject, *r[2:]) for r in got]
+    assert fast == plain
+    assert [hash(r) for r in fast] == [hash(r) for r in plain]
+    assert [dataclasses.astuple(r) for r in fast] == [dataclasses.astuple(r) for r in plain]
+    for r in fast:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            r.kind = "void"  # type: ignore[misc]
+        assert dataclasses.replace(r, ref="x") == dataclasses.replace(
+            Record(r.record_id, r.provider, subject, r.type, r.kind, r.occurred_at,
+                   r.recorded_at, r.value_num, r.value_text, r.evidence, r.ref,
+                   r.ingested_at), ref="x")
+
+
+HEADER = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
+
+
+def test_records_of_reads_the_same_in_and_out_of_a_transaction(make_ledger,
+                                                                tmp_path: Path) -> None:
+    svc = make_ledger(BASE, {"bank-1": "bank", "court-1": "court"})
+    f = tmp_path / "r.csv"
+    f.write_text(HEADER + "bank-1:a1,bank-1,alice,person,arrears,2025-12-01,,sha256:1,\n"
+                 "bank-1:b1,bank-1,alice,,bonus,2025-12-02T08:00:00+08:00,,,\n"
+                 "bank-1:c1,bank-1,bob,person,bonus,2025-12-03,,,\n", encoding="utf-8")
+    assert svc.records.ingest_file(f).accepted == 3
+    led = svc.ledger
+    alone = led.records_of("alice")  # a fresh connection: its first statement
+    with led.engine.connect() as conn:
+        assert led.committed(conn) > 0  # the transaction has begun: the driver's cursor
+        assert conn.in_transaction()
+        inside = led.records_of("alice", conn)
+    assert sorted(r.record_id for r in alone) == ["bank-1:a1", "bank-1:b1"]
+    assert inside == alone
+    assert all(r.subject == "alice" for r in inside)
+
+
+def test_driver_errors_are_sqlalchemys(make_ledger) -> None:
+    """What callers catch (a busy database, a missing table) stays SQLAlchemy's type."""
+    svc = make_ledger(BASE, {"bank-1": "bank"})
+    with svc.ledger.engine.connect() as conn:
+        svc.ledger.committed(conn)
+        with pytest.raises(DBAPIError) as caught:
+            driver_rows(conn, "SELECT nope FROM no_such_table", ())
+    assert isinstance(caught.value.orig, conn.dialect.loaded_dbapi.Error)
