@@ -6,8 +6,9 @@ table (open ledger, warm cache, not logged); a live standing of a subject with 1
 records ≤ 2 ms; ≥ 20,000 logged decisions/s with group commit. Baselines are the
 figures before this work: a materialized decision ~1,300 µs (the row read alone, from
 the HTTP API's profile), a live standing 3.46 ms (BENCHMARKS.md, core), logged
-decisions 244/s (through the HTTP API). `--baseline` runs the same measures with the
-code on PYTHONPATH (e.g. the main branch) to get before-figures in one go.
+decisions 244/s (through the HTTP API). For before-figures of other code, run the same
+script with that code first on the path (`PYTHONPATH=<checkout>/src python
+benchmarks/decisions.py`) in the same minutes.
 
     python benchmarks/decisions.py [--subjects 20000] [--calls 20000] [--seconds 5]
 """
