@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 from socialcredit.ledger.model import ProgramVersion
 from socialcredit.rulebook.model import Rulebook
+from socialcredit.scoring.exact import MARGIN  # both engines bring instants forward alike
 from socialcredit.timeutil import US_PER_DAY
 
 F64 = npt.NDArray[np.float64]
@@ -39,8 +40,6 @@ I32 = npt.NDArray[np.int32]
 Bool = npt.NDArray[np.bool_]
 
 NONE = np.iinfo(np.int64).max  # no change
-#: as exact.MARGIN: an instant computed in floating point is brought forward by this
-MARGIN = 2
 #: (dimension, half-life) pairs a row may hold at most; past it a row would be mostly
 #: zeros, and the rows are written without terms (readers recompute them, as before)
 MAX_SLOTS = 48
