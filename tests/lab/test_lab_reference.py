@@ -94,3 +94,56 @@ def test_exported_records_are_a_ledger_the_engine_scores_alike(tmp_path: object)
     assert np.allclose(got.column("score").to_numpy(), st.score, atol=1e-9)
     tiers = [rb.tiers[i].id if i < len(rb.tiers) else None for i in st.tier.tolist()]
     assert got.column("tier").to_pylist() == tiers
+
+
+def test_exported_records_are_ingested_by_a_ledger_as_they_are(tmp_path: object) -> None:
+    """--records' ids are in their provider's namespace, as the ledger requires (a
+    resolution or void names its target in the target's provider's namespace, even
+    when the target was pruned from the lab's memory), so the file goes into a real
+    ledger whole: nothing refused, and the ledger scores every subject as the lab did."""
+    import csv
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    from socialcredit.lab.scenario import load_scenario
+    from socialcredit.lab.synth import providers_for
+    from socialcredit.service import Service
+    from socialcredit.timeutil import format_instant
+    from tests.conftest import Clock
+
+    d = Path(str(tmp_path))
+    out = d / "records.parquet"
+    sc = load_scenario("errors-and-objections").with_overrides(population=300)
+    rb = load_named("rongcheng")
+    sim = Simulation(rb, sc, make_society(sc, 300, 3), 3,
+                     LabOptions(tolerance=0.0, records_out=str(out), prune=True))
+    sim.run(26)  # pruned at months 12 and 24: follow-ups may outlive their targets
+    assert sim.store.pruned > 0
+    rows = pq.read_table(out).to_pylist()
+    ids = {r["record_id"] for r in rows}
+    assert all(r["record_id"].startswith(r["provider"] + ":") for r in rows)
+    refs = [r["ref"] for r in rows if r["ref"] is not None]
+    assert refs and set(refs) <= ids
+    with (d / "records.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["record_id", "provider", "subject", "subject_kind", "type",
+                    "occurred_at", "value", "evidence", "ref"])
+        for r in rows:
+            v = r["value_num"]
+            w.writerow([r["record_id"], r["provider"], r["subject"], sc.subject_kind, r["type"],
+                        format_instant(r["occurred_at"]), "" if v is None else repr(v),
+                        r["evidence"] or "", r["ref"] or ""])
+    clock = Clock("2026-12-01T00:00:00Z")
+    svc = Service.create(rb, str(d / "ledger.db"), clock=clock)
+    for p, role in providers_for([rb]):
+        svc.providers.add(p, role)
+    clock.now = max(r["recorded_at"] for r in rows) + 1_000_000
+    report = svc.records.ingest_file(d / "records.csv", backfill=True)
+    assert report.accepted == len(rows), report
+    t = sc.start_us + 26 * MONTH_US
+    clock.now = t + 1_000_000
+    st = sim.scorer.state
+    for code in range(0, 300, 7):
+        got = svc.standings.of(str(code), at=t)
+        assert abs(got.score - st.score[code]) <= 1e-6, code

@@ -105,6 +105,10 @@ class RecordStore:
         self.voided = np.empty(cap, np.bool_)
         self.behaviour = np.empty(cap, np.int16)
         self.pruned = 0
+        # the type of every serial ever given, pruned or not: an exported resolution or
+        # void names its target in the target's provider's namespace, which needs the
+        # target's type even after the target itself was pruned (2 bytes a record)
+        self.type_of_serial = np.empty(cap, np.int16)
 
     _COLS = ("serial", "subj", "type", "occ", "rec", "value", "ref", "false", "voided",
              "behaviour")
@@ -139,6 +143,11 @@ class RecordStore:
         self.false[s] = b.false
         self.voided[s] = False
         self.behaviour[s] = b.behaviour
+        if self.next_serial + m > len(self.type_of_serial):
+            grown = np.empty(max(self.next_serial + m, 2 * len(self.type_of_serial)), np.int16)
+            grown[:self.next_serial] = self.type_of_serial[:self.next_serial]
+            self.type_of_serial = grown
+        self.type_of_serial[self.next_serial:self.next_serial + m] = b.type
         self.n += m
         self.next_serial += m
         is_void = self.kind_of_type[b.type] == KIND_CODES["void"]
@@ -194,16 +203,25 @@ class RecordStore:
     def ledger_table(self, rows: I64) -> pa.Table:
         """`rows` in the ledger's Parquet record schema (socialcredit.ledger.parquet.RECORDS,
         what `socialcredit export` writes): providers are `<role>-01` for the type's
-        first provider role (reviewers for voids), evidence a `urn:lab:` reference
-        where the type requires it."""
+        first provider role (reviewers for voids), record ids in their provider's
+        namespace as the ledger requires (`court-01:17`; a resolution's or void's `ref`
+        in its target's), evidence a `urn:lab:` reference where the type requires it."""
         from socialcredit.ledger.parquet import RECORDS  # lazily: only exports need it
 
         tcode = self.type[rows].astype(np.int32)
         providers = pa.array([f"{(t.providers or ('reviewer',))[0]}-01"
                               for t in self.rb.record_types] or [""], pa.string())
+        prefixes = pc.binary_join_element_wise(providers, ":", "")
         needs = np.array([t.evidence == "required" for t in self.rb.record_types] or [False])
         table = self.engine_table(rows)
-        ids = table.column("record_id")
+        prefix = prefixes.take(pa.array(tcode))
+        ids = pc.binary_join_element_wise(prefix, table.column("record_id"), "")
+        ref = self.ref[rows]
+        has_ref = ref >= 0
+        ref_type = np.zeros(len(rows), np.int32)
+        ref_type[has_ref] = self.type_of_serial[ref[has_ref]]
+        refs = pc.binary_join_element_wise(prefixes.take(pa.array(ref_type)),
+                                           table.column("ref"), "")
         evidence = pc.if_else(pa.array(needs[tcode]),
                               pc.binary_join_element_wise("urn:lab:", ids, ""),
                               pa.scalar(None, pa.string()))
@@ -214,7 +232,7 @@ class RecordStore:
             "occurred_at": table.column("occurred_at"),
             "recorded_at": table.column("recorded_at"),
             "value_num": table.column("value_num"), "value_text": table.column("value_text"),
-            "evidence": evidence, "ref": table.column("ref"),
+            "evidence": evidence, "ref": refs,
             # recorded as it happened, none backfilled: learned when recorded
             "ingested_at": pa.nulls(len(rows), pa.int64())}).cast(RECORDS)
 

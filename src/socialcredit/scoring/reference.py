@@ -197,6 +197,21 @@ def _record_list_entries(x: ListDef, view: _View, t: int, laws: _Laws | None
     return out
 
 
+def record_listings(rb: Rulebook, subject_kind: str | None, records: Iterable[Record],
+                    t: int, k: int, *, history: Sequence[ProgramVersion] | None = None
+                    ) -> list[ListEntry]:
+    """Every listing a record triggered under rb, as known at k, that had started by t —
+    ended ones included, where a standing keeps only those in force at t: the history a
+    chart of listings over time draws (due process's holds are the caller's to apply)."""
+    if not rb.applies_to(subject_kind):
+        return []
+    view = _View(records, t, k)
+    laws = _Laws(rb, history, k) if history else None
+    return [e for x in rb.lists if x.enter_when.record is not None
+            for e in _record_list_entries(x, view, t, laws)
+            if e.start is not None and e.start <= t]
+
+
 def score_only(rb: Rulebook, subject_kind: str | None, records: Iterable[Record], t: int,
                k: int, *, history: Sequence[ProgramVersion] | None = None,
                by_knowledge: bool = False) -> float:

@@ -73,6 +73,53 @@ def compute(rb: Rulebook, program: str, subject: str, kind: str | None,
     return effects.apply(st, fx, rb, t, k)
 
 
+def _listing_periods(rb: Rulebook, program: str, st: Standing, records: list[Record],
+                     fx: list[effects.Effect], t: int, k: int, now: int,
+                     history: list[ProgramVersion]) -> list[tuple[int, int | None]]:
+    """A subject's listings in force over time up to t, as known at k. Without due
+    process effects a record's listing is in force from its start to its end; with them
+    the standing is asked at each instant where an effect on that record begins or ends
+    (in force on a stretch iff in force at its start: holds change nothing else)."""
+    out: list[tuple[int, int | None]] = [
+        (e.start, None) for e in st.list_entries if e.record_id is None and e.start is not None]
+    entries = reference.record_listings(rb, st.subject_kind, records, t, k, history=history)
+    if not entries:
+        return out
+    if not fx:
+        return out + [(e.start, e.end if e.end is not None and e.end <= t else None)
+                      for e in entries if e.start is not None]
+    cache: dict[int, set[tuple[str, str | None]]] = {}
+
+    def in_force(at: int) -> set[tuple[str, str | None]]:
+        if at not in cache:
+            got = compute(rb, program, st.subject, st.subject_kind, records, fx, at, k, now,
+                          history)
+            cache[at] = {(e.list, e.record_id) for e in got.list_entries}
+        return cache[at]
+
+    for e in entries:
+        assert e.start is not None
+        end = e.end if e.end is not None and e.end <= t else None
+        cuts = {e.start} | {x for f in fx if f.record_id == e.record_id
+                            for x in (f.start_at, f.end_at) if x is not None}
+        if e.notice_from is not None:  # a delivered notice's hold runs a notice period on
+            cuts |= {x + (e.start - e.notice_from) for f in fx
+                     if f.record_id == e.record_id and f.kind == "delay" and f.end_at
+                     is not None for x in (f.end_at,)}
+        stops = sorted(c for c in cuts if e.start <= c < (end if end is not None else t + 1))
+        begun: int | None = None
+        for i, c in enumerate(stops):
+            on = (e.list, e.record_id) in in_force(c)
+            if on and begun is None:
+                begun = c
+            elif not on and begun is not None:
+                out.append((begun, c))
+                begun = None
+            if i == len(stops) - 1 and begun is not None:
+                out.append((begun, end))
+    return out
+
+
 def public_lists(rb: Rulebook) -> set[str]:
     return {x.id for x in rb.lists if x.public}
 
@@ -146,6 +193,21 @@ class Standings:
         """Every subject's standing with the reference engine, reading the ledger once:
         for small populations and as an oracle (the batch engine is the fast path). One
         access-log entry says the whole population was read."""
+        return self._population(program, at, known_at, history=False)[0]
+
+    def with_listing_history(self, program: str | None = None
+                             ) -> tuple[list[Standing], list[tuple[int, int | None]]]:
+        """Every subject's standing now, and every listing's periods in force as the
+        ledger knows them now — those that ended included: (start, end or None while
+        in force). A record's listing counts while due process does not hold it back
+        (an objection running, a notice undelivered, a repair granted); a score list's
+        members only now (their past would need every score at every past instant). One
+        read of the ledger, one access-log entry, as `all`."""
+        return self._population(program, None, None, history=True)
+
+    def _population(self, program: str | None, at: int | None, known_at: int | None, *,
+                    history: bool
+                    ) -> tuple[list[Standing], list[tuple[int, int | None]]]:
         self.ctx.allow("standings.all")
         ledger = self.ctx.ledger
         with self.ctx.read() as conn:
@@ -155,19 +217,25 @@ class Standings:
             k = min(t, committed) if known_at is None else known_at
             name = ledger.resolve_program(program, conn)
             rb = ledger.version_in_force(name, t, k, conn).rulebook
-            history = ledger.program_versions(name, conn)
+            versions = ledger.program_versions(name, conn)
             by_subject: dict[str, list[Record]] = {}
             for r in ledger.all_records(conn):
                 by_subject.setdefault(r.subject, []).append(r)
             subjects = ledger.all_subjects(k, conn)
             fx = effects.of_all(conn)
         out = [compute(rb, name, subj, kind, by_subject.get(subj, []), fx.get(subj, []), t, k,
-                       now, history) for subj, kind in subjects]
+                       now, versions) for subj, kind in subjects]
+        periods: list[tuple[int, int | None]] = []
+        if history:
+            for st in out:
+                recs = by_subject.get(st.subject, [])
+                periods += _listing_periods(rb, name, st, recs, fx.get(st.subject, []), t, k,
+                                            now, versions)
         with self.ctx.write() as conn:
             access.record(conn, ledger.tick(conn), self.ctx.principal, "standings.all", None,
                           program=name, detail={"at": format_instant(t),
                                                 "subjects": len(out)})
-        return out
+        return out, periods
 
     def tier_counts(self, program: str | None = None) -> dict[str, Any] | None:
         """How many subjects the materialized table has in each tier and on some list —

@@ -45,30 +45,37 @@ LIVE_LIMIT = 20_000
 
 
 def population(svc: Service, program: str) -> dict[str, Any]:
-    """Tier counts now and the number of listings in force over time, from every
-    standing of the program (one population read, logged as such) — or, for a large
-    population, the tier counts of the materialized table."""
+    """Tier counts now and the number of listings in force over time — ended ones
+    included, as the ledger knows them now — from every standing of the program (one
+    population read, logged as such); or, for a large population, the tier counts of
+    the materialized table."""
     counts = svc.standings.tier_counts(program)
     if counts is not None and counts["subjects"] > LIVE_LIMIT:
         return _drawn(svc, program, Counter(counts["tiers"]), [], counts["subjects"],
                       counts["listings"])
-    standings = svc.standings.all(program)
+    standings, periods = svc.standings.with_listing_history(program)
     tiers = Counter(s.tier or "—" for s in standings if s.applies)
+    points = listing_steps(periods, standings[0].at) if standings else []
+    return _drawn(svc, program, tiers, points, len(standings),
+                  int(points[-1][1]) if points else 0)
+
+
+def listing_steps(periods: list[tuple[int, int | None]], now: int
+                  ) -> list[tuple[int, float]]:
+    """How many listings were in force from each instant a count changed, and now."""
     changes: Counter[int] = Counter()
-    for s in standings:
-        for e in s.list_entries:
-            if e.start is not None:
-                changes[e.start] += 1
-                if e.end is not None and e.end <= s.at:
-                    changes[e.end] -= 1
+    for start, end in periods:
+        changes[start] += 1
+        if end is not None:
+            changes[end] -= 1
     points: list[tuple[int, float]] = []
     level = 0.0
     for t in sorted(changes):
         level += changes[t]
         points.append((t, level))
     if points:
-        points.append((standings[0].at, level))
-    return _drawn(svc, program, tiers, points, len(standings), int(level))
+        points.append((now, level))
+    return points
 
 
 def _drawn(svc: Service, program: str, tiers: Counter[str], points: list[tuple[int, float]],
