@@ -4,6 +4,8 @@ under load, consent followed from memory, one read transaction at most."""
 from __future__ import annotations
 
 import concurrent.futures
+import json
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -143,3 +145,83 @@ def test_the_next_decision_sees_a_batch_just_submitted(world: World) -> None:
     assert after["standing_source"] == "materialized"
     assert after["score"] == pytest.approx(live.standing.score)
     assert after["score"] == pytest.approx(before["score"] - 300)  # three more findings
+
+
+def test_the_loop_answers_while_a_decision_reads_a_row_not_cached(
+        world: World, server: str) -> None:
+    """A decision whose row is not in the process's cache reads it on a worker thread:
+    while that read is held up in the database, the server's event loop still answers
+    (a health check here). The read is held by a hook on the app's own engine until the
+    health check has been answered, so the order is certain, not a matter of timing."""
+    _materialized(world)
+    engine = world.svc.ledger.engine
+    entered, release, resumed = threading.Event(), threading.Event(), threading.Event()
+
+    def hold(conn: object, cursor: object, statement: str, *_: object) -> None:
+        if f"FROM {s.standings.name}" in statement and not release.is_set():
+            entered.set()
+            release.wait(10)  # a bound, should the read be on the loop after all
+            resumed.set()
+
+    event.listen(engine, "before_cursor_execute", hold)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            asked = pool.submit(httpx.post, f"{server}/api/v1/decisions",
+                                json={"subject": "p7", "action": "rail.ticket",
+                                      "materialized": True},
+                                headers=world.auth("railway"), timeout=60)
+            assert entered.wait(30), "the row was not read from the database"
+            health = httpx.get(f"{server}/healthz", timeout=60)
+            in_progress = not resumed.is_set()  # the read is still held
+            release.set()
+            answer = asked.result(60)
+    finally:
+        release.set()
+        event.remove(engine, "before_cursor_execute", hold)
+    assert health.status_code == 200 and in_progress
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["standing_source"] == "materialized"
+
+
+def test_the_lean_decision_route_answers_as_the_route_does(world: World) -> None:
+    """Decisions are answered by a lean handler (api/lean.py) in front of FastAPI's
+    router: a body it does not take whole goes to the route, which answers with its
+    own located problems; problems of the service are the same documents; metrics and
+    request ids are kept alike."""
+    _materialized(world)
+    c = world.client
+    ask = {"subject": "p8", "action": "rail.ticket", "materialized": True}
+    ok = c.post("/api/v1/decisions", json=ask, headers={**world.auth("railway"),
+                                                          "X-Request-Id": "abc"})
+    assert ok.status_code == 200 and ok.headers["x-request-id"] == "abc"
+    assert ok.headers["content-type"] == "application/json"
+    body = ok.json()
+    assert body["subject"] == "p8" and "score" not in body  # a relying party's view
+    # the same body with parameters on its content type; without one the route
+    # refuses it (FastAPI's strict content type), and so it still is
+    r = c.post("/api/v1/decisions", content=json.dumps(ask),
+               headers={**world.auth("railway"), "Content-Type": "application/json; charset=utf-8"})
+    assert r.status_code == 200, r.text
+    r = c.post("/api/v1/decisions", content=json.dumps(ask), headers=world.auth("railway"))
+    is_problem(r, 422, "usage")
+    # the route's own validation problems, located
+    bad = c.post("/api/v1/decisions", json={**ask, "extra": 1}, headers=world.auth("railway"))
+    is_problem(bad, 422, "usage")
+    assert bad.json()["errors"][0]["where"] == "body.extra"
+    bad = c.post("/api/v1/decisions", content=b"{not json",
+                 headers={**world.auth("railway"), "Content-Type": "application/json"})
+    is_problem(bad, 422, "usage")
+    assert bad.json()["errors"][0]["where"].startswith("body.")
+    missing = c.post("/api/v1/decisions", json={"action": "rail.ticket"},
+                     headers=world.auth("railway"))
+    is_problem(missing, 422, "usage")
+    assert missing.json()["errors"][0]["where"] == "body.subject"
+    # the token before the body's fields; service problems as RFC 9457 documents
+    is_problem(c.post("/api/v1/decisions", json={"action": 1}), 401, "unauthenticated")
+    is_problem(c.post("/api/v1/decisions", json=ask), 401, "unauthenticated")
+    is_problem(c.post("/api/v1/decisions", json=ask, headers=world.auth("alice")), 403,
+               "forbidden")
+    text = c.get("/metrics").text
+    assert 'route="/api/v1/decisions",status="200"' in text
+    assert 'route="/api/v1/decisions",status="422"' in text
+    assert 'route="/api/v1/decisions",status="401"' in text

@@ -6,8 +6,12 @@ Each app has its own registry, so two apps in one process (tests) do not collide
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+#: label sets kept resolved at most (routes are templates, so a server has a few hundred)
+MAX_CHILDREN = 10_000
 
 
 class Metrics:
@@ -26,3 +30,26 @@ class Metrics:
         backlog_gauge = Gauge("socialcredit_outbox_backlog", "notices waiting for delivery",
                               registry=self.registry)
         backlog_gauge.set_function(backlog)
+        # `labels(...)` takes a lock and builds a key on every call; a request resolves
+        # its label set once and keeps the children (what it returns is the same object)
+        self._requests: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._decisions: dict[str, Any] = {}
+
+    def request(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        """The request counter's and the latency histogram's children for one request."""
+        key = (method, route, status)
+        got = self._requests.get(key)
+        if got is None:
+            got = (self.requests.labels(method, route, str(status)),
+                   self.latency.labels(method, route))
+            if len(self._requests) >= MAX_CHILDREN:
+                self._requests.clear()
+            self._requests[key] = got
+        return got
+
+    def decision(self, effect: str) -> Any:
+        """The decisions counter's child for `effect`."""
+        got = self._decisions.get(effect)
+        if got is None:
+            got = self._decisions[effect] = self.decisions.labels(effect)
+        return got

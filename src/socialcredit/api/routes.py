@@ -430,17 +430,23 @@ async def decide(request: Request, body: DecisionIn) -> dict[str, Any]:
     """May `subject` do `action`? Effect, reasons, adverse-action content on deny, and a
     decision id; a relying party sees what its consent grant's scope allows. Answered
     once the decision's log row is committed."""
+    return await decision(request, body)
+
+
+async def decision(request: Request, body: DecisionIn) -> dict[str, Any]:
+    """What `POST /decisions` answers once the principal is authenticated and the body
+    valid (shared by the route above and its lean twin in lean.py)."""
     decisions = acting(request).decisions
     if body.materialized:
-        # read from memory (or one short read) on the event loop; the request then
-        # awaits its group's commit without holding a thread
+        # read from memory on the event loop (a cache miss is read on a worker
+        # thread); the request then awaits its group's commit without holding a thread
         d = await decisions.decide_async(body.subject, body.action, body.program,
                                          materialized=True, purpose=body.purpose,
                                          grant=body.grant)
     else:  # a live standing costs milliseconds of CPU: not on the event loop
         d = await run_in_threadpool(decisions.decide, body.subject, body.action,
                                     body.program, purpose=body.purpose, grant=body.grant)
-    _state(request).metrics.decisions.labels(d.effect).inc()
+    _state(request).metrics.decision(d.effect).inc()
     return d.as_dict()
 
 

@@ -66,11 +66,13 @@ class Context:
         return await asyncio.to_thread(self.commit, unit)
 
     @contextmanager
-    def reads(self) -> Iterator[Reads]:
+    def reads(self, *, blocking: bool = True) -> Iterator[Reads]:
         """One read transaction shared by whatever an operation reads, opened only if
         something asks for it (`Reads.conn`): a decision served from the in-process
-        cache opens none, a decision that misses it opens one, not one per look-up."""
-        r = Reads(self)
+        cache opens none, a decision that misses it opens one, not one per look-up.
+        With blocking=False none is opened: asking for one raises `WouldBlock` (an
+        event loop tries an operation so, and runs it on a thread if it must read)."""
+        r = Reads(self, blocking=blocking)
         try:
             yield r
         finally:
@@ -101,16 +103,24 @@ class Context:
             return self.ledger.tick(conn)
 
 
+class WouldBlock(Exception):
+    """What was asked must be read from the database (`Context.reads(blocking=False)`):
+    not a failure, a signal to ask again where waiting on the database is fine."""
+
+
 class Reads:
     """A read connection opened on first use (see `Context.reads`)."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, *, blocking: bool = True) -> None:
         self._ctx = ctx
+        self._blocking = blocking
         self._stack = ExitStack()
         self._conn: Connection | None = None
 
     def conn(self) -> Connection:
         if self._conn is None:
+            if not self._blocking:
+                raise WouldBlock("this needs a read from the database")
             self._conn = self._stack.enter_context(self._ctx.read())
         return self._conn
 
@@ -123,4 +133,4 @@ class Reads:
         self._stack.close()
 
 
-__all__ = ["Context", "Reads"]
+__all__ = ["Context", "Reads", "WouldBlock"]

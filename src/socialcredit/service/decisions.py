@@ -4,7 +4,9 @@ deny, and sealed into the public log."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import functools
 import os
 import threading
 from collections.abc import Callable
@@ -22,7 +24,7 @@ from socialcredit.errors import SocialCreditError
 from socialcredit.events import Event
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.scoring.standing import Standing
-from socialcredit.service.context import Context
+from socialcredit.service.context import Context, WouldBlock
 from socialcredit.service.notices import issue
 from socialcredit.service.standings import materialized_standing, public_lists, standing_at
 from socialcredit.timeutil import format_instant
@@ -154,26 +156,43 @@ class Decisions:
     async def decide_async(self, subject: str, action: str, program: str | None = None,
                            *, materialized: bool = False, purpose: str | None = None,
                            grant: str | None = None) -> Decision:
-        """`decide` (logged, about now) for a caller on an event loop: the standing is
-        read on the loop (from memory, or in one short read transaction), and the
-        decision's log rows then wait for their group's commit without holding a thread;
-        it returns only once they are committed."""
-        p = self.prepare(subject, action, program, None, record=True,
-                         materialized=materialized, purpose=purpose, grant=grant)
+        """`decide` (logged, about now) for a caller on an event loop: a standing (and
+        consent grants) the process's cache holds is read on the loop; anything that
+        must be read from the database — a row not cached, a stale row recomputed, a
+        live standing — is read on a worker thread, so a slow read does not stall the
+        loop's other requests (health checks included). The decision's log rows then
+        wait for their group's commit without holding a thread; it returns only once
+        they are committed."""
+        p = None
+        if materialized and self.ctx.cache is not None and subject.isascii():
+            try:  # from memory, or not at all
+                p = self.prepare(subject, action, program, None, record=True,
+                                 materialized=True, purpose=purpose, grant=grant,
+                                 blocking=False)
+            except WouldBlock:
+                p = None
+        if p is None:
+            p = await asyncio.to_thread(
+                functools.partial(self.prepare, subject, action, program, None,
+                                  record=True, materialized=materialized,
+                                  purpose=purpose, grant=grant))
         return p.finish(await self.ctx.commit_async(p.unit) if p.commits else p.unit(None))
 
     def prepare(self, subject: str, action: str, program: str | None = None,
                 at: int | None = None, *, record: bool = True, materialized: bool = False,
-                purpose: str | None = None, grant: str | None = None) -> Prepared:
+                purpose: str | None = None, grant: str | None = None,
+                blocking: bool = True) -> Prepared:
         """Everything of `decide` up to its commit: authorized, read (in at most one read
         transaction, none when the process's cache is current) and evaluated; the rows
-        to log are built by the returned unit, inside the transaction that commits them."""
+        to log are built by the returned unit, inside the transaction that commits them.
+        With blocking=False it raises `WouldBlock` rather than open that transaction
+        (it has then changed nothing: it may be asked again)."""
         ctx = self.ctx
         subject = ctx.subject_id(subject)
         ctx.allow("decisions.decide", subject)
         principal = ctx.principal
         ledger = ctx.ledger
-        with ctx.reads() as reads:
+        with ctx.reads(blocking=blocking) as reads:
             found = materialized_standing(ctx, subject, program, reads) \
                 if materialized and at is None else None
             if found is None:
