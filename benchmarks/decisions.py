@@ -107,8 +107,24 @@ def main() -> None:
         cpu_dec = (time.process_time() - cpu_dec) / args.calls * 1e6
 
         # 2. a live standing of a subject with 1,000 records: as the subject (no access
-        # log) and as the operator (its access-log entry committed with it)
+        # log) and as the operator (its access-log entry committed with it). The process
+        # keeps a busy subject's records between reads (checked against the subject's
+        # mark on every read): the first read, and reads with that copy dropped first,
+        # are the cold figures; the rest are repeated reads
         me = svc.acting_as(Principal("BUSY", "subject", subject="BUSY"))
+        cache = svc.ctx.cache
+        t0 = pc()
+        me.standings.of("BUSY")
+        cold_first = (pc() - t0) * 1000
+        cold = []
+        cpu_cold = time.process_time()
+        for _ in range(min(args.repeat, 100)):
+            if cache is not None and hasattr(cache, "drop_records"):
+                cache.drop_records()
+            t0 = pc()
+            me.standings.of("BUSY")
+            cold.append((pc() - t0) * 1000)
+        cpu_cold = (time.process_time() - cpu_cold) / min(args.repeat, 100) * 1000
         me.standings.of("BUSY")
         own = []
         cpu_own = time.process_time()
@@ -176,7 +192,12 @@ def main() -> None:
           f"{BASE_DECISION_US:>9.0f} µs{BASE_DECISION_US / p99:>9.0f}x")
     print(f"{'  p99.9':<50}{p999:>9.1f} µs")
     print(f"{'  CPU time per decision (mean)':<50}{cpu_dec:>9.1f} µs")
-    print(f"{'live standing, 1,000 records, as the subject':<50}{med_own:>9.2f} ms"
+    print(f"{'live standing, 1,000 records, cold: first read':<50}{cold_first:>9.2f} ms")
+    print(f"{'  records not kept (dropped before each): p50':<50}"
+          f"{statistics.median(cold):>9.2f} ms{STANDING_TARGET_MS:>8.1f} ms"
+          f"{STANDING_TARGET_MS / statistics.median(cold):>7.2f}x")
+    print(f"{'  CPU time per cold standing (mean)':<50}{cpu_cold:>9.2f} ms")
+    print(f"{'live standing, 1,000 records, repeated: p50':<50}{med_own:>9.2f} ms"
           f"{STANDING_TARGET_MS:>8.1f} ms{STANDING_TARGET_MS / med_own:>7.2f}x"
           f"{BASE_STANDING_MS:>9.2f} ms{BASE_STANDING_MS / med_own:>9.1f}x")
     print(f"{'  CPU time per standing (mean)':<50}{cpu_own:>9.2f} ms")

@@ -8,7 +8,8 @@ the subject can read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from socialcredit.rulebook.model import Consequence, Rulebook
@@ -24,7 +25,10 @@ class Decision:
     program: str
     effect: str
     grant: dict[str, Any]
-    reasons: list[dict[str, Any]]
+    # the reasons, or what builds them: a decision nobody logs or reads the reasons of
+    # (an unlogged decision from the table) need not build one dict per condition
+    _reasons: list[dict[str, Any]] | Callable[[], list[dict[str, Any]]] = field(
+        repr=False, compare=False)
     at: int
     known_at: int
     decided_at: int
@@ -42,6 +46,16 @@ class Decision:
     adverse_action: dict[str, Any] | None = None
     # what the requester is shown, when it may not see everything (consent scopes)
     disclosed: dict[str, Any] | None = None
+
+    @property
+    def reasons(self) -> list[dict[str, Any]]:
+        """Why: every consequence for the action, applying ones first, each condition
+        with what made it true or false (built on first use)."""
+        got = self._reasons
+        if callable(got):
+            got = got()
+            object.__setattr__(self, "_reasons", got)
+        return got
 
     def as_dict(self) -> dict[str, Any]:
         """The decision as its requester may see it."""
@@ -77,24 +91,36 @@ class Decision:
         }
 
 
+def _holds(key: str, value: Any, rb: Rulebook, st: Standing) -> bool | None:
+    """Whether one condition of a `when` holds (None: not a condition this knows)."""
+    if key in ("on_list", "not_on_list"):
+        on = value in st.lists
+        return on if key == "on_list" else not on
+    if key == "tier_at_least":
+        rank = rb.tier_rank
+        # a tier the version in force no longer knows (a stale materialized row) never holds
+        return bool(st.tier in rank and rank[st.tier] <= rank[value])
+    if key in ("score_at_least", "score_below"):
+        return bool(st.score >= value if key == "score_at_least" else st.score < value)
+    return None
+
+
 def _condition(key: str, value: Any, rb: Rulebook, st: Standing) -> dict[str, Any]:
     """One condition of a `when`, with what made it true or false."""
     out: dict[str, Any] = {"condition": key, "value": value}
+    holds = _holds(key, value, rb, st)
     if key in ("on_list", "not_on_list"):
         entries = [e.as_dict() for e in st.list_entries if e.list == value]
-        on = value in st.lists
-        out["holds"] = on if key == "on_list" else not on
+        out["holds"] = holds
         if entries:
             out["list_entries"] = entries
             out["records"] = [e["record_id"] for e in entries if e["record_id"]]
     elif key == "tier_at_least":
-        rank = rb.tier_rank
         out["tier"] = st.tier
-        # a tier the version in force no longer knows (a stale materialized row) never holds
-        out["holds"] = st.tier in rank and rank[st.tier] <= rank[value]
+        out["holds"] = holds
     elif key in ("score_at_least", "score_below"):
         out["score"] = st.score
-        out["holds"] = st.score >= value if key == "score_at_least" else st.score < value
+        out["holds"] = holds
     if key in ("tier_at_least", "score_at_least", "score_below"):
         out["records"] = [c.record_id for c in st.key_factors]
     return out
@@ -116,6 +142,33 @@ def evaluate(rb: Rulebook, st: Standing, action: str) -> tuple[str, dict[str, An
                         **({"grant": c.grant} if c.grant else {})})
         if holds:
             applying.append((i, c))
+    effect, grant = _effect(applying)
+    if not reasons:
+        reasons.append({"consequence": None, "action": action, "effect": "allow",
+                        "applies": True, "conditions": [],
+                        "label": f"program {rb.rulebook} declares no consequence for "
+                                 f"{action!r}"})
+    # applying reasons first: they are the answer; the rest show what did not apply
+    reasons.sort(key=lambda r: not r["applies"])
+    return effect, grant, reasons
+
+
+def outcome(rb: Rulebook, st: Standing, action: str) -> tuple[str, dict[str, Any]]:
+    """`evaluate`'s effect and grant without its reasons (`evaluate` gives them when they
+    are asked for: the same conditions, the same answer)."""
+    applying: list[tuple[int, Consequence]] = []
+    for i, c, when in rb.consequences_by_action.get(action, ()):
+        holds = [_holds(k, v, rb, st) for k, v in when]
+        if None in holds:  # as evaluate: a condition it cannot decide has no "holds"
+            raise KeyError("holds")
+        if all(holds):
+            applying.append((i, c))
+    return _effect(applying)
+
+
+def _effect(applying: list[tuple[int, Consequence]]) -> tuple[str, dict[str, Any]]:
+    """Any applying deny -> deny; else merged grants of applying benefits -> benefit;
+    else allow."""
     grant: dict[str, Any] = {}
     if any(c.effect == "deny" for _, c in applying):
         effect = "deny"
@@ -126,11 +179,4 @@ def evaluate(rb: Rulebook, st: Standing, action: str) -> tuple[str, dict[str, An
                 grant.update(c.grant)
     else:
         effect = "allow"
-    if not reasons:
-        reasons.append({"consequence": None, "action": action, "effect": "allow",
-                        "applies": True, "conditions": [],
-                        "label": f"program {rb.rulebook} declares no consequence for "
-                                 f"{action!r}"})
-    # applying reasons first: they are the answer; the rest show what did not apply
-    reasons.sort(key=lambda r: not r["applies"])
-    return effect, grant, reasons
+    return effect, grant

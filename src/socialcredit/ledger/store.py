@@ -591,6 +591,27 @@ class Ledger:
                f"{self._mark(conn)}")
         return records_of_rows(driver_rows(conn, sql, (subject,)), subject)
 
+    def records_marked(self, subject: str, conn: Connection
+                       ) -> tuple[list[Record], tuple[int, int | None]]:
+        """records_of, with the subject's mark (`records_mark`) as of the same read: what a
+        reader keeping the records between reads compares a later mark with."""
+        sql = ("SELECT record_id, provider, type, kind, occurred_at, recorded_at, value_num, "
+               f"value_text, evidence, ref, ingested_at, seq FROM {s.records.name} WHERE "
+               f"subject = {self._mark(conn)}")
+        rows = driver_rows(conn, sql, (subject,))
+        return (records_of_rows(rows, subject),
+                (len(rows), max(r[11] for r in rows) if rows else None))
+
+    def records_mark(self, subject: str, conn: Connection) -> tuple[int, int | None]:
+        """(how many records, the highest seq) of one subject, from the subject index
+        alone. Records are appended with increasing seqs and only retention deletes
+        them, so an unchanged mark means unchanged records — unless an erasure of the
+        ledger's newest record let SQLite hand its seq out again (the caller watches
+        retention runs for that)."""
+        row = driver_rows(conn, f"SELECT count(*), max(seq) FROM {s.records.name} WHERE "
+                          f"subject = {self._mark(conn)}", (subject,))[0]
+        return int(row[0]), (None if row[1] is None else int(row[1]))
+
     def records_of_subjects(self, conn: Connection, subjects: Sequence[str],
                             types: Sequence[str] | None = None) -> dict[str, list[Record]]:
         """records_of for many subjects in one statement (an ingest's notices read the

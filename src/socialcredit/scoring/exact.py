@@ -123,8 +123,12 @@ def evaluate(rb: Rulebook, terms: Terms, t: int) -> Evaluated:
     dt = (t - terms.at) / US_PER_DAY
     dims = terms.sums.dimensions(rb, dt)
     score = _score(rb, dims)
-    tier = next((tr.id for tr in rb.tiers if tr.min <= score), None)
-    on = set(terms.record_lists)
+    tier = None
+    for tr in rb.tiers:  # the first tier whose floor the score reaches
+        if tr.min <= score:
+            tier = tr.id
+            break
+    on = terms.record_lists
     lists = []
     for x in rb.lists:
         if x.enter_when.record is not None:

@@ -15,12 +15,18 @@ from socialcredit.events import EventSink
 from socialcredit.identifiers.subject import InvalidId, normalize_subject
 from socialcredit.ledger.store import Ledger
 from socialcredit.principals import OPERATOR, Principal
+from socialcredit.service.authz import authorize
 
 if TYPE_CHECKING:
     from socialcredit.service.commit import GroupCommit
     from socialcredit.service.standing_cache import StandingCache
 
 T = TypeVar("T")
+
+#: ASCII spellings of subject ids -> their one spelling, memoized: every decision
+#: normalizes its subject, and a server sees the same ids again and again
+_IDS: dict[str, str] = {}
+_MAX_IDS = 100_000
 
 
 @dataclass
@@ -65,31 +71,32 @@ class Context:
             return await asyncio.wrap_future(self.committer.submit(unit))
         return await asyncio.to_thread(self.commit, unit)
 
-    @contextmanager
-    def reads(self, *, blocking: bool = True) -> Iterator[Reads]:
-        """One read transaction shared by whatever an operation reads, opened only if
-        something asks for it (`Reads.conn`): a decision served from the in-process
-        cache opens none, a decision that misses it opens one, not one per look-up.
-        With blocking=False none is opened: asking for one raises `WouldBlock` (an
-        event loop tries an operation so, and runs it on a thread if it must read)."""
-        r = Reads(self, blocking=blocking)
-        try:
-            yield r
-        finally:
-            r.close()
+    def reads(self, *, blocking: bool = True) -> Reads:
+        """One read transaction shared by whatever an operation reads (`with
+        ctx.reads() as reads`), opened only if something asks for it (`Reads.conn`): a
+        decision served from the in-process cache opens none, a decision that misses it
+        opens one, not one per look-up. With blocking=False none is opened: asking for
+        one raises `WouldBlock` (an event loop tries an operation so, and runs it on a
+        thread if it must read)."""
+        return Reads(self, blocking=blocking)
 
     def allow(self, operation: str, subject: str | None = None) -> None:
         """The one authorization check (service/authz.py) every operation makes."""
-        from socialcredit.service.authz import authorize
-
         authorize(self.principal, operation, subject)
 
     def subject_id(self, subject: str) -> str:
         """The one spelling of a subject id (identifiers.subject): every entry point —
         ingest, standing, check, log mine, the API — looks subjects up by it."""
+        got = _IDS.get(subject) if type(subject) is str else None
+        if got is not None:
+            return got
         try:
             if isinstance(subject, str) and subject.isascii():  # scripts do not matter
-                return normalize_subject(subject)
+                got = normalize_subject(subject)
+                if len(_IDS) >= _MAX_IDS:
+                    _IDS.clear()
+                _IDS[subject] = got
+                return got
             with self.read() as conn:
                 mixed = self.ledger.mixed_scripts_allowed(conn)
             return normalize_subject(subject, mixed_scripts=mixed)
@@ -109,18 +116,26 @@ class WouldBlock(Exception):
 
 
 class Reads:
-    """A read connection opened on first use (see `Context.reads`)."""
+    """A read connection opened on first use (see `Context.reads`); a context manager
+    of its own, so that a read served from memory costs no generator and no stack."""
 
     def __init__(self, ctx: Context, *, blocking: bool = True) -> None:
         self._ctx = ctx
         self._blocking = blocking
-        self._stack = ExitStack()
+        self._stack: ExitStack | None = None
         self._conn: Connection | None = None
+
+    def __enter__(self) -> Reads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def conn(self) -> Connection:
         if self._conn is None:
             if not self._blocking:
                 raise WouldBlock("this needs a read from the database")
+            self._stack = ExitStack()
             self._conn = self._stack.enter_context(self._ctx.read())
         return self._conn
 
@@ -130,7 +145,9 @@ class Reads:
 
     def close(self) -> None:
         self._conn = None
-        self._stack.close()
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            stack.close()
 
 
 __all__ = ["Context", "Reads", "WouldBlock"]

@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 
 from socialcredit.db import memo
 from socialcredit.decisions import log
-from socialcredit.decisions.evaluate import Decision, evaluate
+from socialcredit.decisions.evaluate import Decision, evaluate, outcome
 from socialcredit.dueprocess import access, consent
 from socialcredit.dueprocess import notices as notice_store
 from socialcredit.errors import SocialCreditError
@@ -93,21 +93,31 @@ def _for_requester(aa: dict[str, Any], level: str) -> dict[str, Any]:
 
 
 _random = threading.local()
+# a forked child must not hand out its parent's pooled ids again
+os.register_at_fork(after_in_child=lambda: _random.__dict__.pop("ids", None))
+
+
+#: the variant nibble (RFC 4122: 10xx) from a random hex digit's two low bits
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+
+
+def _decision_ids(n: int) -> list[str]:
+    """n random (version 4) UUIDs as uuid.uuid4() spells them, from one os.urandom: the
+    version nibble is 4, the variant's two high bits 10, the other 122 bits random."""
+    h = os.urandom(16 * n).hex()
+    v = _VARIANT
+    return [f"{h[i:i + 8]}-{h[i + 8:i + 12]}-4{h[i + 13:i + 16]}-{v[h[i + 16]]}"
+            f"{h[i + 17:i + 20]}-{h[i + 20:i + 32]}" for i in range(0, 32 * n, 32)]
 
 
 def new_decision_id() -> str:
-    """A random (version 4) UUID, as uuid.uuid4() makes it, from os.urandom read 4 KiB
-    at a time: one system call and one UUID object per decision cost more than the rest
-    of a decision read from memory."""
-    pool: bytes = getattr(_random, "pool", b"")
-    if len(pool) < 16:
-        pool = os.urandom(4096)
-    b = bytearray(pool[:16])
-    _random.pool = pool[16:]
-    b[6] = (b[6] & 0x0F) | 0x40  # version 4
-    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = b.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """A random (version 4) UUID, as uuid.uuid4() makes it, made 256 at a time (per
+    thread): one system call and one UUID object per decision cost more than the rest of
+    a decision read from memory."""
+    pool: list[str] | None = getattr(_random, "ids", None)
+    if not pool:
+        pool = _random.ids = _decision_ids(256)
+    return pool.pop()
 
 
 @dataclass(frozen=True)
@@ -219,8 +229,13 @@ class Decisions:
                 level = g.scope if g is not None else "lists"
                 grant_id = g.grant_id if g is not None else None
                 purpose = purpose if purpose is not None else (g.purpose if g else None)
-        effect, granted, reasons = evaluate(pv.rulebook, st, action)
+        rb = pv.rulebook
+        effect, granted = outcome(rb, st, action)
         decision_id = new_decision_id()
+
+        def reasons() -> list[dict[str, Any]]:
+            # built when the decision is logged, noticed or read: the same evaluation
+            return evaluate(rb, st, action)[2]
 
         def unit(conn: Connection | None) -> tuple[Decision, dict[str, Any] | None]:
             """The decision's rows, built in the transaction that commits them (with
@@ -238,10 +253,13 @@ class Decisions:
                     shared["committed"] = ledger.committed(conn)
                 decided_at = max(ledger.clock(), shared["committed"])
             hypothetical = at is not None and at != decided_at
-            aa = adverse_action(pv.rulebook, st, reasons, action, decided_at) \
-                if effect == "deny" else None
-            d = Decision(decision_id, subject, action, st.program, effect, granted,
-                         reasons, st.at, st.known_at, decided_at, st, source,
+            why: list[dict[str, Any]] | Callable[[], list[dict[str, Any]]] = reasons
+            aa = None
+            if effect == "deny":  # a refusal's notice gives its reasons: build them now
+                why = reasons()
+                aa = adverse_action(rb, st, why, action, decided_at)
+            d = Decision(decision_id, subject, action, st.program, effect, granted, why,
+                         st.at, st.known_at, decided_at, st, source,
                          hypothetical=hypothetical,
                          requester={"principal": principal.id, "role": principal.role},
                          purpose=purpose, grant_id=grant_id, disclosure=level,

@@ -25,6 +25,15 @@ keeps them in memory, keyed by (program, subject), and knows when they may have 
   the fingerprint, changes with them; a change drops the grants only.
 - On PostgreSQL there is no data_version: every read fetches the fingerprint, in the
   read transaction the decision uses for anything else it must read (one round trip).
+- **A subject's records** are kept too, for live standings (a busy subject's thousand
+  records cost more to fetch and build than to score). Each read checks the kept copy
+  against the subject's mark in the reader's own transaction — (count, highest seq)
+  from the subject index alone (`Ledger.records_mark`) — so a record, void or
+  resolution committed by any process is seen at once, on SQLite and PostgreSQL.
+  Records are append-only with increasing seqs; the one deletion, retention's, is
+  logged as an operation, and a retention run seen in the fingerprint drops every kept
+  copy (SQLite may hand the seq of an erased newest record out again, which the mark
+  alone would not notice). Subjects with few records are read each time.
 - An entry read from the database is kept only if no invalidation ran between the
   fingerprint it was checked against and its insertion (a generation counter), so a
   read racing an ingest never keeps a row older than the ingest.
@@ -46,7 +55,7 @@ from sqlalchemy import Connection
 from socialcredit.dueprocess import consent
 from socialcredit.dueprocess.schema import effects as effects_table
 from socialcredit.ledger import schema as s
-from socialcredit.ledger.model import ProgramVersion
+from socialcredit.ledger.model import ProgramVersion, Record
 from socialcredit.ledger.store import Ledger
 from socialcredit.ledger.versions import choose_program, pick_version, program_names
 from socialcredit.scoring.exact import Terms
@@ -55,6 +64,11 @@ from socialcredit.timeutil import format_instant
 
 #: entries kept at most (the oldest go first); a row is a few hundred bytes
 MAX_ENTRIES = 1_000_000
+#: records kept at most, over every subject (a Record is a few hundred bytes)
+MAX_RECORDS = 500_000
+#: a subject with fewer records is read each time: that read costs about what checking
+#: a kept copy does
+MIN_RECORDS = 32
 
 
 @dataclass(frozen=True)
@@ -104,8 +118,8 @@ class Row:
 
     def due_process(self, t: int) -> bool:
         """Whether an effect may change the standing at t (as effects.has_any)."""
-        return any(kind != "erased" or (end is not None and end > t)
-                   for kind, end in self.effects)
+        return bool(self.effects) and any(kind != "erased" or (end is not None and end > t)
+                                          for kind, end in self.effects)
 
 
 _FINGERPRINT = (
@@ -135,9 +149,17 @@ class StandingCache:
         self.generation = 0
         self._sqlite = ledger.engine.dialect.name == "sqlite"
         self._raw: Any = None  # the DB-API connection data_version is asked on
+        self._driver: Any = None  # its sqlite3 connection, and a cursor kept on it
+        self._cursor: Any = None
         self._data_version: int | None = None
         self.hits = 0  # statistics, for tests and benchmarks
         self.misses = 0
+        # subject -> (its mark, its records) and how many records that holds
+        self._records: dict[str, tuple[tuple[int, int | None], tuple[Record, ...]]] = {}
+        self._held = 0
+        self.records_generation = 0
+        self.record_hits = 0
+        self.record_misses = 0
 
     # -- validity ---------------------------------------------------------------------
 
@@ -149,11 +171,12 @@ class StandingCache:
             if self._sqlite:
                 if self._raw is None:
                     self._raw = self.ledger.engine.raw_connection()
-                cur = self._raw.driver_connection.execute("PRAGMA data_version")
-                dv = cur.fetchone()[0]
+                    self._driver = self._raw.driver_connection
+                    self._cursor = self._driver.cursor()
+                dv = self._cursor.execute("PRAGMA data_version").fetchone()[0]
                 if dv == self._data_version and self._fp is not None:
                     return
-                fp = tuple(self._raw.driver_connection.execute(_FINGERPRINT).fetchone())
+                fp = tuple(self._driver.execute(_FINGERPRINT).fetchone())
                 self._data_version = dv
             elif reads is not None:
                 fp = tuple(reads.conn().exec_driver_sql(_FINGERPRINT).one())
@@ -168,6 +191,11 @@ class StandingCache:
         if old is None or old[_OPERATIONS] != fp[_OPERATIONS]:
             self.consent_generation += 1
             self._grants.clear()
+            if old is not None and self._records and self._retention_since(old[_OPERATIONS]):
+                self.drop_records()
+        if old is not None and old[1] != fp[1] and (
+                fp[1] is None or (old[1] is not None and fp[1] < old[1])):
+            self.drop_records()
         if old is None or old[2] != fp[2] or old[3:_OPERATIONS] != fp[3:_OPERATIONS]:
             self._drop_all(fp[2] != (old[2] if old else None))
             return
@@ -185,6 +213,21 @@ class StandingCache:
                 self.generation += 1
                 for key in stale:
                     del self._rows[key]
+
+    def _retention_since(self, seq: int | None) -> bool:
+        """Whether a retention run (the one deletion of records) committed after the
+        operations log's entry `seq`."""
+        with self.ledger.engine.connect() as conn:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            return conn.exec_driver_sql(
+                f"SELECT 1 FROM {s.operations.name} WHERE seq > {mark} AND kind = "
+                f"'retention.run' LIMIT 1", (seq or 0,)).first() is not None
+
+    def drop_records(self) -> None:
+        """Forget every kept copy of records (retention ran; benchmarks of a cold read)."""
+        self.records_generation += 1
+        self._records.clear()
+        self._held = 0
 
     def _drop_all(self, versions: bool) -> None:
         self.generation += 1
@@ -264,11 +307,39 @@ class StandingCache:
                 self._grants[key] = got
         return got
 
+    def records(self, conn: Connection, subject: str) -> list[Record]:
+        """Every record about `subject` as `conn`'s transaction sees it (what
+        `Ledger.records_of` gives), from the kept copy when the subject's mark there is
+        the copy's. Call with `conn`'s transaction begun (after its first read): on
+        SQLite the sync then sees any retention run that transaction can see."""
+        if self._sqlite:
+            self.sync()
+        got = self._records.get(subject)
+        if got is not None and self.ledger.records_mark(subject, conn) == got[0]:
+            self.record_hits += 1
+            return list(got[1])
+        generation = self.records_generation
+        records, mark = self.ledger.records_marked(subject, conn)
+        self.record_misses += 1
+        n = len(records)
+        if MIN_RECORDS <= n <= MAX_RECORDS:
+            with self._lock:
+                if generation == self.records_generation:
+                    old = self._records.pop(subject, None)
+                    if old is not None:
+                        self._held -= len(old[1])
+                    while self._records and self._held + n > MAX_RECORDS:
+                        self._held -= len(self._records.pop(next(iter(self._records)))[1])
+                    self._records[subject] = (mark, tuple(records))
+                    self._held += n
+        return records
+
     def close(self) -> None:
         with self._lock:
             if self._raw is not None:
+                self._cursor.close()
                 self._raw.close()
-                self._raw = None
+                self._raw = self._driver = self._cursor = None
 
 
-__all__ = ["MAX_ENTRIES", "Row", "StandingCache"]
+__all__ = ["MAX_ENTRIES", "MAX_RECORDS", "MIN_RECORDS", "Row", "StandingCache"]

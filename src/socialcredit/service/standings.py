@@ -51,7 +51,9 @@ def standing_at(ctx: Context, subject: str, program: str | None = None,
     history = [v for v in versions if v.program == name]
     pv = pick_version(history, name, t, k)
     kind = ledger.subject_kind(subject, k, conn)
-    records = ledger.records_of(subject, conn)
+    # kept between reads by the process's cache, checked against this transaction
+    records = ctx.cache.records(conn, subject) if ctx.cache is not None \
+        else ledger.records_of(subject, conn)
     fx = effects.of(conn, subject)
     st = compute(pv.rulebook, name, subject, kind, records, fx, t, k, now, history)
     if kind is None:

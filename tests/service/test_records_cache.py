@@ -1,0 +1,113 @@
+"""A busy subject's records kept between live standings (service/standing_cache.py): a
+kept copy is used only while the subject's records are unchanged, whoever changed them —
+this service, another engine on the same database, or a retention run that let SQLite
+hand an erased record's seq out again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from socialcredit.ledger.model import Record
+from socialcredit.scoring.standing import Standing
+from socialcredit.service import Service
+from socialcredit.service.standing_cache import MIN_RECORDS, StandingCache
+from tests.helpers import BASE
+
+H = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
+PROVIDERS = {"bank-1": "bank", "court-1": "court", "rev-1": "reviewer"}
+
+
+def busy(svc: Service, n: int = MIN_RECORDS + 8) -> None:
+    rows = "".join(f"bank-1:h{i},bank-1,alice,person,hours,2025-11-{1 + i % 28:02d},"
+                   f"{1 + i % 5},,\n" for i in range(n))
+    svc.records.ingest_text(H + rows + "bank-1:a1,bank-1,alice,,arrears,2025-12-01,,e,\n"
+                            "bank-1:b1,bank-1,bob,person,bonus,2025-12-01,,,\n")
+
+
+def same(got: Standing, want: Standing) -> None:
+    assert got.score == want.score and got.tier == want.tier and got.lists == want.lists
+    assert [(c.record_id, c.resolved, c.contribution) for c in got.contributions] == \
+        [(c.record_id, c.resolved, c.contribution) for c in want.contributions]
+
+
+def cache_of(svc: Service) -> StandingCache:
+    cache = svc.ctx.cache
+    assert cache is not None
+    return cache
+
+
+def test_kept_records_see_what_another_engine_commits(
+        make_ledger: Callable[..., Service], clock: Any, db_url: str) -> None:
+    """A record, a void and a resolution committed through another engine are in the
+    next live standing; an unchanged subject's records are read from the kept copy."""
+    svc = make_ledger(BASE, PROVIDERS)
+    busy(svc)
+    cache = cache_of(svc)
+    first = svc.standings.of("alice")
+    hits = cache.record_hits
+    same(svc.standings.of("alice"), first)
+    assert cache.record_hits == hits + 1  # the kept copy, checked against the mark
+    with Service.open(db_url, clock=clock) as other:
+        steps = [
+            "bank-1:a2,bank-1,alice,,arrears,2025-12-02,,e,\n",  # a record
+            "rev-1:v1,rev-1,alice,,void,2025-12-03,,e,bank-1:h3\n",  # a void
+            "bank-1:p1,bank-1,alice,,paid,2025-12-04,,e,bank-1:a1\n",  # a resolution
+        ]
+        for i, row in enumerate(steps):
+            clock.set(f"2026-01-0{2 + i}T00:00:00Z")
+            before = svc.standings.of("alice")
+            other.records.ingest_text(H + row)
+            got = svc.standings.of("alice")
+            with Service.open(db_url, clock=clock) as fresh:  # nothing kept
+                same(got, fresh.standings.of("alice"))
+            same(got, other.standings.of("alice"))
+            assert got.score != before.score, row
+        assert "bank-1:h3" not in {c.record_id for c in got.contributions}
+        assert any(c.resolved for c in got.contributions if c.record_id == "bank-1:a1")
+    # a subject with few records is read each time, and never kept
+    svc.standings.of("bob")
+    assert "bob" not in cache._records
+
+
+def test_a_retention_run_drops_kept_records(
+        make_ledger: Callable[..., Service], clock: Any, db_url: str) -> None:
+    """Retention deletes records: erasing the ledger's newest record lets SQLite give
+    the next record the same seq, so (count, highest seq) alone would not change. The
+    run's entry in the operations log drops every kept copy."""
+    svc = make_ledger(BASE, PROVIDERS)
+    busy(svc)
+    svc.records.ingest_text(H + "bank-1:last,bank-1,alice,,bonus,2025-12-05,,,\n")
+    first = svc.standings.of("alice")
+    cache = cache_of(svc)
+    assert "alice" in cache._records
+    with Service.open(db_url, clock=clock) as other:
+        with other.ledger.write() as conn:  # what a retention run does to the table
+            assert other.ledger.erase_records(conn, ["bank-1:last"]) == 1
+            other.ledger.operation(conn, "retention.run", {"erased": 1})
+        clock.set("2026-01-02T00:00:00Z")
+        other.records.ingest_text(H + "bank-1:new,bank-1,alice,,hours,2025-12-06,7,,\n")
+        got = svc.standings.of("alice")
+        same(got, other.standings.of("alice"))
+    ids = {c.record_id for c in got.contributions}
+    assert "bank-1:new" in ids and "bank-1:last" not in ids
+    assert got.score != first.score
+
+
+def test_kept_records_are_what_the_ledger_reads(
+        make_ledger: Callable[..., Service]) -> None:
+    """The kept copy gives the same Records, in the same order, as Ledger.records_of,
+    and a caller changing the list it got changes nothing kept."""
+    svc = make_ledger(BASE, PROVIDERS)
+    busy(svc)
+    cache = cache_of(svc)
+    with svc.ledger.engine.connect() as conn:
+        svc.ledger.committed(conn)
+        want = svc.ledger.records_of("alice", conn)
+        cold = cache.records(conn, "alice")
+        cold.clear()
+        warm: list[Record] = cache.records(conn, "alice")
+        assert cache.records(conn, "alice") == warm == want
+        assert svc.ledger.records_mark("alice", conn) == (len(want), max(
+            r[0] for r in conn.exec_driver_sql(
+                "SELECT seq FROM sc_records WHERE subject = 'alice'")))
