@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 US_PER_DAY = 86_400_000_000
 US_PER_SECOND = 1_000_000
@@ -86,15 +87,30 @@ def from_us(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
 
 
+@lru_cache(maxsize=8192)
+def _day_text(days: int) -> str:
+    """`YYYY-MM-DD` of a day counted from the epoch (an ingest's listings fall on a few
+    thousand days)."""
+    return (EPOCH + timedelta(days=days)).date().isoformat()
+
+
 def format_instant(us: int | None) -> str | None:
-    """UTC ISO 8601 with a Z, seconds precision unless sub-second parts exist."""
+    """UTC ISO 8601 with a Z, seconds precision unless sub-second parts exist.
+
+    Computed from the integer (the day's date cached), not through a datetime: ingest
+    formats three instants per listing; `datetime.isoformat` gives the same text (a
+    test holds the two equal)."""
     if us is None:
         return None
     if us <= BEGINNING_OF_TIME:
         return "-infinity"
-    dt = from_us(us)
-    text = dt.isoformat(timespec="microseconds" if dt.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
+    days, rem = divmod(us, US_PER_DAY)
+    secs, micro = divmod(rem, US_PER_SECOND)
+    hours, secs = divmod(secs, 3600)
+    minutes, secs = divmod(secs, 60)
+    if micro:
+        return f"{_day_text(days)}T{hours:02d}:{minutes:02d}:{secs:02d}.{micro:06d}Z"
+    return f"{_day_text(days)}T{hours:02d}:{minutes:02d}:{secs:02d}Z"
 
 
 def now_us() -> int:

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from socialcredit.cli.app import app
-from socialcredit.ledger.digest import HASHED_FIELDS, record_hash, record_json
+from socialcredit.ledger.digest import HASHED_FIELDS, record_hash, record_hashes, record_json
 from socialcredit.service import Service
 from socialcredit.transparency import merkle
 from socialcredit.transparency.events import parse_leaf
@@ -314,6 +314,37 @@ def test_the_record_json_is_plain_canonical_json() -> None:
         record_json(("a", "p", "s", "t", "conduct", "1", 2, None, None, None, None, None))
     with pytest.raises(TypeError):
         record_json(("a", "p", "s", "t", "conduct", 1, 2, None, None, None, None, "3"))
+
+
+def test_record_hashes_in_bulk_are_record_hash_one_by_one() -> None:
+    """Ingest's one-loop hashing gives each record's own hash, for every shape of row
+    (version-1 and version-2 forms, integers where floats belong, minus zero, Unicode
+    and escapes), and refuses what record_hash refuses."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    text_ = st.text(max_size=20)
+    opt = st.none() | text_
+    instants = st.integers(-(2**62), 2**62)
+    nums = st.none() | st.floats(allow_nan=False, allow_infinity=False) | st.integers(
+        -(2**40), 2**40)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.tuples(text_, text_, text_, text_, text_, instants, instants, nums,
+                              opt, opt, opt, st.none() | instants), max_size=8))
+    def same(rows: list[tuple[Any, ...]]) -> None:
+        assert record_hashes(rows) == [record_hash(r) for r in rows]
+
+    same()
+    assert record_hashes([("a", "p", "s", "t", "conduct", 1, 2, -0.0, "\u2028\"x", None,
+                           "r", None)]) == [record_hash(
+        ("a", "p", "s", "t", "conduct", 1, 2, -0.0, "\u2028\"x", None, "r", None))]
+    for bad in (("a", "p", "s", "t", "conduct", "1", 2, None, None, None, None, None),
+                ("a", "p", "s", "t", "conduct", 1, 2, None, 5, None, None, None),
+                ("a", None, "s", "t", "conduct", 1, 2, None, None, None, None, None),
+                ("a", "p", "s", "t", "conduct", 1, 2, "3", None, None, None, None)):
+        with pytest.raises(TypeError):
+            record_hashes([bad])
 
 
 def test_a_backfilled_records_ingested_at_is_covered_by_its_hash(

@@ -63,6 +63,11 @@ def test_event_leaf_is_canonical_json() -> None:
         ("decisions.batch", {**BATCH, "count": 1.5}, "floats"),
         ("decisions.batch", {**BATCH, "kind": "x"}, "set by the log"),
         ("decisions.batch", {**BATCH, "digest": {1: 2}}, "keys must be strings"),
+        # inside lists and objects too (values the flat-payload shortcut leaves to the walk)
+        ("decisions.batch", {**BATCH, "reasons": ["a", 1.5]}, "floats"),
+        ("decisions.batch", {**BATCH, "reasons": [{"x": 0.5}]}, "floats"),
+        ("decisions.batch", {**BATCH, "reasons": {"x": [2.5]}}, "floats"),
+        ("decisions.batch", {**BATCH, "reasons": b"x"}, "not a JSON value"),
     ],
 )  # fmt: skip
 def test_event_leaf_refuses_bad_events(kind: str, payload: dict[str, object], match: str) -> None:

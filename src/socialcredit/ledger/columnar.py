@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from socialcredit.identifiers.subject import InvalidId
+from socialcredit.identifiers.subject import MAX_ID_LENGTH, InvalidId
 from socialcredit.ledger.validate import FIELDS, OPTIONAL, SUBJECT_KINDS, Row, Validator
 from socialcredit.limits import MAX_FIELD_CHARS, MAX_ROW_BYTES, MAX_VALUE, MAX_YEAR, MIN_YEAR
 from socialcredit.timeutil import US_PER_DAY, US_PER_SECOND
@@ -41,6 +41,8 @@ _PLAIN = r"^[\x21-\x7e]{1,200}$"  # validate._PLAIN_KEY
 _NUMBER = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"  # validate._NUMBER
 # printable ASCII, not starting or ending with a space: what `str.strip` leaves alone
 _TEXT = r"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$"
+# identifiers.subject._USCC_SHAPE: upper-cased by normalisation
+_USCC_SHAPE = r"^[0-9A-Za-z]{2}[0-9]{6}[0-9A-Za-z]{10}$"
 _INSTANT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 _INSTANT_LEN = 20
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
@@ -130,8 +132,12 @@ def read_csv_columns(path: Path) -> Columns | None:
     try:
         table = pacsv.read_csv(
             io.BytesIO(data),
+            # one block for the whole file (up to 1 GiB): every column then comes out as
+            # one chunk, and taking it (Columns.column) copies nothing
             read_options=pacsv.ReadOptions(column_names=header, skip_rows=1,
-                                           use_threads=False),
+                                           use_threads=False,
+                                           block_size=min(max(len(data) + 1, 1 << 20),
+                                                          1 << 30)),
             parse_options=pacsv.ParseOptions(newlines_in_values=False,
                                              ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
@@ -174,12 +180,14 @@ def _instants(col: pa.Array, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.frombuffer(sub.buffers()[1], dtype=np.int32)[
         sub.offset:sub.offset + len(sub) + 1]
     raw = np.frombuffer(sub.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-    d = raw.reshape(len(sub), _INSTANT_LEN).astype(np.int64) - 48
+    d = raw.reshape(len(sub), _INSTANT_LEN)
 
     def num(a: int, b: int) -> np.ndarray:
+        # the digits' columns one at a time (converting the whole block to int64 first
+        # cost more than the arithmetic)
         v = np.zeros(len(sub), dtype=np.int64)
         for k in range(a, b):
-            v = v * 10 + d[:, k]
+            v = v * 10 + (d[:, k].astype(np.int64) - 48)
         return v
 
     year, month, day = num(0, 4), num(5, 7), num(8, 10)
@@ -247,8 +255,18 @@ def validate_columns(v: Validator, cols: Columns) -> list[Row]:
                      & (rid_len[mine] > len(p) + 1))
     # subjects: the validator's own normalisation, once per spelling
     s_codes, s_names = _codes(subj)
+    # a subject of printable ASCII without surrounding space, at most MAX_ID_LENGTH long
+    # and not of a USCC's shape is its own normal form (normalize_subject's first
+    # return); only the others are asked of the validator
+    names = pa.array(s_names, pa.string())
+    as_is = (_matches(names, _TEXT, len(s_names))
+             & (_mask(pc.binary_length(names)) <= MAX_ID_LENGTH)
+             & ~_matches(names, _USCC_SHAPE, len(s_names))).tolist()
     normal: list[str | None] = []
-    for name in s_names:
+    for name, same in zip(s_names, as_is, strict=True):
+        if same:
+            normal.append(name)
+            continue
         try:
             normal.append(v.subject(name) if name else None)
         except InvalidId:
@@ -298,59 +316,68 @@ def validate_columns(v: Validator, cols: Columns) -> list[Row]:
                 ok[i] = False
             else:
                 nums[i] = x
-    return _rows(v, cols, ok, _Fields(
-        rid.to_pylist(), prov.to_pylist(), typ.to_pylist(), p_codes, t_codes, s_codes,
-        roles, [i.kind if i is not None else "" for i in infos], normal, at.tolist(),
-        value_list, nums, evidence.to_pylist() if evidence is not None else None,
-        ref.to_pylist() if ref is not None else None,
-        kind_col.to_pylist() if kind_col is not None else None))
+    # each field of the accepted rows as one Python list, made at C speed (NumPy takes
+    # and Arrow kernels), so that building the rows is one loop of attribute stores
+    def each(names: Sequence[Any], codes: np.ndarray) -> list[Any]:
+        table = np.empty(len(names), dtype=object)
+        table[:] = names
+        out: list[Any] = table[codes].tolist() if len(names) else [None] * n
+        return out
+
+    value_num: list[float | None] = [None] * n
+    for i, x in nums.items():
+        value_num[i] = x
+    value_text = _or_none(value, is_num | val_empty, n)
+    return _rows(v, cols, ok.tolist(), rid.to_pylist(), prov.to_pylist(), typ.to_pylist(),
+                 each(roles, p_codes), each([i.kind if i is not None else "" for i in infos],
+                                            t_codes),
+                 each(normal, s_codes), at.tolist(), value_num, value_text,
+                 _or_none(evidence, ev_empty, n), _or_none(ref, ref_empty, n),
+                 _or_none(kind_col, kind_empty, n))
 
 
-class _Fields:
-    """Python values of the columns, for building the rows the checks accepted."""
-
-    def __init__(self, rid: list[str], prov: list[str], typ: list[str], p_codes: np.ndarray,
-                 t_codes: np.ndarray, s_codes: np.ndarray, roles: list[str | None],
-                 kinds: list[str], subjects: list[str | None], at: list[int],
-                 value: list[str] | None, nums: dict[int, float], evidence: list[str] | None,
-                 ref: list[str] | None, subject_kind: list[str] | None) -> None:
-        self.rid, self.prov, self.typ = rid, prov, typ
-        self.p_codes, self.t_codes, self.s_codes = (p_codes.tolist(), t_codes.tolist(),
-                                                    s_codes.tolist())
-        self.roles, self.kinds, self.subjects, self.at = roles, kinds, subjects, at
-        self.value, self.nums, self.evidence, self.ref = value, nums, evidence, ref
-        self.subject_kind = subject_kind
+def _or_none(col: pa.Array | None, empty: np.ndarray, n: int) -> list[str | None]:
+    """The column's values as a list, None where `empty` (or no such column)."""
+    if col is None:
+        return [None] * n
+    out: list[str | None] = pc.if_else(pa.array(empty), pa.scalar(None, pa.string()),
+                                       col).to_pylist()
+    return out
 
 
-def _rows(v: Validator, cols: Columns, ok: np.ndarray, f: _Fields) -> list[Row]:
+def _rows(v: Validator, cols: Columns, oks: list[bool], *fields: list[Any]) -> list[Row]:
+    """The rows in order: accepted ones built from the columns' values (every slot set
+    once, as Row.__init__ and then the validator would leave it), the others by the row
+    validator."""
     out: list[Row] = []
-    oks = ok.tolist()
-    nums, value, evidence, ref, sk = f.nums, f.value, f.evidence, f.ref, f.subject_kind
-    for i, good in enumerate(oks):
-        line = i + 2
+    add = out.append
+    new = Row.__new__
+    line = 1
+    for good, rid, prov, typ, role, kind, subject, at, num, text, evidence, ref, sk in zip(
+            oks, *fields, strict=True):
+        line += 1
         if not good:
-            out.append(v.row(line, cols.raw(line)))
+            add(v.row(line, cols.raw(line)))
             continue
-        # raw is filled in only if the row is rejected later (Columns.raw)
-        r = Row(line, _LAZY)
-        r.record_id, r.provider, r.type = f.rid[i], f.prov[i], f.typ[i]
-        r.role = f.roles[f.p_codes[i]]
-        r.kind = f.kinds[f.t_codes[i]]
-        r.subject = f.subjects[f.s_codes[i]]
-        r.occurred_at = f.at[i]
-        if sk is not None and sk[i]:
-            r.subject_kind = sk[i]
-        if value is not None and value[i]:
-            num = nums.get(i)
-            if num is None:
-                r.value_text = value[i]
-            else:
-                r.value_num = num
-        if evidence is not None and evidence[i]:
-            r.evidence = evidence[i]
-        if ref is not None and ref[i]:
-            r.ref = ref[i]
-        out.append(r)
+        r = new(Row)
+        r.line = line
+        r.raw = _LAZY  # filled in only if the row is rejected later (Columns.raw)
+        r.errors = []
+        r.record_id = rid
+        r.provider = prov
+        r.type = typ
+        r.role = role
+        r.kind = kind
+        r.subject = subject
+        r.occurred_at = at
+        r.recorded_at = None
+        r.ingested_at = None
+        r.value_num = num
+        r.value_text = text
+        r.evidence = evidence
+        r.ref = ref
+        r.subject_kind = sk
+        add(r)
     return out
 
 

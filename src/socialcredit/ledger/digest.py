@@ -29,7 +29,7 @@ record it stores: this takes about half the time, and a test holds the two equal
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from json.encoder import encode_basestring as _json_str
 from typing import Any
 
@@ -79,5 +79,37 @@ def record_hash(fields: Sequence[Any]) -> bytes:
     return hashlib.sha256(_LEAF_PREFIX + data).digest()
 
 
+def record_hashes(rows: Iterable[Sequence[Any]]) -> list[bytes]:
+    """`record_hash` of many records (HASHED_FIELDS order), in one loop: ingest hashes
+    every record it stores, and the per-record calls, tuple unpacking and checks of
+    `record_hash` were half its cost. A row of the shape ingest makes (integer instants,
+    a float or no number, no `ingested_at`) is formatted here, its text fields by the
+    JSON encoder (which refuses anything but text); any other row goes through
+    `record_hash` itself (same bytes, same TypeError). A test holds the two equal."""
+    sha = hashlib.sha256
+    js = _json_str
+    out: list[bytes] = []
+    add = out.append
+    for fields in rows:
+        (rid, provider, subject, type_, kind, occurred, recorded, num, text, evidence, ref,
+         ingested) = fields
+        if (ingested is not None or type(occurred) is not int or type(recorded) is not int
+                or (num is not None and type(num) is not float)):
+            add(record_hash(fields))
+            continue
+        try:
+            data = (f"\x00[1,{js(rid)},{js(provider)},{js(subject)},{js(type_)},"
+                    f"{js(kind)},{occurred},{recorded},"
+                    f"{'null' if num is None else repr(num + 0.0)},"
+                    f"{'null' if text is None else js(text)},"
+                    f"{'null' if evidence is None else js(evidence)},"
+                    f"{'null' if ref is None else js(ref)}]")
+        except TypeError:  # a text field that is not text: record_hash says so
+            add(record_hash(fields))
+            continue
+        add(sha(data.encode("utf-8", "surrogatepass")).digest())
+    return out
+
+
 __all__ = ["HASHED_FIELDS", "RECORD_HASH_VERSION", "RECORD_HASH_VERSION_INGESTED",
-           "record_hash", "record_json"]
+           "record_hash", "record_hashes", "record_json"]

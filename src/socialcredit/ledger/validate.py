@@ -333,23 +333,26 @@ def cross_check(ledger: Ledger, conn: Connection, rows: list[Row],
     first: dict[str, Row] = {}
     dup = 0
     unique: list[Row] = []
-    for r in good:
-        prev = first.get(r.record_id)
-        if prev is None:
-            first[r.record_id] = r
-            unique.append(r)
-        elif prev.content() == r.content():
-            dup += 1
-        else:
-            r.errors.append(f"record_id: {r.record_id!r} appears on line {prev.line} with "
-                            "other content")
+    if len({r.record_id for r in good}) == len(good):
+        unique = good  # the common case, checked at C speed: no id twice
+    else:
+        for r in good:
+            prev = first.get(r.record_id)
+            if prev is None:
+                first[r.record_id] = r
+                unique.append(r)
+            elif prev.content() == r.content():
+                dup += 1
+            else:
+                r.errors.append(f"record_id: {r.record_id!r} appears on line {prev.line} "
+                                "with other content")
     # duplicates against the ledger
     stored = {row[0]: row[1:] for row in ledger.fetch_by(
         conn, c.record_id, [r.record_id for r in unique], c.record_id, c.provider, c.subject,
         c.type, c.occurred_at, c.value_num, c.value_text, c.evidence, c.ref)
     } if stored_duplicates else {}
-    fresh: list[Row] = []
-    for r in unique:
+    fresh: list[Row] = [] if stored else list(unique)
+    for r in unique if stored else ():
         old = stored.get(r.record_id)
         if old is None:
             fresh.append(r)
@@ -363,10 +366,9 @@ def cross_check(ledger: Ledger, conn: Connection, rows: list[Row],
                             f"content ({', '.join(dict.fromkeys(diff))} differ)")
     # subject kinds: a kind given on a row that is otherwise rejected still says what the
     # subject is, so the subject's later rows do not all fail for want of it
-    kinds_in_file: dict[str, str] = {}
-    for r in rows:
-        if r.subject_kind and r.subject:
-            kinds_in_file.setdefault(r.subject, r.subject_kind)
+    # (the first row's kind wins: later rows are written first, then overwritten)
+    kinds_in_file = {r.subject: r.subject_kind for r in reversed(rows)
+                     if r.subject_kind and r.subject}
     known = ledger.known_subjects(conn, sorted({r.subject for r in fresh}))
     new_subjects: dict[str, str] = {}
     for r in fresh:
@@ -394,14 +396,16 @@ def cross_check(ledger: Ledger, conn: Connection, rows: list[Row],
             new_subjects[r.subject] = kind
     # references: resolutions and voids name an existing record of the same subject
     ok = [r for r in fresh if not r.errors]
-    in_file = {r.record_id: r for r in ok}
-    refs = sorted({r.ref for r in ok if r.ref and r.ref not in in_file})
+    referring = [r for r in ok if r.ref]
+    # (the ids of the file are looked up only by rows that reference one)
+    in_file = {r.record_id: r for r in ok} if referring else {}
+    refs = sorted({r.ref for r in referring if r.ref and r.ref not in in_file})
     stored_refs = {row[0]: row[1:] for row in ledger.fetch_by(
         conn, c.record_id, refs, c.record_id, c.subject, c.kind, c.provider, c.type)}
     registry = types if types is not None else ledger.type_registry(conn)
-    for r in ok:
+    for r in referring:
         if not r.ref:
-            continue
+            continue  # (for the type checker: every row here has one)
         target = in_file.get(r.ref)
         t_subject, t_kind, t_provider, t_type = (
             (target.subject, target.kind, target.provider, target.type)
@@ -434,7 +438,7 @@ def cross_check(ledger: Ledger, conn: Connection, rows: list[Row],
     changed = True
     while changed:
         changed = False
-        for r in ok:
+        for r in referring:
             if not r.errors and r.ref and r.ref in in_file and in_file[r.ref].errors:
                 r.errors.append(f"ref: the record it references ({r.ref!r}) was rejected")
                 changed = True

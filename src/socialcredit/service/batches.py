@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, select
 
 from socialcredit.events import Event
 from socialcredit.ledger import schema as s
-from socialcredit.ledger.digest import record_hash
+from socialcredit.ledger.digest import record_hashes
 from socialcredit.ledger.store import Ledger
 from socialcredit.timeutil import format_instant
 from socialcredit.transparency import merkle
@@ -42,7 +42,7 @@ class RecordBatch:
             return
         self.batch = ledger.operation(conn, "records.batch",
                                       {"source": source, "records": len(rows)})
-        hashes = [record_hash(r) for r in rows]
+        hashes = record_hashes(rows)
         self.stored_rows = [(*r, self.batch, h) for r, h in zip(rows, hashes, strict=True)]
         self.root = merkle.mth(hashes)
 

@@ -276,9 +276,16 @@ class Records:
                     # a pilot's history without transaction times: known when it occurred,
                     # but never later than now
                     r.recorded_at = min(r.occurred_at, recorded_at)
+        # the common case — an ordinary ingest, every record stamped with this ingest's
+        # time and none carrying its own — needs none of the per-record bookkeeping
+        # below: every new subject is first seen now, no record has an ingested_at
+        plain = not backfill and not replicate and all(
+            r.recorded_at is None and r.ingested_at is None for r in insert)
         if new_subjects:
             first_seen: dict[str, int] = {}
-            for r in insert:
+            if plain:
+                first_seen = dict.fromkeys(new_subjects, recorded_at)
+            for r in () if plain else insert:
                 at = r.recorded_at if r.recorded_at is not None else recorded_at
                 if r.subject in new_subjects and at < first_seen.get(r.subject, at + 1):
                     first_seen[r.subject] = at
@@ -286,11 +293,14 @@ class Records:
                                           for k, kind in new_subjects.items()))
         # a backfilled record keeps its own recorded_at, and says when this ledger
         # learned it: listings give their notice from then
-        if not replicate:
+        if not replicate and not plain:
             for r in insert:
                 r.ingested_at = (recorded_at if r.recorded_at is not None
                                  and r.recorded_at < recorded_at else None)
         batch = RecordBatch(ledger, conn, [
+            (r.record_id, r.provider, r.subject, r.type, r.kind, r.occurred_at, recorded_at,
+             r.value_num, r.value_text, r.evidence, r.ref, None) for r in insert]
+            if plain else [
             (r.record_id, r.provider, r.subject, r.type, r.kind, r.occurred_at,
              r.recorded_at if r.recorded_at is not None else recorded_at, r.value_num,
              r.value_text, r.evidence, r.ref, r.ingested_at) for r in insert], where.source)
@@ -312,7 +322,7 @@ class Records:
         if notify and insert:
             leaves = {(e.payload["program"], e.payload["list"], e.payload["reasons"][0]): i
                       for e, i in zip(events, indexes, strict=True) if e.kind == "list.entry"}
-            for_records(self.ctx, conn, insert, recorded_at, leaves)
+            for_records(self.ctx, conn, insert, recorded_at, leaves, new_subjects)
         # no-op until score --all
         refresh_standings(ledger, conn, {r.subject for r in insert}, recorded_at)
         return IngestReport(where.source, len(rows), len(insert), dup, len(bad), None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -28,6 +28,7 @@ from socialcredit.ledger.model import Record
 from socialcredit.ledger.validate import Row
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.service.context import Context
+from socialcredit.service.events import as_record
 from socialcredit.service.standings import compute, standing_at
 from socialcredit.timeutil import US_PER_SECOND, days_to_us, format_instant
 
@@ -66,11 +67,14 @@ def alert(ctx: Context, conn: Connection, now: int, what: str, message: str,
 
 
 def for_records(ctx: Context, conn: Connection, rows: Sequence[Row], now: int,
-                leaves: dict[tuple[str, str, str], int]) -> None:
-    """Notices of records just stored: one per negative record and program it counts
-    against. Listing dates come from the engine's standing at the moment of notice; where
-    the subject has a delivery address and the rulebook says so, the listing is held
-    until the notice is delivered (an effect)."""
+                leaves: dict[tuple[str, str, str], int],
+                new_subjects: Collection[str] = ()) -> None:
+    """Notices of records just stored (`rows`, in the order they were stored; `now`, the
+    ingest's time): one per negative record and program it counts against. Listing dates
+    come from the engine's standing at the moment of notice; where the subject has a
+    delivery address and the rulebook says so, the listing is held until the notice is
+    delivered (an effect). `new_subjects`: subjects these rows brought into the ledger,
+    whose whole file is therefore these rows."""
     ledger = ctx.ledger
     negative: dict[str, list[tuple[str, Rulebook]]] = {}
     for program in ledger.programs(conn):
@@ -100,8 +104,15 @@ def for_records(ctx: Context, conn: Connection, rows: Sequence[Row], now: int,
     # of the file, what the record-triggered listings read: their trigger types, voids
     # and resolutions (the entries taken below are those of such listings)
     kinds = ledger.subject_kinds(conn, listing_subjects, now)
-    files = ledger.records_of_subjects(conn, listing_subjects, sorted(
-        {t for program in rulebooks for t in rulebooks[program].list_types}))
+    list_types = {t for program in rulebooks for t in rulebooks[program].list_types}
+    files = ledger.records_of_subjects(
+        conn, [k for k in listing_subjects if k not in new_subjects], sorted(list_types))
+    # a subject new with these rows has no other records: its file (what the query
+    # would read back, in seq order) is made from the rows, as they were stored
+    fresh = {k for k in listing_subjects if k in new_subjects}
+    for r in rows if fresh else ():
+        if r.subject in fresh and (r.type in list_types or r.kind in ("void", "resolution")):
+            files.setdefault(r.subject, []).append(as_record(r, now))
     fxs = effects.of_subjects(conn, listing_subjects)
     for subject in listing_subjects:
         kind, records, fx = kinds.get(subject), files.get(subject, []), fxs.get(subject, [])
@@ -111,26 +122,29 @@ def for_records(ctx: Context, conn: Connection, rows: Sequence[Row], now: int,
             for e in [*st.pending, *st.list_entries]:
                 if e.record_id is not None:
                     entries.setdefault((program, e.record_id), []).append(e)
-    made: list[Notice] = []
-    held: list[effects.Effect] = []
-    fresh = iter(store.ids(sum(len(negative[r.type]) for r in picked)))
+    if not entries and not contacts:
+        return  # nothing listed and nobody to send to: no notice is stored
+    # which (record, program) get a notice; their ids drawn once for all of them
+    due: list[tuple[Row, str, Rulebook, Any]] = []
     for r in picked:
         for program, rb in negative[r.type]:
-            listing = next(iter(entries.get((program, r.record_id), [])), None)
-            if listing is None and r.subject not in contacts:
-                continue
-            detail: dict[str, Any] = {}
-            leaf = None
-            if listing is not None:
-                detail["listing"] = {"list": listing.list, "start": listing.start}
-                leaf = leaves.get((program, listing.list, r.record_id))
-            n = Notice(next(fresh), "subject", r.subject, "record", now, program,
-                       r.record_id, None, None, leaf, detail)
-            made.append(n)
-            if listing is not None and r.subject in contacts and \
-                    rb.due.delays_undelivered():
-                held.append(effects.Effect(r.subject, r.record_id, "delay", now, None, program,
-                                           listing.list, notice_id=n.notice_id))
+            got = entries.get((program, r.record_id))
+            if got or r.subject in contacts:
+                due.append((r, program, rb, got[0] if got else None))
+    made: list[Notice] = []
+    held: list[effects.Effect] = []
+    for notice_id, (r, program, rb, listing) in zip(store.ids(len(due)), due, strict=True):
+        detail: dict[str, Any] = {}
+        leaf = None
+        if listing is not None:
+            detail["listing"] = {"list": listing.list, "start": listing.start}
+            leaf = leaves.get((program, listing.list, r.record_id))
+        n = Notice(notice_id, "subject", r.subject, "record", now, program,
+                   r.record_id, None, None, leaf, detail)
+        made.append(n)
+        if listing is not None and r.subject in contacts and rb.due.delays_undelivered():
+            held.append(effects.Effect(r.subject, r.record_id, "delay", now, None, program,
+                                       listing.list, notice_id=n.notice_id))
     issue(ctx, conn, made, now)
     effects.add(conn, held)
 

@@ -217,8 +217,10 @@ def mth(leaf_hashes: Sequence[bytes]) -> bytes:
     level = list(leaf_hashes)
     while len(level) > 1:
         odd = level[-1] if len(level) & 1 else None
-        level = [sha(b"\x01" + level[i] + level[i + 1]).digest()
-                 for i in range(0, len(level) - 1, 2)]
+        # neighbours paired by one iterator zipped with itself (no indexing: a batch's
+        # root is computed on every ingest); an odd last node is left over, carried up
+        pairs = iter(level)
+        level = [sha(b"\x01" + a + b).digest() for a, b in zip(pairs, pairs, strict=False)]
         if odd is not None:
             level.append(odd)
     return level[0]
