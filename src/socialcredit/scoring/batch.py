@@ -200,6 +200,11 @@ class Mitior:
 
     def version_of(self, occ: I64) -> I64:
         """Per record: index of the version in force when it occurred, −1 if none."""
+        if len(self.effective) <= 4:  # a few comparisons beat a binary search per record
+            count = np.zeros(len(occ), np.int64)
+            for e in self.effective:
+                count += occ >= e
+            return count - 1
         out: I64 = np.searchsorted(self.effective, occ, side="right").astype(np.int64) - 1
         return out
 
@@ -406,8 +411,10 @@ def _column_ids(table: pa.Table) -> RecordIds:
     return lambda rows: col.take(pa.array(rows, pa.int64()))
 
 
-def _known(table: pa.Table) -> I64:
-    rec: I64 = table.column("recorded_at").to_numpy()
+def _known(table: pa.Table, rec: I64 | None = None) -> I64:
+    """max(recorded_at, ingested_at) per row; `rec`: recorded_at already as NumPy."""
+    if rec is None:
+        rec = table.column("recorded_at").to_numpy()
     if "ingested_at" not in table.column_names:
         return rec
     ing = table.column("ingested_at")
@@ -432,7 +439,8 @@ def _prepare(rb: Rulebook, comp: Compiled, records: pa.Table, subjects: pa.Table
     records = records.drop_columns(["subject"])
     applies = pc.is_in(kinds, value_set=pa.array(list(rb.subjects), pa.string())).fill_null(
         False).to_numpy(zero_copy_only=False)
-    rec_all = _known(records) if by_knowledge else records.column("recorded_at").to_numpy()
+    rec_col = records.column("recorded_at").to_numpy()
+    rec_all = _known(records, rec_col) if by_knowledge else rec_col
     # clause 1 (the program applies to the subject's kind) and clause 2 (recorded ≤ k;
     # by_knowledge: what this ledger knew by k, for notice)
     keep = (rec_all <= k) & applies[scode_all]
@@ -459,17 +467,24 @@ def _prepare(rb: Rulebook, comp: Compiled, records: pa.Table, subjects: pa.Table
     rrows = np.flatnonzero(live & has_ref & (kcode == _RESOLUTION))
     tcode = _type_codes(t.column("type"), comp)
     use = live & (kcode == _OTHER) & (tcode >= 0)
-    rows = np.flatnonzero(use)
     occ_all = t.column("occurred_at").to_numpy()
-    rec_t = t.column("recorded_at").to_numpy()
-    known_t = _known(t)
+    rec_t = rec_col if t is records else t.column("recorded_at").to_numpy()
+    known_t = _known(t, rec_t)
     value_num = t.column("value_num")
-    value0 = (np.zeros(len(rows)) if value_num.null_count == len(value_num)
-              else value_num.fill_null(0.0).to_numpy()[rows])
+    value_all = (None if value_num.null_count == len(value_num)
+                 else value_num.fill_null(0.0).to_numpy())
+    if use.all():  # the usual case: no gathers, the live arrays are the table's
+        rows = np.arange(len(use))
+        value0 = np.zeros(len(rows)) if value_all is None else value_all
+        live_cols = scode, tcode, occ_all, rec_t, known_t
+    else:
+        rows = np.flatnonzero(use)
+        value0 = np.zeros(len(rows)) if value_all is None else value_all[rows]
+        live_cols = scode[rows], tcode[rows], occ_all[rows], rec_t[rows], known_t[rows]
     return _Prepared(
         subjects=universe, subject_kind=kinds, applies=applies, table=t, scode_t=scode,
-        rows=rows, scode=scode[rows], tcode=tcode[rows], occ=occ_all[rows],
-        rec=rec_t[rows], known=known_t[rows], value0=value0,
+        rows=rows, scode=live_cols[0], tcode=live_cols[1], occ=live_cols[2],
+        rec=live_cols[3], known=live_cols[4], value0=value0,
         res_subj=scode[rrows], res_ref=refs.take(pa.array(rrows)).combine_chunks(),
         res_occ=occ_all[rrows], kcode_t=kcode, tcode_t=tcode, occ_t=occ_all, rec_t=rec_t,
         known_t=known_t, ids_t=ids_t)
@@ -646,7 +661,9 @@ class _Scores:
 def _points(per_unit: Bool, ppu: F64, points: F64, rp: F64, value0: F64,
             resolved_any: Bool) -> F64:
     """A record's points under a rule before decay (reference.rule_contribution)."""
-    pts = np.where(per_unit, ppu * value0, points)
+    pts = np.where(per_unit, ppu * value0, points) if per_unit.any() else points
+    if not resolved_any.any():
+        return pts
     out: F64 = np.where(resolved_any & ~np.isnan(rp), rp, pts)
     return out
 
@@ -655,6 +672,9 @@ def _contribution(per_unit: Bool, ppu: F64, points: F64, rp: F64, hl: F64, value
                   resolved_any: Bool, age: F64) -> F64:
     pts = _points(per_unit, ppu, points, rp, value0, resolved_any)
     decayed = np.isfinite(hl)
+    if decayed.all():
+        every: F64 = pts * np.exp2(-age / hl)
+        return every
     out: F64 = np.where(decayed, pts * np.exp2(-age / np.where(decayed, hl, 1.0)), pts)
     return out
 
@@ -672,21 +692,27 @@ def _score_at(rb: Rulebook, comp: Compiled, p: _Prepared, t: int,
     version = mitior.version_of(p.occ) if mitior is not None else None
     for rule_of_type in comp.passes:
         rule = rule_of_type[p.tcode]
-        rows = np.flatnonzero((rule >= 0) & at_t)
-        rule = rule[rows]
-        a = age[rows]
+        counts = (rule >= 0) & at_t
+        if counts.all():
+            rows, a = np.arange(len(rule)), age
+        else:
+            rows = np.flatnonzero(counts)
+            rule, a = rule[rows], age[rows]
         ok = a < comp.expires[rule]  # clause 4
-        rows, rule, a = rows[ok], rule[ok], a[ok]
+        if not ok.all():
+            rows, rule, a = rows[ok], rule[ok], a[ok]
         keep = _apply_max_count(p, comp, rows, rule)
-        rows, rule, a = rows[keep], rule[keep], a[keep]
-        resolved_any = first_res[rows] != _NONE
+        if not keep.all():
+            rows, rule, a = rows[keep], rule[keep], a[keep]
+        resolved_any = (first_res[rows] != _NONE if len(p.res_occ)
+                        else np.zeros(len(rows), bool))
         contrib = _contribution(comp.per_unit[rule], comp.ppu[rule], comp.points[rule],
                                 comp.resolved_points[rule], comp.half_life[rule],
                                 p.value0[rows], resolved_any, a)
         hl_used = comp.half_life[rule] if detail is not None else None
         if mitior is not None and version is not None:
             v = version[rows]
-            other = (v < 0) | ~mitior.same[np.maximum(v, 0)]
+            other = (v < 0) if mitior.same.all() else (v < 0) | ~mitior.same[np.maximum(v, 0)]
             if other.any():
                 # lex mitior: the rule in force when it occurred, unless rb's is milder
                 sel = np.flatnonzero(other)
