@@ -14,10 +14,12 @@ operations of the general formulation are avoided rather than optimised:
   group sizes are counted with a bincount first and only groups larger than their cap
   are sorted, with record ids ranked only within that small subset. On realistic
   ledgers very few groups exceed their cap, so the sort touches a tiny fraction.
-* voids and resolutions are found with Arrow's hash ``is_in`` on record_id (a hash
-  probe per record, no join of the whole table) and then matched exactly on
-  (subject, record_id) with a hash join of the small candidate set, so a reference
-  can never cross subjects even in hand-built ledgers.
+* voids and resolutions are found among the records of the subjects that hold one,
+  with Arrow's hash ``is_in`` on record_id and then an exact hash join on
+  (subject, record_id) of the small candidate set, so a reference can never cross
+  subjects even in hand-built ledgers. Record ids, the widest column, are otherwise
+  compared only for exact ties, so a source may leave them out of the records and
+  give a :data:`RecordIds` to read the few that are needed (the Parquet reader does).
 * the latest fact of an attribute is the last element of each subject's run after a
   lexsort of integer keys; exact ties on (occurred_at, recorded_at) fall back to a
   record_id comparison for just those subjects.
