@@ -9,6 +9,7 @@ common rather than rare. A few tests go through a real ledger on both backends.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -456,13 +457,16 @@ def test_record_ids_read_lazily_change_nothing(rb: Rulebook, records: list[Recor
         assert r.subject in referring or (r.subject, r.occurred_at) in tied
 
 
-def _write_bucketed(root: Path, records: list[Record], subjects: list[tuple[str, str]]
-                    ) -> None:
-    """A one-bucket export layout with small row groups (several per file)."""
+def _write_bucketed(root: Path, records: list[Record], subjects: list[tuple[str, str]],
+                    old: bool = False) -> None:
+    """A one-bucket export layout with small row groups (several per file); `old`: as
+    written before ingested_at existed."""
     (root / "records" / "bucket=00").mkdir(parents=True)
     (root / "subjects" / "bucket=00").mkdir(parents=True)
-    pq.write_table(records_to_table(records), root / "records" / "bucket=00" / "a.parquet",
-                   row_group_size=5)
+    table = records_to_table(records)
+    if old:
+        table = table.drop_columns(["ingested_at"])
+    pq.write_table(table, root / "records" / "bucket=00" / "a.parquet", row_group_size=5)
     pq.write_table(subjects_to_table(subjects),
                    root / "subjects" / "bucket=00" / "a.parquet")
 
@@ -470,17 +474,20 @@ def _write_bucketed(root: Path, records: list[Record], subjects: list[tuple[str,
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(rb=rulebooks(), records=ledgers(), t=times, dk=st.integers(-6, 6),
-       rows=st.sampled_from([1, 7, 1000]))
+       rows=st.sampled_from([1, 7, 1000]), old=st.booleans())
 def test_parquet_partitions_lazy_ids(tmp_path_factory: pytest.TempPathFactory, rb: Rulebook,
-                                     records: list[Record], t: int, dk: int, rows: int
-                                     ) -> None:
+                                     records: list[Record], t: int, dk: int, rows: int,
+                                     old: bool) -> None:
     """Parquet partitions read without record ids (ids read on demand, through the rows
     each partition kept: k before some records were recorded, splits of a bucket by a
-    second hash) score exactly as those read with them, and as the reference."""
+    second hash) score exactly as those read with them, and as the reference; columns
+    without a value, or missing from an older export, are nulls."""
     k = t + dk * US_PER_DAY // 2
+    if old:  # an export from before ingested_at: this ledger knew each record when recorded
+        records = [dataclasses.replace(r, ingested_at=None) for r in records]
     subjects = [(s, kd) for s, kd in SUBJECTS if kd is not None]
     root = tmp_path_factory.mktemp("ledger")
-    _write_bucketed(root, records, subjects)
+    _write_bucketed(root, records, subjects, old)
 
     def scored(lazy: bool) -> dict[str, dict[str, Any]]:
         parts = parquet_partitions(root, rb, k, rows_per_partition=rows, lazy_ids=lazy)

@@ -348,12 +348,17 @@ def _read_split(data: ds.Dataset, keep: _Keep | None, schema: pa.Schema, splits:
     # an export from before a column existed (ingested_at), or a column without a value
     # in any row (ref, value_text, ... of many feeds): nulls, not read
     if missing:
-        got, at = _read_split(data, keep, pa.schema([f for f in schema
-                                                     if f.name not in missing]), splits, j)
+        got, at = _read_split(data, None, pa.schema([f for f in schema
+                                                    if f.name not in missing]), splits, j)
         for name in missing:
             got = got.append_column(schema.field(name),
                                     pa.nulls(got.num_rows, schema.field(name).type))
-        return got.select(schema.names), at
+        got = got.select(schema.names)
+        mask = keep(got) if keep is not None else None
+        if mask is None or mask.all():
+            return got, at
+        return got.filter(pa.array(mask)), (np.flatnonzero(mask) if at is None
+                                            else at[mask])
     if splits == 1:
         table = data.to_table(columns=schema.names)
         mask = keep(table) if keep is not None else None
@@ -384,8 +389,9 @@ def _all_null(data: ds.Dataset, names: list[str]) -> list[str]:
     Reading a column of nulls costs as much as a fifth of a scan's CPU."""
     if not isinstance(data, ds.FileSystemDataset):
         return []
-    null = set(names)
-    for frag in data.get_fragments():
+    fragments = list(data.get_fragments())
+    null = set(names) if fragments else set()
+    for frag in fragments:
         if not null:
             break
         md = frag.metadata
