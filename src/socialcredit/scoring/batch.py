@@ -14,10 +14,12 @@ operations of the general formulation are avoided rather than optimised:
   group sizes are counted with a bincount first and only groups larger than their cap
   are sorted, with record ids ranked only within that small subset. On realistic
   ledgers very few groups exceed their cap, so the sort touches a tiny fraction.
-* voids and resolutions are found with Arrow's hash ``is_in`` on record_id (a hash
-  probe per record, no join of the whole table) and then matched exactly on
-  (subject, record_id) with a hash join of the small candidate set, so a reference
-  can never cross subjects even in hand-built ledgers.
+* voids and resolutions are found among the records of the subjects that hold one,
+  with Arrow's hash ``is_in`` on record_id and then an exact hash join on
+  (subject, record_id) of the small candidate set, so a reference can never cross
+  subjects even in hand-built ledgers. Record ids, the widest column, are otherwise
+  compared only for exact ties, so a source may leave them out of the records and
+  give a :data:`RecordIds` to read the few that are needed (the Parquet reader does).
 * the latest fact of an attribute is the last element of each subject's run after a
   lexsort of integer keys; exact ties on (occurred_at, recorded_at) fall back to a
   record_id comparison for just those subjects.
@@ -34,7 +36,7 @@ reference (void, resolution) stays within one subject, which ingest enforces.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,6 +68,12 @@ RECORD_SCHEMA = pa.schema([
     ("ingested_at", pa.int64()),
 ])
 SUBJECT_SCHEMA = pa.schema([("subject", pa.string()), ("kind", pa.string())])
+
+#: Record ids of rows of a partition's records table, read only when asked for. A
+#: source may leave record_id out of the table (it is the widest column and needed
+#: only for the targets of voids and resolutions and for exact ties): the engine asks
+#: for the few rows it compares.
+RecordIds = Callable[[npt.NDArray[np.int64]], pa.Array]
 
 _NONE = np.iinfo(np.int64).max  # "no resolution" / "no end"
 _OTHER, _RESOLUTION, _VOID = 0, 1, 2
@@ -194,6 +202,11 @@ class Mitior:
 
     def version_of(self, occ: I64) -> I64:
         """Per record: index of the version in force when it occurred, −1 if none."""
+        if len(self.effective) <= 4:  # a few comparisons beat a binary search per record
+            count = np.zeros(len(occ), np.int64)
+            for e in self.effective:
+                count += occ >= e
+            return count - 1
         out: I64 = np.searchsorted(self.effective, occ, side="right").astype(np.int64) - 1
         return out
 
@@ -278,6 +291,11 @@ class _Prepared:
     occ_t: I64
     rec_t: I64
     known_t: I64
+    ids_t: RecordIds  # record ids of rows of `table`
+
+    def ids(self, sel: I64) -> pa.Array:
+        """Record ids of the live records `sel` (positions into `rows`)."""
+        return self.ids_t(self.rows[sel])
 
     def col(self, name: str, sel: I64) -> pa.Array:
         """Column `name` of the live records `sel` (positions into `rows`)."""
@@ -352,23 +370,27 @@ def _type_codes(types: pa.ChunkedArray | pa.Array, comp: Compiled) -> npt.NDArra
     return out
 
 
-def _match_refs(record_id: pa.Array | pa.ChunkedArray, scode: npt.NDArray[np.int32],
-                ref: pa.Array, ref_subj: npt.NDArray[np.int32]) -> tuple[I64, I64]:
+def _match_refs(ids: RecordIds, scode: npt.NDArray[np.int32], n_subj: int, ref: pa.Array,
+                ref_subj: npt.NDArray[np.int32]) -> tuple[I64, I64]:
     """Pairs (record row, ref row) where ref == record_id on the same subject.
 
-    A hash probe of every record against the (few) refs, then an exact join of the
-    few candidates on (subject, id)."""
-    if len(ref) == 0 or len(record_id) == 0:
+    Only records of subjects that hold a reference can match, so only their ids are
+    read; a hash probe of those against the (few) refs, then an exact join of the
+    candidates on (subject, id)."""
+    if len(ref) == 0 or len(scode) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    hits = pc.is_in(record_id, value_set=pc.unique(ref))
-    if isinstance(hits, pa.ChunkedArray):
-        hits = hits.combine_chunks()
-    cand = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
+    holds = np.zeros(n_subj, bool)
+    holds[ref_subj] = True
+    cand = np.flatnonzero(holds[scode])
     if len(cand) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    ids = record_id.take(pa.array(cand))
-    left = pa.table({"s": pa.array(scode[cand]), "id": ids.combine_chunks()
-                     if isinstance(ids, pa.ChunkedArray) else ids,
+    cand_ids = _string(ids(cand))
+    hits = pc.is_in(cand_ids, value_set=pc.unique(ref)).to_numpy(zero_copy_only=False)
+    sel = np.flatnonzero(hits)
+    if len(sel) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    cand = cand[sel]
+    left = pa.table({"s": pa.array(scode[cand]), "id": cand_ids.take(pa.array(sel)),
                      "row": pa.array(cand, pa.int64())})
     right = pa.table({"s": pa.array(ref_subj), "id": ref.cast(pa.string()),
                       "rrow": pa.array(np.arange(len(ref)), pa.int64())})
@@ -377,8 +399,24 @@ def _match_refs(record_id: pa.Array | pa.ChunkedArray, scode: npt.NDArray[np.int
             j.column("rrow").to_numpy().astype(np.int64))
 
 
-def _known(table: pa.Table) -> I64:
-    rec: I64 = table.column("recorded_at").to_numpy()
+def _string(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One plain string array."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if values.type != pa.string():
+        values = values.cast(pa.string())
+    return values
+
+
+def _column_ids(table: pa.Table) -> RecordIds:
+    col = table.column("record_id")
+    return lambda rows: col.take(pa.array(rows, pa.int64()))
+
+
+def _known(table: pa.Table, rec: I64 | None = None) -> I64:
+    """max(recorded_at, ingested_at) per row; `rec`: recorded_at already as NumPy."""
+    if rec is None:
+        rec = table.column("recorded_at").to_numpy()
     if "ingested_at" not in table.column_names:
         return rec
     ing = table.column("ingested_at")
@@ -389,23 +427,34 @@ def _known(table: pa.Table) -> I64:
 
 
 def _prepare(rb: Rulebook, comp: Compiled, records: pa.Table, subjects: pa.Table | None,
-             k: int, by_knowledge: bool = False) -> _Prepared:
+             k: int, by_knowledge: bool = False, record_ids: RecordIds | None = None
+             ) -> _Prepared:
     if "ingested_at" not in records.column_names:  # older exports: recorded_at is it
         records = records.append_column("ingested_at", pa.nulls(records.num_rows, pa.int64()))
-    records = records.select(RECORD_SCHEMA.names)
+    if "record_id" in records.column_names:
+        record_ids = _column_ids(records)
+    elif record_ids is None:
+        raise ValueError("records without record_id need a record_ids source")
+    records = records.select([n for n in RECORD_SCHEMA.names if n != "record_id"])
     scode_all, universe, kinds = _subject_codes(records, subjects)
     # from here on subjects are codes: their strings would only be copied by every take
     records = records.drop_columns(["subject"])
     applies = pc.is_in(kinds, value_set=pa.array(list(rb.subjects), pa.string())).fill_null(
         False).to_numpy(zero_copy_only=False)
-    rec_all = _known(records) if by_knowledge else records.column("recorded_at").to_numpy()
+    rec_col = records.column("recorded_at").to_numpy()
+    rec_all = _known(records, rec_col) if by_knowledge else rec_col
     # clause 1 (the program applies to the subject's kind) and clause 2 (recorded ≤ k;
     # by_knowledge: what this ledger knew by k, for notice)
     keep = (rec_all <= k) & applies[scode_all]
+    source = record_ids
     if keep.all():
-        t, scode = records, scode_all
+        t, scode, ids_t = records, scode_all, source
     else:
-        t, scode = records.take(pa.array(np.flatnonzero(keep))), scode_all[keep]
+        kept = np.flatnonzero(keep)
+        t, scode = records.take(pa.array(kept)), scode_all[keep]
+
+        def ids_t(rows: I64) -> pa.Array:
+            return source(kept[rows])
     kcode = _kind_codes(t.column("kind"))
     refs = t.column("ref")
     has_ref = (kcode != _OTHER) & refs.is_valid().to_numpy(zero_copy_only=False)
@@ -414,26 +463,33 @@ def _prepare(rb: Rulebook, comp: Compiled, records: pa.Table, subjects: pa.Table
     voided = np.zeros(len(scode), bool)
     if len(vrows):
         vref = refs.take(pa.array(vrows)).combine_chunks()
-        hit, _ = _match_refs(t.column("record_id"), scode, vref, scode[vrows])
+        hit, _ = _match_refs(ids_t, scode, len(universe), vref, scode[vrows])
         voided[hit] = True
     live = ~voided
     rrows = np.flatnonzero(live & has_ref & (kcode == _RESOLUTION))
     tcode = _type_codes(t.column("type"), comp)
     use = live & (kcode == _OTHER) & (tcode >= 0)
-    rows = np.flatnonzero(use)
     occ_all = t.column("occurred_at").to_numpy()
-    rec_t = t.column("recorded_at").to_numpy()
-    known_t = _known(t)
+    rec_t = rec_col if t is records else t.column("recorded_at").to_numpy()
+    known_t = _known(t, rec_t)
     value_num = t.column("value_num")
-    value0 = (np.zeros(len(rows)) if value_num.null_count == len(value_num)
-              else value_num.fill_null(0.0).to_numpy()[rows])
+    value_all = (None if value_num.null_count == len(value_num)
+                 else value_num.fill_null(0.0).to_numpy())
+    if use.all():  # the usual case: no gathers, the live arrays are the table's
+        rows = np.arange(len(use))
+        value0 = np.zeros(len(rows)) if value_all is None else value_all
+        live_cols = scode, tcode, occ_all, rec_t, known_t
+    else:
+        rows = np.flatnonzero(use)
+        value0 = np.zeros(len(rows)) if value_all is None else value_all[rows]
+        live_cols = scode[rows], tcode[rows], occ_all[rows], rec_t[rows], known_t[rows]
     return _Prepared(
         subjects=universe, subject_kind=kinds, applies=applies, table=t, scode_t=scode,
-        rows=rows, scode=scode[rows], tcode=tcode[rows], occ=occ_all[rows],
-        rec=rec_t[rows], known=known_t[rows], value0=value0,
+        rows=rows, scode=live_cols[0], tcode=live_cols[1], occ=live_cols[2],
+        rec=live_cols[3], known=live_cols[4], value0=value0,
         res_subj=scode[rrows], res_ref=refs.take(pa.array(rrows)).combine_chunks(),
         res_occ=occ_all[rrows], kcode_t=kcode, tcode_t=tcode, occ_t=occ_all, rec_t=rec_t,
-        known_t=known_t)
+        known_t=known_t, ids_t=ids_t)
 
 
 # -- scoring at t ----------------------------------------------------------------------------
@@ -444,7 +500,7 @@ def _first_resolution(p: _Prepared, t: int) -> I64:
     ok = np.flatnonzero(p.res_occ <= t)
     if len(ok) == 0:
         return out
-    rows_t, rrows = _match_refs(p.table.column("record_id"), p.scode_t,
+    rows_t, rrows = _match_refs(p.ids_t, p.scode_t, len(p.subjects),
                                 p.res_ref.take(pa.array(ok)), p.res_subj[ok])
     pos = np.full(p.table.num_rows, -1, np.int64)
     pos[p.rows] = np.arange(len(p.rows))
@@ -493,14 +549,33 @@ def _apply_max_count(p: _Prepared, comp: Compiled, rows: I64, rule: npt.NDArray[
     sub = capped[over]
     g = group[over]
     occ = p.occ[rows[sub]]
-    rid_rank = _rank_strings(p.col("record_id", rows[sub]))
-    order = np.lexsort((-rid_rank, -occ, g))
-    gs = g[order]
-    start = np.r_[0, np.flatnonzero(gs[1:] != gs[:-1]) + 1]
-    pos = np.arange(len(gs)) - np.repeat(start, np.diff(np.r_[start, len(gs)]))
-    drop = order[pos >= cap[sub][order]]
+    cap_s = cap[sub]
+    order = np.lexsort((-occ, g))
+    pos = _position_in_run(g[order])
+    # record ids decide only between records of one group with the same occurred_at
+    # on both sides of the cap: rank just those (ids of every record were the widest
+    # column the engine read, for ties that almost never occur)
+    gs, os_ = g[order], occ[order]
+    cut = np.flatnonzero(pos == cap_s[order])  # the first record dropped (pos ≥ 1)
+    cut = cut[os_[cut] == os_[cut - 1]]
+    if len(cut):
+        run = np.cumsum(np.r_[True, (gs[1:] != gs[:-1]) | (os_[1:] != os_[:-1])])
+        tied = order[np.isin(run, run[cut])]
+        rid_rank = np.zeros(len(sub), np.int64)
+        rid_rank[tied] = _rank_strings(_string(p.ids(rows[sub[tied]])))
+        order = np.lexsort((-rid_rank, -occ, g))
+        pos = _position_in_run(g[order])
+    drop = order[pos >= cap_s[order]]
     keep[sub[drop]] = False
     return keep
+
+
+def _position_in_run(sorted_keys: I64) -> I64:
+    """Each element's position within its run of equal keys."""
+    n = len(sorted_keys)
+    start = np.r_[0, np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1]
+    out: I64 = np.arange(n) - np.repeat(start, np.diff(np.r_[start, n]))
+    return out
 
 
 def float_or_none(text: str) -> float | None:
@@ -563,7 +638,7 @@ def _latest_per_subject(p: _Prepared, rows: I64) -> I64:
     tie &= (oc[order[np.maximum(prev, 0)]] == oc[chosen]) & (
         rc[order[np.maximum(prev, 0)]] == rc[chosen])
     if tie.any():
-        ids = p.col("record_id", rows).to_pylist()
+        runs: list[tuple[int, I64]] = []
         for j in np.flatnonzero(tie):
             end = last[j]
             i = end
@@ -571,8 +646,11 @@ def _latest_per_subject(p: _Prepared, rows: I64) -> I64:
             while i > 0 and sc_o[i - 1] == sc_o[end] and (oc[order[i - 1]],
                                                           rc[order[i - 1]]) == key:
                 i -= 1
-            cands = order[i:end + 1]
-            chosen[j] = max(cands, key=lambda c: ids[c])
+            runs.append((int(j), order[i:end + 1]))
+        tied = np.concatenate([c for _, c in runs])
+        ids = dict(zip(tied.tolist(), p.ids(rows[tied]).to_pylist(), strict=True))
+        for at, cands in runs:
+            chosen[at] = max(cands.tolist(), key=lambda c: ids[c])
     return rows[chosen]
 
 
@@ -585,7 +663,9 @@ class _Scores:
 def _points(per_unit: Bool, ppu: F64, points: F64, rp: F64, value0: F64,
             resolved_any: Bool) -> F64:
     """A record's points under a rule before decay (reference.rule_contribution)."""
-    pts = np.where(per_unit, ppu * value0, points)
+    pts = np.where(per_unit, ppu * value0, points) if per_unit.any() else points
+    if not resolved_any.any():
+        return pts
     out: F64 = np.where(resolved_any & ~np.isnan(rp), rp, pts)
     return out
 
@@ -594,6 +674,9 @@ def _contribution(per_unit: Bool, ppu: F64, points: F64, rp: F64, hl: F64, value
                   resolved_any: Bool, age: F64) -> F64:
     pts = _points(per_unit, ppu, points, rp, value0, resolved_any)
     decayed = np.isfinite(hl)
+    if decayed.all():
+        every: F64 = pts * np.exp2(-age / hl)
+        return every
     out: F64 = np.where(decayed, pts * np.exp2(-age / np.where(decayed, hl, 1.0)), pts)
     return out
 
@@ -611,21 +694,27 @@ def _score_at(rb: Rulebook, comp: Compiled, p: _Prepared, t: int,
     version = mitior.version_of(p.occ) if mitior is not None else None
     for rule_of_type in comp.passes:
         rule = rule_of_type[p.tcode]
-        rows = np.flatnonzero((rule >= 0) & at_t)
-        rule = rule[rows]
-        a = age[rows]
+        counts = (rule >= 0) & at_t
+        if counts.all():
+            rows, a = np.arange(len(rule)), age
+        else:
+            rows = np.flatnonzero(counts)
+            rule, a = rule[rows], age[rows]
         ok = a < comp.expires[rule]  # clause 4
-        rows, rule, a = rows[ok], rule[ok], a[ok]
+        if not ok.all():
+            rows, rule, a = rows[ok], rule[ok], a[ok]
         keep = _apply_max_count(p, comp, rows, rule)
-        rows, rule, a = rows[keep], rule[keep], a[keep]
-        resolved_any = first_res[rows] != _NONE
+        if not keep.all():
+            rows, rule, a = rows[keep], rule[keep], a[keep]
+        resolved_any = (first_res[rows] != _NONE if len(p.res_occ)
+                        else np.zeros(len(rows), bool))
         contrib = _contribution(comp.per_unit[rule], comp.ppu[rule], comp.points[rule],
                                 comp.resolved_points[rule], comp.half_life[rule],
                                 p.value0[rows], resolved_any, a)
         hl_used = comp.half_life[rule] if detail is not None else None
         if mitior is not None and version is not None:
             v = version[rows]
-            other = (v < 0) | ~mitior.same[np.maximum(v, 0)]
+            other = (v < 0) if mitior.same.all() else (v < 0) | ~mitior.same[np.maximum(v, 0)]
             if other.any():
                 # lex mitior: the rule in force when it occurred, unless rb's is milder
                 sel = np.flatnonzero(other)
@@ -743,7 +832,7 @@ def _record_list(p: _Prepared, comp: Compiled, list_type: str, notice: float,
 def score_partition(rb: Rulebook, records: pa.Table, subjects: pa.Table | None, t: int,
                     k: int, *, compiled: Compiled | None = None,
                     history: Sequence[ProgramVersion] | None = None,
-                    terms: bool = False) -> pa.Table:
+                    terms: bool = False, record_ids: RecordIds | None = None) -> pa.Table:
     """Standings of every subject in one partition (records and subjects of a set of
     subjects; every record a void or resolution references must be in the same
     partition, which subject partitioning guarantees). `history` — every version of the
@@ -751,9 +840,11 @@ def score_partition(rb: Rulebook, records: pa.Table, subjects: pa.Table | None, 
 
     `terms`: also the columns ``terms`` and ``valid_until`` of an exact materialized row
     (scoring/exact_batch.py); both null for every subject when the rulebook has more
-    (dimension, half-life) pairs than a row holds."""
+    (dimension, half-life) pairs than a row holds.
+
+    `record_ids`: where to read record ids when `records` has no record_id column."""
     comp = compiled or compile_rulebook(rb)
-    p = _prepare(rb, comp, records, subjects, k)
+    p = _prepare(rb, comp, records, subjects, k, record_ids=record_ids)
     mitior = compile_mitior(rb, history, k)
     n = len(p.subjects)
     sl = (exact_batch.slots(rb, comp.half_life, comp.dim,
@@ -780,7 +871,8 @@ def score_partition(rb: Rulebook, records: pa.Table, subjects: pa.Table | None, 
                 t0 = t - days_to_us(x.notice)
                 if t0 not in again:
                     k0 = min(k, t0)
-                    p0 = _prepare(rb, comp, records, subjects, k0, by_knowledge=True)
+                    p0 = _prepare(rb, comp, records, subjects, k0, by_knowledge=True,
+                                  record_ids=record_ids)
                     d0 = exact_batch.Detail(n, comp.n_dims) if detail is not None else None
                     s0 = _score_at(rb, comp, p0, t0, compile_mitior(rb, history, k0), d0)[0]
                     again[t0] = _align(s0.score, p0.subjects, p.subjects)
@@ -835,7 +927,18 @@ def _align(values: F64, from_subjects: pa.Array, to_subjects: pa.Array) -> F64:
                      for subj in to_subjects.to_pylist()], float)
 
 
-def score_batches(rb: Rulebook, partitions: Iterable[tuple[pa.Table, pa.Table | None]],
+#: What score_batches scores: (records, subjects), or (records, subjects, record_ids)
+#: when the records table leaves record_id to a lazy source.
+Partition = tuple[pa.Table, pa.Table | None] | tuple[pa.Table, pa.Table | None, RecordIds]
+
+
+def _unpack(part: Partition) -> tuple[pa.Table, pa.Table | None, RecordIds | None]:
+    if len(part) == 3:
+        return part[0], part[1], part[2]
+    return part[0], part[1], None
+
+
+def score_batches(rb: Rulebook, partitions: Iterable[Partition],
                   t: int, k: int, *, workers: int = 2,
                   history: Sequence[ProgramVersion] | None = None) -> Iterator[pa.Table]:
     """Score partition after partition, in order.
@@ -846,17 +949,20 @@ def score_batches(rb: Rulebook, partitions: Iterable[tuple[pa.Table, pa.Table | 
     At most `workers` partitions are in flight, which bounds memory."""
     comp = compile_rulebook(rb)
     if workers <= 1:
-        for records, subjects in partitions:
-            yield score_partition(rb, records, subjects, t, k, compiled=comp, history=history)
+        for part in partitions:
+            records, subjects, ids = _unpack(part)
+            yield score_partition(rb, records, subjects, t, k, compiled=comp, history=history,
+                                  record_ids=ids)
         return
     from collections import deque
     from concurrent.futures import Future, ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: deque[Future[pa.Table]] = deque()
-        for records, subjects in partitions:
+        for part in partitions:
+            records, subjects, ids = _unpack(part)
             pending.append(pool.submit(score_partition, rb, records, subjects, t, k,
-                                       compiled=comp, history=history))
+                                       compiled=comp, history=history, record_ids=ids))
             if len(pending) >= workers:
                 yield pending.popleft().result()
         while pending:
@@ -876,7 +982,7 @@ def score_records(rb: Rulebook, records: Iterable[Record] | pa.Table,
                            terms=terms)
 
 
-__all__ = ["RECORD_SCHEMA", "SUBJECT_SCHEMA", "Mitior", "compile_mitior", "dimension_column",
-           "output_schema",
+__all__ = ["RECORD_SCHEMA", "SUBJECT_SCHEMA", "Mitior", "Partition", "RecordIds",
+           "compile_mitior", "dimension_column", "output_schema",
            "records_to_table", "relevant_types", "score_batches", "score_partition",
            "score_records", "subjects_to_table"]
