@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 
 import httpx
+import pytest
 
 from socialcredit.service.authz import OPERATIONS
 from tests.api.conftest import ROLES, World
@@ -185,6 +187,32 @@ def test_malformed_requests_get_problems_naming_what_was_wrong(world: World) -> 
                                                                "content_base64": "%%"}]},
                headers=world.auth("alice"))
     is_problem(r, 400, "usage")
+
+
+def test_a_body_without_a_length_is_refused_past_the_limit(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chunked body (no Content-Length) is counted as it arrives: past the limit it
+    gets the same 413 problem as a declared length over it, on the lean decision route
+    and on FastAPI's routes alike, and under the limit it is read as usual."""
+    from socialcredit.api import app as api_app
+
+    monkeypatch.setattr(api_app, "MAX_BODY", 4096)
+    c = world.client
+
+    def chunks(n: int) -> Iterator[bytes]:
+        yield b'{"subject": "alice", "action": "rail.ticket", "purpose": "'
+        for _ in range(n):
+            yield b"x" * 1024
+        yield b'"}'
+
+    for path, who in (("/api/v1/decisions", "railway"), ("/api/v1/records", "court")):
+        r = c.post(path, content=chunks(8), headers={"content-type": "application/json",
+                                                      **world.auth(who)})
+        assert "content-length" not in {k.lower() for k in r.request.headers}
+        is_problem(r, 413, "request.too_large")
+    r = c.post("/api/v1/decisions", content=chunks(1),
+               headers={"content-type": "application/json", **world.auth("railway")})
+    assert r.status_code != 413
 
 
 def test_rate_limits_are_per_principal(world: World) -> None:

@@ -140,6 +140,25 @@ def request_id() -> str:
     return b.hex()
 
 
+def _bounded(receive: Receive, limit: int) -> Receive:
+    """`receive` for a body sent without a length (chunked): past `limit` bytes it
+    raises a 413 where the body is being read — the app's handler answers it as the
+    problem a declared length over the limit gets — instead of buffering it all."""
+    seen = 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise StarletteHTTPException(
+                    413, f"a request body may have at most {limit} bytes")
+        return message
+
+    return counted
+
+
 class Observe:
     """Body-size limit, request ids, metrics and the JSON access log around every request.
 
@@ -181,6 +200,8 @@ class Observe:
                               f"a request body may have at most {MAX_BODY} bytes",
                               instance=scope["path"])(scope, receive, sending)
             else:
+                if length is None:  # chunked: counted as it comes
+                    receive = _bounded(receive, MAX_BODY)
                 lean = self.lean.get((scope["method"], scope["path"])) \
                     if not scope.get("root_path") else None
                 if lean is not None:

@@ -22,12 +22,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pydantic import TypeAdapter, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from socialcredit.api import responses, routes
-from socialcredit.api.problems import on_service_error
+from socialcredit.api.problems import on_http_error, on_service_error
 from socialcredit.errors import SocialCreditError
 
 PATH = "/api/v1/decisions"
@@ -60,7 +61,12 @@ async def decide(scope: Scope, receive: Receive, send: Send, full: ASGIApp) -> N
     received: list[Message] = []
     chunks: list[bytes] = []
     while True:
-        message = await receive()
+        try:
+            message = await receive()
+        except StarletteHTTPException as e:  # a chunked body past the limit (app.py)
+            refused = await on_http_error(Request(scope, receive), e)
+            await refused(scope, receive, send)
+            return
         received.append(message)
         if message["type"] != "http.request":  # the client went away: as the route does
             await full(scope, _replay(received, receive), send)
