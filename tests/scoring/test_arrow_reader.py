@@ -5,13 +5,22 @@ snapshot that sees every committed ingest (the SQLite reader is a child process)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pyarrow as pa
 
+from socialcredit.ledger import schema as s
 from socialcredit.ledger.arrow import ArrowReader, available
-from socialcredit.scoring.partitions import fetch_partition, read_partition, subject_ranges
+from socialcredit.rulebook.model import Rulebook
+from socialcredit.scoring.batch import Partition, score_batches
+from socialcredit.scoring.partitions import (
+    fetch_partition,
+    read_partition,
+    store_partitions,
+    store_reader,
+    subject_ranges,
+)
 from socialcredit.service import Service
 from socialcredit.timeutil import parse_instant
 from tests.scoring.test_materialized import PROVIDERS, RB, seed_csv
@@ -54,3 +63,64 @@ def test_arrow_partitions_equal_dbapi_rows(make_ledger: Callable[..., Service],
     assert records.num_rows == 43
     assert records.column("ref").null_count == 41
     assert records.column("value_num").drop_null().to_pylist().count(7.5) == 1
+
+
+_MORE = ("record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
+         "bank-1:r1,bank-1,p02,,finance.paid,2026-01-31,,,bank-1:2\n"
+         "bank-1:r2,bank-1,p04,,finance.paid,2026-01-30,,,bank-1:4\n"
+         "rev-1:v1,rev-1,p03,,review.void,2026-02-02,,d,bank-1:3\n"
+         "rev-1:v2,rev-1,p05,,review.void,2026-02-02,,d,bank-1:5\n"
+         # an attribute tie on (occurred_at, recorded_at): record ids decide
+         "bank-1:t1,bank-1,p06,,fact.months,2026-01-10,3,d,\n"
+         "bank-1:t2,bank-1,p06,,fact.months,2026-01-10,40,d,\n")
+_APPEND = ("record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
+           "rev-1:v3,rev-1,p02,,review.void,2026-02-04,,d,bank-1:r1\n"
+           "rev-1:v4,rev-1,p07,,review.void,2026-02-04,,d,bank-1:7\n"
+           "bank-1:a1,bank-1,p08,,finance.arrears,2026-02-04,,d,\n"
+           "bank-1:a2,bank-1,p06,,fact.months,2026-01-10,70,d,\n")
+
+
+def _scored(rb: Rulebook, parts: Iterable[Partition], t: int, k: int) -> list[dict[str, Any]]:
+    out = pa.concat_tables(list(score_batches(rb, parts, t, k, workers=2)))
+    return out.sort_by("subject").to_pylist()
+
+
+def test_lazy_record_ids_from_the_database(make_ledger: Callable[..., Service],
+                                          clock: Any) -> None:
+    """Scored from the database with record ids read only when compared (voids,
+    resolutions, max_count and attribute ties), partitions equal the eager read; and
+    records appended while a run reads — between its partitions, before its ids are
+    asked — are not in that run: every read is in the reader's one snapshot."""
+    svc = make_ledger(RB, PROVIDERS)
+    svc.records.ingest_text(seed_csv())
+    t = k = parse_instant("2026-03-01T00:00:00Z")
+    ledger = svc.ledger
+    rb = ledger.version_in_force("city", t, k).rulebook
+    # no record has a ref yet: the column is not read, and comes out as nulls
+    with ArrowReader(ledger.engine, split=s.records.name) as reader:
+        assert "ref" not in reader.has_values(s.records.name, ["ref", "value_num"])
+    with ledger.engine.connect() as conn:
+        expected = fetch_partition(conn, rb, k, None, None)
+    [(got, subs)] = list(store_partitions(ledger, rb, k))
+    _same(expected[0], got, "record_id")
+    _same(expected[1], subs, "subject")
+    clock.set("2026-02-03T00:00:00Z")
+    svc.records.ingest_text(_MORE)
+    for rows in (1000, 10):  # one partition; several subject ranges
+        eager = _scored(rb, store_partitions(ledger, rb, k, rows_per_partition=rows), t, k)
+        with store_reader(ledger) as reader:
+            assert reader is not None
+            lazy = _scored(rb, store_partitions(ledger, rb, k, rows_per_partition=rows,
+                                                lazy_ids=True, reader=reader), t, k)
+        assert lazy == eager
+        assert {r["subject"] for r in eager} >= {f"p{i:02d}" for i in range(13)}
+    clock.set("2026-02-05T00:00:00Z")
+    with ArrowReader(ledger.engine, split=s.records.name) as reader:
+        parts = iter(store_partitions(ledger, rb, k, rows_per_partition=10, lazy_ids=True,
+                                      reader=reader))
+        first = next(parts)  # the run has read: its snapshot is taken
+        svc.records.ingest_text(_APPEND)
+        during = _scored(rb, [first, *parts], t, k)  # later partitions and ids: after
+    assert during == eager
+    after = _scored(rb, store_partitions(ledger, rb, k, rows_per_partition=10), t, k)
+    assert after != eager  # the append changes standings: the test would see a leak

@@ -34,10 +34,14 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 from sqlalchemy import Connection, Engine
 
@@ -69,6 +73,31 @@ class _Child:
         self.proc = subprocess.Popen(
             [sys.executable, "-P", str(Path(__file__).with_name("arrow_child.py")), path],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors)
+        # one slot per query sent and not yet read, in the order sent: answers come
+        # back in that order, so taking a later one first reads the earlier ones into
+        # their slots
+        self.unread: deque[list[pa.Table]] = deque()
+
+    def ask(self, sql: str, params: Sequence[Any]) -> Callable[[], pa.Table]:
+        """Send a query; the returned function gives its answer (in any order)."""
+        self.send(sql, params)
+        slot: list[pa.Table] = []
+        self.unread.append(slot)
+
+        def answer() -> pa.Table:
+            while not slot:
+                self.unread[0].append(self.receive())
+                self.unread.popleft()
+            return slot[0]
+
+        return answer
+
+    def drain(self) -> None:
+        """Read every pending answer into its slot: the child then waits on stdin, so a
+        long query can be written without both ends blocked on full pipes."""
+        while self.unread:
+            self.unread[0].append(self.receive())
+            self.unread.popleft()
 
     def send(self, sql: str, params: Sequence[Any]) -> None:
         assert self.proc.stdin is not None
@@ -86,12 +115,17 @@ class _Child:
             raise LedgerError("reading the ledger into Arrow failed: " + (
                 lines[-1] if lines else "the reader process ended")) from None
 
-    def close(self) -> None:
+    def hang_up(self) -> None:
+        """Close the pipes: the child ends (see close); readers of several children hang
+        up on all first, so they end at once rather than one after the other."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.close()
         # a caller that stopped early leaves answers unread: closing our end ends the
         # child (its write fails) instead of leaving it blocked on a full pipe
         self.proc.stdout.close()
+
+    def close(self) -> None:
+        self.hang_up()
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -122,6 +156,9 @@ class ArrowReader:
         self._children: list[_Child] = []
         self._split: tuple[str, int, int] | None = None
         self._conn: Connection | None = None
+        # the engine's scoring threads ask record ids while the caller reads the next
+        # partition: one conversation with the reader at a time
+        self._lock = threading.RLock()
         if not available(self.dialect):
             self._conn = engine.connect()
         elif self.dialect == "sqlite":
@@ -166,6 +203,8 @@ class ArrowReader:
             self._adbc.close()
             self._adbc = None
         for child in self._children:
+            child.hang_up()
+        for child in self._children:
             child.close()
         self._children = []
         if self._conn is not None:
@@ -193,19 +232,20 @@ class ArrowReader:
         if self._children:
             names = ", ".join(name for name, _, _ in columns)
             head = f"SELECT {_typed_row(columns)} UNION ALL SELECT {names} FROM {table}"
-            if self._split is not None and table == self._split[0]:
-                _, top, mid = self._split
-                glue = " AND " if where else " WHERE "
-                lower, upper = self._children
-                lower.send(f"{head}{clause}{glue}seq < ?", [*params, mid])
-                upper.send(f"{head}{clause}{glue}seq >= ? AND seq <= ?", [*params, mid, top])
-                parts = [lower, upper]
-            else:
-                self._children[0].send(f"{head}{clause}", params)
-                parts = [self._children[0]]
+            with self._lock:
+                if self._split is not None and table == self._split[0]:
+                    _, top, mid = self._split
+                    glue = " AND " if where else " WHERE "
+                    lower, upper = self._children
+                    parts = [lower.ask(f"{head}{clause}{glue}seq < ?", [*params, mid]),
+                             upper.ask(f"{head}{clause}{glue}seq >= ? AND seq <= ?",
+                                       [*params, mid, top])]
+                else:
+                    parts = [self._children[0].ask(f"{head}{clause}", params)]
 
             def result() -> pa.Table:
-                got = pa.concat_tables([c.receive().slice(1) for c in parts])
+                with self._lock:
+                    got = pa.concat_tables([part().slice(1) for part in parts])
                 return got.cast(schema) if got.schema != schema else got
 
             return result
@@ -219,13 +259,95 @@ class ArrowReader:
 
             sql = (f"SELECT {', '.join(name for name, _, _ in columns)} FROM {table}"
                    + re.sub(r"\?", number, clause))
-            with self._adbc.cursor() as cur:
+            with self._lock, self._adbc.cursor() as cur:
                 cur.execute(sql, tuple(params) if params else None)
                 got = cur.fetch_arrow_table()
             done = got.cast(schema) if got.schema != schema else got
             return lambda: done
-        done = self._dbapi(table, schema, where, params)
+        with self._lock:
+            done = self._dbapi(table, schema, where, params)
         return lambda: done
+
+    def by_seq(self, table: str, column: tuple[str, pa.DataType, bool],
+               seqs: npt.NDArray[np.int64]) -> pa.Array:
+        """`column` of the rows of `table` whose seq is in `seqs`, in that order, read in
+        this reader's snapshot (the one its other queries read). On SQLite with `split`
+        each seq is asked of the process that read its half. For a few rows of a large
+        read: the column need not be read for every row."""
+        with self._lock:
+            return self._by_seq(table, column, seqs)
+
+    def _by_seq(self, table: str, column: tuple[str, pa.DataType, bool],
+                seqs: npt.NDArray[np.int64]) -> pa.Array:
+        name, typ, _ = column
+        want = np.asarray(seqs, np.int64)
+        if not len(want):
+            return pa.array([], typ)
+        keys = np.unique(want)
+        cols = [("seq", pa.int64(), False), column]
+        parts: list[pa.Table] = []
+        if self._children:
+            groups: list[tuple[_Child, npt.NDArray[np.int64]]]
+            if self._split is not None and table == self._split[0]:
+                mid = self._split[2]
+                lower, upper = self._children
+                groups = [(lower, keys[keys < mid]), (upper, keys[keys >= mid])]
+            else:
+                groups = [(self._children[0], keys)]
+            head = f"SELECT {_typed_row(cols)} UNION ALL SELECT seq, {name} FROM {table}"
+            for child, ks in groups:
+                if not len(ks):
+                    continue
+                child.drain()
+                parts.append(child.ask(
+                    f"{head} WHERE seq IN (SELECT value FROM json_each(?))",
+                    [json.dumps(ks.tolist())])().slice(1))
+        elif self._adbc is not None:
+            with self._adbc.cursor() as cur:
+                cur.execute(f"SELECT seq, {name} FROM {table} "
+                            "WHERE seq = ANY(string_to_array($1, ',')::bigint[])",
+                            (",".join(map(str, keys.tolist())),))
+                parts.append(cur.fetch_arrow_table())
+        else:
+            schema = pa.schema([("seq", pa.int64()), (name, typ)])
+            for i in range(0, len(keys), 500):
+                chunk = keys[i:i + 500].tolist()
+                marks = ", ".join(["?"] * len(chunk))
+                parts.append(self._dbapi(table, schema, f"seq IN ({marks})", chunk))
+        got = pa.concat_tables([p.select([0, 1]).rename_columns(["seq", name])
+                                .cast(pa.schema([("seq", pa.int64()), (name, typ)]))
+                                for p in parts])
+        have = got.column("seq").to_numpy()
+        order = np.argsort(have, kind="stable")
+        # seq is the key: as many rows as distinct seqs asked means each was found
+        if len(have) != len(keys) or not np.array_equal(have[order], keys):
+            raise LedgerError(f"{table}: rows asked by seq are not in the reader's snapshot")
+        at = np.searchsorted(keys, want)
+        return got.column(name).combine_chunks().take(pa.array(order[at]))
+
+    def has_values(self, table: str, names: Sequence[str]) -> set[str]:
+        """The columns among `names` that hold a value in some row of `table`, in this
+        reader's snapshot (one query: an EXISTS per column stops at its first value)."""
+        with self._lock:
+            return self._has_values(table, names)
+
+    def _has_values(self, table: str, names: Sequence[str]) -> set[str]:
+        if not names:
+            return set()
+        probes = [(f"EXISTS (SELECT 1 FROM {table} WHERE {n} IS NOT NULL)", n)
+                  for n in names]
+        if self._children:
+            child = self._children[0]
+            child.drain()
+            got = child.ask("SELECT " + ", ".join(f"{e} AS {n}" for e, n in probes), [])()
+        elif self._adbc is not None:
+            with self._adbc.cursor() as cur:
+                cur.execute("SELECT " + ", ".join(f"({e})::int AS {n}" for e, n in probes))
+                got = cur.fetch_arrow_table()
+        else:
+            return set(names)
+        row = got.to_pylist()[0]
+        return {n for n in names if row[n]}
 
     def _dbapi(self, table: str, schema: pa.Schema, where: str, params: Sequence[Any]
                ) -> pa.Table:

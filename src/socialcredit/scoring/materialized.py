@@ -47,6 +47,8 @@ from socialcredit.ledger.store import Ledger
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.scoring import exact
 from socialcredit.scoring.batch import (
+    Partition,
+    RecordIds,
     compile_rulebook,
     dimension_column,
     output_schema,
@@ -56,6 +58,7 @@ from socialcredit.scoring.partitions import (
     fetch_partition,
     rows_for_memory,
     store_partitions,
+    store_reader,
 )
 from socialcredit.scoring.standing import Standing
 
@@ -137,12 +140,14 @@ def with_metadata(table: pa.Table, rb: Rulebook, program: str, t: int, k: int) -
     return table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
 
 
-def _counting(parts: Iterable[tuple[pa.Table, pa.Table]], progress: Progress | None
-              ) -> Iterator[tuple[pa.Table, pa.Table]]:
-    for recs, subs in parts:
-        yield recs, subs
+def _counting(parts: Iterable[Partition], progress: Progress | None
+              ) -> Iterator[tuple[pa.Table, pa.Table | None, RecordIds | None]]:
+    for part in parts:
+        recs, subs = part[0], part[1]
+        ids = part[2] if len(part) == 3 else None
+        yield recs, subs, ids
         if progress is not None:
-            progress(subs.num_rows, recs.num_rows)
+            progress(subs.num_rows if subs is not None else 0, recs.num_rows)
 
 
 def score_all(ledger: Ledger, program: str | None, t: int, k: int, *,
@@ -177,19 +182,22 @@ def score_all(ledger: Ledger, program: str | None, t: int, k: int, *,
     # reader recomputes is (and as the property tests draw them).
     terms = table and run <= k <= t
     try:
-        for recs, subs in _counting(store_partitions(ledger, rb, k,
-                                                     rows_per_partition=rows), progress):
-            res = score_partition(rb, recs, subs, t, k, compiled=comp, history=versions,
-                                  terms=terms)
-            count += res.num_rows
-            if out is not None:
-                standing = with_metadata(res.select(output_schema(rb).names), rb, name, t,
-                                         k)
-                if writer is None:
-                    writer = pq.ParquetWriter(str(out), standing.schema)
-                writer.write_table(standing)
-            if table:
-                _replace_slice(ledger, name, standing_rows(rb, name, res, t, k, run), run)
+        with store_reader(ledger) as reader:
+            for recs, subs, ids in _counting(store_partitions(ledger, rb, k,
+                                                              rows_per_partition=rows,
+                                                              lazy_ids=reader is not None,
+                                                              reader=reader), progress):
+                res = score_partition(rb, recs, subs, t, k, compiled=comp, history=versions,
+                                      terms=terms, record_ids=ids)
+                count += res.num_rows
+                if out is not None:
+                    standing = with_metadata(res.select(output_schema(rb).names), rb, name, t,
+                                             k)
+                    if writer is None:
+                        writer = pq.ParquetWriter(str(out), standing.schema)
+                    writer.write_table(standing)
+                if table:
+                    _replace_slice(ledger, name, standing_rows(rb, name, res, t, k, run), run)
         if out is not None and writer is None:  # no subjects: still a valid file
             pq.write_table(with_metadata(output_schema(rb).empty_table(), rb, name, t, k),
                            str(out))

@@ -21,7 +21,8 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -156,8 +157,13 @@ def read_partition(reader: ArrowReader, rb: Rulebook, k: int, lo: str | None,
     return recs(), subs()
 
 
+#: The record columns that may hold no value in any row (then they are not read).
+_NULLABLE = [name for name, _, nullable in _RECORD_COLUMNS if nullable]
+
+
 def submit_partition(reader: ArrowReader, rb: Rulebook, k: int, lo: str | None,
-                     hi: str | None, *, scan: bool = True
+                     hi: str | None, *, scan: bool = True, lazy_ids: bool = False,
+                     empty: Collection[str] = ()
                      ) -> tuple[Callable[[], pa.Table], Callable[[], pa.Table]]:
     """fetch_partition's tables, read as Arrow columns (no Python row loop): the same
     pushdown (known at k, relevant types, voids, resolutions) and range.
@@ -167,7 +173,12 @@ def submit_partition(reader: ArrowReader, rb: Rulebook, k: int, lo: str | None,
     of the table on SQLite (1M records: 12.4 s against 2.7 s); a full scan per
     partition wins until partitions are a small share of the table. The recorded_at
     index is never used here (`+recorded_at`): `recorded_at <= k` keeps almost every
-    row."""
+    row.
+
+    `lazy_ids`: the records table has `seq` in place of record_id (the widest column,
+    which the engine compares for only a few records: :class:`_StoreIds` reads those).
+    `empty`: columns known to hold no value in the reader's snapshot; they are not read
+    but added as nulls."""
     types = relevant_types(rb)
     of_type = f"type IN ({', '.join(_literal(t) for t in types)})" if types else "1 = 0"
     column = "+subject" if scan and reader.dialect == "sqlite" else "subject"
@@ -179,36 +190,93 @@ def submit_partition(reader: ArrowReader, rb: Rulebook, k: int, lo: str | None,
         rng.append(f"{column} < ?")
         params.append(hi)
     stamp = "+recorded_at" if reader.dialect == "sqlite" else "recorded_at"
-    recs = reader.submit(s.records.name, _RECORD_COLUMNS, " AND ".join(
+    columns = [c for c in _RECORD_COLUMNS if c[0] not in empty
+               and not (lazy_ids and c[0] == "record_id")]
+    if lazy_ids:
+        columns.insert(0, ("seq", pa.int64(), False))
+    query = reader.submit(s.records.name, columns, " AND ".join(
         [f"{stamp} <= ?", f"(kind IN ('void', 'resolution') OR {of_type})", *rng]),
         [k, *params])
+    names = [("seq" if lazy_ids else "record_id"),
+             *[f.name for f in RECORD_SCHEMA if f.name != "record_id"]]
+
+    def recs() -> pa.Table:
+        got = query()
+        for name in empty:
+            got = got.append_column(RECORD_SCHEMA.field(name),
+                                    pa.nulls(got.num_rows, RECORD_SCHEMA.field(name).type))
+        return got.select(names)
+
     subs = reader.submit(s.subjects.name, _SUBJECT_COLUMNS, " AND ".join(rng), params)
     return recs, subs
 
 
+class _StoreIds:
+    """Record ids of a partition read from the database when the engine asks for them:
+    by seq, in the snapshot of the reader that read the partition (the reader stays
+    open until the run has scored its last partition)."""
+
+    def __init__(self, reader: ArrowReader, seqs: npt.NDArray[np.int64]) -> None:
+        self._reader = reader
+        self._seqs = seqs
+
+    def __call__(self, rows: npt.NDArray[np.int64]) -> pa.Array:
+        return self._reader.by_seq(s.records.name, ("record_id", pa.string(), False),
+                                   self._seqs[rows])
+
+
 def store_partitions(ledger: Ledger, rb: Rulebook, k: int, *,
-                     rows_per_partition: int = DEFAULT_ROWS_PER_PARTITION
-                     ) -> Iterator[tuple[pa.Table, pa.Table]]:
+                     rows_per_partition: int = DEFAULT_ROWS_PER_PARTITION,
+                     lazy_ids: bool = False, reader: ArrowReader | None = None
+                     ) -> Iterator[Partition]:
     """The ledger's partitions, read straight into Arrow by the database's ADBC driver
     when it is installed (ledger/arrow.py), else through the DB-API. With ADBC the next
-    partition is read while the caller scores this one."""
-    if not arrow_available(ledger.engine.dialect.name):
-        with ledger.engine.connect() as conn:
-            for lo, hi in _ranges(conn, rows_per_partition):
-                yield fetch_partition(conn, rb, k, lo, hi)
+    partition is read while the caller scores this one, columns that hold no value in
+    the run's snapshot are not read, and with `lazy_ids` record ids are read only for
+    the records the engine compares (partitions are then (records, subjects,
+    record_ids), as parquet_partitions gives them).
+
+    `reader`: the run's reader (:func:`store_reader`), which the caller keeps open until
+    the last partition is scored: `lazy_ids` needs it, as record ids are read in its
+    snapshot when the engine asks, which may be after this iterator has ended
+    (score_batches scores on threads)."""
+    if reader is None:
+        if not arrow_available(ledger.engine.dialect.name):
+            with ledger.engine.connect() as conn:
+                for lo, hi in _ranges(conn, rows_per_partition):
+                    yield fetch_partition(conn, rb, k, lo, hi)
+            return
+        if lazy_ids:
+            raise ValueError("lazy record ids need a reader the caller keeps open")
+        # the reader starts first (SQLite's is a process); the ranges only tile the key
+        # space, the reader's own snapshot reads every record
+        with ArrowReader(ledger.engine, split=s.records.name) as own:
+            yield from store_partitions(ledger, rb, k, rows_per_partition=rows_per_partition,
+                                        lazy_ids=lazy_ids, reader=own)
         return
-    # the reader starts first (SQLite's is a process); the ranges only tile the key
-    # space, the reader's own snapshot reads every record
-    with ArrowReader(ledger.engine, split=s.records.name) as reader:
-        with ledger.engine.connect() as conn:
-            ranges = _ranges(conn, rows_per_partition)
-        scan = len(ranges) <= SCAN_RANGES
-        ahead = submit_partition(reader, rb, k, *ranges[0], scan=scan)
-        for i in range(len(ranges)):
-            recs, subs = ahead
-            if i + 1 < len(ranges):
-                ahead = submit_partition(reader, rb, k, *ranges[i + 1], scan=scan)
-            yield recs(), subs()
+    with ledger.engine.connect() as conn:
+        ranges = _ranges(conn, rows_per_partition)
+    scan = len(ranges) <= SCAN_RANGES
+    # in the reader's snapshot, as every other read of the run
+    full = reader.has_values(s.records.name, _NULLABLE)
+    empty = [name for name in _NULLABLE if name not in full]
+
+    def submit(lo: str | None, hi: str | None
+               ) -> tuple[Callable[[], pa.Table], Callable[[], pa.Table]]:
+        return submit_partition(reader, rb, k, lo, hi, scan=scan, lazy_ids=lazy_ids,
+                                empty=empty)
+
+    ahead = submit(*ranges[0])
+    for i in range(len(ranges)):
+        recs, subs = ahead
+        if i + 1 < len(ranges):
+            ahead = submit(*ranges[i + 1])
+        table = recs()
+        if not lazy_ids:
+            yield table, subs()
+            continue
+        seqs = table.column("seq").to_numpy()
+        yield table.drop_columns(["seq"]), subs(), _StoreIds(reader, seqs)
 
 
 def _ranges(conn: Connection, rows_per_partition: int) -> list[tuple[str | None, str | None]]:
@@ -224,8 +292,25 @@ def score_ledger(ledger: Ledger, program: str | None, t: int, k: int, *,
     name = ledger.resolve_program(program)
     rb = ledger.version_in_force(name, t, k).rulebook
     rows = rows_per_partition or rows_for_memory(memory_limit)
-    yield from score_batches(rb, store_partitions(ledger, rb, k, rows_per_partition=rows),
-                             t, k, history=ledger.program_versions(name))
+    history = ledger.program_versions(name)
+    # the reader outlives the partitions: scoring threads read record ids through it
+    with store_reader(ledger) as reader:
+        yield from score_batches(rb, store_partitions(ledger, rb, k, rows_per_partition=rows,
+                                                      lazy_ids=reader is not None,
+                                                      reader=reader),
+                                 t, k, history=history)
+
+
+@contextmanager
+def store_reader(ledger: Ledger) -> Iterator[ArrowReader | None]:
+    """The reader of a run over the store (None without the ADBC driver): every
+    partition and every record id the run reads comes from its one snapshot. Keep it
+    open until the run's last partition is scored."""
+    if not arrow_available(ledger.engine.dialect.name):
+        yield None
+        return
+    with ArrowReader(ledger.engine, split=s.records.name) as reader:
+        yield reader
 
 
 # -- Parquet ledgers -------------------------------------------------------------------------
@@ -425,4 +510,4 @@ def score_parquet(root: str | Path, program: str | None, t: int, k: int, *,
 
 __all__ = ["BYTES_PER_RECORD", "fetch_partition", "parquet_partitions", "parse_memory",
            "read_partition", "rows_for_memory", "score_ledger", "score_parquet",
-           "store_partitions", "subject_ranges"]
+           "store_partitions", "store_reader", "subject_ranges"]
