@@ -385,12 +385,21 @@ def _pushdown(rb: Rulebook, k: int) -> _Keep:
     kinds = {"void", "resolution"}
 
     def member(col: pa.ChunkedArray, values: set[str]) -> npt.NDArray[np.bool_]:
+        # a ledger's row groups are small (thousands of rows) and nearly all carry the
+        # same few dictionary values: the lookup table of the last dictionary is kept
+        # while the next one equals it, and indices without nulls are read in place
         parts = []
+        last: pa.Array | None = None
+        lut = np.zeros(1, bool)
         for chunk in col.chunks:
             if not pa.types.is_dictionary(chunk.type):
                 chunk = chunk.dictionary_encode()
-            lut = np.array([v in values for v in chunk.dictionary.to_pylist()] + [False])
-            idx = chunk.indices.fill_null(len(chunk.dictionary)).to_numpy(
+            d = chunk.dictionary
+            if last is None or not d.equals(last):
+                lut = np.array([v in values for v in d.to_pylist()] + [False])
+                last = d
+            ix = chunk.indices
+            idx = (ix.fill_null(len(d)) if ix.null_count else ix).to_numpy(
                 zero_copy_only=False)
             parts.append(lut[idx])
         return np.concatenate(parts) if parts else np.zeros(0, bool)
@@ -445,7 +454,10 @@ def _read_split(data: ds.Dataset, keep: _Keep | None, schema: pa.Schema, splits:
         return got.filter(pa.array(mask)), (np.flatnonzero(mask) if at is None
                                             else at[mask])
     if splits == 1:
-        table = data.to_table(columns=schema.names)
+        # one chunk per column: a ledger's row groups may be a few hundred rows, and
+        # every later step (the mask, the engine's codes) works chunk by chunk — at
+        # 100M records thousands of chunks a bucket cost more than one copy does
+        table = data.to_table(columns=schema.names).combine_chunks()
         mask = keep(table) if keep is not None else None
         if mask is None or mask.all():
             return _conform(table, schema), None
