@@ -476,8 +476,9 @@ def _read_split(data: ds.Dataset, keep: _Keep | None, schema: pa.Schema, splits:
         offset += batch.num_rows
     if not parts:
         return schema.empty_table(), np.zeros(0, np.int64)
-    return (_conform(pa.concat_tables(parts, promote_options="permissive"), schema),
-            np.concatenate(kept))
+    # one chunk per column, as a whole read gives (the batches are row groups)
+    return (_conform(pa.concat_tables(parts, promote_options="permissive").combine_chunks(),
+                     schema), np.concatenate(kept))
 
 
 def _all_null(data: ds.Dataset, names: list[str]) -> list[str]:
