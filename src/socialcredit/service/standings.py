@@ -102,12 +102,11 @@ def _listing_periods(rb: Rulebook, program: str, st: Standing, records: list[Rec
     for e in entries:
         assert e.start is not None
         end = e.end if e.end is not None and e.end <= t else None
-        cuts = {e.start} | {x for f in fx if f.record_id == e.record_id
-                            for x in (f.start_at, f.end_at) if x is not None}
+        mine = [f for f in fx if f.record_id == e.record_id]
+        cuts = {e.start} | {x for f in mine for x in (f.start_at, f.end_at) if x is not None}
         if e.notice_from is not None:  # a delivered notice's hold runs a notice period on
-            cuts |= {x + (e.start - e.notice_from) for f in fx
-                     if f.record_id == e.record_id and f.kind == "delay" and f.end_at
-                     is not None for x in (f.end_at,)}
+            cuts |= {f.end_at + (e.start - e.notice_from) for f in mine
+                     if f.kind == "delay" and f.end_at is not None}
         stops = sorted(c for c in cuts if e.start <= c < (end if end is not None else t + 1))
         begun: int | None = None
         for i, c in enumerate(stops):
