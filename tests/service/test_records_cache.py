@@ -94,6 +94,38 @@ def test_a_retention_run_drops_kept_records(
     assert got.score != first.score
 
 
+def test_a_read_begun_before_a_retention_run_keeps_nothing(
+        make_ledger: Callable[..., Service], clock: Any, db_url: str) -> None:
+    """A read transaction begun before a retention run still sees the erased record.
+    Were its records kept after the run was seen, a later record given the erased one's
+    seq (SQLite) would leave the subject's mark as that stale copy's, and the next live
+    standing would count an erased record in place of the new one."""
+    svc = make_ledger(BASE, PROVIDERS)
+    busy(svc)
+    svc.records.ingest_text(H + "bank-1:last,bank-1,alice,,bonus,2025-12-05,,,\n")
+    cache = cache_of(svc)
+    engine = svc.ledger.engine
+    if engine.dialect.name == "postgresql":  # a snapshot for the whole transaction
+        engine = engine.execution_options(isolation_level="REPEATABLE READ")
+    with engine.connect() as stale:
+        stale.exec_driver_sql("SELECT count(*) FROM sc_records").one()  # its snapshot
+        with Service.open(db_url, clock=clock) as other:
+            with other.ledger.write() as conn:  # what a retention run does to the table
+                assert other.ledger.erase_records(conn, ["bank-1:last"]) == 1
+                other.ledger.operation(conn, "retention.run", {"erased": 1})
+            old = cache.records(stale, "alice")  # right for its snapshot ...
+            assert "bank-1:last" in {r.record_id for r in old}
+    if svc.ledger.engine.dialect.name == "sqlite":  # PostgreSQL never reuses a seq
+        assert "alice" not in cache._records  # ... but not kept
+    with Service.open(db_url, clock=clock) as other:
+        clock.set("2026-01-02T00:00:00Z")
+        other.records.ingest_text(H + "bank-1:new,bank-1,alice,,hours,2025-12-06,7,,\n")
+        got = svc.standings.of("alice")
+        same(got, other.standings.of("alice"))
+    ids = {c.record_id for c in got.contributions}
+    assert "bank-1:new" in ids and "bank-1:last" not in ids
+
+
 def test_kept_records_are_what_the_ledger_reads(
         make_ledger: Callable[..., Service]) -> None:
     """The kept copy gives the same Records, in the same order, as Ledger.records_of,

@@ -33,7 +33,9 @@ keeps them in memory, keyed by (program, subject), and knows when they may have 
   Records are append-only with increasing seqs; the one deletion, retention's, is
   logged as an operation, and a retention run seen in the fingerprint drops every kept
   copy (SQLite may hand the seq of an erased newest record out again, which the mark
-  alone would not notice). Subjects with few records are read each time.
+  alone would not notice); a copy is kept only from a read whose snapshot holds every
+  operation the cache has seen, so a read begun before such a run keeps nothing.
+  Subjects with few records are read each time.
 - An entry read from the database is kept only if no invalidation ran between the
   fingerprint it was checked against and its insertion (a generation counter), so a
   read racing an ingest never keeps a row older than the ingest.
@@ -56,7 +58,7 @@ from socialcredit.dueprocess import consent
 from socialcredit.dueprocess.schema import effects as effects_table
 from socialcredit.ledger import schema as s
 from socialcredit.ledger.model import ProgramVersion, Record
-from socialcredit.ledger.store import Ledger
+from socialcredit.ledger.store import Ledger, driver_rows
 from socialcredit.ledger.versions import choose_program, pick_version, program_names
 from socialcredit.scoring.exact import Terms
 from socialcredit.service.context import Reads
@@ -319,10 +321,11 @@ class StandingCache:
             self.record_hits += 1
             return list(got[1])
         generation = self.records_generation
+        known = self._fp[_OPERATIONS] if self._sqlite and self._fp is not None else None
         records, mark = self.ledger.records_marked(subject, conn)
         self.record_misses += 1
         n = len(records)
-        if MIN_RECORDS <= n <= MAX_RECORDS:
+        if MIN_RECORDS <= n <= MAX_RECORDS and self._sees_operations(conn, known):
             with self._lock:
                 if generation == self.records_generation:
                     old = self._records.pop(subject, None)
@@ -333,6 +336,17 @@ class StandingCache:
                     self._records[subject] = (mark, tuple(records))
                     self._held += n
         return records
+
+    def _sees_operations(self, conn: Connection, known: int | None) -> bool:
+        """Whether `conn`'s snapshot holds every operation the cache has seen. A copy is
+        kept only then: a read transaction begun before a retention run that the cache
+        has already seen (and dropped every copy for) would otherwise keep records the
+        run erased, and on SQLite a later record given the erased one's seq would leave
+        the subject's mark as that stale copy's. On PostgreSQL seqs are never reused."""
+        if known is None:
+            return True
+        got = driver_rows(conn, f"SELECT max(seq) FROM {s.operations.name}", ())[0][0]
+        return got is not None and int(got) >= int(known)
 
     def close(self) -> None:
         with self._lock:
