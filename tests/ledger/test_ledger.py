@@ -332,3 +332,25 @@ def test_init_finishes_a_ledger_whose_first_publication_failed(db_url, clock):
                    catalogue=catalogue_for_tests())
     assert [pv.program for pv in svc.ledger.program_versions()] == ["test"]
     svc.close()
+
+
+def test_bucketed_files_gather_rows_into_few_row_groups(tmp_path: Path) -> None:
+    """Many small batches written across buckets make row groups of many rows each, not
+    one per batch and bucket (readers pay every per-chunk step per row group)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from socialcredit.ledger.parquet import MIN_ROWS_PER_GROUP, write_bucketed
+
+    schema = pa.schema([("subject", pa.string()), ("n", pa.int64())])
+    batches = [pa.table({"subject": [f"s{i}-{j}" for j in range(500)],
+                         "n": list(range(500))}, schema=schema) for i in range(40)]
+    write_bucketed(tmp_path / "t", iter(batches), schema, 4)
+    files = sorted((tmp_path / "t").rglob("*.parquet"))
+    assert len(files) == 4
+    rows = 0
+    for f in files:
+        md = pq.ParquetFile(f).metadata
+        rows += md.num_rows
+        assert md.num_rows < MIN_ROWS_PER_GROUP and md.num_row_groups == 1, (f, md)
+    assert rows == 20_000

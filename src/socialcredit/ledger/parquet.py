@@ -114,9 +114,17 @@ def _bucketed(tables: Iterator[pa.Table], buckets: int) -> Iterator[pa.RecordBat
         yield from t.append_column("bucket", pa.array(names[b], pa.string())).to_batches()
 
 
+#: rows a bucket's file gathers before it writes a row group: each incoming batch is
+#: split across the buckets, and a row group per piece left files of a few hundred rows
+#: a group at 100M records (every per-chunk step of a reader paid thousands of times a
+#: bucket). Bounds what is buffered to about buckets × this many rows
+MIN_ROWS_PER_GROUP = 65_536
+
+
 def write_bucketed(root: Path, tables: Iterator[pa.Table], schema: pa.Schema,
                     buckets: int) -> None:
     ds.write_dataset(_bucketed(tables, buckets), root,
+                     min_rows_per_group=MIN_ROWS_PER_GROUP,
                      schema=schema.append(pa.field("bucket", pa.string())),
                      format="parquet", partitioning=_PART,
                      basename_template="part-{i}.parquet",
