@@ -33,7 +33,9 @@ keeps them in memory, keyed by (program, subject), and knows when they may have 
   Records are append-only with increasing seqs; the one deletion, retention's, is
   logged as an operation, and a retention run seen in the fingerprint drops every kept
   copy (SQLite may hand the seq of an erased newest record out again, which the mark
-  alone would not notice). Subjects with few records are read each time.
+  alone would not notice). Subjects with few records are read each time. When the mark
+  moved only by records appended since the copy (their seqs above its highest, the count
+  grown by their number), only those are read and the copy is extended.
 - An entry read from the database is kept only if no invalidation ran between the
   fingerprint it was checked against and its insertion (a generation counter), so a
   read racing an ingest never keeps a row older than the ingest.
@@ -160,6 +162,7 @@ class StandingCache:
         self.records_generation = 0
         self.record_hits = 0
         self.record_misses = 0
+        self.record_extends = 0  # kept copies extended by the records appended since
 
     # -- validity ---------------------------------------------------------------------
 
@@ -205,8 +208,10 @@ class StandingCache:
                 return
             with self.ledger.engine.connect() as conn:
                 mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+                # not DISTINCT: SQLite answers that by scanning the whole subject
+                # index (19 ms at 100k records) instead of the seq range
                 subjects = {r[0] for r in conn.exec_driver_sql(
-                    f"SELECT DISTINCT subject FROM {s.records.name} WHERE seq > {mark}",
+                    f"SELECT subject FROM {s.records.name} WHERE seq > {mark}",
                     (old[1] or 0,))}
             stale = [key for key in self._rows if key[1] in subjects]
             if stale:
@@ -314,13 +319,18 @@ class StandingCache:
         SQLite the sync then sees any retention run that transaction can see."""
         if self._sqlite:
             self.sync()
-        got = self._records.get(subject)
-        if got is not None and self.ledger.records_mark(subject, conn) == got[0]:
-            self.record_hits += 1
-            return list(got[1])
         generation = self.records_generation
-        records, mark = self.ledger.records_marked(subject, conn)
-        self.record_misses += 1
+        got = self._records.get(subject)
+        records: list[Record] | None = None
+        if got is not None:
+            mark = self.ledger.records_mark(subject, conn)
+            if mark == got[0]:
+                self.record_hits += 1
+                return list(got[1])
+            records = self._extended(conn, subject, got, mark)
+        if records is None:
+            records, mark = self.ledger.records_marked(subject, conn)
+            self.record_misses += 1
         n = len(records)
         if MIN_RECORDS <= n <= MAX_RECORDS:
             with self._lock:
@@ -333,6 +343,24 @@ class StandingCache:
                     self._records[subject] = (mark, tuple(records))
                     self._held += n
         return records
+
+    def _extended(self, conn: Connection, subject: str,
+                  got: tuple[tuple[int, int | None], tuple[Record, ...]],
+                  mark: tuple[int, int | None]) -> list[Record] | None:
+        """The kept copy and the records appended since, when that is all that changed:
+        every new record has a seq above the copy's highest, and the count grew by
+        exactly their number (a record committed late with a lower seq, or one deleted,
+        fails the count: None, and the caller reads everything). Records are appended
+        in seq order within a subject's read (SQLite's index order), so the result is
+        what a fresh read gives; a busy subject's next record costs one row's read."""
+        (count, top), kept = got
+        if top is None or mark[1] is None or mark[1] <= top or mark[0] <= count:
+            return None
+        new, new_top = self.ledger.records_after(subject, top, conn)
+        if count + len(new) != mark[0] or new_top != mark[1]:
+            return None
+        self.record_extends += 1
+        return [*kept, *new]
 
     def close(self) -> None:
         with self._lock:
