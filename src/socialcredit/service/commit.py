@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -80,12 +81,19 @@ def _settle(waiting: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
 
 
 class GroupCommit:
-    def __init__(self, engine: Engine, max_batch: int = 512) -> None:
+    def __init__(self, engine: Engine, max_batch: int = 512, max_wait: float = 0.002
+                 ) -> None:
         self.engine = engine
         self.max_batch = max_batch
+        #: how long (s) a group may wait for the callers its predecessor just woke (see
+        #: `_take`); at most half the last commit's time; 0: never
+        self.max_wait = max_wait
         self._queue: deque[_Group] = deque()  # every group but the last is full
         self._ready = threading.Condition()
         self._closed = False
+        self._expect = 0  # units the next group may wait for
+        self._wanted = 0  # what the committer waits for now (0: nothing)
+        self._last_commit = 0.0
         self.batches = 0  # statistics, for tests and benchmarks
         self.units = 0
         self._thread = threading.Thread(target=self._run, name="socialcredit-group-commit",
@@ -101,7 +109,14 @@ class GroupCommit:
             q.append(_Group())
             self._ready.notify()
         g = q[-1]
-        return g, g.add(unit)
+        i = g.add(unit)
+        if self._wanted and self._queued() >= self._wanted:
+            self._ready.notify()
+        return g, i
+
+    def _queued(self) -> int:
+        q = self._queue
+        return len(q[0].units) if len(q) == 1 else sum(len(g.units) for g in q)
 
     def run(self, unit: Callable[[Connection], T]) -> T:
         """Run `unit` in a transaction shared with whatever else is waiting; return its
@@ -139,11 +154,31 @@ class GroupCommit:
         self._thread.join(5)
 
     def _take(self) -> _Group | None:
+        """The next group. Deciders come back: a caller acknowledged by the last commit
+        submits its next unit a moment later, and if the next group began without it,
+        it would wait for that group's whole flush and the one after. So while the last
+        group's callers and those already queued have not all arrived, the committer
+        waits for them — at most `max_wait`, and at most half the last commit's time:
+        groups keep every caller in flight instead of splitting them into two that
+        alternate. A lone caller (one unit expected) never waits."""
         with self._ready:
             while not self._queue and not self._closed:
                 self._ready.wait()
             if not self._queue:
                 return None
+            want = min(self._expect, self.max_batch)
+            wait = min(self.max_wait, self._last_commit / 2)
+            if want > 1 and wait > 0 and self._queued() < want:
+                deadline = time.monotonic() + wait
+                self._wanted = want
+                try:
+                    while not self._closed and self._queued() < want:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            break
+                        self._ready.wait(left)
+                finally:
+                    self._wanted = 0
             g = self._queue.popleft()
         # a unit whose request was cancelled before its group began (the client went
         # away) is dropped; once running, its future can no longer be cancelled
@@ -163,6 +198,7 @@ class GroupCommit:
             units = g.units
             self.batches += 1
             self.units += len(units)
+            began = time.monotonic()
             try:
                 with self.engine.begin() as conn, gathering_appends(conn):
                     g.outcomes = [u(conn) if u is not None else None for u in units]
@@ -171,6 +207,9 @@ class GroupCommit:
                 g.outcomes, g.failed = [], []
                 for u in units:
                     self._alone(g, u)
+            self._last_commit = time.monotonic() - began
+            with self._ready:  # this group's callers, and everyone queued meanwhile
+                self._expect = len(units) + self._queued()
             self._hand_back(g)
 
     def _alone(self, g: _Group, unit: Unit | None) -> None:
