@@ -175,10 +175,42 @@ def gathering_appends(conn: Connection) -> Iterator[None]:
         pending: dict[Table, list[dict[str, Any]]] = conn.info.get(APPENDS) or {}
         conn.info.pop(APPENDS, None)
         for table, rows in pending.items():
-            conn.execute(table.insert(), rows)
+            _insert_many(conn, table, rows)
     finally:
         conn.info.pop(APPENDS, None)
         conn.info.pop(MEMO, None)
+
+
+#: (dialect, table, columns) -> the driver-level INSERT, or None when a column's type
+#: converts its values on the way in (then SQLAlchemy's insert does it)
+_INSERTS: dict[tuple[str, str, tuple[str, ...]], str | None] = {}
+
+
+def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """One executemany of `rows` (dicts with the same keys as the first, else SQLAlchemy's
+    insert does it): at the driver, with the statement made once per process — compiling
+    it and building each row's parameters took more than the rows' own write."""
+    cols = tuple(rows[0])
+    dialect = conn.dialect
+    key = (dialect.name, table.name, cols)
+    sql = _INSERTS.get(key, "")
+    if sql == "":
+        sql = None
+        if all(table.c[c].type._cached_bind_processor(dialect) is None for c in cols):
+            q = dialect.identifier_preparer
+            marks = ", ".join([mark(conn)] * len(cols))
+            sql = (f"INSERT INTO {q.format_table(table)} "
+                   f"({', '.join(q.quote(c) for c in cols)}) VALUES ({marks})")
+        _INSERTS[key] = sql
+    if sql is None or any(len(r) != len(cols) for r in rows):
+        conn.execute(table.insert(), rows)
+        return
+    try:
+        params = [tuple([r[c] for c in cols]) for r in rows]
+    except KeyError:  # rows with other keys: SQLAlchemy sorts them out
+        conn.execute(table.insert(), rows)
+        return
+    conn.exec_driver_sql(sql, params)
 
 
 #: key of a connection's info holding what a gathering transaction's units share

@@ -82,3 +82,46 @@ def test_a_cancelled_unit_is_not_run_and_a_failing_one_fails_alone(
     finally:
         gate.set()
         gc.close()
+
+
+def test_requests_on_an_event_loop_share_a_commit_and_a_cancelled_one_is_not_run(
+        make_ledger: Callable[..., Service]) -> None:
+    """`run_async`: each request gets its own outcome (a failing unit fails alone), the
+    outcomes of a group reach the loop together, and a request cancelled before its
+    group began is not run."""
+    svc = make_ledger(CITY)
+    gc = GroupCommit(svc.ledger.engine)
+    gate, started = threading.Event(), threading.Event()
+    try:
+        held = gc.submit(lambda conn: (started.set(), gate.wait(10))[1])
+        assert started.wait(10)  # the committer runs the held group: the rest queue up
+
+        def bad(conn: Connection) -> None:
+            _operation("t.loop.bad")(conn)
+            raise ValueError("this unit fails")
+
+        async def many() -> tuple[list[int], BaseException | None]:
+            tasks = [asyncio.ensure_future(gc.run_async(_operation("t.loop")))
+                     for _ in range(10)]
+            gone = asyncio.ensure_future(gc.run_async(_operation("t.loop.cancelled")))
+            failing = asyncio.ensure_future(gc.run_async(bad))
+            await asyncio.sleep(0.05)  # every request is queued behind the held group
+            gone.cancel()
+            await asyncio.sleep(0.05)
+            gate.set()
+            seqs = list(await asyncio.gather(*tasks))
+            try:
+                await failing
+            except ValueError as exc:
+                return seqs, exc
+            return seqs, None
+
+        seqs, error = asyncio.run(many())
+        assert held.result(10) is True
+        assert isinstance(error, ValueError)
+        assert len(set(seqs)) == 10 and _count(svc, "t.loop") == 10
+        assert _count(svc, "t.loop.cancelled") == 0 and _count(svc, "t.loop.bad") == 0
+        assert isinstance(gc.run(_operation("t.after")), int)
+    finally:
+        gate.set()
+        gc.close()

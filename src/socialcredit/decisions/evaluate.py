@@ -61,8 +61,9 @@ class Decision:
         """The decision as its requester may see it."""
         return self.disclosed if self.disclosed is not None else self.body()
 
-    def body(self) -> dict[str, Any]:
-        """The whole decision, as the decision log keeps it and the subject reads it."""
+    def body(self, reasons: Any = None) -> dict[str, Any]:
+        """The whole decision, as the decision log keeps it and the subject reads it
+        (`reasons` in place of the reasons: the log's encoder splices them in)."""
         st = self.standing
         extra: dict[str, Any] = {}
         if self.requester is not None:
@@ -77,10 +78,10 @@ class Decision:
             "program": self.program,
             "effect": self.effect,
             "grant": self.grant,
-            "reasons": self.reasons,
-            "at": format_instant(self.at),
+            "reasons": self.reasons if reasons is None else reasons,
+            "at": (at := format_instant(self.at)),
             "known_at": format_instant(self.known_at),
-            "decided_at": format_instant(self.decided_at),
+            "decided_at": at if self.decided_at == self.at else format_instant(self.decided_at),
             "score": st.score,
             "tier": st.tier,
             "lists": st.lists,

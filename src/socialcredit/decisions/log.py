@@ -26,7 +26,38 @@ def write(conn: Connection, d: Decision, version: str, sha256: str) -> None:
         "decision_id": d.decision_id, "decided_at": d.decided_at, "at": d.at,
         "known_at": d.known_at, "subject": d.subject, "action": d.action,
         "program": d.program, "version": version, "sha256": sha256, "effect": d.effect,
-        "body": json.dumps(d.body(), sort_keys=True)})
+        "body": body_json(d)})
+
+
+#: what stands for the reasons in a body encoded without them (a string no decision
+#: holds: a body that does anyway is encoded whole)
+_MARK = "\x00socialcredit.reasons\x00"
+_MARK_JSON = json.dumps(_MARK)
+#: (rulebook sha256, action, tier, repr(score), lists) -> the reasons' JSON, for
+#: standings without list entries or key factors (read from the materialized table):
+#: their reasons depend on nothing else
+_REASONS: dict[tuple[Any, ...], str] = {}
+_MAX_REASONS = 4096
+
+
+def body_json(d: Decision) -> str:
+    """`json.dumps(d.body(), sort_keys=True)`, the same text, without building the
+    reasons of a decision whose reasons are known already: many decisions share one
+    rulebook, action, tier, score and lists, and so their reasons."""
+    st = d.standing
+    if not callable(d._reasons) or st.list_entries or st.key_factors:
+        return json.dumps(d.body(), sort_keys=True)
+    key = (st.rulebook.sha256, d.action, st.tier, repr(st.score), tuple(st.lists))
+    reasons = _REASONS.get(key)
+    if reasons is None:
+        reasons = json.dumps(d.reasons, sort_keys=True)
+        if len(_REASONS) >= _MAX_REASONS:
+            _REASONS.clear()
+        _REASONS[key] = reasons
+    text = json.dumps(d.body(_MARK), sort_keys=True)
+    if text.count(_MARK_JSON) != 1:
+        return json.dumps(d.body(), sort_keys=True)
+    return text.replace(_MARK_JSON, reasons)
 
 
 def read(conn: Connection, subject: str | None = None, limit: int = 100
@@ -95,5 +126,5 @@ def mark_sealed(conn: Connection, rows: Sequence[tuple[int, str, str]], at: int)
             for seq, _, body in rows])
 
 
-__all__ = ["about_since", "batches", "body_digest", "get", "mark_sealed", "read", "unsealed",
-           "write"]
+__all__ = ["about_since", "batches", "body_digest", "body_json", "get", "mark_sealed", "read",
+           "unsealed", "write"]

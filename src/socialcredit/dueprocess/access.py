@@ -4,6 +4,7 @@ the subject to see who asked, when, why and under which grant."""
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from sqlalchemy import Connection, or_, select
@@ -24,7 +25,16 @@ def record(conn: Connection, at: int, principal: Principal, operation: str,
         "at": at, "subject": subject, "principal_id": principal.id, "role": principal.role,
         "operation": operation, "program": program, "purpose": purpose,
         "grant_id": grant_id,
-        "detail": json.dumps(detail, sort_keys=True) if detail else None})
+        "detail": _detail_json(detail) if detail else None})
+
+
+def _detail_json(detail: dict[str, Any]) -> str:
+    """`json.dumps(detail, sort_keys=True)`, the same text: a detail of strings only (a
+    decision's id, action and effect: one per logged decision) is spelled directly."""
+    if all(type(k) is str and type(v) is str for k, v in detail.items()):
+        enc = encode_basestring_ascii
+        return "{" + ", ".join([f"{enc(k)}: {enc(detail[k])}" for k in sorted(detail)]) + "}"
+    return json.dumps(detail, sort_keys=True)
 
 
 def of(conn: Connection, subject: str, limit: int = 1000) -> list[dict[str, Any]]:

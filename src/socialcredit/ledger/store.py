@@ -602,6 +602,16 @@ class Ledger:
         return (records_of_rows(rows, subject),
                 (len(rows), max(r[11] for r in rows) if rows else None))
 
+    def records_after(self, subject: str, seq: int, conn: Connection
+                      ) -> tuple[list[Record], int | None]:
+        """The subject's records with a seq above `seq`, in seq order, and the highest
+        seq among them: what a reader keeping the records reads after new ones came."""
+        sql = ("SELECT record_id, provider, type, kind, occurred_at, recorded_at, value_num, "
+               f"value_text, evidence, ref, ingested_at, seq FROM {s.records.name} WHERE "
+               f"subject = {self._mark(conn)} AND seq > {self._mark(conn)} ORDER BY seq")
+        rows = driver_rows(conn, sql, (subject, seq))
+        return records_of_rows(rows, subject), (int(rows[-1][11]) if rows else None)
+
     def records_mark(self, subject: str, conn: Connection) -> tuple[int, int | None]:
         """(how many records, the highest seq) of one subject, from the subject index
         alone. Records are appended with increasing seqs and only retention deletes

@@ -8,26 +8,31 @@ price of one flush. Nothing waits on purpose: while one commit is on its way to 
 the next units queue up, so the batch grows with the load and is one unit when idle.
 
 The log rows units append (decisions/log.py, dueprocess/access.py: `db.append`) are
-gathered and written with one statement per table just before the commit: a decision's
-rows cost an executemany entry, not a compiled statement each.
+gathered and written with one driver-level executemany per table just before the commit:
+a decision's rows cost an executemany entry, not a compiled statement each.
 
 Each unit is a function of the connection; a unit that raises rolls its batch back, and
 the batch is then run again one unit per transaction, so that one bad unit fails alone
 (units must therefore be safe to run again: decisions build their rows inside the unit).
 
-Units come from threads (`run`, which blocks) or from an event loop (`submit` returns a
-future the request awaits: the HTTP server's decisions, so that every request in flight
-can wait on the same commit without holding a thread each; the groups then grow with
-the number of requests in flight rather than with the threadpool's size).
+Units come from threads (`run`, which blocks) or from an event loop (`run_async`, which
+the request awaits: the HTTP server's decisions, so that every request in flight can wait
+on the same commit without holding a thread each; the groups then grow with the number
+of requests in flight rather than with the threadpool's size). A group hands its outcomes
+back at once: one event wakes its threads, one call per event loop settles its requests
+(a future and a wake-up per unit cost the committer more than the unit's rows).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine
 
@@ -37,42 +42,110 @@ T = TypeVar("T")
 Unit = Callable[[Connection], Any]
 
 
-class _Pending:
-    __slots__ = ("future", "unit")
+class _Group:
+    """The units one transaction commits and their outcomes. Everyone waiting on the
+    group is woken by one event once it is committed — not a future and a condition per
+    unit: with dozens of deciders a commit's hand-back was a large share of its work."""
 
-    def __init__(self, unit: Unit) -> None:
-        self.unit = unit
-        self.future: Future[Any] = Future()
+    __slots__ = ("done", "failed", "futures", "loops", "outcomes", "units")
+
+    def __init__(self) -> None:
+        self.units: list[Unit | None] = []  # None: cancelled before the group began
+        # a unit's waiter when not a thread blocked on `done`: a concurrent future
+        # (`submit`) or an event loop's future (`run_async`), by index
+        self.futures: dict[int, Future[Any]] = {}
+        self.loops: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = {}
+        self.outcomes: list[Any] = []
+        self.failed: list[bool] = []
+        self.done = threading.Event()
+
+    def add(self, unit: Unit) -> int:
+        self.units.append(unit)
+        return len(self.units) - 1
+
+    def outcome(self, i: int) -> Any:
+        if self.failed[i]:
+            raise self.outcomes[i]
+        return self.outcomes[i]
+
+
+def _settle(waiting: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    """On an event loop: hand a group's outcomes to the requests awaiting them."""
+    for fut, failed, value in waiting:
+        if fut.cancelled():
+            continue
+        if failed:
+            fut.set_exception(value)
+        else:
+            fut.set_result(value)
 
 
 class GroupCommit:
-    def __init__(self, engine: Engine, max_batch: int = 512) -> None:
+    def __init__(self, engine: Engine, max_batch: int = 512, max_wait: float = 0.002
+                 ) -> None:
         self.engine = engine
         self.max_batch = max_batch
-        self._queue: deque[_Pending] = deque()
+        #: how long (s) a group may wait for the callers its predecessor just woke (see
+        #: `_take`); at most half the last commit's time; 0: never
+        self.max_wait = max_wait
+        self._queue: deque[_Group] = deque()  # every group but the last is full
         self._ready = threading.Condition()
         self._closed = False
+        self._expect = 0  # units the next group may wait for
+        self._wanted = 0  # what the committer waits for now (0: nothing)
+        self._last_commit = 0.0
         self.batches = 0  # statistics, for tests and benchmarks
         self.units = 0
         self._thread = threading.Thread(target=self._run, name="socialcredit-group-commit",
                                         daemon=True)
         self._thread.start()
 
+    def _add(self, unit: Unit) -> tuple[_Group, int]:
+        """Queue `unit` in the group now gathering (the caller holds `_ready`)."""
+        if self._closed:
+            raise RuntimeError("the group committer is closed")
+        q = self._queue
+        if not q or len(q[-1].units) >= self.max_batch:
+            q.append(_Group())
+            self._ready.notify()
+        g = q[-1]
+        i = g.add(unit)
+        if self._wanted and self._queued() >= self._wanted:
+            self._ready.notify()
+        return g, i
+
+    def _queued(self) -> int:
+        q = self._queue
+        return len(q[0].units) if len(q) == 1 else sum(len(g.units) for g in q)
+
     def run(self, unit: Callable[[Connection], T]) -> T:
         """Run `unit` in a transaction shared with whatever else is waiting; return its
         result once that transaction is committed (or raise what it raised)."""
-        return self.submit(unit).result()
+        with self._ready:
+            g, i = self._add(unit)
+        g.done.wait()
+        return cast(T, g.outcome(i))
 
     def submit(self, unit: Callable[[Connection], T]) -> Future[T]:
         """Queue `unit` for the next group; the future is done once its transaction is
-        committed (its result the unit's), or with what the unit raised."""
-        p = _Pending(unit)
+        committed (its result the unit's), or with what the unit raised. A future
+        cancelled before its group began is not run."""
+        f: Future[T] = Future()
         with self._ready:
-            if self._closed:
-                raise RuntimeError("the group committer is closed")
-            self._queue.append(p)
-            self._ready.notify()
-        return p.future
+            g, i = self._add(unit)
+            g.futures[i] = f
+        return f
+
+    async def run_async(self, unit: Callable[[Connection], T]) -> T:
+        """`run` for a caller on an event loop: awaits the group's commit without holding
+        a thread. A group's outcomes reach each loop in one call, not one per unit; a
+        request cancelled before its group began is not run."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        with self._ready:
+            g, i = self._add(unit)
+            g.loops[i] = (loop, fut)
+        return await fut
 
     def close(self) -> None:
         with self._ready:
@@ -80,50 +153,99 @@ class GroupCommit:
             self._ready.notify()
         self._thread.join(5)
 
-    def _take(self) -> list[_Pending]:
+    def _take(self) -> _Group | None:
+        """The next group. Deciders come back: a caller acknowledged by the last commit
+        submits its next unit a moment later, and if the next group began without it,
+        it would wait for that group's whole flush and the one after. So while the last
+        group's callers and those already queued have not all arrived, the committer
+        waits for them — at most `max_wait`, and at most half the last commit's time:
+        groups keep every caller in flight instead of splitting them into two that
+        alternate. A lone caller (one unit expected) never waits."""
         with self._ready:
             while not self._queue and not self._closed:
                 self._ready.wait()
-            batch: list[_Pending] = []
-            while self._queue and len(batch) < self.max_batch:
-                p = self._queue.popleft()
-                # a unit whose request was cancelled before its group began (the client
-                # went away) is dropped; once running, its future can no longer be
-                # cancelled, so setting its outcome below cannot fail
-                if p.future.set_running_or_notify_cancel():
-                    batch.append(p)
-            return batch
+            if not self._queue:
+                return None
+            want = min(self._expect, self.max_batch)
+            wait = min(self.max_wait, self._last_commit / 2)
+            if want > 1 and wait > 0 and self._queued() < want:
+                deadline = time.monotonic() + wait
+                self._wanted = want
+                try:
+                    while not self._closed and self._queued() < want:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            break
+                        self._ready.wait(left)
+                finally:
+                    self._wanted = 0
+            g = self._queue.popleft()
+        # a unit whose request was cancelled before its group began (the client went
+        # away) is dropped; once running, its future can no longer be cancelled
+        for i, f in g.futures.items():
+            if not f.set_running_or_notify_cancel():
+                g.units[i] = None
+        for i, (_, fut) in g.loops.items():
+            if fut.cancelled():
+                g.units[i] = None
+        return g
 
     def _run(self) -> None:
         while True:
-            batch = self._take()
-            if not batch:
-                if self._closed and not self._queue:
-                    return  # closed and drained
-                continue
+            g = self._take()
+            if g is None:
+                return  # closed and drained
+            units = g.units
             self.batches += 1
-            self.units += len(batch)
+            self.units += len(units)
+            began = time.monotonic()
             try:
                 with self.engine.begin() as conn, gathering_appends(conn):
-                    results = [p.unit(conn) for p in batch]
+                    g.outcomes = [u(conn) if u is not None else None for u in units]
+                g.failed = [False] * len(units)
             except BaseException:
-                if len(batch) == 1:
-                    self._alone(batch[0])
-                else:
-                    for p in batch:
-                        self._alone(p)
-                continue
-            for p, r in zip(batch, results, strict=True):
-                p.future.set_result(r)
+                g.outcomes, g.failed = [], []
+                for u in units:
+                    self._alone(g, u)
+            self._last_commit = time.monotonic() - began
+            with self._ready:  # this group's callers, and everyone queued meanwhile
+                self._expect = len(units) + self._queued()
+            self._hand_back(g)
 
-    def _alone(self, p: _Pending) -> None:
+    def _alone(self, g: _Group, unit: Unit | None) -> None:
+        """Run one unit of a group that failed in a transaction of its own."""
+        if unit is None:
+            g.outcomes.append(None)
+            g.failed.append(False)
+            return
         try:
             with self.engine.begin() as conn, gathering_appends(conn):
-                result = p.unit(conn)
+                result = unit(conn)
         except BaseException as exc:
-            p.future.set_exception(exc)
+            g.outcomes.append(exc)
+            g.failed.append(True)
             return
-        p.future.set_result(result)
+        g.outcomes.append(result)
+        g.failed.append(False)
+
+    @staticmethod
+    def _hand_back(g: _Group) -> None:
+        for i, f in g.futures.items():
+            if g.units[i] is None:
+                continue
+            if g.failed[i]:
+                f.set_exception(g.outcomes[i])
+            else:
+                f.set_result(g.outcomes[i])
+        by_loop: dict[asyncio.AbstractEventLoop,
+                      list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+        for i, (loop, fut) in g.loops.items():
+            by_loop.setdefault(loop, []).append((fut, g.failed[i], g.outcomes[i]))
+        for loop, waiting in by_loop.items():
+            # a closed loop raises RuntimeError: nobody is waiting there any more
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, waiting)
+        g.done.set()
 
 
 __all__ = ["GroupCommit"]

@@ -68,7 +68,7 @@ class Context:
         groups grow with the load). Without a group committer the unit runs on a worker
         thread, in a transaction of its own."""
         if self.committer is not None:
-            return await asyncio.wrap_future(self.committer.submit(unit))
+            return await self.committer.run_async(unit)
         return await asyncio.to_thread(self.commit, unit)
 
     def reads(self, *, blocking: bool = True) -> Reads:
