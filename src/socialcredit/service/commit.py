@@ -4,8 +4,10 @@ A decision is acknowledged once its log row is committed, and every commit waits
 disk (SQLite's synchronous=FULL, PostgreSQL's fsync of the WAL). One commit per decision
 caps a server at the disk's flush rate; a committer thread that takes every unit of work
 waiting, runs them in one transaction and commits once acknowledges them all for the
-price of one flush. Nothing waits on purpose: while one commit is on its way to the disk,
-the next units queue up, so the batch grows with the load and is one unit when idle.
+price of one flush. While one commit is on its way to the disk, the next units queue up,
+so the batch grows with the load and is one unit when idle. The one wait on purpose is
+short and bounded (`max_wait`, see `_take`): the next group waits for the callers the last
+one just acknowledged, so a steady stream shares one flush; a lone caller never waits.
 
 The log rows units append (decisions/log.py, dueprocess/access.py: `db.append`) are
 gathered and written with one driver-level executemany per table just before the commit:
