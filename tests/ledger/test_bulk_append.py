@@ -7,6 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from socialcredit.errors import LedgerError
 from socialcredit.ledger.store import COPY_MIN_ROWS
 from socialcredit.service import Service
 from socialcredit.timeutil import format_instant
@@ -60,3 +63,24 @@ def test_a_bulk_append_skipping_conflicts_counts_what_it_stored(
             "SELECT record_id FROM sc_records ORDER BY seq").fetchall()][300:]
         assert tail == [r[0] for r in fresh]
         conn.rollback()
+
+
+def test_new_subjects_are_stored_as_given_with_their_kind_and_first_time(
+        make_ledger: Callable[..., Service]) -> None:
+    """The subjects' bulk insert (driver-level) stores each tuple as given, on every
+    backend, and refuses a subject already stored (its primary key): nothing of that
+    write is kept."""
+    svc = make_ledger(BASE, {"bank-1": "bank"})
+    rows = [(f"s{i}", "person" if i % 2 else "organization", 1_000_000 + i)
+            for i in range(2_500)] + [("名字-é", "person", 2**62)]
+    ledger = svc.ledger
+    with ledger.write() as conn:
+        ledger.insert_subjects(conn, iter(rows))
+    with ledger.engine.connect() as conn:
+        got = sorted(tuple(r) for r in conn.exec_driver_sql(
+            "SELECT subject, kind, first_recorded_at FROM sc_subjects"))
+    assert got == sorted(rows)
+    with pytest.raises(LedgerError), ledger.write() as conn:
+        ledger.insert_subjects(conn, [("s-new", "person", 1), ("s7", "person", 5)])
+    with ledger.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM sc_subjects").scalar() == len(rows)

@@ -71,3 +71,35 @@ def test_publication_listing_void_resolution_and_decisions_are_logged(make_ledge
                                        [bytes.fromhex(p) for p in f["path"]], root)
     res = CliRunner().invoke(app, ["log", "verify", "--db", db_url])
     assert res.exit_code == 0, res.output
+
+
+def test_references_inside_one_file_are_logged_as_references_to_stored_records(make_ledger):
+    """A resolution or void of a record in the same file (its type found among the
+    file's rows, which ingest keeps only for the ids referenced) is logged exactly as
+    one of a record already stored (its type read from the ledger); a row that
+    references a rejected row of the file is rejected with it."""
+    svc = make_ledger(BASE, PROVIDERS)
+    svc.records.ingest_text(H + "court-1:c0,court-1,carol,person,ruling,2025-12-01,,e,\n")
+    before = len(events(svc))
+    svc.records.ingest_text(H + "court-1:c1,court-1,alice,person,ruling,2025-12-01,,e,\n"
+                            "court-1:c2,court-1,bob,person,ruling,2025-12-01,,e,\n"
+                            "court-1:c3,court-1,dan,person,ruling,2025-12-01,,e,\n"
+                            "court-1:r1,court-1,alice,,paid,2025-12-20,,e,court-1:c1\n"
+                            "rev-1:v2,rev-1,bob,,void,2025-12-21,,e,court-1:c2\n"
+                            "court-1:r0,court-1,carol,,paid,2025-12-20,,e,court-1:c0\n")
+    got = sorted((e["kind"], e.get("record_id") or e.get("reasons", [""])[0],
+                  e.get("reason", "")) for e in events(svc)[before:]
+                 if e["kind"] != "records.batch")
+    assert got == sorted([
+        ("list.entry", "court-1:c1", ""), ("list.entry", "court-1:c2", ""),
+        ("list.entry", "court-1:c3", ""),
+        ("record.resolution", "court-1:c1", ""), ("list.exit", "court-1:c1", "resolution"),
+        ("record.void", "court-1:c2", ""), ("list.exit", "court-1:c2", "void"),
+        ("record.resolution", "court-1:c0", ""), ("list.exit", "court-1:c0", "resolution")])
+    # a void of a row rejected in the same file goes with it
+    rep = svc.records.ingest_text(
+        H + "court-1:c4,court-1,erin,person,ruling,not-a-date,,e,\n"
+        "rev-1:v4,rev-1,erin,,void,2025-12-21,,e,court-1:c4\n"
+        "court-1:c5,court-1,finn,person,ruling,2025-12-01,,e,\n", skip_invalid=True)
+    assert rep.accepted == 1 and rep.rejected == 2
+    assert sorted(n for n, _, _ in rep.rejected_rows) == [2, 3]  # lines of c4 and v4

@@ -49,6 +49,10 @@ def ids(n: int) -> list[str]:
     return [f"{prefix}{i:016x}" for i in range(n)]
 
 
+#: json.dumps(detail, sort_keys=True) without a new encoder per call (same bytes: the
+#: same options): ingest stores a notice per negative record.
+_DETAIL = json.JSONEncoder(sort_keys=True)
+
 COLUMNS = ("notice_id", "audience", "subject", "kind", "created_at", "program", "record_id",
            "case_id", "decision_id", "leaf_index", "detail")
 
@@ -58,12 +62,13 @@ def insert(conn: Connection, rows: Sequence[Notice]) -> None:
     if not rows:
         return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    dump = _DETAIL.encode
     conn.exec_driver_sql(
         f"INSERT INTO {notices.name} ({', '.join(COLUMNS)}) VALUES "
         f"({', '.join([mark] * len(COLUMNS))})",
         [(n.notice_id, n.audience, n.subject, n.kind, n.created_at, n.program, n.record_id,
           n.case_id, n.decision_id, n.leaf_index,
-          json.dumps(n.detail, sort_keys=True) if n.detail else None) for n in rows])
+          dump(n.detail) if n.detail else None) for n in rows])
 
 
 def _notice(r: Any) -> Notice:

@@ -397,8 +397,10 @@ def cross_check(ledger: Ledger, conn: Connection, rows: list[Row],
     # references: resolutions and voids name an existing record of the same subject
     ok = [r for r in fresh if not r.errors]
     referring = [r for r in ok if r.ref]
-    # (the ids of the file are looked up only by rows that reference one)
-    in_file = {r.record_id: r for r in ok} if referring else {}
+    # (the ids of the file are looked up only by rows that reference one, and only the
+    # ids they reference are kept: a map of every id was a quarter of this check)
+    wanted = {r.ref for r in referring}
+    in_file = {r.record_id: r for r in ok if r.record_id in wanted} if referring else {}
     refs = sorted({r.ref for r in referring if r.ref and r.ref not in in_file})
     stored_refs = {row[0]: row[1:] for row in ledger.fetch_by(
         conn, c.record_id, refs, c.record_id, c.subject, c.kind, c.provider, c.type)}
@@ -443,6 +445,8 @@ def cross_check(ledger: Ledger, conn: Connection, rows: list[Row],
                 r.errors.append(f"ref: the record it references ({r.ref!r}) was rejected")
                 changed = True
     insert = [r for r in fresh if not r.errors]
+    if len(insert) == len(fresh):
+        return insert, dup, new_subjects  # every new subject came with a row it keeps
     used = {r.subject for r in insert}
     return insert, dup, {k: v for k, v in new_subjects.items() if k in used}
 

@@ -79,7 +79,10 @@ def _listing_events(ledger: Ledger, conn: Connection, rows: Sequence[Row], now: 
             r.type in trigger_types or r.kind in ("void", "resolution") for r in rows):
         return [Event("record.void", _void(r, now, about)) for r in rows
                 if r.kind == "void" and r.ref]
-    in_file = {r.record_id: r.type for r in rows}
+    # the types of the records referenced: those in the file (only those ids kept), the
+    # rest read from the ledger
+    wanted = {r.ref for r in rows if r.ref}
+    in_file = {r.record_id: r.type for r in rows if r.record_id in wanted} if wanted else {}
     missing = sorted({r.ref for r in rows if r.ref and r.ref not in in_file})
     c = s.records.c
     ref_type = dict(in_file)
@@ -99,6 +102,16 @@ def _listing_events(ledger: Ledger, conn: Connection, rows: Sequence[Row], now: 
                                   if pv.published_at <= now]
         return histories[program]
 
+    # an ordinary ingest's listings share their instants (notice from now, start and
+    # cap a list's notice and duration later): each distinct one is formatted once
+    texts: dict[int | None, str | None] = {}
+
+    def instant(us: int | None) -> str | None:
+        text = texts.get(us, "")
+        if text == "":
+            text = texts[us] = format_instant(us)
+        return text
+
     events: list[Event] = []
     for r in rows:
         at = r.recorded_at if r.recorded_at is not None else now
@@ -114,8 +127,8 @@ def _listing_events(ledger: Ledger, conn: Connection, rows: Sequence[Row], now: 
                     continue  # would never take effect
                 events.append(Event("list.entry", about({
                     "program": program, "list": x.id, "commitment": "",
-                    "start": format_instant(start), "end": format_instant(cap),
-                    "reasons": [r.record_id], "notice_from": format_instant(notice_from)},
+                    "start": instant(start), "end": instant(cap),
+                    "reasons": [r.record_id], "notice_from": instant(notice_from)},
                     r.subject)))
         if r.kind == "void" and r.ref:
             events.append(Event("record.void", _void(r, now, about)))

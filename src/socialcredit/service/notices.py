@@ -50,7 +50,9 @@ def issue(ctx: Context, conn: Connection, rows: Sequence[Notice], now: int) -> N
         return
     store.insert(conn, rows)
     subjects = sorted({n.subject for n in rows if n.audience == "subject" and n.subject})
-    to = principal_store.contacts(conn, subjects) if subjects else {}
+    # (no subject principal at all: nobody has an address, none to look up)
+    to = principal_store.contacts(conn, subjects) if subjects and \
+        principal_store.has_any_subjects(conn) else {}
     ops = principal_store.operators_with_address(conn) if any(
         n.audience == "operator" for n in rows) else []
     for n in rows:
