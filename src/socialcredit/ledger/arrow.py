@@ -27,6 +27,7 @@ PostgreSQL is read in this process, inside one REPEATABLE READ transaction.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -77,6 +78,8 @@ class _Child:
         # back in that order, so taking a later one first reads the earlier ones into
         # their slots
         self.unread: deque[list[pa.Table]] = deque()
+        # queries sent and not answered yet (ask's and send's)
+        self.pending = 0
 
     def ask(self, sql: str, params: Sequence[Any]) -> Callable[[], pa.Table]:
         """Send a query; the returned function gives its answer (in any order)."""
@@ -101,30 +104,47 @@ class _Child:
 
     def send(self, sql: str, params: Sequence[Any]) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"sql": sql, "params": list(params)}).encode()
-                              + b"\n")
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write(json.dumps({"sql": sql, "params": list(params)}).encode()
+                                  + b"\n")
+            self.proc.stdin.flush()
+        except OSError:  # the process has ended (its error, if any, is in its stderr)
+            raise self._failed() from None
+        self.pending += 1
 
     def receive(self) -> pa.Table:
         assert self.proc.stdout is not None
         try:
-            return pa.ipc.open_stream(self.proc.stdout).read_all()
+            got = pa.ipc.open_stream(self.proc.stdout).read_all()
         except (pa.ArrowInvalid, OSError):
-            self.errors.seek(0)
-            lines = self.errors.read().decode("utf-8", "replace").strip().splitlines()
-            raise LedgerError("reading the ledger into Arrow failed: " + (
-                lines[-1] if lines else "the reader process ended")) from None
+            raise self._failed() from None
+        self.pending -= 1
+        return got
+
+    def _failed(self) -> LedgerError:
+        self.errors.seek(0)
+        lines = self.errors.read().decode("utf-8", "replace").strip().splitlines()
+        return LedgerError("reading the ledger into Arrow failed: " + (
+            lines[-1] if lines else "the reader process ended"))
 
     def hang_up(self) -> None:
         """Close the pipes: the child ends (see close); readers of several children hang
-        up on all first, so they end at once rather than one after the other."""
+        up on all first, so they end at once rather than one after the other.
+
+        A child with a query not yet answered (the caller stopped early: an error,
+        Ctrl-C) is killed: it may be in the middle of a scan of the whole table, which
+        it would finish before it noticed. It only reads, so nothing is left half
+        done (SQLite releases a dead process's locks)."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.close()
-        # a caller that stopped early leaves answers unread: closing our end ends the
-        # child (its write fails) instead of leaving it blocked on a full pipe
+        if self.pending and self.proc.poll() is None:
+            self.proc.kill()
+        with contextlib.suppress(OSError):  # an ended child: nothing more to tell it
+            self.proc.stdin.close()
         self.proc.stdout.close()
 
     def close(self) -> None:
+        """Hang up and wait for the process to end (at once: it has answered everything,
+        or it was killed)."""
         self.hang_up()
         try:
             self.proc.wait(timeout=30)
@@ -156,6 +176,11 @@ class ArrowReader:
         self._children: list[_Child] = []
         self._split: tuple[str, int, int] | None = None
         self._conn: Connection | None = None
+        # SQLite with split: the read transaction in which the halves' bound was read,
+        # kept for has_values while the reader processes start (see _open_children)
+        self._probe: Connection | None = None
+        self._unchecked = False
+        self._path = ""
         # the engine's scoring threads ask record ids while the caller reads the next
         # partition: one conversation with the reader at a time
         self._lock = threading.RLock()
@@ -163,7 +188,11 @@ class ArrowReader:
             self._conn = engine.connect()
         elif self.dialect == "sqlite":
             path = sqlite_path(engine.url.render_as_string(hide_password=False))
-            self._open_children(str(path) if path is not None else ":memory:", split)
+            try:
+                self._open_children(str(path) if path is not None else ":memory:", split)
+            except BaseException:
+                self.close()
+                raise
         else:
             import adbc_driver_postgresql.dbapi as pg_adbc
 
@@ -174,39 +203,77 @@ class ArrowReader:
                 cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
     def _open_children(self, path: str, split: str | None) -> None:
+        """Start the reader processes without waiting for them: their check that both
+        see the same rows is read before the first query (:meth:`_check`), and until
+        then has_values asks this process's own snapshot, taken before theirs."""
         if split is None or (os.cpu_count() or 1) < 2:
             self._children = [_Child(path)]
             return
-        with self.engine.connect() as conn:
-            top = conn.exec_driver_sql(f"SELECT max(seq) FROM {split}").scalar()
+        probe = self.engine.connect()
+        self._probe = probe
+        probe.begin()
+        top = probe.exec_driver_sql(f"SELECT max(seq) FROM {split}").scalar()
         if top is None or int(top) < 2:
+            self._close_probe()
             self._children = [_Child(path)]
             return
-        count = f"SELECT count(*) AS n FROM {split} WHERE seq <= ?"
-        for _ in range(3):
-            children = [_Child(path), _Child(path)]
-            for child in children:
-                child.send(count, [int(top)])
-            seen = {child.receive().column("n")[0].as_py() for child in children}
-            if len(seen) == 1:
-                self._children = children
-                self._split = (split, int(top), (int(top) + 1) // 2)
-                return
-            for child in children:
-                child.close()
-        self._children = [_Child(path)]
+        self._split = (split, int(top), (int(top) + 1) // 2)
+        self._start_pair(path)
 
-    def close(self) -> None:
-        if self._adbc is not None:
-            with self._adbc.cursor() as cur:
-                cur.execute("COMMIT")
-            self._adbc.close()
-            self._adbc = None
+    def _start_pair(self, path: str) -> None:
+        assert self._split is not None
+        split, top, _ = self._split
+        # rows up to top in each process's snapshot: every row there minus the rows
+        # appended since (a short search by seq); the count of all rows is read from
+        # an index's page counts, not by a scan of the table
+        count = (f"SELECT (SELECT count(*) FROM {split}) - "
+                 f"(SELECT count(*) FROM {split} WHERE seq > ?) AS n")
+        self._children = [_Child(path), _Child(path)]
+        for child in self._children:
+            child.send(count, [top])
+        self._path = path
+        self._unchecked = True
+
+    def _check(self) -> None:
+        """Before the first query of a split reader: both processes counted the same
+        rows up to the bound. A deletion (retention's erasure) committed between their
+        snapshots makes the counts differ; the pair is started again (three times at
+        most, then one process reads everything)."""
+        if not self._unchecked:
+            return
+        self._unchecked = False
+        self._close_probe()
+        for attempt in range(3):
+            seen = {child.receive().column("n")[0].as_py() for child in self._children}
+            if len(seen) == 1:
+                return
+            self._close_children()
+            if attempt < 2:
+                self._start_pair(self._path)
+                self._unchecked = False
+        self._split = None
+        self._children = [_Child(self._path)]
+
+    def _close_probe(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
+
+    def _close_children(self) -> None:
         for child in self._children:
             child.hang_up()
         for child in self._children:
             child.close()
         self._children = []
+
+    def close(self) -> None:
+        self._close_probe()
+        if self._adbc is not None:
+            with self._adbc.cursor() as cur:
+                cur.execute("COMMIT")
+            self._adbc.close()
+            self._adbc = None
+        self._close_children()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -233,6 +300,7 @@ class ArrowReader:
             names = ", ".join(name for name, _, _ in columns)
             head = f"SELECT {_typed_row(columns)} UNION ALL SELECT {names} FROM {table}"
             with self._lock:
+                self._check()
                 if self._split is not None and table == self._split[0]:
                     _, top, mid = self._split
                     glue = " AND " if where else " WHERE "
@@ -275,6 +343,7 @@ class ArrowReader:
         each seq is asked of the process that read its half. For a few rows of a large
         read: the column need not be read for every row."""
         with self._lock:
+            self._check()
             return self._by_seq(table, column, seqs)
 
     def _by_seq(self, table: str, column: tuple[str, pa.DataType, bool],
@@ -334,8 +403,19 @@ class ArrowReader:
     def _has_values(self, table: str, names: Sequence[str]) -> set[str]:
         if not names:
             return set()
+        if self._probe is not None and self._split is not None and table == self._split[0]:
+            # the reader processes are starting: asked in this process's snapshot, taken
+            # before theirs. Up to the bound the table only loses rows (appends have
+            # later seqs), so a column empty there is empty in theirs too
+            top = self._split[1]
+            sql = "SELECT " + ", ".join(
+                f"EXISTS (SELECT 1 FROM {table} WHERE seq <= {top:d} AND {n} IS NOT NULL)"
+                for n in names)
+            row = self._probe.exec_driver_sql(sql).one()
+            return {n for n, has in zip(names, row, strict=True) if has}
         probes = [(f"EXISTS (SELECT 1 FROM {table} WHERE {n} IS NOT NULL)", n)
                   for n in names]
+        self._check()
         if self._children:
             child = self._children[0]
             child.drain()
