@@ -289,3 +289,49 @@ def test_sqlite_ids_by_seq_in_the_run_snapshot(tmp_path: Path, clock: Any) -> No
         [part] = list(store_partitions(ledger, rb, k, lazy_ids=True, reader=reader))
     assert len(part) == 2 and "record_id" in part[0].column_names
     svc.close()
+
+
+def test_prestarted_readers_are_taken_and_read_the_readers_snapshot(tmp_path: Path,
+                                                                   clock: Any) -> None:
+    """Reader processes started ahead (while a command loads) are the ones the next
+    reader of that database takes, and they read that reader's snapshot, not one of
+    the time they started: records ingested in between are read."""
+    svc = _city_sqlite(tmp_path, clock)
+    k = parse_instant("2026-03-01T00:00:00Z")
+    rb = svc.ledger.version_in_force("city", k, k).rulebook
+    arrow.prestart(f"sqlite:///{tmp_path / 'r.db'}")
+    ahead = sorted(_readers())
+    assert len(ahead) == 2
+    time.sleep(0.5)  # they are up, waiting
+    clock.set("2026-02-05T00:00:00Z")
+    svc.records.ingest_text(_LATER)
+    with ArrowReader(svc.ledger.engine, split=s.records.name) as reader:
+        records, subjects = read_partition(reader, rb, k, None, None)
+        assert sorted(_readers()) == ahead
+    assert records.num_rows == 42 and "p20" in subjects.column("subject").to_pylist()
+    assert records.column("ref").drop_null().to_pylist() == ["bank-1:3"]
+    assert _readers() == []
+    svc.close()
+
+
+def test_prestarted_readers_not_taken_end_with_the_process(tmp_path: Path,
+                                                           clock: Any) -> None:
+    """Reader processes started ahead and never taken (the command failed before it
+    read) end when the process that started them exits."""
+    _city_sqlite(tmp_path, clock).close()
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    code = ("import os, sys\n"
+            "from pathlib import Path\n"
+            "from socialcredit.ledger import arrow\n"
+            f"arrow.prestart({url!r})\n"
+            "me = str(os.getpid())\n"
+            "print(' '.join(d.name for d in Path('/proc').iterdir() if d.name.isdigit()\n"
+            "      and (d / 'stat').read_text().rsplit(')', 1)[1].split()[1] == me))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    pids = [int(p) for p in done.stdout.split()]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 5
+    while any(Path(f"/proc/{p}").exists() for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(Path(f"/proc/{p}").exists() for p in pids)

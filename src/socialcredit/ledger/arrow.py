@@ -27,6 +27,7 @@ PostgreSQL is read in this process, inside one REPEATABLE READ transaction.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import json
@@ -154,6 +155,48 @@ class _Child:
         self.errors.close()
 
 
+#: Reader processes started ahead of their reader (:func:`prestart`), by database path.
+_SPARE: dict[str, list[_Child]] = {}
+_SPARE_LOCK = threading.Lock()
+
+
+def prestart(url: str) -> None:
+    """Start the reader processes of a SQLite database before its reader is opened, so
+    that they start while the caller still loads (imports, the ledger's opening, the
+    rulebook): the next ArrowReader of that database takes them. Each opens its read
+    transaction at its first query, so the snapshot is still the reader's. Processes
+    never taken end when this process exits (or hangs up its pipes)."""
+    path = sqlite_path(url)
+    if path is None or not available("sqlite"):
+        return
+    want = 2 if (os.cpu_count() or 1) >= 2 else 1
+    with _SPARE_LOCK:
+        if not _SPARE:
+            atexit.register(_end_spares)
+        spare = _SPARE.setdefault(str(path), [])
+        while len(spare) < want:
+            spare.append(_Child(str(path)))
+
+
+def _child(path: str) -> _Child:
+    """A started reader process of `path`, or a new one."""
+    with _SPARE_LOCK:
+        spare = _SPARE.get(path)
+        if spare:
+            return spare.pop(0)
+    return _Child(path)
+
+
+def _end_spares() -> None:
+    with _SPARE_LOCK:
+        children = [c for spare in _SPARE.values() for c in spare]
+        _SPARE.clear()
+    for child in children:
+        child.hang_up()
+    for child in children:
+        child.close()
+
+
 class ArrowReader:
     """Arrow tables of ledger queries, over ADBC when the driver is there.
 
@@ -207,7 +250,7 @@ class ArrowReader:
         see the same rows is read before the first query (:meth:`_check`), and until
         then has_values asks this process's own snapshot, taken before theirs."""
         if split is None or (os.cpu_count() or 1) < 2:
-            self._children = [_Child(path)]
+            self._children = [_child(path)]
             return
         probe = self.engine.connect()
         self._probe = probe
@@ -215,7 +258,7 @@ class ArrowReader:
         top = probe.exec_driver_sql(f"SELECT max(seq) FROM {split}").scalar()
         if top is None or int(top) < 2:
             self._close_probe()
-            self._children = [_Child(path)]
+            self._children = [_child(path)]
             return
         self._split = (split, int(top), (int(top) + 1) // 2)
         self._start_pair(path)
@@ -228,7 +271,7 @@ class ArrowReader:
         # an index's page counts, not by a scan of the table
         count = (f"SELECT (SELECT count(*) FROM {split}) - "
                  f"(SELECT count(*) FROM {split} WHERE seq > ?) AS n")
-        self._children = [_Child(path), _Child(path)]
+        self._children = [_child(path), _child(path)]
         for child in self._children:
             child.send(count, [top])
         self._path = path
@@ -252,7 +295,7 @@ class ArrowReader:
                 self._start_pair(self._path)
                 self._unchecked = False
         self._split = None
-        self._children = [_Child(self._path)]
+        self._children = [_child(self._path)]
 
     def _close_probe(self) -> None:
         if self._probe is not None:
@@ -444,4 +487,4 @@ class ArrowReader:
                         schema=schema)
 
 
-__all__ = ["ArrowReader", "available"]
+__all__ = ["ArrowReader", "available", "prestart"]

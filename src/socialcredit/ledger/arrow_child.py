@@ -62,10 +62,15 @@ def serve(path: str) -> None:
 
     out = sys.stdout.buffer
     with adbc_driver_sqlite.connect(path) as db, adbc.AdbcConnection(db) as conn:
-        # one read transaction: every query of the run sees one snapshot
-        conn.set_options(**{"adbc.connection.autocommit": "false"})
+        begun = False
         for line in sys.stdin.buffer:
             query = json.loads(line)
+            if not begun:
+                # one read transaction from the first query on: every query of the run
+                # sees one snapshot, taken then (not when the process started: it may
+                # be started ahead of its reader, see arrow.prestart)
+                conn.set_options(**{"adbc.connection.autocommit": "false"})
+                begun = True
             with adbc.AdbcStatement(conn) as stmt:
                 stmt.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
                 stmt.set_sql_query(query["sql"])
