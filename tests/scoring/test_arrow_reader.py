@@ -335,3 +335,11 @@ def test_prestarted_readers_not_taken_end_with_the_process(tmp_path: Path,
     while any(Path(f"/proc/{p}").exists() for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(Path(f"/proc/{p}").exists() for p in pids)
+
+
+def test_no_readers_prestarted_where_there_is_no_ledger(tmp_path: Path) -> None:
+    """`score --all` on a path without a ledger reports it missing: starting readers
+    there first would have created an empty database file."""
+    arrow.prestart(f"sqlite:///{tmp_path / 'none.db'}")
+    assert _readers() == []
+    assert not (tmp_path / "none.db").exists()

@@ -167,7 +167,8 @@ def prestart(url: str) -> None:
     transaction at its first query, so the snapshot is still the reader's. Processes
     never taken end when this process exits (or hangs up its pipes)."""
     path = sqlite_path(url)
-    if path is None or not available("sqlite"):
+    # no ledger there: opening it would create an empty database file
+    if path is None or not path.is_file() or not available("sqlite"):
         return
     want = 2 if (os.cpu_count() or 1) >= 2 else 1
     with _SPARE_LOCK:
@@ -210,7 +211,11 @@ class ArrowReader:
     the reader opened, so rows appended since are in neither; and both processes
     first count those rows in their snapshots — if a deletion (retention's erasure)
     committed between their snapshots the counts differ and the processes are started
-    again, so the halves always come from one state of the table."""
+    again (three times at most; then one process reads the rows up to the bound), so
+    the halves always come from one state of the table. The processes are not waited
+    for when the reader opens: their counts are read before its first query, and
+    has_values is answered meanwhile in this process, in the snapshot in which the
+    bound was read."""
 
     def __init__(self, engine: Engine, *, split: str | None = None) -> None:
         self.engine = engine
@@ -294,7 +299,7 @@ class ArrowReader:
             if attempt < 2:
                 self._start_pair(self._path)
                 self._unchecked = False
-        self._split = None
+        # one process, still bounded (has_values was answered up to the bound)
         self._children = [_child(self._path)]
 
     def _close_probe(self) -> None:
@@ -347,10 +352,14 @@ class ArrowReader:
                 if self._split is not None and table == self._split[0]:
                     _, top, mid = self._split
                     glue = " AND " if where else " WHERE "
-                    lower, upper = self._children
-                    parts = [lower.ask(f"{head}{clause}{glue}seq < ?", [*params, mid]),
-                             upper.ask(f"{head}{clause}{glue}seq >= ? AND seq <= ?",
-                                       [*params, mid, top])]
+                    if len(self._children) == 1:  # the pair never saw the same rows
+                        parts = [self._children[0].ask(f"{head}{clause}{glue}seq <= ?",
+                                                       [*params, top])]
+                    else:
+                        lower, upper = self._children
+                        parts = [lower.ask(f"{head}{clause}{glue}seq < ?", [*params, mid]),
+                                 upper.ask(f"{head}{clause}{glue}seq >= ? AND seq <= ?",
+                                           [*params, mid, top])]
                 else:
                     parts = [self._children[0].ask(f"{head}{clause}", params)]
 
@@ -400,7 +409,8 @@ class ArrowReader:
         parts: list[pa.Table] = []
         if self._children:
             groups: list[tuple[_Child, npt.NDArray[np.int64]]]
-            if self._split is not None and table == self._split[0]:
+            if (self._split is not None and table == self._split[0]
+                    and len(self._children) == 2):
                 mid = self._split[2]
                 lower, upper = self._children
                 groups = [(lower, keys[keys < mid]), (upper, keys[keys >= mid])]
@@ -447,13 +457,11 @@ class ArrowReader:
         if not names:
             return set()
         if self._probe is not None and self._split is not None and table == self._split[0]:
-            # the reader processes are starting: asked in this process's snapshot, taken
-            # before theirs. Up to the bound the table only loses rows (appends have
-            # later seqs), so a column empty there is empty in theirs too
-            top = self._split[1]
+            # the reader processes are starting: asked in the snapshot in which their
+            # bound was read (no row beyond it there), taken before theirs. Up to the
+            # bound the table only loses rows, so a column empty here is empty there
             sql = "SELECT " + ", ".join(
-                f"EXISTS (SELECT 1 FROM {table} WHERE seq <= {top:d} AND {n} IS NOT NULL)"
-                for n in names)
+                f"EXISTS (SELECT 1 FROM {table} WHERE {n} IS NOT NULL)" for n in names)
             row = self._probe.exec_driver_sql(sql).one()
             return {n for n, has in zip(names, row, strict=True) if has}
         probes = [(f"EXISTS (SELECT 1 FROM {table} WHERE {n} IS NOT NULL)", n)
