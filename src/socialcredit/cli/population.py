@@ -85,7 +85,7 @@ def score(
     json_: JsonOpt = False,
 ) -> None:
     """Materialize the standings of every subject (score --all)."""
-    from socialcredit.service.population import require_engine, score_export
+    from socialcredit.service.population import require_engine, score_export, start_readers
 
     if not all_:
         raise UsageError("score needs --all (one subject: `socialcredit standing SUBJECT`)")
@@ -100,6 +100,8 @@ def score(
         run = score_export(source, out_file, program, t, k, engine=engine,
                            memory_limit=memory_limit, spark_master=spark_master)
     else:
+        if engine == "batch":
+            start_readers(db)  # they start while the ledger opens
         with open_service(db, as_) as svc:
             rates = _Rates(svc.population.totals()[0],
                            enabled=not quiet and engine == "batch" and err().is_terminal)

@@ -27,6 +27,8 @@ PostgreSQL is read in this process, inside one REPEATABLE READ transaction.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib.util
 import json
 import os
@@ -77,6 +79,8 @@ class _Child:
         # back in that order, so taking a later one first reads the earlier ones into
         # their slots
         self.unread: deque[list[pa.Table]] = deque()
+        # queries sent and not answered yet (ask's and send's)
+        self.pending = 0
 
     def ask(self, sql: str, params: Sequence[Any]) -> Callable[[], pa.Table]:
         """Send a query; the returned function gives its answer (in any order)."""
@@ -101,30 +105,47 @@ class _Child:
 
     def send(self, sql: str, params: Sequence[Any]) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"sql": sql, "params": list(params)}).encode()
-                              + b"\n")
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write(json.dumps({"sql": sql, "params": list(params)}).encode()
+                                  + b"\n")
+            self.proc.stdin.flush()
+        except OSError:  # the process has ended (its error, if any, is in its stderr)
+            raise self._failed() from None
+        self.pending += 1
 
     def receive(self) -> pa.Table:
         assert self.proc.stdout is not None
         try:
-            return pa.ipc.open_stream(self.proc.stdout).read_all()
+            got = pa.ipc.open_stream(self.proc.stdout).read_all()
         except (pa.ArrowInvalid, OSError):
-            self.errors.seek(0)
-            lines = self.errors.read().decode("utf-8", "replace").strip().splitlines()
-            raise LedgerError("reading the ledger into Arrow failed: " + (
-                lines[-1] if lines else "the reader process ended")) from None
+            raise self._failed() from None
+        self.pending -= 1
+        return got
+
+    def _failed(self) -> LedgerError:
+        self.errors.seek(0)
+        lines = self.errors.read().decode("utf-8", "replace").strip().splitlines()
+        return LedgerError("reading the ledger into Arrow failed: " + (
+            lines[-1] if lines else "the reader process ended"))
 
     def hang_up(self) -> None:
         """Close the pipes: the child ends (see close); readers of several children hang
-        up on all first, so they end at once rather than one after the other."""
+        up on all first, so they end at once rather than one after the other.
+
+        A child with a query not yet answered (the caller stopped early: an error,
+        Ctrl-C) is killed: it may be in the middle of a scan of the whole table, which
+        it would finish before it noticed. It only reads, so nothing is left half
+        done (SQLite releases a dead process's locks)."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.close()
-        # a caller that stopped early leaves answers unread: closing our end ends the
-        # child (its write fails) instead of leaving it blocked on a full pipe
+        if self.pending and self.proc.poll() is None:
+            self.proc.kill()
+        with contextlib.suppress(OSError):  # an ended child: nothing more to tell it
+            self.proc.stdin.close()
         self.proc.stdout.close()
 
     def close(self) -> None:
+        """Hang up and wait for the process to end (at once: it has answered everything,
+        or it was killed)."""
         self.hang_up()
         try:
             self.proc.wait(timeout=30)
@@ -132,6 +153,49 @@ class _Child:
             self.proc.kill()
             self.proc.wait()
         self.errors.close()
+
+
+#: Reader processes started ahead of their reader (:func:`prestart`), by database path.
+_SPARE: dict[str, list[_Child]] = {}
+_SPARE_LOCK = threading.Lock()
+
+
+def prestart(url: str) -> None:
+    """Start the reader processes of a SQLite database before its reader is opened, so
+    that they start while the caller still loads (imports, the ledger's opening, the
+    rulebook): the next ArrowReader of that database takes them. Each opens its read
+    transaction at its first query, so the snapshot is still the reader's. Processes
+    never taken end when this process exits (or hangs up its pipes)."""
+    path = sqlite_path(url)
+    # no ledger there: opening it would create an empty database file
+    if path is None or not path.is_file() or not available("sqlite"):
+        return
+    want = 2 if (os.cpu_count() or 1) >= 2 else 1
+    with _SPARE_LOCK:
+        if not _SPARE:
+            atexit.register(_end_spares)
+        spare = _SPARE.setdefault(str(path), [])
+        while len(spare) < want:
+            spare.append(_Child(str(path)))
+
+
+def _child(path: str) -> _Child:
+    """A started reader process of `path`, or a new one."""
+    with _SPARE_LOCK:
+        spare = _SPARE.get(path)
+        if spare:
+            return spare.pop(0)
+    return _Child(path)
+
+
+def _end_spares() -> None:
+    with _SPARE_LOCK:
+        children = [c for spare in _SPARE.values() for c in spare]
+        _SPARE.clear()
+    for child in children:
+        child.hang_up()
+    for child in children:
+        child.close()
 
 
 class ArrowReader:
@@ -147,7 +211,11 @@ class ArrowReader:
     the reader opened, so rows appended since are in neither; and both processes
     first count those rows in their snapshots — if a deletion (retention's erasure)
     committed between their snapshots the counts differ and the processes are started
-    again, so the halves always come from one state of the table."""
+    again (three times at most; then one process reads the rows up to the bound), so
+    the halves always come from one state of the table. The processes are not waited
+    for when the reader opens: their counts are read before its first query, and
+    has_values is answered meanwhile in this process, in the snapshot in which the
+    bound was read."""
 
     def __init__(self, engine: Engine, *, split: str | None = None) -> None:
         self.engine = engine
@@ -156,6 +224,11 @@ class ArrowReader:
         self._children: list[_Child] = []
         self._split: tuple[str, int, int] | None = None
         self._conn: Connection | None = None
+        # SQLite with split: the read transaction in which the halves' bound was read,
+        # kept for has_values while the reader processes start (see _open_children)
+        self._probe: Connection | None = None
+        self._unchecked = False
+        self._path = ""
         # the engine's scoring threads ask record ids while the caller reads the next
         # partition: one conversation with the reader at a time
         self._lock = threading.RLock()
@@ -163,7 +236,11 @@ class ArrowReader:
             self._conn = engine.connect()
         elif self.dialect == "sqlite":
             path = sqlite_path(engine.url.render_as_string(hide_password=False))
-            self._open_children(str(path) if path is not None else ":memory:", split)
+            try:
+                self._open_children(str(path) if path is not None else ":memory:", split)
+            except BaseException:
+                self.close()
+                raise
         else:
             import adbc_driver_postgresql.dbapi as pg_adbc
 
@@ -174,39 +251,77 @@ class ArrowReader:
                 cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
     def _open_children(self, path: str, split: str | None) -> None:
+        """Start the reader processes without waiting for them: their check that both
+        see the same rows is read before the first query (:meth:`_check`), and until
+        then has_values asks this process's own snapshot, taken before theirs."""
         if split is None or (os.cpu_count() or 1) < 2:
-            self._children = [_Child(path)]
+            self._children = [_child(path)]
             return
-        with self.engine.connect() as conn:
-            top = conn.exec_driver_sql(f"SELECT max(seq) FROM {split}").scalar()
+        probe = self.engine.connect()
+        self._probe = probe
+        probe.begin()
+        top = probe.exec_driver_sql(f"SELECT max(seq) FROM {split}").scalar()
         if top is None or int(top) < 2:
-            self._children = [_Child(path)]
+            self._close_probe()
+            self._children = [_child(path)]
             return
-        count = f"SELECT count(*) AS n FROM {split} WHERE seq <= ?"
-        for _ in range(3):
-            children = [_Child(path), _Child(path)]
-            for child in children:
-                child.send(count, [int(top)])
-            seen = {child.receive().column("n")[0].as_py() for child in children}
-            if len(seen) == 1:
-                self._children = children
-                self._split = (split, int(top), (int(top) + 1) // 2)
-                return
-            for child in children:
-                child.close()
-        self._children = [_Child(path)]
+        self._split = (split, int(top), (int(top) + 1) // 2)
+        self._start_pair(path)
 
-    def close(self) -> None:
-        if self._adbc is not None:
-            with self._adbc.cursor() as cur:
-                cur.execute("COMMIT")
-            self._adbc.close()
-            self._adbc = None
+    def _start_pair(self, path: str) -> None:
+        assert self._split is not None
+        split, top, _ = self._split
+        # rows up to top in each process's snapshot: every row there minus the rows
+        # appended since (a short search by seq); the count of all rows is read from
+        # an index's page counts, not by a scan of the table
+        count = (f"SELECT (SELECT count(*) FROM {split}) - "
+                 f"(SELECT count(*) FROM {split} WHERE seq > ?) AS n")
+        self._children = [_child(path), _child(path)]
+        for child in self._children:
+            child.send(count, [top])
+        self._path = path
+        self._unchecked = True
+
+    def _check(self) -> None:
+        """Before the first query of a split reader: both processes counted the same
+        rows up to the bound. A deletion (retention's erasure) committed between their
+        snapshots makes the counts differ; the pair is started again (three times at
+        most, then one process reads everything)."""
+        if not self._unchecked:
+            return
+        self._unchecked = False
+        self._close_probe()
+        for attempt in range(3):
+            seen = {child.receive().column("n")[0].as_py() for child in self._children}
+            if len(seen) == 1:
+                return
+            self._close_children()
+            if attempt < 2:
+                self._start_pair(self._path)
+                self._unchecked = False
+        # one process, still bounded (has_values was answered up to the bound)
+        self._children = [_child(self._path)]
+
+    def _close_probe(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
+
+    def _close_children(self) -> None:
         for child in self._children:
             child.hang_up()
         for child in self._children:
             child.close()
         self._children = []
+
+    def close(self) -> None:
+        self._close_probe()
+        if self._adbc is not None:
+            with self._adbc.cursor() as cur:
+                cur.execute("COMMIT")
+            self._adbc.close()
+            self._adbc = None
+        self._close_children()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -233,13 +348,18 @@ class ArrowReader:
             names = ", ".join(name for name, _, _ in columns)
             head = f"SELECT {_typed_row(columns)} UNION ALL SELECT {names} FROM {table}"
             with self._lock:
+                self._check()
                 if self._split is not None and table == self._split[0]:
                     _, top, mid = self._split
                     glue = " AND " if where else " WHERE "
-                    lower, upper = self._children
-                    parts = [lower.ask(f"{head}{clause}{glue}seq < ?", [*params, mid]),
-                             upper.ask(f"{head}{clause}{glue}seq >= ? AND seq <= ?",
-                                       [*params, mid, top])]
+                    if len(self._children) == 1:  # the pair never saw the same rows
+                        parts = [self._children[0].ask(f"{head}{clause}{glue}seq <= ?",
+                                                       [*params, top])]
+                    else:
+                        lower, upper = self._children
+                        parts = [lower.ask(f"{head}{clause}{glue}seq < ?", [*params, mid]),
+                                 upper.ask(f"{head}{clause}{glue}seq >= ? AND seq <= ?",
+                                           [*params, mid, top])]
                 else:
                     parts = [self._children[0].ask(f"{head}{clause}", params)]
 
@@ -275,6 +395,7 @@ class ArrowReader:
         each seq is asked of the process that read its half. For a few rows of a large
         read: the column need not be read for every row."""
         with self._lock:
+            self._check()
             return self._by_seq(table, column, seqs)
 
     def _by_seq(self, table: str, column: tuple[str, pa.DataType, bool],
@@ -288,7 +409,8 @@ class ArrowReader:
         parts: list[pa.Table] = []
         if self._children:
             groups: list[tuple[_Child, npt.NDArray[np.int64]]]
-            if self._split is not None and table == self._split[0]:
+            if (self._split is not None and table == self._split[0]
+                    and len(self._children) == 2):
                 mid = self._split[2]
                 lower, upper = self._children
                 groups = [(lower, keys[keys < mid]), (upper, keys[keys >= mid])]
@@ -334,8 +456,17 @@ class ArrowReader:
     def _has_values(self, table: str, names: Sequence[str]) -> set[str]:
         if not names:
             return set()
+        if self._probe is not None and self._split is not None and table == self._split[0]:
+            # the reader processes are starting: asked in the snapshot in which their
+            # bound was read (no row beyond it there), taken before theirs. Up to the
+            # bound the table only loses rows, so a column empty here is empty there
+            sql = "SELECT " + ", ".join(
+                f"EXISTS (SELECT 1 FROM {table} WHERE {n} IS NOT NULL)" for n in names)
+            row = self._probe.exec_driver_sql(sql).one()
+            return {n for n, has in zip(names, row, strict=True) if has}
         probes = [(f"EXISTS (SELECT 1 FROM {table} WHERE {n} IS NOT NULL)", n)
                   for n in names]
+        self._check()
         if self._children:
             child = self._children[0]
             child.drain()
@@ -364,4 +495,4 @@ class ArrowReader:
                         schema=schema)
 
 
-__all__ = ["ArrowReader", "available"]
+__all__ = ["ArrowReader", "available", "prestart"]

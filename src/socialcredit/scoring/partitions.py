@@ -234,7 +234,8 @@ def store_partitions(ledger: Ledger, rb: Rulebook, k: int, *,
     partition is read while the caller scores this one, columns that hold no value in
     the run's snapshot are not read, and with `lazy_ids` record ids are read only for
     the records the engine compares (partitions are then (records, subjects,
-    record_ids), as parquet_partitions gives them).
+    record_ids), as parquet_partitions gives them) — except on SQLite when records
+    hold references: then the ids are read with the rows, which costs less there.
 
     `reader`: the run's reader (:func:`store_reader`), which the caller keeps open until
     the last partition is scored: `lazy_ids` needs it, as record ids are read in its
@@ -258,8 +259,17 @@ def store_partitions(ledger: Ledger, rb: Rulebook, k: int, *,
         ranges = _ranges(conn, rows_per_partition)
     scan = len(ranges) <= SCAN_RANGES
     # in the reader's snapshot, as every other read of the run
-    full = reader.has_values(s.records.name, _NULLABLE)
+    # On SQLite only `ref` is asked (its partial index answers at once): asking a column
+    # without an index scans the whole table when the column is empty, one process on
+    # one core, where reading it with the rows costs a little more in each half
+    asked = ["ref"] if reader.dialect == "sqlite" else _NULLABLE
+    full = reader.has_values(s.records.name, asked) | (set(_NULLABLE) - set(asked))
     empty = [name for name in _NULLABLE if name not in full]
+    # On SQLite an id read by seq costs some twenty times an id read with its row
+    # (1M records: 217k ids by seq, ~1 s, against ~0.1 s a half for the column): once
+    # records reference others (voids, resolutions), the engine compares the ids of
+    # every record of the subjects that hold a reference, a large share of the rows
+    lazy_ids = lazy_ids and not (reader.dialect == "sqlite" and "ref" in full)
 
     def submit(lo: str | None, hi: str | None
                ) -> tuple[Callable[[], pa.Table], Callable[[], pa.Table]]:

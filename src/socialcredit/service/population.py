@@ -49,6 +49,17 @@ def require_engine(engine: str) -> None:
                                     code="engine.unavailable")
 
 
+def start_readers(db: str | None) -> None:
+    """Start the ledger's reader processes (SQLite, with the ADBC driver) ahead of a
+    `score_all` by the batch engine on this ledger, so that they start while the
+    caller opens the ledger and the run reads its rulebook. They read nothing until the
+    run's reader takes them (its snapshot is the run's)."""
+    from socialcredit.db import resolve_db_url
+    from socialcredit.ledger.arrow import prestart
+
+    prestart(resolve_db_url(db))
+
+
 def score_parquet(source: Path, program: str | None, t: int, k: int, dest: Path,
                   engine: str = "batch", *, memory_limit: str | None = None,
                   spark_master: str | None = None) -> tuple[str, int]:
