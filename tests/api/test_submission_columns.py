@@ -80,7 +80,9 @@ def batches(draw: st.DrawFn) -> list[dict[str, Any]]:
             str(draw(st.integers(0, 9))) if typ in ("hours", "history") else "",
             draw(st.sampled_from(EVIDENCE[:3] if faulty else EVIDENCE[2:3])),
             draw(st.sampled_from(refs)) if typ in ("paid", "void") else ""]
-        hostile = {0: [f"bank-1:r{i}", f"{prov}:", f"{prov}:r{i}é", "", *ids[-3:]],
+        hostile = {0: [f"bank-1:r{i}", f"{prov}:", f"{prov}:r{i}é", "", *ids[-3:],
+                       # 200 characters, the most an identifier has, and 201
+                       f"{prov}:{i:x<{199 - len(prov)}}", f"{prov}:{i:x<{200 - len(prov)}}"],
                    1: PROVIDER_VALUES, 2: SUBJECTS, 3: KINDS, 4: TYPES, 5: INSTANTS + DATES,
                    6: [*VALUES, 3, -2.5, 1e308, 0], 7: EVIDENCE,
                    8: ["", "nope:x", "é", *ids[-3:]]}
