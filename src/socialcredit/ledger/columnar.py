@@ -133,20 +133,26 @@ def columns_of_rows(rows: Sequence[dict[str, Any]]) -> RowColumns | None:
     n = len(rows)
     if n == 0:
         return None
-    columns: list[list[str]] = [[""] * n for _ in _KNOWN]
-    forced = np.zeros(n, dtype=bool)
-    for i, row in enumerate(rows):
-        if "__error__" in row:
-            forced[i] = True
-            continue
-        get = row.get
-        for values, name in zip(columns, _KNOWN, strict=True):
-            v = get(name)
-            if v.__class__ is str:
-                values[i] = v
-            elif v is not None:
-                forced[i] = True
-                break
+    forced = np.array(["__error__" in row for row in rows], dtype=bool)
+    columns: list[list[Any]] = []
+    # a field at a time (a list comprehension each), the few rows that are not text
+    # then looked at one by one
+    for name in _KNOWN:
+        values = [row.get(name) for row in rows]
+        types = set(map(type, values))
+        if types == {str}:
+            columns.append(values)
+        elif types == {type(None)}:
+            columns.append([""] * n)
+        elif types == {str, type(None)}:
+            columns.append(["" if v is None else v for v in values])
+        else:
+            for i, v in enumerate(values):
+                if v.__class__ is not str:
+                    values[i] = ""
+                    if v is not None:
+                        forced[i] = True
+            columns.append(values)
     if forced.all():
         return None
     try:
