@@ -241,3 +241,37 @@ def test_plain_rows_take_the_columns_and_the_rest_the_row_validator(tmp_path: Pa
     assert as_columns(few) is few
     assert isinstance(as_columns([(i, plain) for i in range(1, COLUMNS_FROM + 1)]),
                       RowColumns)
+
+
+def test_the_batch_digest_is_the_canonical_json_of_its_rows() -> None:
+    """A retry is recognised by this digest, stored with every keyed submission: its
+    spelling — each row's canonical JSON and a line feed — must not change."""
+    import hashlib
+
+    from socialcredit.service.submissions import digest
+
+    rows = [{"b": 1, "a": "é", "c": None}, {"x": [1.5, True], "y": {"z": "\u674e"}}]
+    spelled = b"".join(json.dumps(r, sort_keys=True, separators=(",", ":"), default=str,
+                                  ensure_ascii=False).encode() + b"\n" for r in rows)
+    assert digest(list(enumerate(rows, 1))) == hashlib.sha256(spelled).hexdigest()
+    # a lone surrogate (JSON can carry one) has a digest too: the row is then refused
+    # by validation, not by the digest
+    assert len(digest([(1, {"subject": "\ud800"})])) == 64
+
+
+def test_a_keyed_batch_with_a_lone_surrogate_is_refused_with_its_errors(
+        tmp_path: Path) -> None:
+    clock = Clock()
+    svc, tokens = _ledger(tmp_path, "keyed", clock)
+    try:
+        with TestClient(create_app(service=svc)) as client:
+            r = client.post("/api/v1/records", content=json.dumps(
+                [{"record_id": "bank-1:a", "provider": "bank-1", "subject": "\ud800",
+                  "subject_kind": "person", "type": "bonus", "occurred_at": "2025-06-01"}]
+            ).encode(), headers={"Authorization": f"Bearer {tokens['bank']}",
+                                 "content-type": "application/json",
+                                 "Idempotency-Key": "k1"})
+        assert r.status_code == 422, r.text
+        assert [e["field"] for e in r.json()["errors"]] == ["subject"]
+    finally:
+        svc.close()
