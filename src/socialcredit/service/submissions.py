@@ -9,9 +9,9 @@ key with other rows is refused (`idempotency.conflict`) rather than silently ign
 A refused batch (any bad row) stores nothing and no key: fixed and sent again, it is new.
 
 A batch of a few hundred rows or more, numbered 1, 2, 3, … (as the API numbers it), is
-validated by the columnar path,
-as a CSV file is (ledger/columnar.py): the same rows, errors and ledger as the row path
-(tests/api/test_submission_columns.py), at a fraction of the per-row Python work.
+validated by the columnar path, as a CSV file is (ledger/columnar.py): the same rows,
+errors and ledger as the row path (tests/api/test_submission_columns.py), with about
+half its validation work at 1,000 rows.
 """
 
 from __future__ import annotations
