@@ -1,5 +1,6 @@
-"""The columnar ingest path: a CSV record file read by Arrow, its rows validated a column
-at a time, the per-row validator kept for every row the column checks cannot vouch for.
+"""The columnar ingest path: a CSV record file read by Arrow (or a batch of JSON records
+turned into columns), its rows validated a column at a time, the per-row validator kept
+for every row the column checks cannot vouch for.
 
 Why a second path: reading a file row by row into dicts and validating each dict is
 most of an ingest's Python time (≈ 13 µs a row). Arrow's CSV reader parses the file in C;
@@ -8,13 +9,20 @@ NumPy and Arrow kernels check a column of identifiers, instants or numbers at on
 Why it cannot change what ingest accepts or says: it accepts a row only when it can
 prove the row validator (`Validator.row`) would accept it and produce the same fields —
 printable-ASCII identifiers of the strict `_PLAIN_KEY` form that the validator itself
-takes unchanged, registered providers and published types, instants of the one fixed
-form `YYYY-MM-DDTHH:MM:SSZ` with every component in range, numbers of the validator's
-own strict grammar, text without surrounding space or anything but printable ASCII, and
-the record type's rules (roles, evidence, units, refs). Subjects are normalised by the
-validator itself, once per distinct spelling. Every other row — and a whole file Arrow
-could read differently from Python's `csv` module — goes to the row validator, so error
-messages, line numbers and the grouping of errors are exactly the row path's.
+takes unchanged, registered providers and published types, instants of the two fixed
+forms `YYYY-MM-DDTHH:MM:SSZ` and `YYYY-MM-DD` (00:00 UTC) with every component in range,
+numbers of the validator's own strict grammar, text without surrounding space or
+anything but printable ASCII, and the record type's rules (roles, evidence, units,
+refs). Subjects are normalised by the validator itself, once per distinct spelling.
+Every other row — and a whole file Arrow could read differently from Python's `csv`
+module — goes to the row validator, so error messages, line numbers and the grouping of
+errors are exactly the row path's.
+
+A JSON batch (records submitted over the network) takes the same checks: a row whose
+known fields are all text (or null, or absent: the row validator reads those as empty,
+as CSV's empty field) becomes one line of string columns; any other row — a number, a
+boolean, an object where text belongs, the reader's own `__error__` — is marked for the
+row validator, which sees the row exactly as it was sent.
 """
 
 from __future__ import annotations
@@ -37,7 +45,11 @@ from socialcredit.limits import MAX_FIELD_CHARS, MAX_ROW_BYTES, MAX_VALUE, MAX_Y
 from socialcredit.timeutil import US_PER_DAY, US_PER_SECOND
 
 # RE2 (Arrow) spellings of the row validator's fast forms
-_PLAIN = r"^[\x21-\x7e]{1,200}$"  # validate._PLAIN_KEY
+# validate._PLAIN_KEY, `[\x21-\x7e]{1,200}`: its bound checked as a length (ASCII: a byte a
+# character), since RE2 compiles a counted repetition to a program 200 times as long
+# (Arrow compiles a pattern on every call: 0.5 ms a batch of 1,000 rows, against 0.15)
+_PLAIN = r"^[\x21-\x7e]+$"
+_PLAIN_MAX = 200
 _NUMBER = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"  # validate._NUMBER
 # printable ASCII, not starting or ending with a space: what `str.strip` leaves alone
 _TEXT = r"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$"
@@ -45,6 +57,8 @@ _TEXT = r"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$"
 _USCC_SHAPE = r"^[0-9A-Za-z]{2}[0-9]{6}[0-9A-Za-z]{10}$"
 _INSTANT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 _INSTANT_LEN = 20
+_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"  # a date alone: 00:00 UTC (parse_instant)
+_DATE_LEN = 10
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
@@ -54,7 +68,13 @@ _SLICED = 256  # rows Columns.raw slices out before it turns the columns into li
 class Columns:
     """A CSV record file as Arrow string columns (every row one line of the file)."""
 
-    def __init__(self, source: Path, header: list[str], table: pa.Table) -> None:
+    #: the number that names the first row (a file's line 1 is its header)
+    first_line = 2
+    #: rows the column checks must leave to the row validator, whatever they look like
+    #: (None: none)
+    forced: np.ndarray | None = None
+
+    def __init__(self, source: Path | str, header: list[str], table: pa.Table) -> None:
         self.source = source
         self.header = header
         self.table = table
@@ -81,6 +101,66 @@ class Columns:
             self._lists = [self.table.column(h).to_pylist() for h in self.header]
         return {h: values[line - 2] for h, values in zip(self.header, self._lists,
                                                           strict=True)}
+
+
+#: The fields the row validator reads from a submitted record (`ingested_at` only when
+#: replicating, which the columnar path leaves to it).
+_KNOWN = (*FIELDS, "subject_kind", "recorded_at")
+
+
+class RowColumns(Columns):
+    """A batch of records given as mappings (a JSON array or NDJSON), as string columns:
+    row n (from 1) is the batch's n-th record, and `raw(n)` is that record as sent."""
+
+    first_line = 1
+
+    def __init__(self, rows: Sequence[dict[str, Any]], table: pa.Table,
+                 forced: np.ndarray) -> None:
+        super().__init__("records", list(_KNOWN), table)
+        self.rows = rows
+        self.forced = forced
+
+    def raw(self, line: int) -> dict[str, Any]:
+        return self.rows[line - 1]
+
+
+def columns_of_rows(rows: Sequence[dict[str, Any]]) -> RowColumns | None:
+    """The records as columns: a field that is null or absent is the empty string (the row
+    validator reads the three alike); a row with a field of any other JSON type, or with
+    the `__error__` key readers set, is forced to the row validator. None when nothing
+    would be gained (no row plainly text) or Arrow cannot hold a string (a lone
+    surrogate): the row path then takes the batch."""
+    n = len(rows)
+    if n == 0:
+        return None
+    forced = np.array(["__error__" in row for row in rows], dtype=bool)
+    columns: list[list[Any]] = []
+    # a field at a time (a list comprehension each), the few rows that are not text
+    # then looked at one by one
+    for name in _KNOWN:
+        values = [row.get(name) for row in rows]
+        types = set(map(type, values))
+        if types == {str}:
+            columns.append(values)
+        elif types == {type(None)}:
+            columns.append([""] * n)
+        elif types == {str, type(None)}:
+            columns.append(["" if v is None else v for v in values])
+        else:
+            for i, v in enumerate(values):
+                if v.__class__ is not str:
+                    values[i] = ""
+                    if v is not None:
+                        forced[i] = True
+            columns.append(values)
+    if forced.all():
+        return None
+    try:
+        table = pa.table([pa.array(values, pa.string()) for values in columns],
+                         names=list(_KNOWN))
+    except (UnicodeEncodeError, pa.ArrowException):
+        return None
+    return RowColumns(rows, table, forced)
 
 
 _NL, _COMMA, _QUOTE = 10, 44, 34
@@ -166,10 +246,12 @@ def _codes(col: pa.Array) -> tuple[np.ndarray, list[str]]:
     return enc.indices.to_numpy(zero_copy_only=False), enc.dictionary.to_pylist()
 
 
-def _instants(col: pa.Array, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Microseconds UTC of `YYYY-MM-DDTHH:MM:SSZ` texts (where `ok`), and which of them
-    `datetime.fromisoformat` takes and `parse_instant` keeps in range. Computed from the
-    digits: Arrow's strptime would roll 30 February over into March."""
+def _instants(col: pa.Array, ok: np.ndarray, width: int = _INSTANT_LEN
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Microseconds UTC of `YYYY-MM-DDTHH:MM:SSZ` texts (where `ok`; `YYYY-MM-DD` with a
+    width of 10, 00:00 UTC), and which of them `datetime.fromisoformat` takes and
+    `parse_instant` keeps in range. Computed from the digits: Arrow's strptime would
+    roll 30 February over into March."""
     n = len(col)
     us = np.zeros(n, dtype=np.int64)
     valid = np.zeros(n, dtype=bool)
@@ -180,7 +262,7 @@ def _instants(col: pa.Array, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.frombuffer(sub.buffers()[1], dtype=np.int32)[
         sub.offset:sub.offset + len(sub) + 1]
     raw = np.frombuffer(sub.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-    d = raw.reshape(len(sub), _INSTANT_LEN)
+    d = raw.reshape(len(sub), width)
 
     def num(a: int, b: int) -> np.ndarray:
         # the digits' columns one at a time (converting the whole block to int64 first
@@ -191,7 +273,10 @@ def _instants(col: pa.Array, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return v
 
     year, month, day = num(0, 4), num(5, 7), num(8, 10)
-    hour, minute, second = num(11, 13), num(14, 16), num(17, 19)
+    if width == _INSTANT_LEN:
+        hour, minute, second = num(11, 13), num(14, 16), num(17, 19)
+    else:
+        hour = minute = second = np.zeros(len(sub), dtype=np.int64)
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
     month_ok = (month >= 1) & (month <= 12)
     dim = _DAYS_IN_MONTH[np.where(month_ok, month, 0)] + ((month == 2) & leap)
@@ -216,10 +301,15 @@ def _matches(col: pa.Array | None, pattern: str, n: int) -> np.ndarray:
     return _mask(pc.match_substring_regex(col, pattern))
 
 
+def _plain(col: pa.Array, n: int) -> np.ndarray:
+    """Where the column holds an identifier of validate._PLAIN_KEY's form."""
+    return _matches(col, _PLAIN, n) & (_mask(pc.binary_length(col)) <= _PLAIN_MAX)
+
+
 def validate_columns(v: Validator, cols: Columns) -> list[Row]:
     """Rows of the file in order, as `Validator.row` would give them (see the module)."""
     n = len(cols)
-    lines = range(2, n + 2)
+    lines = range(cols.first_line, n + cols.first_line)
     if v.replicate or n == 0:
         return [v.row(line, cols.raw(line)) for line in lines]
     col = cols.column
@@ -228,7 +318,9 @@ def validate_columns(v: Validator, cols: Columns) -> list[Row]:
     occurred, value, evidence, ref = col("occurred_at"), col("value"), col("evidence"), \
         col("ref")
     kind_col = col("subject_kind")
-    ok = _matches(rid, _PLAIN, n) & _matches(typ, _PLAIN, n) & _matches(prov, _PLAIN, n)
+    ok = _plain(rid, n) & _plain(typ, n) & _plain(prov, n)
+    if cols.forced is not None:
+        ok &= ~cols.forced
     # providers, types and their rules, once per distinct value
     p_codes, p_names = _codes(prov)
     t_codes, t_names = _codes(typ)
@@ -277,9 +369,12 @@ def validate_columns(v: Validator, cols: Columns) -> list[Row]:
         ok &= kind_empty | _mask(pc.is_in(kind_col, value_set=pa.array(SUBJECT_KINDS)))
     if "recorded_at" in cols.header:
         ok &= _empty(col("recorded_at"), n)
-    # occurred_at: the one fixed form, a real date, not in the future
+    # occurred_at: one of the two fixed forms, a real date, not in the future
     assert occurred is not None
     at, at_ok = _instants(occurred, ok & _matches(occurred, _INSTANT, n))
+    day_at, day_ok = _instants(occurred, ok & _matches(occurred, _DATE, n), _DATE_LEN)
+    at += day_at  # the two forms are of different lengths: no row has both
+    at_ok |= day_ok
     ok &= at_ok & ((at == 0) | (at <= v.now + v.skew))  # as Validator.row: 0 is unchecked
     # value: empty, a number of the strict grammar (finite, bounded), or plain text
     val_empty = _empty(value, n)
@@ -293,7 +388,7 @@ def validate_columns(v: Validator, cols: Columns) -> list[Row]:
                           & (_mask(pc.binary_length(evidence)) <= MAX_FIELD_CHARS))
     ref_empty = _empty(ref, n)
     if ref is not None:
-        ok &= ref_empty | _matches(ref, _PLAIN, n)
+        ok &= ref_empty | _plain(ref, n)
     # the record type's rules (Validator.row's last block)
     def per_type(f: Any) -> np.ndarray:
         return np.array([bool(f(i)) if i is not None else False for i in infos] + [False])
@@ -352,7 +447,7 @@ def _rows(v: Validator, cols: Columns, oks: list[bool], *fields: list[Any]) -> l
     out: list[Row] = []
     add = out.append
     new = Row.__new__
-    line = 1
+    line = cols.first_line - 1
     for good, rid, prov, typ, role, kind, subject, at, num, text, evidence, ref, sk in zip(
             oks, *fields, strict=True):
         line += 1
@@ -393,4 +488,5 @@ def fill_raw(cols: Columns, rows: Sequence[Row]) -> None:
             r.raw = cols.raw(r.line)
 
 
-__all__ = ["Columns", "fill_raw", "read_csv_columns", "validate_columns"]
+__all__ = ["Columns", "RowColumns", "columns_of_rows", "fill_raw", "read_csv_columns",
+           "validate_columns"]

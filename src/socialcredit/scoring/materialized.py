@@ -39,6 +39,7 @@ from sqlalchemy import (
     select,
 )
 
+from socialcredit.db import in_keys, mark
 from socialcredit.errors import LedgerError
 from socialcredit.ledger import schema as s
 from socialcredit.ledger.model import ProgramVersion
@@ -107,7 +108,22 @@ def standing_rows(rb: Rulebook, program: str, table: pa.Table, t: int, k: int, n
     return out
 
 
+_COLUMNS = [c.name for c in standings.columns]
+
+
 def _write_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """SQLite: one prepared statement executed for the rows as tuples (driver-level SQL:
+    SQLAlchemy's per-row parameter processing was a third of an ingest's standings
+    refresh); PostgreSQL: SQLAlchemy's multi-row VALUES."""
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        sql = (f"INSERT INTO {standings.name} ({', '.join(_COLUMNS)}) VALUES "
+               f"({', '.join(['?'] * len(_COLUMNS))})")
+        for i in range(0, len(rows), CHUNK):
+            conn.exec_driver_sql(sql, [tuple(r[c] for c in _COLUMNS)
+                                       for r in rows[i:i + CHUNK]])
+        return
     for i in range(0, len(rows), CHUNK):
         conn.execute(standings.insert(), rows[i:i + CHUNK])
 
@@ -249,9 +265,9 @@ def refresh_standings(ledger: Ledger, conn: Connection, subjects: set[str], at: 
         recs, subs = fetch_partition(conn, rb, t, None, None, subjects=keys)
         res = score_partition(rb, recs, subs, t, t,
                               history=ledger.program_versions(name, conn), terms=True)
-        for i in range(0, len(keys), 900):
-            conn.execute(delete(standings).where(standings.c.program == name,
-                                                 standings.c.subject.in_(keys[i:i + 900])))
+        where, param = in_keys(conn, "subject", keys)  # one statement, however many
+        conn.exec_driver_sql(f"DELETE FROM {standings.name} WHERE program = {mark(conn)} "
+                             f"AND {where}", (name, param))
         _write_rows(conn, standing_rows(rb, name, res, t, t, now))
 
 

@@ -349,4 +349,4 @@ def grouped(where: Located, bad: Sequence[Row]) -> list[str]:
     return out
 
 
-__all__ = ["IngestReport", "Keyed", "Located", "Records", "grouped"]
+__all__ = ["IngestReport", "Keyed", "Located", "Records", "Source", "grouped"]

@@ -7,6 +7,11 @@ the same rows gets the first outcome back (marked `replayed`), a retry racing th
 (two requests at once) finds it after the database refuses the second key, and the same
 key with other rows is refused (`idempotency.conflict`) rather than silently ignored.
 A refused batch (any bad row) stores nothing and no key: fixed and sent again, it is new.
+
+A batch of a few hundred rows or more, numbered 1, 2, 3, … (as the API numbers it), is
+validated by the columnar path, as a CSV file is (ledger/columnar.py): the same rows,
+errors and ledger as the row path (tests/api/test_submission_columns.py), with about
+half its validation work at 1,000 rows.
 """
 
 from __future__ import annotations
@@ -19,22 +24,41 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from socialcredit.errors import SocialCreditError
+from socialcredit.ledger.columnar import columns_of_rows
 from socialcredit.ledger.readers import Numbered
 from socialcredit.operations import submissions as store
 from socialcredit.service.context import Context
-from socialcredit.service.ingest import Keyed, Located, Records
+from socialcredit.service.ingest import Keyed, Located, Records, Source
 
 MAX_KEY = 200
 
 
+#: One encoder for every digest (json.dumps with options builds a new one per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str,
+                              ensure_ascii=False)
+
+
 def digest(numbered: Sequence[Numbered]) -> str:
-    """SHA-256 of the rows in canonical JSON: what makes a retry the same batch."""
-    h = hashlib.sha256()
-    for _, raw in numbered:
-        h.update(json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str,
-                            ensure_ascii=False).encode())
-        h.update(b"\n")
-    return h.hexdigest()
+    """SHA-256 of the rows in canonical JSON, a line each: what makes a retry the same
+    batch (the digests of stored submissions are of this very spelling)."""
+    encode = _CANONICAL.encode
+    text = "".join([encode(raw) + "\n" for _, raw in numbered])
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+#: Rows from which a batch is checked by columns: the column checks cost about 2 ms a
+#: batch whatever its size, the row validator 8–15 µs a row (2026-12-07).
+COLUMNS_FROM = 200
+
+
+def as_columns(numbered: Sequence[Numbered]) -> Source:
+    """The batch as columns when it has COLUMNS_FROM rows or more, numbered from 1 in
+    order (the columnar path names a row by its position); else as given (the row
+    path)."""
+    if len(numbered) < COLUMNS_FROM or any(n != i for i, (n, _) in enumerate(numbered, 1)):
+        return numbered
+    cols = columns_of_rows([raw for _, raw in numbered])
+    return cols if cols is not None else numbered
 
 
 class Submissions:
@@ -57,7 +81,7 @@ class Submissions:
             if found is not None:
                 return found
         try:
-            rep = Records(ctx).ingest_numbered(numbered, Located(source, "row"),
+            rep = Records(ctx).ingest_numbered(as_columns(numbered), Located(source, "row"),
                                                keyed=keyed)
         except IntegrityError:
             if keyed is not None:
@@ -110,4 +134,4 @@ class Submissions:
         return {**s.as_dict(), "report": s.report}
 
 
-__all__ = ["Submissions", "digest"]
+__all__ = ["COLUMNS_FROM", "Submissions", "as_columns", "digest"]
