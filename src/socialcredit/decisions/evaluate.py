@@ -154,9 +154,48 @@ def evaluate(rb: Rulebook, st: Standing, action: str) -> tuple[str, dict[str, An
     return effect, grant, reasons
 
 
+#: outcomes kept per version at most (distinct (action, tier, lists) seen)
+MAX_OUTCOMES = 4096
+#: conditions that read the score itself: an outcome that depends on one is not kept
+_SCORE_CONDITIONS = frozenset({"score_at_least", "score_below"})
+
+
 def outcome(rb: Rulebook, st: Standing, action: str) -> tuple[str, dict[str, Any]]:
     """`evaluate`'s effect and grant without its reasons (`evaluate` gives them when they
-    are asked for: the same conditions, the same answer)."""
+    are asked for: the same conditions, the same answer).
+
+    The conditions read only the standing's tier, its lists and its score, so where an
+    action's conditions do not read the score the outcome is a function of (action,
+    tier, lists) under a version: it is kept in the version's memo (a fresh copy of the
+    grant each time) and a decision read from the materialized table, whose tier and
+    lists rarely change, evaluates no condition."""
+    memo = rb.memo
+    key = ("outcome", action, st.tier, tuple(st.lists))
+    got = memo.get(key)
+    if got is None:
+        got = _outcome(rb, st, action)
+        if not _reads_score(rb, action):
+            if len(memo) >= MAX_OUTCOMES:
+                memo.clear()
+            memo[key] = got
+    return got[0], dict(got[1])
+
+
+def _reads_score(rb: Rulebook, action: str) -> bool:
+    """Whether any of `action`'s conditions reads the score (kept in the version's memo)."""
+    key = ("reads_score", action)
+    got: bool | None = rb.memo.get(key)
+    if got is None:
+        got = rb.memo[key] = any(k in _SCORE_CONDITIONS or k not in _KNOWN
+                                 for _, _, when in rb.consequences_by_action.get(action, ())
+                                 for k, _ in when)
+    return got
+
+
+_KNOWN = frozenset({"on_list", "not_on_list", "tier_at_least"})
+
+
+def _outcome(rb: Rulebook, st: Standing, action: str) -> tuple[str, dict[str, Any]]:
     applying: list[tuple[int, Consequence]] = []
     for i, c, when in rb.consequences_by_action.get(action, ()):
         holds = [_holds(k, v, rb, st) for k, v in when]

@@ -703,6 +703,31 @@ class Rulebook(RulebookModel):
         return {k: tuple(v) for k, v in out.items()}
 
     @cached_property
+    def dimension_bounds(self) -> tuple[tuple[str, float | None, float | None], ...]:
+        """(id, min, max) of each dimension, in order: what evaluating a materialized
+        row at an instant reads, once per version rather than per attribute per call."""
+        return tuple((d.id, d.min, d.max) for d in self.dimensions)
+
+    @cached_property
+    def list_plan(self) -> tuple[tuple[str, bool, float | None, float], ...]:
+        """(id, entered by a record, score_below, notice days) of each list, in order
+        (as `dimension_bounds`)."""
+        return tuple((x.id, x.enter_when.record is not None, x.enter_when.score_below,
+                      float(x.notice)) for x in self.lists)
+
+    @cached_property
+    def tier_floors(self) -> tuple[tuple[float, str], ...]:
+        """(min, id) of each tier, highest first (as `dimension_bounds`)."""
+        return tuple((tr.min, tr.id) for tr in self.tiers)
+
+    @cached_property
+    def memo(self) -> dict[Any, Any]:
+        """Per-version results other modules keep (a decision's outcome by the standing's
+        tier and lists): a version is immutable, so whatever is derived from it alone may
+        live as long as it does."""
+        return {}
+
+    @cached_property
     def tier_rank(self) -> dict[str, int]:
         return {t.id: i for i, t in enumerate(self.tiers)}
 

@@ -59,16 +59,15 @@ class Sums:
     def dimensions(self, rb: Rulebook, dt_days: float) -> dict[str, float]:
         out: dict[str, float] = {}
         constant, decaying = self.constant, self.decaying
-        for d in rb.dimensions:
-            s = constant.get(d.id, 0.0)
-            for h, v in decaying.get(d.id, ()):
+        for d, lo, hi in rb.dimension_bounds:
+            s = constant.get(d, 0.0)
+            for h, v in decaying.get(d, ()):
                 s += v * 0.5 ** (dt_days / h)
-            lo, hi = d.min, d.max
             if lo is not None and s < lo:
                 s = lo
             if hi is not None and s > hi:
                 s = hi
-            out[d.id] = s
+            out[d] = s
         return out
 
     def as_json(self) -> dict[str, Any]:
@@ -124,26 +123,25 @@ def evaluate(rb: Rulebook, terms: Terms, t: int) -> Evaluated:
     dims = terms.sums.dimensions(rb, dt)
     score = _score(rb, dims)
     tier = None
-    for tr in rb.tiers:  # the first tier whose floor the score reaches
-        if tr.min <= score:
-            tier = tr.id
+    for floor, tier_id in rb.tier_floors:  # the first tier whose floor the score reaches
+        if floor <= score:
+            tier = tier_id
             break
     on = terms.record_lists
     lists = []
-    for x in rb.lists:
-        if x.enter_when.record is not None:
-            if x.id in on:
-                lists.append(x.id)
+    for list_id, by_record, threshold, notice in rb.list_plan:
+        if by_record:
+            if list_id in on:
+                lists.append(list_id)
             continue
-        threshold = x.enter_when.score_below
         assert threshold is not None
         if not terms.applies or not score < threshold:
             continue
-        if x.notice > 0:
-            lag = terms.lagged[float(x.notice)]
+        if notice > 0:
+            lag = terms.lagged[notice]
             if not _score(rb, lag.dimensions(rb, dt)) < threshold:
                 continue
-        lists.append(x.id)
+        lists.append(list_id)
     return Evaluated(score, tier, dims, lists)
 
 

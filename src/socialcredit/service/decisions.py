@@ -23,7 +23,7 @@ from socialcredit.dueprocess import notices as notice_store
 from socialcredit.errors import SocialCreditError
 from socialcredit.events import Event
 from socialcredit.rulebook.model import Rulebook
-from socialcredit.scoring.standing import Standing
+from socialcredit.scoring.standing import Standing, assemble
 from socialcredit.service.context import Context, WouldBlock
 from socialcredit.service.notices import issue
 from socialcredit.service.standings import materialized_standing, public_lists, standing_at
@@ -156,8 +156,11 @@ class Decisions:
         grant for `purpose`) unless the action depends on public lists only; it is shown
         what the grant's scope allows. Anyone but the subject asking leaves an entry in
         the subject's access log; a deny (asked for now) is noticed to the subject."""
-        p = self.prepare(subject, action, program, at, record=record,
-                         materialized=materialized, purpose=purpose, grant=grant)
+        p = self._prepare(subject, action, program, at, record=record,
+                          materialized=materialized, purpose=purpose, grant=grant,
+                          direct=True)
+        if isinstance(p, Decision):
+            return p
         return p.finish(self.ctx.commit(p.unit) if p.commits else p.unit(None))
 
     async def decide_async(self, subject: str, action: str, program: str | None = None,
@@ -194,6 +197,18 @@ class Decisions:
         to log are built by the returned unit, inside the transaction that commits them.
         With blocking=False it raises `WouldBlock` rather than open that transaction
         (it has then changed nothing: it may be asked again)."""
+        p = self._prepare(subject, action, program, at, record=record,
+                          materialized=materialized, purpose=purpose, grant=grant,
+                          blocking=blocking)
+        assert isinstance(p, Prepared)
+        return p
+
+    def _prepare(self, subject: str, action: str, program: str | None, at: int | None, *,
+                 record: bool, materialized: bool, purpose: str | None, grant: str | None,
+                 blocking: bool = True, direct: bool = False) -> Prepared | Decision:
+        """`prepare`; with direct=True, a decision that writes nothing and that its
+        requester sees whole (an unlogged one, as a relying party's risk engine asks
+        them at volume) is made at once and returned: no unit, no Prepared."""
         ctx = self.ctx
         subject = ctx.subject_id(subject)
         ctx.allow("decisions.decide", subject)
@@ -255,12 +270,15 @@ class Decisions:
             if effect == "deny":  # a refusal's notice gives its reasons: build them now
                 why = reasons()
                 aa = adverse_action(rb, st, why, action, decided_at)
-            d = Decision(decision_id, subject, action, st.program, effect, granted, why,
-                         st.at, st.known_at, decided_at, st, source,
-                         hypothetical=hypothetical,
-                         requester={"principal": principal.id, "role": principal.role},
-                         purpose=purpose, grant_id=grant_id, disclosure=level,
-                         adverse_action=aa)
+            # built as Decision(...) would (scoring/standing.py: assemble)
+            d = assemble(Decision, {
+                "decision_id": decision_id, "subject": subject, "action": action,
+                "program": st.program, "effect": effect, "grant": granted, "_reasons": why,
+                "at": st.at, "known_at": st.known_at, "decided_at": decided_at,
+                "standing": st, "source": source, "hypothetical": hypothetical,
+                "requester": {"principal": principal.id, "role": principal.role},
+                "purpose": purpose, "grant_id": grant_id, "disclosure": level,
+                "adverse_action": aa, "disclosed": None})
             if found is not None and conn is not None:
                 found.write(conn)
             if record and conn is not None:
@@ -276,6 +294,8 @@ class Decisions:
             return d, aa
 
         commits = record or (found is not None and found.writeback is not None)
+        if direct and not commits and level == "full":
+            return unit(None)[0]
         return Prepared(unit, commits, level, pv.rulebook)
 
     def log(self, subject: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from socialcredit.rulebook.model import Rulebook
 from socialcredit.scoring import reference
 from socialcredit.scoring.exact import evaluate
 from socialcredit.scoring.materialized import exact_row, write_refreshed
-from socialcredit.scoring.standing import RulebookRef, Standing
+from socialcredit.scoring.standing import RulebookRef, Standing, assemble
 from socialcredit.service.context import Context, Reads
 from socialcredit.service.standing_cache import Row
 from socialcredit.timeutil import format_instant
@@ -361,11 +361,16 @@ def materialized_standing(ctx: Context, subject: str, program: str | None = None
         score, tier, dims, lists = ev.score, ev.tier, ev.dimensions, ev.lists
     else:
         score, tier, dims, lists = row.score, row.tier, dict(row.dimensions), list(row.lists)
-    st = Standing(
-        subject=subject, subject_kind=row.subject_kind, program=name, at=t, known_at=k,
-        applies=rb.applies_to(row.subject_kind), score=score, tier=tier, dimensions=dims,
-        lists=lists, list_entries=[], pending=[], contributions=[], attributes=[],
-        key_factors=[], rulebook=RulebookRef(name, pv.version, pv.sha256), notes=[row.note])
+    ref = rb.memo.get(("ref", name))
+    if ref is None or ref.version != pv.version or ref.sha256 != pv.sha256:
+        ref = rb.memo[("ref", name)] = RulebookRef(name, pv.version, pv.sha256)
+    # built as Standing(...) would (scoring/standing.py: assemble): one per decision
+    st = assemble(Standing, {
+        "subject": subject, "subject_kind": row.subject_kind, "program": name, "at": t,
+        "known_at": k, "applies": rb.applies_to(row.subject_kind), "score": score,
+        "tier": tier, "dimensions": dims, "lists": lists, "list_entries": [],
+        "pending": [], "contributions": [], "attributes": [], "key_factors": [],
+        "rulebook": ref, "notes": [row.note]})
     return Materialized(st, "materialized", pv, writeback)
 
 
