@@ -9,6 +9,7 @@ wires authentication, limits, errors, metrics and access logs around them.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -232,9 +233,24 @@ def configure_access_log() -> None:
 
 
 
+def settle_heap() -> None:
+    """Leave what the server built at start-up out of the garbage collector's full
+    collections (`gc.freeze`), once the app is made and before it serves. Those
+    collections scan every tracked object — the modules, FastAPI's and pydantic's
+    schemas, the routes: about 160,000 — and ran every second or two under load,
+    holding every request in flight for 75–95 ms each (collecting nothing): the
+    decisions' p99 (76 → 20 ms measured, 2026-12-07). Only for a server process: what
+    is frozen is never collected, so a process that makes many apps (a test suite) must
+    not call it."""
+    gc.collect()
+    gc.freeze()
+
+
 def from_environment() -> FastAPI:
     """The app for a worker process started by `serve --workers N` (uvicorn imports it
     by name): the ledger from $SOCIALCREDIT_DB, the rate from $SOCIALCREDIT_API_RATE."""
     configure_access_log()
-    return create_app(None, rate=float(os.environ.get("SOCIALCREDIT_API_RATE", "1000")),
-                      web=os.environ.get("SOCIALCREDIT_WEB", "0") == "1")
+    app = create_app(None, rate=float(os.environ.get("SOCIALCREDIT_API_RATE", "1000")),
+                     web=os.environ.get("SOCIALCREDIT_WEB", "0") == "1")
+    settle_heap()
+    return app

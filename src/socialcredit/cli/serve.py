@@ -34,7 +34,7 @@ def serve(db: DbOpt = None,
     try:
         import uvicorn
 
-        from socialcredit.api.app import configure_access_log, create_app
+        from socialcredit.api.app import configure_access_log, create_app, settle_heap
     except ImportError as e:
         raise SocialCreditError(f"the HTTP API needs its extra: pip install "
                                 f"'socialcredit[api]' ({e.name} is missing)",
@@ -59,8 +59,9 @@ def serve(db: DbOpt = None,
         os.environ.setdefault(SECRET_ENV, secrets.token_hex(32))
     configure_access_log()
     if workers == 1:
-        uvicorn.run(create_app(db, rate=rate, web=web, exports=exports), host=host,
-                    port=port, log_level="warning", access_log=False)
+        app = create_app(db, rate=rate, web=web, exports=exports)
+        settle_heap()
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
         return
     os.environ["SOCIALCREDIT_WEB"] = "1" if web else "0"
     if exports is not None:
