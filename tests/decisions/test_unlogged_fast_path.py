@@ -24,6 +24,7 @@ from socialcredit.scoring.standing import RulebookRef, Standing, assemble
 from socialcredit.service import Service
 from socialcredit.timeutil import parse_instant
 from tests.conftest import Clock
+from tests.decisions.test_outcome import standing
 
 RULEBOOKS: list[Rulebook] = [load_named(n) for n in shipped_names()]
 
@@ -192,13 +193,6 @@ def test_assemble_equals_the_constructor(score: float, tier: str | None, lists: 
 
 
 # -- outcomes kept per version ----------------------------------------------------------
-
-def standing(rb: Rulebook, score: float, tier: str | None, lists: list[str]) -> Standing:
-    return Standing(subject="s", subject_kind=None, program=rb.rulebook, at=0, known_at=0,
-                    applies=True, score=score, tier=tier, dimensions={}, lists=lists,
-                    list_entries=[], pending=[], contributions=[], attributes=[],
-                    key_factors=[], rulebook=RulebookRef(rb.rulebook, rb.version, rb.sha256))
-
 
 @st.composite
 def cases(draw: Any) -> tuple[Rulebook, Standing, str]:

@@ -5,8 +5,11 @@ hand an erased record's seq out again."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from sqlalchemy import Connection
 
 from socialcredit.ledger.model import Record
 from socialcredit.scoring.standing import Standing
@@ -94,6 +97,28 @@ def test_a_retention_run_drops_kept_records(
     assert got.score != first.score
 
 
+@contextmanager
+def last_then_a_snapshot(svc: Service) -> Iterator[Connection]:
+    """A busy alice whose newest record is the ledger's newest, and a read transaction
+    begun then (its snapshot held until the block ends)."""
+    busy(svc)
+    svc.records.ingest_text(H + "bank-1:last,bank-1,alice,,bonus,2025-12-05,,,\n")
+    engine = svc.ledger.engine
+    if engine.dialect.name == "postgresql":  # a snapshot for the whole transaction
+        engine = engine.execution_options(isolation_level="REPEATABLE READ")
+    with engine.connect() as stale:
+        stale.exec_driver_sql("SELECT count(*) FROM sc_records").one()  # its snapshot
+        yield stale
+
+
+def erase_last(svc: Service) -> None:
+    """What a retention run does to the table: the newest record erased, the run
+    logged."""
+    with svc.ledger.write() as conn:
+        assert svc.ledger.erase_records(conn, ["bank-1:last"]) == 1
+        svc.ledger.operation(conn, "retention.run", {"erased": 1})
+
+
 def test_a_read_begun_before_a_retention_run_keeps_nothing(
         make_ledger: Callable[..., Service], clock: Any, db_url: str) -> None:
     """A read transaction begun before a retention run still sees the erased record.
@@ -101,20 +126,11 @@ def test_a_read_begun_before_a_retention_run_keeps_nothing(
     seq (SQLite) would leave the subject's mark as that stale copy's, and the next live
     standing would count an erased record in place of the new one."""
     svc = make_ledger(BASE, PROVIDERS)
-    busy(svc)
-    svc.records.ingest_text(H + "bank-1:last,bank-1,alice,,bonus,2025-12-05,,,\n")
     cache = cache_of(svc)
-    engine = svc.ledger.engine
-    if engine.dialect.name == "postgresql":  # a snapshot for the whole transaction
-        engine = engine.execution_options(isolation_level="REPEATABLE READ")
-    with engine.connect() as stale:
-        stale.exec_driver_sql("SELECT count(*) FROM sc_records").one()  # its snapshot
-        with Service.open(db_url, clock=clock) as other:
-            with other.ledger.write() as conn:  # what a retention run does to the table
-                assert other.ledger.erase_records(conn, ["bank-1:last"]) == 1
-                other.ledger.operation(conn, "retention.run", {"erased": 1})
-            old = cache.records(stale, "alice")  # right for its snapshot ...
-            assert "bank-1:last" in {r.record_id for r in old}
+    with last_then_a_snapshot(svc) as stale, Service.open(db_url, clock=clock) as other:
+        erase_last(other)
+        old = cache.records(stale, "alice")  # right for its snapshot ...
+        assert "bank-1:last" in {r.record_id for r in old}
     if svc.ledger.engine.dialect.name == "sqlite":  # PostgreSQL never reuses a seq
         assert "alice" not in cache._records  # ... but not kept
     with Service.open(db_url, clock=clock) as other:
@@ -132,19 +148,11 @@ def test_a_read_begun_before_a_retention_run_is_not_handed_a_newer_copy(
     the erased record's seq (SQLite) has the mark a read begun before the run sees, yet
     it is not that read's records."""
     svc = make_ledger(BASE, PROVIDERS)
-    busy(svc)
-    svc.records.ingest_text(H + "bank-1:last,bank-1,alice,,bonus,2025-12-05,,,\n")
     cache = cache_of(svc)
-    engine = svc.ledger.engine
-    if engine.dialect.name == "postgresql":  # a snapshot for the whole transaction
-        engine = engine.execution_options(isolation_level="REPEATABLE READ")
-    with engine.connect() as stale:
-        stale.exec_driver_sql("SELECT count(*) FROM sc_records").one()  # its snapshot
+    with last_then_a_snapshot(svc) as stale:
         want = svc.ledger.records_of("alice", stale)
         with Service.open(db_url, clock=clock) as other:
-            with other.ledger.write() as conn:  # what a retention run does to the table
-                assert other.ledger.erase_records(conn, ["bank-1:last"]) == 1
-                other.ledger.operation(conn, "retention.run", {"erased": 1})
+            erase_last(other)
             clock.set("2026-01-02T00:00:00Z")
             other.records.ingest_text(H + "bank-1:new,bank-1,alice,,hours,2025-12-06,7,,\n")
         svc.standings.of("alice")  # keeps the copy as it is now
