@@ -52,16 +52,18 @@ def test_serve_answers_health_readiness_and_refuses_without_a_token(tmp_path: Pa
 def test_a_worker_app_leaves_its_start_up_heap_out_of_full_collections(
         tmp_path: Path) -> None:
     """What a server builds at start-up is frozen out of the collector's full
-    collections (they held every request in flight for ~80 ms each), in the app a worker
-    of `serve --workers N` makes — in a process of its own, as a worker is."""
+    collections (they held every request in flight for ~80 ms each) and its thresholds
+    raised, in the app a worker of `serve --workers N` makes — in a process of its own,
+    as a worker is."""
     db = tmp_path / "ledger.db"
     Service.create(parse_rulebook(CITY, "city.yaml"), str(db),
                    catalogue=catalogue_for_tests()).close()
     code = ("import gc, os; from socialcredit.api.app import from_environment; "
             "before = gc.get_freeze_count(); from_environment(); "
-            "print(before, gc.get_freeze_count())")
+            "print(before, gc.get_freeze_count(), gc.get_threshold()[0])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ,
                                           "SOCIALCREDIT_DB": str(db)}).stdout.split()
-    before, after = int(out[0]), int(out[1])
+    before, after, threshold = int(out[0]), int(out[1]), int(out[2])
     assert before == 0 and after > 50_000, out
+    assert threshold >= 10_000, out  # requests in flight are not promoted at once
