@@ -343,3 +343,28 @@ def test_no_readers_prestarted_where_there_is_no_ledger(tmp_path: Path) -> None:
     arrow.prestart(f"sqlite:///{tmp_path / 'none.db'}")
     assert _readers() == []
     assert not (tmp_path / "none.db").exists()
+
+
+def test_a_command_that_does_not_read_leaves_no_reader_behind(tmp_path: Path,
+                                                              clock: Any) -> None:
+    """`score --all` starts its readers while it loads; when it fails before it reads
+    (an unknown program here) the readers end with the command, not with the process:
+    a process that runs many commands keeps no idle pair for each."""
+    from typer.testing import CliRunner
+
+    from socialcredit.cli.app import app
+
+    _city_sqlite(tmp_path, clock).close()
+    before = set(_readers())
+    res = CliRunner().invoke(app, ["score", "--all", "--db", str(tmp_path / "r.db"),
+                                   "--program", "nope", "--out", str(tmp_path / "o.parquet")])
+    assert res.exit_code != 0, res.output
+    deadline = time.monotonic() + 10
+    while set(_readers()) - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert set(_readers()) - before == set()
+    # and a command that does read takes them and leaves none either
+    res = CliRunner().invoke(app, ["score", "--all", "--db", str(tmp_path / "r.db"),
+                                   "--out", str(tmp_path / "o.parquet")])
+    assert res.exit_code == 0, res.output
+    assert set(_readers()) - before == set()

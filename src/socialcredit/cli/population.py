@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -85,7 +86,7 @@ def score(
     json_: JsonOpt = False,
 ) -> None:
     """Materialize the standings of every subject (score --all)."""
-    from socialcredit.service.population import require_engine, score_export, start_readers
+    from socialcredit.service.population import readers_started, require_engine, score_export
 
     if not all_:
         raise UsageError("score needs --all (one subject: `socialcredit standing SUBJECT`)")
@@ -100,9 +101,9 @@ def score(
         run = score_export(source, out_file, program, t, k, engine=engine,
                            memory_limit=memory_limit, spark_master=spark_master)
     else:
-        if engine == "batch":
-            start_readers(db)  # they start while the ledger opens
-        with open_service(db, as_) as svc:
+        # with the batch engine, the readers start while the ledger opens
+        with (readers_started(db) if engine == "batch" else contextlib.nullcontext()), \
+                open_service(db, as_) as svc:
             rates = _Rates(svc.population.totals()[0],
                            enabled=not quiet and engine == "batch" and err().is_terminal)
             with rates.progress:

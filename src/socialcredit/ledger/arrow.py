@@ -38,7 +38,7 @@ import sys
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +177,26 @@ def prestart(url: str) -> None:
         spare = _SPARE.setdefault(str(path), [])
         while len(spare) < want:
             spare.append(_Child(str(path)))
+
+
+@contextlib.contextmanager
+def prestarted(url: str) -> Iterator[None]:
+    """:func:`prestart` for the block's length: whatever of them the block's reader did
+    not take (the command failed before it read, or read otherwise) ends with the
+    block, not with the process — a process that runs many commands (a test suite, a
+    notebook) would otherwise keep a pair of idle processes for every one."""
+    prestart(url)
+    try:
+        yield
+    finally:
+        path = sqlite_path(url)
+        if path is not None:
+            with _SPARE_LOCK:
+                left = _SPARE.pop(str(path), [])
+            for child in left:
+                child.hang_up()
+            for child in left:
+                child.close()
 
 
 def _child(path: str) -> _Child:
@@ -495,4 +515,4 @@ class ArrowReader:
                         schema=schema)
 
 
-__all__ = ["ArrowReader", "available", "prestart"]
+__all__ = ["ArrowReader", "available", "prestart", "prestarted"]

@@ -4,11 +4,12 @@ not in the command line, so every interface gets the same behaviour."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,15 +50,18 @@ def require_engine(engine: str) -> None:
                                     code="engine.unavailable")
 
 
-def start_readers(db: str | None) -> None:
-    """Start the ledger's reader processes (SQLite, with the ADBC driver) ahead of a
-    `score_all` by the batch engine on this ledger, so that they start while the
-    caller opens the ledger and the run reads its rulebook. They read nothing until the
-    run's reader takes them (its snapshot is the run's)."""
+@contextlib.contextmanager
+def readers_started(db: str | None) -> Iterator[None]:
+    """The ledger's reader processes (SQLite, with the ADBC driver) started ahead of a
+    `score_all` by the batch engine on this ledger run in the block, so that they start
+    while the caller opens the ledger and the run reads its rulebook. They read nothing
+    until the run's reader takes them (its snapshot is the run's); those not taken end
+    with the block."""
     from socialcredit.db import resolve_db_url
-    from socialcredit.ledger.arrow import prestart
+    from socialcredit.ledger.arrow import prestarted
 
-    prestart(resolve_db_url(db))
+    with prestarted(resolve_db_url(db)):
+        yield
 
 
 def score_parquet(source: Path, program: str | None, t: int, k: int, dest: Path,
