@@ -193,10 +193,7 @@ def prestarted(url: str) -> Iterator[None]:
         if path is not None:
             with _SPARE_LOCK:
                 left = _SPARE.pop(str(path), [])
-            for child in left:
-                child.hang_up()
-            for child in left:
-                child.close()
+            _end(left)
 
 
 def _child(path: str) -> _Child:
@@ -212,6 +209,12 @@ def _end_spares() -> None:
     with _SPARE_LOCK:
         children = [c for spare in _SPARE.values() for c in spare]
         _SPARE.clear()
+    _end(children)
+
+
+def _end(children: list[_Child]) -> None:
+    """End reader processes: every one hung up first, so they all exit at once, then
+    each waited for."""
     for child in children:
         child.hang_up()
     for child in children:
@@ -328,10 +331,7 @@ class ArrowReader:
             self._probe = None
 
     def _close_children(self) -> None:
-        for child in self._children:
-            child.hang_up()
-        for child in self._children:
-            child.close()
+        _end(self._children)
         self._children = []
 
     def close(self) -> None:
