@@ -4,6 +4,7 @@ default, PostgreSQL by URL."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -14,7 +15,8 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event
 
 from socialcredit.errors import UsageError, redact_text, redact_url
 
-__all__ = ["DEFAULT_DB", "SYNCHRONOUS", "SYNCHRONOUS_ENV", "in_keys", "is_sqlite",
+__all__ = ["DEFAULT_DB", "SYNCHRONOUS", "SYNCHRONOUS_ENV", "append", "append_row",
+           "gathering_appends", "in_keys", "is_sqlite",
            "make_engine", "mark", "memo", "redact_text", "redact_url", "resolve_db_url",
            "restrict_sqlite_files", "sqlite_path", "sqlite_synchronous"]
 
@@ -156,11 +158,30 @@ def append(conn: Connection, table: Table, row: dict[str, Any]) -> None:
     group commit of decisions: service/commit.py), with the transaction's other rows of
     that table in one statement just before it commits. Only for rows nothing in the
     same transaction reads back."""
-    pending = conn.info.get(APPENDS)
+    append_row(conn, table, tuple(row), tuple(row.values()))
+
+
+def append_row(conn: Connection, table: Table, columns: tuple[str, ...],
+               values: tuple[Any, ...]) -> None:
+    """`append` of the row `dict(zip(columns, values, strict=True))`, given as the tuple the driver
+    binds: a logged decision's rows are built so, no dict each (`columns` is best one
+    tuple per kind of row: rows are gathered by it)."""
+    pending: dict[Table, tuple[tuple[str, ...] | None, list[Any]]] | None = \
+        conn.info.get(APPENDS)
     if pending is None:
-        conn.execute(table.insert(), [row])
-    else:
-        pending.setdefault(table, []).append(row)
+        conn.execute(table.insert(), [dict(zip(columns, values, strict=True))])
+        return
+    got = pending.get(table)
+    if got is None:
+        pending[table] = (columns, [values])
+    elif got[0] is columns or got[0] == columns:
+        got[1].append(values)
+    else:  # rows of this table with other columns: dicts, in order, SQLAlchemy's insert
+        cols, rows = got
+        if cols is not None:
+            rows = [dict(zip(cols, r, strict=True)) for r in rows]
+        rows.append(dict(zip(columns, values, strict=True)))
+        pending[table] = (None, rows)
 
 
 @contextlib.contextmanager
@@ -172,10 +193,16 @@ def gathering_appends(conn: Connection) -> Iterator[None]:
     conn.info[MEMO] = {}
     try:
         yield
-        pending: dict[Table, list[dict[str, Any]]] = conn.info.get(APPENDS) or {}
+        pending: dict[Table, tuple[tuple[str, ...] | None, list[Any]]] = \
+            conn.info.get(APPENDS) or {}
         conn.info.pop(APPENDS, None)
-        for table, rows in pending.items():
-            _insert_many(conn, table, rows)
+        for table, (cols, rows) in pending.items():
+            if cols is not None:
+                _insert_many(conn, table, cols, rows)
+                continue
+            # dicts of other keys: one insert per run of rows with the same keys, in order
+            for _, run in itertools.groupby(rows, key=lambda r: tuple(r)):
+                conn.execute(table.insert(), list(run))
     finally:
         conn.info.pop(APPENDS, None)
         conn.info.pop(MEMO, None)
@@ -186,11 +213,11 @@ def gathering_appends(conn: Connection) -> Iterator[None]:
 _INSERTS: dict[tuple[str, str, tuple[str, ...]], str | None] = {}
 
 
-def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """One executemany of `rows` (dicts with the same keys as the first, else SQLAlchemy's
-    insert does it): at the driver, with the statement made once per process — compiling
-    it and building each row's parameters took more than the rows' own write."""
-    cols = tuple(rows[0])
+def _insert_many(conn: Connection, table: Table, cols: tuple[str, ...],
+                 rows: list[tuple[Any, ...]]) -> None:
+    """One executemany of `rows` (tuples of the values of `cols`): at the driver, with
+    the statement made once per process — compiling it and building each row's
+    parameters took more than the rows' own write."""
     dialect = conn.dialect
     key = (dialect.name, table.name, cols)
     sql = _INSERTS.get(key, "")
@@ -202,15 +229,10 @@ def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> 
             sql = (f"INSERT INTO {q.format_table(table)} "
                    f"({', '.join(q.quote(c) for c in cols)}) VALUES ({marks})")
         _INSERTS[key] = sql
-    if sql is None or any(len(r) != len(cols) for r in rows):
-        conn.execute(table.insert(), rows)
+    if sql is None:
+        conn.execute(table.insert(), [dict(zip(cols, r, strict=True)) for r in rows])
         return
-    try:
-        params = [tuple([r[c] for c in cols]) for r in rows]
-    except KeyError:  # rows with other keys: SQLAlchemy sorts them out
-        conn.execute(table.insert(), rows)
-        return
-    conn.exec_driver_sql(sql, params)
+    conn.exec_driver_sql(sql, rows)
 
 
 #: key of a connection's info holding what a gathering transaction's units share

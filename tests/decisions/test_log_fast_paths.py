@@ -1,10 +1,11 @@
-"""The decision log's fast paths — a body encoded with reasons shared between decisions,
+"""The decision log's fast paths — a body spelled key by key, with reasons shared between decisions,
 an access-log detail spelled directly, rows written at the driver — each give exactly
 what the plain path gives; and a decision under group commit is acknowledged only once
 its log row is committed."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, select
 
-from socialcredit.db import append, gathering_appends
+from socialcredit.db import append, append_row, gathering_appends
 from socialcredit.decisions import log
 from socialcredit.decisions.evaluate import Decision, evaluate, outcome
 from socialcredit.dueprocess.access import _detail_json
@@ -23,6 +24,7 @@ from socialcredit.ledger import schema
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.scoring.standing import Standing
 from socialcredit.service import Service
+from socialcredit.timeutil import BEGINNING_OF_TIME
 from tests.decisions.test_outcome import RULEBOOKS, standing
 from tests.helpers import BASE
 
@@ -32,14 +34,27 @@ TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
 
 
 def _decision(rb: Rulebook, s: Standing, action: str, prebuilt: bool, purpose: str | None,
-              effect_decided: bool) -> Decision:
+              effect_decided: bool, **other: Any) -> Decision:
     effect, granted = outcome(rb, s, action)
     why: Any = evaluate(rb, s, action)[2] if prebuilt else (lambda: evaluate(rb, s, action)[2])
-    return Decision("d-1", s.subject, action, s.program, effect, granted, why, s.at,
-                    s.known_at, s.at + 1, s, "materialized",
-                    requester={"principal": "rp", "role": "relying_party"},
-                    purpose=purpose, grant_id=None, disclosure="full",
-                    adverse_action={"action": action} if effect_decided else None)
+    fields: dict[str, Any] = {
+        "requester": {"principal": "rp", "role": "relying_party"}, "purpose": purpose,
+        "grant_id": None, "disclosure": "full",
+        "adverse_action": {"action": action} if effect_decided else None} | other
+    return Decision(fields.pop("decision_id", "d-1"), fields.pop("subject", s.subject),
+                    action, s.program, effect, fields.pop("grant", granted), why, s.at,
+                    s.known_at, fields.pop("decided_at", s.at + 1), s,
+                    fields.pop("source", "materialized"), **fields)
+
+
+INSTANTS = st.one_of(st.sampled_from([0, 1, BEGINNING_OF_TIME - 5, 1_764_547_200_000_000,
+                                      1_764_547_200_123_456]),
+                     st.integers(-(2**40), 2**53))
+ANY_JSON = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), TEXT,
+                                  st.floats(allow_nan=True)),
+                        lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                st.dictionaries(TEXT, inner, max_size=3)),
+                        max_leaves=8)
 
 
 @st.composite
@@ -54,10 +69,27 @@ def decisions(draw: Any) -> Decision:
     tier = draw(st.sampled_from([*tiers, None, "retired-tier"]))
     on = draw(st.lists(st.sampled_from(lists), unique=True)) if lists else []
     s = standing(rb, score, tier, on)
-    purpose = draw(st.one_of(st.none(), TEXT, st.just(log._MARK),
-                             st.just(log._MARK_JSON)))
+    at, known_at = draw(INSTANTS), draw(INSTANTS)
+    s = dataclasses.replace(s, at=at, known_at=known_at,
+                            program=draw(st.sampled_from([s.program, "\u6c5f-\"q\""])))
+    purpose = draw(st.one_of(st.none(), TEXT, st.just('"reasons": [], '),
+                             st.just("\x00\u2716\\")))
+    other: dict[str, Any] = {}
+    if draw(st.booleans()):  # anything a decision may carry, drawn freely
+        other = {"decision_id": draw(TEXT), "subject": draw(TEXT),
+                 "decided_at": draw(st.one_of(st.just(at), INSTANTS)),
+                 "hypothetical": draw(st.booleans()),
+                 "source": draw(st.sampled_from(["live", "materialized"])),
+                 "grant": draw(st.dictionaries(TEXT, ANY_JSON, max_size=3)),
+                 "grant_id": draw(st.one_of(st.none(), TEXT)),
+                 "disclosure": draw(st.sampled_from(["full", "score", "lists"])),
+                 "requester": draw(st.one_of(
+                     st.none(), st.fixed_dictionaries({"principal": TEXT, "role": TEXT}),
+                     st.dictionaries(TEXT, ANY_JSON, max_size=3)))}
+        if draw(st.booleans()):
+            other["adverse_action"] = draw(st.dictionaries(TEXT, ANY_JSON, max_size=4))
     return _decision(rb, s, draw(st.sampled_from(actions)), draw(st.booleans()), purpose,
-                     draw(st.booleans()))
+                     draw(st.booleans()), **other)
 
 
 @settings(max_examples=500, deadline=None)
@@ -89,27 +121,48 @@ def test_an_access_detail_is_the_plain_encoding(detail: dict[str, Any]) -> None:
 
 def test_rows_written_at_the_driver_equal_sqlalchemys(make_ledger: Callable[..., Service]
                                                       ) -> None:
-    """Gathered appends go through one driver-level executemany: the stored rows are
-    those SQLAlchemy's insert stores (NULLs, unicode, big integers)."""
+    """Gathered appends go through one driver-level executemany: the stored rows, in
+    order, are those SQLAlchemy's insert stores (NULLs, unicode, big integers), for a
+    group of one row as for one of many."""
     svc = make_ledger(BASE, PROVIDERS)
-    rows = [{"at": 2**62 + i, "subject": s, "principal_id": "p\u00e9", "role": "operator",
-             "operation": "decision", "program": None, "purpose": p, "grant_id": None,
-             "detail": d}
-            for i, (s, p, d) in enumerate([("a", None, None), ("\u6c5f", "x'y", "{}"),
-                                           (None, "\u2716", '{"a": "b"}')])]
+    kinds = [("a", None, None), ("\u6c5f", "x'y", "{}"), (None, "\u2716", '{"a": "b"}')]
     eng = svc.ledger.engine
-    with eng.begin() as conn, gathering_appends(conn):
-        for r in rows:
-            append(conn, access_log, r)
-    with eng.begin() as conn:
-        conn.execute(access_log.insert(), rows)
-    with eng.connect() as conn:
-        got = [dict(r._mapping) for r in conn.execute(
-            select(access_log).where(access_log.c.operation == "decision")
-            .order_by(access_log.c.seq))]
-    for r in got:
-        r.pop("seq")
-    assert got[:3] == got[3:] == rows
+    for n in (1, 3, 4, 87, 150):
+        op = f"decision-{n}"
+        rows = [{"at": 2**62 + i, "subject": s, "principal_id": "p\u00e9",
+                 "role": "operator", "operation": op, "program": None, "purpose": p,
+                 "grant_id": None, "detail": d}
+                for i, (s, p, d) in enumerate(kinds[i % 3] for i in range(n))]
+        with eng.begin() as conn, gathering_appends(conn):
+            for r in rows:
+                append(conn, access_log, r)
+        with eng.begin() as conn:
+            conn.execute(access_log.insert(), rows)
+        with eng.connect() as conn:
+            got = [dict(r._mapping) for r in conn.execute(
+                select(access_log).where(access_log.c.operation == op)
+                .order_by(access_log.c.seq))]
+        for r in got:
+            r.pop("seq")
+        assert got[:n] == got[n:] == rows
+
+
+def test_gathered_rows_of_other_columns_keep_their_order(
+        make_ledger: Callable[..., Service]) -> None:
+    """Rows of one table appended with different columns (tuples, then a dict with a
+    column fewer) are all written, in the order they were appended."""
+    svc = make_ledger(BASE, PROVIDERS)
+    cols = ("at", "subject", "principal_id", "role", "operation", "detail")
+    with svc.ledger.engine.begin() as conn, gathering_appends(conn):
+        append_row(conn, access_log, cols, (1, "a", "p", "operator", "gathered", "{}"))
+        append(conn, access_log, {"at": 2, "subject": "b", "principal_id": "p",
+                                  "role": "operator", "operation": "gathered"})
+        append_row(conn, access_log, cols, (3, "c", "p", "operator", "gathered", None))
+    with svc.ledger.engine.connect() as conn:
+        got = conn.execute(select(access_log.c.at, access_log.c.subject, access_log.c.detail)
+                           .where(access_log.c.operation == "gathered")
+                           .order_by(access_log.c.seq)).all()
+    assert [tuple(r) for r in got] == [(1, "a", "{}"), (2, "b", None), (3, "c", None)]
 
 
 def test_a_decision_is_acknowledged_only_once_its_rows_are_committed(

@@ -11,53 +11,146 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from socialcredit.db import append
+from socialcredit.db import append_row
 from socialcredit.decisions.evaluate import Decision
 from socialcredit.ledger import schema as s
+from socialcredit.scoring.standing import RulebookRef
+from socialcredit.timeutil import format_instant
+
+#: the columns of a decision's log row, in the order `write` gives their values
+_COLUMNS = ("decision_id", "decided_at", "at", "known_at", "subject", "action", "program",
+            "version", "sha256", "effect", "body")
 
 
 def write(conn: Connection, d: Decision, version: str, sha256: str) -> None:
     """The decision's log row (gathered with others' under a group commit)."""
-    append(conn, s.decisions, {
-        "decision_id": d.decision_id, "decided_at": d.decided_at, "at": d.at,
-        "known_at": d.known_at, "subject": d.subject, "action": d.action,
-        "program": d.program, "version": version, "sha256": sha256, "effect": d.effect,
-        "body": body_json(d)})
+    append_row(conn, s.decisions, _COLUMNS, (
+        d.decision_id, d.decided_at, d.at, d.known_at, d.subject, d.action, d.program,
+        version, sha256, d.effect, body_json(d)))
 
 
-#: what stands for the reasons in a body encoded without them (a string no decision
-#: holds: a body that does anyway is encoded whole)
-_MARK = "\x00socialcredit.reasons\x00"
-_MARK_JSON = json.dumps(_MARK)
 #: (rulebook sha256, action, tier, repr(score), lists) -> the reasons' JSON, for
 #: standings without list entries or key factors (read from the materialized table):
 #: their reasons depend on nothing else
 _REASONS: dict[tuple[Any, ...], str] = {}
 _MAX_REASONS = 4096
+#: `json.dumps(x, sort_keys=True)` without making an encoder per call (dumps makes one
+#: whenever an argument is given): the same encoder, the same text
+_ENCODE = json.JSONEncoder(sort_keys=True).encode
+#: a rulebook reference's JSON, and an instant's text, by value: the decisions of one
+#: version share the first, those read from one materialized run the second
+_REFS: dict[RulebookRef, str] = {}
+_INSTANTS: dict[int, str] = {}
+_MAX_INSTANTS = 4096
+_INF = float("inf")
+
+
+def _value(v: Any) -> str:
+    """`json.dumps(v)` of one value of a body (sort_keys: nested dicts by key)."""
+    t = type(v)
+    if t is str:
+        return encode_basestring_ascii(v)
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if t is int:
+        return int.__repr__(v)
+    if t is float and v == v and v != _INF and v != -_INF:
+        return float.__repr__(v)
+    return _ENCODE(v)
+
+
+def _instant(us: int) -> str:
+    """`json.dumps(format_instant(us))`, remembered: a materialized run's rows share
+    their instants."""
+    got = _INSTANTS.get(us)
+    if got is None:
+        if len(_INSTANTS) >= _MAX_INSTANTS:
+            _INSTANTS.clear()
+        got = _INSTANTS[us] = _value(format_instant(us))
+    return got
 
 
 def body_json(d: Decision) -> str:
-    """`json.dumps(d.body(), sort_keys=True)`, the same text, without building the
-    reasons of a decision whose reasons are known already: many decisions share one
-    rulebook, action, tier, score and lists, and so their reasons."""
+    """`json.dumps(d.body(), sort_keys=True)`, the same text, spelled key by key (in
+    sorted order) rather than through a dict and the encoder: one decision's body per
+    logged decision was the largest part of the committer's work. The reasons of a
+    decision whose reasons are known already are not built: many decisions share one
+    rulebook, action, tier, score and lists, and so their reasons. A test holds this
+    equal to the plain encoding (tests/decisions/test_log_fast_paths.py)."""
     st = d.standing
-    if not callable(d._reasons) or st.list_entries or st.key_factors:
+    if type(d.at) is not int or type(d.known_at) is not int \
+            or type(d.decided_at) is not int or type(st.rulebook) is not RulebookRef:
         return json.dumps(d.body(), sort_keys=True)
-    key = (st.rulebook.sha256, d.action, st.tier, repr(st.score), tuple(st.lists))
-    reasons = _REASONS.get(key)
-    if reasons is None:
-        reasons = json.dumps(d.reasons, sort_keys=True)
-        if len(_REASONS) >= _MAX_REASONS:
-            _REASONS.clear()
-        _REASONS[key] = reasons
-    text = json.dumps(d.body(_MARK), sort_keys=True)
-    if text.count(_MARK_JSON) != 1:
-        return json.dumps(d.body(), sort_keys=True)
-    return text.replace(_MARK_JSON, reasons)
+    got = d._reasons
+    if not callable(got):
+        reasons = _ENCODE(got)
+    elif st.list_entries or st.key_factors:
+        reasons = _ENCODE(d.reasons)
+    else:
+        key = (st.rulebook.sha256, d.action, st.tier, repr(st.score), tuple(st.lists))
+        reasons = _REASONS.get(key)  # type: ignore[assignment]
+        if reasons is None:
+            reasons = _ENCODE(d.reasons)
+            if len(_REASONS) >= _MAX_REASONS:
+                _REASONS.clear()
+            _REASONS[key] = reasons
+    ref = _REFS.get(st.rulebook)
+    if ref is None:
+        if len(_REFS) >= _MAX_REASONS:
+            _REFS.clear()
+        ref = _REFS[st.rulebook] = _ENCODE(st.rulebook.as_dict())
+    at = _instant(d.at)
+    requester = d.requester
+    aa = d.adverse_action
+    grant = d.grant
+    lists = st.lists
+    parts = ['{"action": ', _value(d.action)]
+    if aa is not None:
+        parts += [', "adverse_action": ', _ENCODE(aa)]
+    parts += [', "at": ', at,
+              ', "decided_at": ', at if d.decided_at == d.at else _value(
+                  format_instant(d.decided_at)),
+              ', "decision_id": ', _value(d.decision_id)]
+    if requester is not None:
+        parts += [', "disclosure": ', _value(d.disclosure)]
+    parts += [', "effect": ', _value(d.effect),
+              ', "grant": ', "{}" if type(grant) is dict and not grant else _ENCODE(grant)]
+    if requester is not None:
+        parts += [', "grant_id": ', _value(d.grant_id)]
+    parts += [', "hypothetical": ', _value(d.hypothetical),
+              ', "known_at": ', _instant(d.known_at),
+              ', "lists": ', "[]" if type(lists) is list and not lists else _ENCODE(lists),
+              ', "program": ', _value(d.program)]
+    if requester is not None:
+        parts += [', "purpose": ', _value(d.purpose)]
+    parts += [', "reasons": ', reasons]
+    if requester is not None:
+        parts += [', "requester": ', _requester(requester)]
+    parts += [', "rulebook": ', ref,
+              ', "score": ', _value(st.score),
+              ', "standing_source": ', _value(d.source),
+              ', "subject": ', _value(d.subject),
+              ', "tier": ', _value(st.tier), "}"]
+    return "".join(parts)
+
+
+def _requester(r: dict[str, Any]) -> str:
+    """`json.dumps(r, sort_keys=True)` of a decision's requester: who and in which role."""
+    if len(r) == 2:
+        p, role = r.get("principal"), r.get("role")
+        if type(p) is str and type(role) is str:
+            return (f'{{"principal": {encode_basestring_ascii(p)}, '
+                    f'"role": {encode_basestring_ascii(role)}}}')
+    return _ENCODE(r)
 
 
 def read(conn: Connection, subject: str | None = None, limit: int = 100

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
-from socialcredit.db import append
+from socialcredit.db import append_row
 from socialcredit.dueprocess.schema import access_log
 from socialcredit.principals import Principal
 from socialcredit.timeutil import format_instant
@@ -21,11 +21,14 @@ def record(conn: Connection, at: int, principal: Principal, operation: str,
     """Log a read unless the principal is the subject itself."""
     if principal.is_subject(subject):
         return
-    append(conn, access_log, {
-        "at": at, "subject": subject, "principal_id": principal.id, "role": principal.role,
-        "operation": operation, "program": program, "purpose": purpose,
-        "grant_id": grant_id,
-        "detail": _detail_json(detail) if detail else None})
+    append_row(conn, access_log, _COLUMNS, (
+        at, subject, principal.id, principal.role, operation, program, purpose, grant_id,
+        _detail_json(detail) if detail else None))
+
+
+#: the columns of an entry, in the order `record` gives their values
+_COLUMNS = ("at", "subject", "principal_id", "role", "operation", "program", "purpose",
+            "grant_id", "detail")
 
 
 def _detail_json(detail: dict[str, Any]) -> str:

@@ -138,16 +138,17 @@ class GroupCommit:
             g.futures[i] = f
         return f
 
-    async def run_async(self, unit: Callable[[Connection], T]) -> T:
-        """`run` for a caller on an event loop: awaits the group's commit without holding
-        a thread. A group's outcomes reach each loop in one call, not one per unit; a
-        request cancelled before its group began is not run."""
+    def run_async(self, unit: Callable[[Connection], T]) -> asyncio.Future[T]:
+        """`run` for a caller on an event loop (call it there): the future to await, done
+        once the group's commit is; no thread is held meanwhile. A group's outcomes reach
+        each loop in one call, not one per unit; a request cancelled before its group
+        began is not run. A future, not a coroutine: awaiting it costs no frame."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
         with self._ready:
             g, i = self._add(unit)
             g.loops[i] = (loop, fut)
-        return await fut
+        return fut
 
     def close(self) -> None:
         with self._ready:

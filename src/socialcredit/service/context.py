@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
@@ -62,14 +62,14 @@ class Context:
         with self.write() as conn:
             return unit(conn)
 
-    async def commit_async(self, unit: Callable[[Connection], T]) -> T:
-        """`commit` for a caller on an event loop: it awaits the group's commit without
-        holding a thread (a server's requests in flight all wait on the same commit, so
-        groups grow with the load). Without a group committer the unit runs on a worker
-        thread, in a transaction of its own."""
+    def commit_async(self, unit: Callable[[Connection], T]) -> Awaitable[T]:
+        """`commit` for a caller on an event loop (call it there, await what it returns):
+        it awaits the group's commit without holding a thread (a server's requests in
+        flight all wait on the same commit, so groups grow with the load). Without a
+        group committer the unit runs on a worker thread, in a transaction of its own."""
         if self.committer is not None:
-            return await self.committer.run_async(unit)
-        return await asyncio.to_thread(self.commit, unit)
+            return self.committer.run_async(unit)
+        return asyncio.to_thread(self.commit, unit)
 
     def reads(self, *, blocking: bool = True) -> Reads:
         """One read transaction shared by whatever an operation reads (`with
