@@ -21,8 +21,9 @@ Units come from threads (`run`, which blocks) or from an event loop (`run_async`
 the request awaits: the HTTP server's decisions, so that every request in flight can wait
 on the same commit without holding a thread each; the groups then grow with the number
 of requests in flight rather than with the threadpool's size). A group hands its outcomes
-back at once: one event wakes its threads, one call per event loop settles its requests
-(a future and a wake-up per unit cost the committer more than the unit's rows).
+back at once: a lock let go wakes each of its threads, one call per event loop settles
+its requests (a future and a wake-up per unit cost the committer more than the unit's
+rows).
 """
 
 from __future__ import annotations
@@ -45,11 +46,13 @@ Unit = Callable[[Connection], Any]
 
 
 class _Group:
-    """The units one transaction commits and their outcomes. Everyone waiting on the
-    group is woken by one event once it is committed — not a future and a condition per
-    unit: with dozens of deciders a commit's hand-back was a large share of its work."""
+    """The units one transaction commits and their outcomes. A thread waiting on the
+    group blocks on a lock of its own, which the committer lets go once the group is
+    committed — not a future and a condition per unit (with dozens of deciders a
+    commit's hand-back was a large share of its work), nor one event for all: woken
+    together, the waiters of an event then queued on its condition's one lock."""
 
-    __slots__ = ("done", "failed", "futures", "loops", "outcomes", "units")
+    __slots__ = ("failed", "futures", "loops", "outcomes", "units", "waiters")
 
     def __init__(self) -> None:
         self.units: list[Unit | None] = []  # None: cancelled before the group began
@@ -59,7 +62,8 @@ class _Group:
         self.loops: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = {}
         self.outcomes: list[Any] = []
         self.failed: list[bool] = []
-        self.done = threading.Event()
+        #: a lock per thread waiting in `run`, held until the group is committed
+        self.waiters: list[threading.Lock] = []
 
     def add(self, unit: Unit) -> int:
         self.units.append(unit)
@@ -123,9 +127,12 @@ class GroupCommit:
     def run(self, unit: Callable[[Connection], T]) -> T:
         """Run `unit` in a transaction shared with whatever else is waiting; return its
         result once that transaction is committed (or raise what it raised)."""
+        waiter = threading.Lock()
+        waiter.acquire()
         with self._ready:
             g, i = self._add(unit)
-        g.done.wait()
+            g.waiters.append(waiter)
+        waiter.acquire()  # let go by `_hand_back`
         return cast(T, g.outcome(i))
 
     def submit(self, unit: Callable[[Connection], T]) -> Future[T]:
@@ -248,7 +255,8 @@ class GroupCommit:
             # a closed loop raises RuntimeError: nobody is waiting there any more
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle, waiting)
-        g.done.set()
+        for waiter in g.waiters:
+            waiter.release()
 
 
 __all__ = ["GroupCommit"]
