@@ -33,11 +33,13 @@ _COLUMNS = ("at", "subject", "principal_id", "role", "operation", "program", "pu
 
 def _detail_json(detail: dict[str, Any]) -> str:
     """`json.dumps(detail, sort_keys=True)`, the same text: a detail of strings only (a
-    decision's id, action and effect: one per logged decision) is spelled directly."""
-    if all(type(k) is str and type(v) is str for k, v in detail.items()):
-        enc = encode_basestring_ascii
+    decision's id, action and effect: one per logged decision) is spelled directly (the
+    encoder takes nothing but a string: anything else is left to json.dumps)."""
+    enc = encode_basestring_ascii
+    try:
         return "{" + ", ".join([f"{enc(k)}: {enc(detail[k])}" for k in sorted(detail)]) + "}"
-    return json.dumps(detail, sort_keys=True)
+    except TypeError:
+        return json.dumps(detail, sort_keys=True)
 
 
 def of(conn: Connection, subject: str, limit: int = 1000) -> list[dict[str, Any]]:
