@@ -63,7 +63,7 @@ class Decision:
 
     def body(self, reasons: Any = None) -> dict[str, Any]:
         """The whole decision, as the decision log keeps it and the subject reads it
-        (`reasons` in place of the reasons: the log's encoder splices them in)."""
+        (`reasons`, when given, stands in for the reasons)."""
         st = self.standing
         extra: dict[str, Any] = {}
         if self.requester is not None:
