@@ -17,6 +17,7 @@ seconds the server and the load generator each used (they share the 2 cores).
     python benchmarks/api.py [--subjects 200000] [--duration 15] [--connections 16]
                              [--db postgresql://…  (an empty database) | --pg]
                              [--workers 1] [--warm 1000] [--only submissions]
+                             [--keep DIR  (a SQLite ledger built once in DIR, reused)]
 
 `--pg` starts a throwaway PostgreSQL server from Debian's binaries (fsync on: decisions
 are acknowledged once durably committed) and benchmarks a ledger in it.
@@ -206,9 +207,13 @@ def main() -> None:
     ap.add_argument("--db", help="an empty database URL (default: a new SQLite file)")
     ap.add_argument("--pg", action="store_true",
                     help="a throwaway PostgreSQL server of its own (Debian's binaries)")
+    ap.add_argument("--keep", type=Path,
+                    help="a directory for the SQLite ledger: built there once (with its "
+                         "tokens), then reused by later runs with the same --subjects "
+                         "(each run adds its decisions to the log)")
     args = ap.parse_args()
-    if args.pg and args.db:
-        sys.exit("give --db or --pg, not both")
+    if sum(map(bool, (args.pg, args.db, args.keep))) > 1:
+        sys.exit("give at most one of --db, --pg and --keep")
     if args.only != "submissions" and shutil.which("wrk") is None:
         sys.exit("needs wrk: apt-get install wrk")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -217,11 +222,24 @@ def main() -> None:
           f"before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as d, contextlib.ExitStack() as stack:
         tmp = Path(d)
+        home = args.keep / f"{args.subjects}" if args.keep else tmp
+        if args.keep:
+            from socialcredit.transparency.keys import KEY_DIR_ENV
+
+            home.mkdir(parents=True, exist_ok=True)
+            os.environ[KEY_DIR_ENV] = str(home / "keys")
         db = args.db or (stack.enter_context(throwaway_pg(tmp)) if args.pg
-                         else f"sqlite:///{tmp / 'ledger.db'}")
+                         else f"sqlite:///{home / 'ledger.db'}")
         print(f"ledger: {db.split('://')[0]}; server: socialcredit serve --workers "
               f"{args.workers}; decisions by wrk, {args.connections} connections, 1 thread")
-        tokens = build(db, args.subjects, tmp)
+        kept = home / "tokens.json"
+        if args.keep and kept.exists():
+            tokens = json.loads(kept.read_text())
+            print(f"reused: the ledger of {args.subjects:,} subjects in {home}")
+        else:
+            tokens = build(db, args.subjects, tmp)
+            if args.keep:
+                kept.write_text(json.dumps(tokens))
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(

@@ -132,3 +132,36 @@ def test_a_relying_party_reads_back_only_its_own_decisions_as_shown(
     full = alice.decisions.log()
     assert {d["requester"]["principal"] for d in full} == {"bikes", "operator"}
     assert all("score" in d for d in full)  # the subject sees everything
+
+
+def test_grants_read_by_the_driver_equal_the_tables_rows(
+        make_ledger: Callable[..., Service], clock: Clock) -> None:
+    """`consent.between` reads with the driver's cursor (a decision's first look-up of
+    a subject pays it): the same grants, in the same order, as SQLAlchemy's select —
+    first statement of a transaction or not, several grants, revoked and expiring ones."""
+    from sqlalchemy import select
+
+    from socialcredit.dueprocess import consent
+    from socialcredit.dueprocess.schema import consents
+
+    op, alice, _ = world(make_ledger, clock)
+    alice.consents.grant("bikes", "deposit-free bike", "tier")
+    clock.set("2026-01-06T09:00:00Z")
+    second = alice.consents.grant("bikes", "rail", "score",
+                                  expires_at=parse_instant("2027-01-01T00:00:00Z"))
+    alice.consents.grant("bikes", "flat", "effect")
+    alice.consents.revoke(second["grant_id"])
+    c = consents.c
+    for first in (True, False):
+        with op.ctx.read() as conn:
+            if not first:
+                conn.exec_driver_sql("SELECT 1").all()
+            got = consent.between(conn, "alice", "bikes")
+            plain = [consent._grant(r) for r in conn.execute(select(consents).where(
+                c.subject == "alice", c.relying_party == "bikes")
+                .order_by(c.granted_at, c.grant_id))]
+        assert got == plain and len(got) == 3
+        assert [type(v) for v in vars(got[1]).values()] == \
+            [type(v) for v in vars(plain[1]).values()]
+    with op.ctx.read() as conn:
+        assert consent.between(conn, "bob", "bikes") == []

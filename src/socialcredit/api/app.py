@@ -13,12 +13,13 @@ import gc
 import json
 import logging
 import os
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -216,17 +217,64 @@ class Observe:
             count.inc()
             latency.observe(elapsed)
             if access_log.isEnabledFor(logging.INFO):
-                access_log.info(json.dumps({
-                    "request_id": request_id_, "method": scope["method"], "route": path,
-                    "status": status, "ms": round(elapsed * 1000, 3),
-                    "principal": getattr(scope.get("sc.principal"), "id", None)}))
+                line = access_line(request_id_, scope["method"], path, status,
+                                   round(elapsed * 1000, 3),
+                                   getattr(scope.get("sc.principal"), "id", None))
+                lines = access_log.handlers
+                if len(lines) == 1 and type(lines[0]) is AccessLines \
+                        and not access_log.filters:
+                    lines[0].write(line)  # what the record would come to, without it
+                else:
+                    access_log.info(line)
+
+
+_enc = json.encoder.encode_basestring_ascii
+
+
+def access_line(request_id_: str, method: str, route: str, status: int, ms: float,
+                principal: str | None) -> str:
+    """The access log's JSON line, as `json.dumps` of the dict of these fields writes it
+    (the same keys in the same order, the same escapes), in a third of its time."""
+    who = "null" if principal is None else _enc(principal)
+    return (f'{{"request_id": {_enc(request_id_)}, "method": {_enc(method)}, '
+            f'"route": {_enc(route)}, "status": {status}, "ms": {ms!r}, '
+            f'"principal": {who}}}')
+
+
+class AccessLines(logging.Handler):
+    """The access log's handler: each line written at once with one system call on the
+    stream's file descriptor (standard error). Through logging's StreamHandler — a
+    record made, formatted, written and flushed — a line cost most of the middleware's
+    time per request; Observe hands its lines to `write` directly while this is the
+    logger's only handler and it has no filters (else as records, through logging)."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        super().__init__()
+        self.stream = stream if stream is not None else sys.stderr
+        try:
+            self.fd: int | None = self.stream.fileno()
+        except (AttributeError, OSError, ValueError):  # a stream without a descriptor
+            self.fd = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.write(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+    def write(self, line: str) -> None:
+        if self.fd is None:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+            return
+        data = (line + "\n").encode("utf-8", "backslashreplace")
+        while data:
+            data = data[os.write(self.fd, data):]
 
 
 def configure_access_log() -> None:
     """JSON lines on standard error, one per request (for `serve`)."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access_log.addHandler(handler)
+    access_log.addHandler(AccessLines())
     access_log.setLevel(logging.INFO)
     access_log.propagate = False
 

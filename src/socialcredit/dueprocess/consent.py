@@ -18,6 +18,7 @@ from sqlalchemy import Connection, select, update
 
 from socialcredit.dueprocess.schema import consents
 from socialcredit.errors import SocialCreditError
+from socialcredit.ledger.store import driver_rows
 from socialcredit.timeutil import format_instant
 
 SCOPES = ("effect", "tier", "score", "explanation")
@@ -101,11 +102,19 @@ def revoke(conn: Connection, grant_id: str, now: int) -> None:
 
 
 def between(conn: Connection, subject: str, relying_party: str) -> list[Grant]:
-    """Every grant (active or not) of one subject to one relying party."""
-    c = consents.c
-    return [_grant(r) for r in conn.execute(select(consents).where(
-        c.subject == subject, c.relying_party == relying_party)
-        .order_by(c.granted_at, c.grant_id))]
+    """Every grant (active or not) of one subject to one relying party. Read with the
+    driver's cursor: a decision about a subject not in the process's cache asks this
+    once, and SQLAlchemy's statement and result machinery cost several times the
+    indexed look-up itself."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return [Grant(*r) for r in driver_rows(conn, _BETWEEN.format(mark=mark),
+                                           (subject, relying_party))]
+
+
+_BETWEEN = (f"SELECT grant_id, subject, relying_party, purpose, scope, granted_at, "
+            f"expires_at, revoked_at FROM {consents.name} "
+            "WHERE subject = {mark} AND relying_party = {mark} "
+            "ORDER BY granted_at, grant_id")
 
 
 def find(conn: Connection, subject: str, relying_party: str, now: int, *,
