@@ -67,3 +67,31 @@ def test_a_worker_app_leaves_its_start_up_heap_out_of_full_collections(
     before, after, threshold = int(out[0]), int(out[1]), int(out[2])
     assert before == 0 and after > 50_000, out
     assert threshold >= 10_000, out  # requests in flight are not promoted at once
+
+
+def test_serve_warns_that_workers_on_a_sqlite_ledger_add_nothing(tmp_path: Path) -> None:
+    """Several workers on one SQLite file queue on its write lock (measured: no gain, and
+    503s under load); the operator is told so before the server starts."""
+    db = tmp_path / "ledger.db"
+    Service.create(parse_rulebook(CITY, "city.yaml"), str(db),
+                   catalogue=catalogue_for_tests()).close()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "socialcredit", "serve", "--db", str(db),
+                             "--port", str(port), "--workers", "2", "--no-web"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json() == \
+                    {"status": "ok"}
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, "serve did not answer in 60 s"
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    log = proc.stderr.read() if proc.stderr else ""
+    assert log.startswith("warning: 2 workers on a SQLite ledger") and "503" in log

@@ -43,7 +43,16 @@ def serve(db: DbOpt = None,
 
     from socialcredit.service import Service
 
-    Service.open(db).close()  # a missing or outdated ledger is an error here, not per request
+    svc = Service.open(db)  # a missing or outdated ledger is an error here, not per request
+    sqlite = svc.ledger.engine.dialect.name == "sqlite"
+    svc.close()
+    if workers > 1 and sqlite:
+        # measured: two workers on one ledger file serve no more than one (they take
+        # turns on its write lock) and answer some requests 503 under load
+        typer.echo(f"warning: {workers} workers on a SQLite ledger take turns on its one "
+                   "write lock: they serve no more decisions than one worker, and under "
+                   "load some requests are answered 503 (database.busy). Keep one worker "
+                   "on SQLite; run several on PostgreSQL.", err=True)
     if web:
         try:
             import socialcredit.web  # noqa: F401
