@@ -300,6 +300,8 @@ def refresh_standings(ledger: Ledger, conn: Connection, subjects: set[str], at: 
     t = at
     now = at
     keys = sorted(subjects)
+    if files is not None:  # only the files of subjects to refresh
+        files = (files[0], {k: files[1][k] for k in keys if k in files[1]})
     for name in programs:
         try:
             rb = ledger.version_in_force(name, t, t, conn).rulebook
