@@ -63,12 +63,21 @@ def insert(conn: Connection, rows: Sequence[Notice]) -> None:
         return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     dump = _DETAIL.encode
+    # a detail object shared by several notices (an ingest's listings) is spelled once
+    spelled: dict[int, str] = {}
+
+    def text(detail: dict[str, Any]) -> str:
+        got = spelled.get(id(detail))
+        if got is None:
+            got = spelled[id(detail)] = dump(detail)
+        return got
+
     conn.exec_driver_sql(
         f"INSERT INTO {notices.name} ({', '.join(COLUMNS)}) VALUES "
         f"({', '.join([mark] * len(COLUMNS))})",
         [(n.notice_id, n.audience, n.subject, n.kind, n.created_at, n.program, n.record_id,
           n.case_id, n.decision_id, n.leaf_index,
-          dump(n.detail) if n.detail else None) for n in rows])
+          text(n.detail) if n.detail else None) for n in rows])
 
 
 def _notice(r: Any) -> Notice:

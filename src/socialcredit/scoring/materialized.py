@@ -24,7 +24,8 @@ The table is derived data: it may be emptied and rebuilt at any time.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,16 +49,20 @@ from socialcredit.ledger.store import Ledger
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.scoring import exact
 from socialcredit.scoring.batch import (
+    RECORD_SCHEMA,
+    SUBJECT_SCHEMA,
     Partition,
     RecordIds,
     compile_rulebook,
     dimension_column,
     output_schema,
+    relevant_types,
     score_partition,
 )
 from socialcredit.scoring.partitions import (
     fetch_partition,
     rows_for_memory,
+    rows_to_table,
     store_partitions,
     store_reader,
 )
@@ -97,18 +102,28 @@ def standing_rows(rb: Rulebook, program: str, table: pa.Table, t: int, k: int, n
     out = []
     n = table.num_rows
     terms, until = cols.get("terms", [None] * n), cols.get("valid_until", [None] * n)
+    encode = _COMPACT.encode
+    # few distinct list memberships however many subjects: each spelled once
+    spelled: dict[tuple[str, ...] | None, str] = {}
     for i, subject in enumerate(cols["subject"]):
+        lists = cols["lists"][i]
+        key = None if lists is None else tuple(lists)
+        text = spelled.get(key)
+        if text is None:
+            text = spelled[key] = encode(lists)
         out.append({
             "program": program, "subject": subject, "subject_kind": cols["subject_kind"][i],
             "version": rb.version, "sha256": rb.sha256, "at": t, "known_at": k,
             "score": cols["score"][i], "tier": cols["tier"][i],
-            "dimensions": json.dumps({d: v[i] for d, v in dim_cols}, separators=(",", ":")),
-            "lists": json.dumps(cols["lists"][i], separators=(",", ":")),
+            "dimensions": encode({d: v[i] for d, v in dim_cols}), "lists": text,
             "computed_at": now, "terms": terms[i], "valid_until": until[i]})
     return out
 
 
 _COLUMNS = [c.name for c in standings.columns]
+_ROW = operator.itemgetter(*_COLUMNS)
+#: json.dumps(…, separators=(",", ":")) without a new encoder per call (the same bytes).
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 def _write_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -121,8 +136,7 @@ def _write_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
         sql = (f"INSERT INTO {standings.name} ({', '.join(_COLUMNS)}) VALUES "
                f"({', '.join(['?'] * len(_COLUMNS))})")
         for i in range(0, len(rows), CHUNK):
-            conn.exec_driver_sql(sql, [tuple(r[c] for c in _COLUMNS)
-                                       for r in rows[i:i + CHUNK]])
+            conn.exec_driver_sql(sql, list(map(_ROW, rows[i:i + CHUNK])))
         return
     for i in range(0, len(rows), CHUNK):
         conn.execute(standings.insert(), rows[i:i + CHUNK])
@@ -239,8 +253,36 @@ def load_standings(ledger: Ledger, program: str, rb: Rulebook, parquet: str | Pa
     return n
 
 
-def refresh_standings(ledger: Ledger, conn: Connection, subjects: set[str], at: int
-                      ) -> None:
+#: Files of subjects given whole by the caller (not read back): records as stored
+#: (tuples in Ledger.RECORD_COLUMNS order, in the order they were stored; those of
+#: other subjects ignored) and each such subject's kind.
+Files = tuple[Sequence[tuple[Any, ...]], Mapping[str, str | None]]
+#: A stored record tuple -> the engine's (RECORD_SCHEMA) tuple.
+_ENGINE_FIELDS = operator.itemgetter(*[Ledger.RECORD_COLUMNS.index(n)
+                                       for n in RECORD_SCHEMA.names])
+_SUBJECT, _TYPE, _KIND, _RECORDED = (Ledger.RECORD_COLUMNS.index(n) for n in
+                                     ("subject", "type", "kind", "recorded_at"))
+
+
+def _with_files(rb: Rulebook, k: int, recs: pa.Table, subs: pa.Table, files: Files
+                ) -> tuple[pa.Table, pa.Table]:
+    """The read partition with the given files added, filtered as `fetch_partition`
+    filters (known at k, relevant types, voids and resolutions) and ordered as the
+    store returns a subject's records (by subject, then as stored)."""
+    rows, kinds = files
+    if not kinds:
+        return recs, subs
+    types = relevant_types(rb)
+    mine = sorted((_ENGINE_FIELDS(r) for r in rows if r[_SUBJECT] in kinds
+                   and r[_RECORDED] <= k
+                   and (r[_KIND] in ("void", "resolution") or r[_TYPE] in types)),
+                  key=operator.itemgetter(1))
+    return (pa.concat_tables([recs, rows_to_table(mine, RECORD_SCHEMA)]),
+            pa.concat_tables([subs, rows_to_table(sorted(kinds.items()), SUBJECT_SCHEMA)]))
+
+
+def refresh_standings(ledger: Ledger, conn: Connection, subjects: set[str], at: int,
+                      files: Files | None = None) -> None:
     """Bring the materialized standings of `subjects` up to date, inside the caller's
     transaction (ingest calls it after inserting records, at its transaction time
     `at`), for every program that is materialized. A no-op when ``score --all`` never
@@ -248,7 +290,8 @@ def refresh_standings(ledger: Ledger, conn: Connection, subjects: set[str], at: 
 
     t = k = `at`, the instant the records just stored were stamped with and a decision
     made right after would use; the rows are computed by the batch engine, so they
-    equal a fresh ``score --all`` at that instant."""
+    equal a fresh ``score --all`` at that instant. `files`: subjects whose every record
+    the caller has in hand (an ingest's new subjects), not read back."""
     if not subjects:
         return
     programs = materialized_programs(conn)
@@ -257,12 +300,19 @@ def refresh_standings(ledger: Ledger, conn: Connection, subjects: set[str], at: 
     t = at
     now = at
     keys = sorted(subjects)
+    if files is not None:  # only the files of subjects to refresh
+        files = (files[0], {k: files[1][k] for k in keys if k in files[1]})
     for name in programs:
         try:
             rb = ledger.version_in_force(name, t, t, conn).rulebook
         except LedgerError:  # no version of this program in force now: nothing to refresh
             continue
-        recs, subs = fetch_partition(conn, rb, t, None, None, subjects=keys)
+        if files is None:
+            recs, subs = fetch_partition(conn, rb, t, None, None, subjects=keys)
+        else:
+            recs, subs = _with_files(rb, t, *fetch_partition(
+                conn, rb, t, None, None, subjects=[k for k in keys if k not in files[1]]),
+                files)
         res = score_partition(rb, recs, subs, t, t,
                               history=ledger.program_versions(name, conn), terms=True)
         where, param = in_keys(conn, "subject", keys)  # one statement, however many

@@ -105,7 +105,7 @@ def _in_range(col: object, lo: str | None, hi: str | None) -> list[object]:
     return conds
 
 
-def _rows_to_table(rows: Sequence[Sequence[object]], schema: pa.Schema) -> pa.Table:
+def rows_to_table(rows: Sequence[Sequence[object]], schema: pa.Schema) -> pa.Table:
     cols: list[Sequence[object]] = (list(zip(*rows, strict=True)) if rows
                                     else [() for _ in schema.names])
     return pa.table({name: pa.array(list(col), schema.field(name).type)
@@ -135,7 +135,7 @@ def fetch_partition(conn: Connection, rb: Rulebook, k: int, lo: str | None, hi: 
             _record_filter(rb, k), *_in_range(c.subject, lo, hi))).all())  # type: ignore[arg-type]
         subs = list(conn.execute(select(sc.subject, sc.kind).where(
             *_in_range(sc.subject, lo, hi))).all())  # type: ignore[arg-type]
-    return _rows_to_table(recs, RECORD_SCHEMA), _rows_to_table(subs, SUBJECT_SCHEMA)
+    return rows_to_table(recs, RECORD_SCHEMA), rows_to_table(subs, SUBJECT_SCHEMA)
 
 
 #: Up to this many partitions, each is read by a scan of the whole records table

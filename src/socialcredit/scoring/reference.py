@@ -212,6 +212,29 @@ def record_listings(rb: Rulebook, subject_kind: str | None, records: Iterable[Re
             if e.start is not None and e.start <= t]
 
 
+def record_entries(rb: Rulebook, subject_kind: str | None, records: Iterable[Record],
+                   t: int, k: int) -> tuple[list[ListEntry], list[ListEntry]]:
+    """(pending, in force): the entries of `standing(rb, …, t, k)` (without history)
+    that a record triggered, in the standing's order — what a record's notice reads,
+    without the points, attributes and score lists it does not (tests/scoring/
+    test_record_entries.py holds them equal)."""
+    if not rb.applies_to(subject_kind):
+        return [], []
+    view = _View(records, t, k)
+    entries: list[ListEntry] = []
+    pending: list[ListEntry] = []
+    for x in rb.lists:
+        if x.enter_when.record is None:
+            continue
+        for e in _record_list_entries(x, view, t, None):
+            if e.start is not None and e.start <= t and (e.end is None or t < e.end):
+                entries.append(e)
+            elif e.notice_from is not None and e.notice_from <= t and (
+                    e.start is not None and t < e.start) and (e.end is None or t < e.end):
+                pending.append(e)
+    return pending, entries
+
+
 def score_only(rb: Rulebook, subject_kind: str | None, records: Iterable[Record], t: int,
                k: int, *, history: Sequence[ProgramVersion] | None = None,
                by_knowledge: bool = False) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -24,9 +24,10 @@ from socialcredit.dueprocess.delivery import DeliveryConfig, Message
 from socialcredit.dueprocess.notices import Notice
 from socialcredit.errors import LedgerError, SocialCreditError
 from socialcredit.ledger import schema as s
-from socialcredit.ledger.model import Record
+from socialcredit.ledger.model import Record, records_of_rows
 from socialcredit.ledger.validate import Row
 from socialcredit.rulebook.model import Rulebook
+from socialcredit.scoring.reference import record_entries
 from socialcredit.service.context import Context
 from socialcredit.service.events import as_record
 from socialcredit.service.standings import compute, standing_at
@@ -44,15 +45,22 @@ RIGHTS = (
 
 # -- making notices ------------------------------------------------------------------------
 
-def issue(ctx: Context, conn: Connection, rows: Sequence[Notice], now: int) -> None:
-    """Store notices and queue their delivery to every address of their audience."""
+def issue(ctx: Context, conn: Connection, rows: Sequence[Notice], now: int,
+          contacts: Mapping[str, list[principal_store.StoredPrincipal]] | None = None
+          ) -> None:
+    """Store notices and queue their delivery to every address of their audience
+    (`contacts`: the subjects' addresses when the caller has read them already)."""
     if not rows:
         return
     store.insert(conn, rows)
-    subjects = sorted({n.subject for n in rows if n.audience == "subject" and n.subject})
-    # (no subject principal at all: nobody has an address, none to look up)
-    to = principal_store.contacts(conn, subjects) if subjects and \
-        principal_store.has_any_subjects(conn) else {}
+    to: Mapping[str, list[principal_store.StoredPrincipal]]
+    if contacts is not None:
+        to = contacts
+    else:
+        subjects = sorted({n.subject for n in rows if n.audience == "subject" and n.subject})
+        # (no subject principal at all: nobody has an address, none to look up)
+        to = principal_store.contacts(conn, subjects) if subjects and \
+            principal_store.has_any_subjects(conn) else {}
     ops = principal_store.operators_with_address(conn) if any(
         n.audience == "operator" for n in rows) else []
     for n in rows:
@@ -70,13 +78,17 @@ def alert(ctx: Context, conn: Connection, now: int, what: str, message: str,
 
 def for_records(ctx: Context, conn: Connection, rows: Sequence[Row], now: int,
                 leaves: dict[tuple[str, str, str], int],
-                new_subjects: Collection[str] = ()) -> None:
+                new_subjects: Mapping[str, str] | None = None, *, whole: bool = False
+                ) -> None:
     """Notices of records just stored (`rows`, in the order they were stored; `now`, the
     ingest's time): one per negative record and program it counts against. Listing dates
     come from the engine's standing at the moment of notice; where the subject has a
     delivery address and the rulebook says so, the listing is held until the notice is
-    delivered (an effect). `new_subjects`: subjects these rows brought into the ledger,
-    whose whole file is therefore these rows."""
+    delivered (an effect). `new_subjects`: subjects these rows brought into the ledger
+    (with their kinds), whose whole file is therefore these rows. A subject without
+    due-process effects gets only the record entries of its standing computed
+    (`reference.record_entries`); `whole`: its whole standing, as for one with effects
+    (the plain path)."""
     ledger = ctx.ledger
     negative: dict[str, list[tuple[str, Rulebook]]] = {}
     for program in ledger.programs(conn):
@@ -105,23 +117,45 @@ def for_records(ctx: Context, conn: Connection, rows: Sequence[Row], now: int,
     # one read of every listed subject's kind, effects and file (not one per subject);
     # of the file, what the record-triggered listings read: their trigger types, voids
     # and resolutions (the entries taken below are those of such listings)
-    kinds = ledger.subject_kinds(conn, listing_subjects, now)
+    new_subjects = new_subjects or {}
+    stored = [k for k in listing_subjects if k not in new_subjects]
+    # a subject new with these rows was first seen now, as the kind they give
+    kinds: dict[str, str] = {} if whole else {k: new_subjects[k] for k in listing_subjects
+                                              if k in new_subjects}
+    kinds.update(ledger.subject_kinds(conn, listing_subjects if whole else stored, now))
     list_types = {t for program in rulebooks for t in rulebooks[program].list_types}
-    files = ledger.records_of_subjects(
-        conn, [k for k in listing_subjects if k not in new_subjects], sorted(list_types))
+    files = ledger.records_of_subjects(conn, stored, sorted(list_types))
     # a subject new with these rows has no other records: its file (what the query
     # would read back, in seq order) is made from the rows, as they were stored
     fresh = {k for k in listing_subjects if k in new_subjects}
-    for r in rows if fresh else ():
-        if r.subject in fresh and (r.type in list_types or r.kind in ("void", "resolution")):
-            files.setdefault(r.subject, []).append(as_record(r, now))
+    if fresh and whole:
+        for r in rows:
+            if r.subject in fresh and (r.type in list_types
+                                       or r.kind in ("void", "resolution")):
+                files.setdefault(r.subject, []).append(as_record(r, now))
+    elif fresh:  # the same Records, built without a frozen dataclass's __init__
+        by: dict[str, list[tuple[Any, ...]]] = {}
+        for r in rows:
+            if r.subject in fresh and (r.type in list_types
+                                       or r.kind in ("void", "resolution")):
+                by.setdefault(r.subject, []).append((
+                    r.record_id, r.provider, r.type, r.kind, r.occurred_at,
+                    r.recorded_at if r.recorded_at is not None else now, r.value_num,
+                    r.value_text, r.evidence, r.ref, r.ingested_at))
+        for subject, fields in by.items():
+            files[subject] = records_of_rows(fields, subject)
     fxs = effects.of_subjects(conn, listing_subjects)
     for subject in listing_subjects:
         kind, records, fx = kinds.get(subject), files.get(subject, []), fxs.get(subject, [])
         for program in sorted(by_subject[subject]):
-            st = compute(rulebooks[program], program, subject, kind, records, fx, now, now,
-                         now)
-            for e in [*st.pending, *st.list_entries]:
+            if fx or whole:
+                st = compute(rulebooks[program], program, subject, kind, records, fx, now,
+                             now, now)
+                pending, in_force = st.pending, st.list_entries
+            else:  # no due process: the standing's record entries, computed alone
+                pending, in_force = record_entries(rulebooks[program], kind, records, now,
+                                                   now)
+            for e in [*pending, *in_force]:
                 if e.record_id is not None:
                     entries.setdefault((program, e.record_id), []).append(e)
     if not entries and not contacts:
@@ -135,11 +169,16 @@ def for_records(ctx: Context, conn: Connection, rows: Sequence[Row], now: int,
                 due.append((r, program, rb, got[0] if got else None))
     made: list[Notice] = []
     held: list[effects.Effect] = []
+    # one detail per listing's (list, start): a batch's listings mostly share both, and
+    # the store spells a shared detail once
+    details: dict[tuple[str, int | None], dict[str, Any]] = {}
     for notice_id, (r, program, rb, listing) in zip(store.ids(len(due)), due, strict=True):
         detail: dict[str, Any] = {}
         leaf = None
         if listing is not None:
-            detail["listing"] = {"list": listing.list, "start": listing.start}
+            detail = details.get((listing.list, listing.start)) or details.setdefault(
+                (listing.list, listing.start),
+                {"listing": {"list": listing.list, "start": listing.start}})
             leaf = leaves.get((program, listing.list, r.record_id))
         n = Notice(notice_id, "subject", r.subject, "record", now, program,
                    r.record_id, None, None, leaf, detail)
@@ -147,7 +186,7 @@ def for_records(ctx: Context, conn: Connection, rows: Sequence[Row], now: int,
         if listing is not None and r.subject in contacts and rb.due.delays_undelivered():
             held.append(effects.Effect(r.subject, r.record_id, "delay", now, None, program,
                                        listing.list, notice_id=n.notice_id))
-    issue(ctx, conn, made, now)
+    issue(ctx, conn, made, now, None if whole else contacts)
     effects.add(conn, held)
 
 

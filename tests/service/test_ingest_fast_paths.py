@@ -1,0 +1,127 @@
+"""An ingest's fast paths after the insert — a record notice computes only the listings it
+states (`reference.record_entries`), the standings refresh takes new subjects' files
+from the batch — leave exactly the ledger the plain path leaves (`ingest.FAST = False`:
+every standing computed whole, every file and kind read back from the database).
+
+For random feeds — a few batches days apart, bringing new subjects and touching known
+ones, with rulings (listed after a notice period), resolutions, voids, a kind the
+program does not apply to, backfilled history, and subjects with a delivery address
+(their notices are stored and hold their listings: due-process effects) — both paths
+must leave the same records, subjects, log leaves, notices, deliveries queued, effects,
+submissions and materialized standings.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from socialcredit.service import ingest as ingest_module
+from socialcredit.service.ingest import Located
+from socialcredit.timeutil import US_PER_DAY, format_instant
+from tests.api.test_submission_columns import _state
+from tests.conftest import Clock
+from tests.service.test_columnar_ingest import fresh
+
+SUBJECTS = ["s0", "s1", "s2", "s3"]
+TYPES = ["ruling", "ruling", "ruling", "arrears", "bonus", "hours", "history", "paid", "void"]
+PROVIDER = {"ruling": "court-1", "void": "rev-1"}
+
+#: (days the clock moves on first, backfill?, rows) for each batch
+Feed = list[tuple[int, bool, list[dict[str, Any]]]]
+
+
+@st.composite
+def feeds(draw: st.DrawFn) -> tuple[list[str], bool, Feed]:
+    """Subjects with an address, whether standings are materialized, and the batches."""
+    addressed = draw(st.lists(st.sampled_from(SUBJECTS), max_size=2, unique=True))
+    materialized = draw(st.integers(0, 4)) > 0
+    stored: list[tuple[str, str, str]] = []  # (record_id, subject, type)
+    feed: Feed = []
+    clock = 0
+    n = 0
+    for _ in range(draw(st.integers(1, 3))):
+        later = draw(st.sampled_from([0, 1, 5, 11, 40, 120]))
+        clock += later
+        backfill = draw(st.integers(0, 5)) == 0
+        rows = []
+        for _ in range(draw(st.integers(1, 8))):
+            n += 1
+            typ = draw(st.sampled_from(TYPES))
+            subject = draw(st.sampled_from(SUBJECTS))
+            ref = ""
+            if typ in ("paid", "void"):
+                mine = [r for r, s, t in stored if s == subject
+                        and (typ == "void" or t in ("ruling", "arrears"))]
+                if mine:
+                    ref = draw(st.sampled_from(mine))
+                else:
+                    typ = "ruling"
+            prov = PROVIDER.get(typ, "bank-1")
+            ago = draw(st.sampled_from([0, 0, 1, 3, 9, 30, 200]))
+            occurred = format_instant(Clock().now + (clock - ago) * US_PER_DAY
+                                      - draw(st.integers(0, 3)) * 3_600_000_000)
+            row: dict[str, Any] = {
+                "record_id": f"{prov}:r{n}", "provider": prov, "subject": subject,
+                "subject_kind": "organization" if draw(st.integers(0, 9)) == 0 else "person",
+                "type": typ, "occurred_at": occurred,
+                "value": "3" if typ in ("hours", "history") else "",
+                "evidence": "urn:ev", "ref": ref}
+            if backfill and draw(st.booleans()):
+                row["recorded_at"] = occurred  # a pilot's history, with its own time
+            rows.append(row)
+            stored.append((row["record_id"], subject, typ))
+        feed.append((later, backfill, rows))
+    return addressed, materialized, feed
+
+
+def run(d: Path, name: str, addressed: list[str], materialized: bool, feed: Feed
+        ) -> dict[str, Any]:
+    clock = Clock()
+    svc = fresh(d, name, clock)
+    try:
+        for s in addressed:
+            svc.principals.add(f"p-{s}", "subject", subject=s, email=f"{s}@example.org")
+        if materialized:
+            svc.population.score_all()
+        for later, backfill, rows in feed:
+            clock.now += later * US_PER_DAY
+            svc.records.ingest_numbered(list(enumerate(rows, 1)), Located("feed", "row"),
+                                        skip_invalid=True, backfill=backfill)
+        state = _state(svc, d / f"{name}.db")
+        con = sqlite3.connect(d / f"{name}.db")
+        try:
+            state["effects"] = con.execute(
+                "SELECT subject, record_id, kind, program, list_id, start_at, end_at, case_id, "
+                "notice_id IS NULL FROM sc_effects ORDER BY seq").fetchall()
+            # deliveries queued, each with its notice's record (notice ids are random)
+            state["outbox"] = con.execute(
+                "SELECT n.record_id, n.program, o.principal_id, o.channel, o.address, "
+                "o.status, o.attempts, o.next_attempt_at, o.created_at FROM sc_outbox o "
+                "JOIN sc_notices n ON n.notice_id = o.notice_id ORDER BY o.seq").fetchall()
+        finally:
+            con.close()
+        return state
+    finally:
+        svc.close()
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(feeds())
+def test_the_fast_paths_leave_the_ledger_the_plain_path_leaves(
+        feed: tuple[list[str], bool, Feed]) -> None:
+    addressed, materialized, batches = feed
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        d = Path(tmp)
+        assert ingest_module.FAST
+        fast = run(d, "fast", addressed, materialized, batches)
+        mp.setattr(ingest_module, "FAST", False)
+        plain = run(d, "plain", addressed, materialized, batches)
+    assert fast == plain
