@@ -35,8 +35,13 @@ def test_cached_rows_follow_what_another_engine_commits(
     assert cache is not None
     first = decide_all(svc, SUBJECTS)
     hits, misses = cache.hits, cache.misses
+    statements: list[str] = []
+    if cache._driver is not None:  # SQLite: the cache's own connection, traced
+        cache._driver.set_trace_callback(statements.append)
     assert decide_all(svc, SUBJECTS) == first
     assert (cache.hits, cache.misses) == (hits + 4, misses)  # from memory
+    # nothing committed: the WAL-index header says so, and no statement is run
+    assert statements == []
     with Service.open(db_url, clock=clock) as other:
         # one subject's record: its row alone is read again
         clock.set("2026-01-02T00:00:00Z")
@@ -44,6 +49,8 @@ def test_cached_rows_follow_what_another_engine_commits(
         misses = cache.misses
         got = decide_all(svc, SUBJECTS)
         assert cache.misses == misses + 1
+        if cache._driver is not None:  # the commit seen: data_version asked, once
+            assert sum("data_version" in x for x in statements) == 1
         with Service.open(db_url, clock=clock) as fresh:
             assert got == decide_all(fresh, SUBJECTS)
         assert got["alice"][1] < first["alice"][1]

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -111,3 +112,21 @@ def test_nothing_to_watch_outside_wal_mode(tmp_path: Path) -> None:
     assert WalHeader.of(exclusive) is None
     for conn in (memory, plain, exclusive):
         conn.close()
+
+
+def test_a_copy_of_the_wal_index_is_not_watched(tmp_path: Path) -> None:
+    """A file named like a WAL index that SQLite does not hold open (left beside a
+    database reached by another path) is not read as one."""
+    path = tmp_path / "db.sqlite"
+    writer = connect(path)
+    writer.execute("CREATE TABLE t (x INTEGER)")
+    reader, header = watched(path)
+    try:
+        copy = tmp_path / "copy.sqlite-shm"
+        copy.write_bytes(Path(f"{path}-shm").read_bytes())
+        with pytest.raises(ValueError):
+            WalHeader(str(copy))
+    finally:
+        header.close()
+        reader.close()
+        writer.close()

@@ -18,7 +18,10 @@ that it is the format SQLite has written since 3.7.0 (version 3007000, initializ
 
 It is used only while the caller keeps a connection to the database open that has read
 from it: that connection holds the ``-shm`` file open, so no other process may
-truncate or recreate it (SQLite does that only with no connection left).
+truncate or recreate it (SQLite does that only with no connection left). The file is
+watched only once this process is seen to hold it open already (SQLite's descriptor,
+found under /proc/self/fd), so what is mapped is the WAL index in use; where that
+cannot be seen, nothing is watched.
 """
 
 from __future__ import annotations
@@ -39,8 +42,11 @@ class WalHeader:
     def __init__(self, shm_path: str) -> None:
         fd = os.open(shm_path, os.O_RDONLY)
         try:
-            if os.fstat(fd).st_size < 2 * COPY:
+            st = os.fstat(fd)
+            if st.st_size < 2 * COPY:
                 raise ValueError(f"{shm_path} holds no WAL-index header")
+            if not _open_elsewhere(fd, st.st_dev, st.st_ino):
+                raise ValueError(f"{shm_path} is not the WAL index SQLite uses here")
             self._map = mmap.mmap(fd, 2 * COPY, access=mmap.ACCESS_READ)
         finally:
             os.close(fd)
@@ -75,6 +81,28 @@ class WalHeader:
 
     def close(self) -> None:
         self._map.close()
+
+
+def _open_elsewhere(mine: int, dev: int, ino: int) -> bool:
+    """Whether this process holds the file open by another descriptor than `mine`: the
+    one SQLite opened for the connection that read, so the file mapped here is the WAL
+    index in use and not one left beside a path that names the database otherwise.
+    Where the process's descriptors cannot be listed (no /proc), False: the caller
+    then asks data_version every time, as without this."""
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return False
+    for name in fds:
+        if not name.isdigit() or int(name) == mine:
+            continue
+        try:
+            st = os.stat(f"/proc/self/fd/{name}")
+        except OSError:
+            continue
+        if st.st_ino == ino and st.st_dev == dev:
+            return True
+    return False
 
 
 __all__ = ["WalHeader"]
