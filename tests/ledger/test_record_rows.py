@@ -29,6 +29,7 @@ def test_records_of_rows_are_the_records_init_builds(got: list[tuple], subject: 
     fast = records_of_rows(got, subject)
     plain = [Record(r[0], r[1], subject, *r[2:]) for r in got]
     assert fast == plain
+    assert all(type(r) is Record for r in fast)  # built as another class, then given Record's
     assert [hash(r) for r in fast] == [hash(r) for r in plain]
     assert [dataclasses.astuple(r) for r in fast] == [dataclasses.astuple(r) for r in plain]
     for r in fast:

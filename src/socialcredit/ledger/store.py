@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, inspect, select
@@ -606,7 +607,7 @@ class Ledger:
                f"subject = {self._mark(conn)}")
         rows = driver_rows(conn, sql, (subject,))
         return (records_of_rows(rows, subject),
-                (len(rows), max(r[11] for r in rows) if rows else None))
+                (len(rows), max(map(itemgetter(11), rows)) if rows else None))
 
     def records_after(self, subject: str, seq: int, conn: Connection
                       ) -> tuple[list[Record], int | None]:

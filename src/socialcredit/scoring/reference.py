@@ -44,22 +44,32 @@ class _View:
 
     def __init__(self, records: Iterable[Record], t: int, k: int,
                  by_knowledge: bool = False) -> None:
-        known = [r for r in records if (r.known_at if by_knowledge else r.recorded_at) <= k]
+        # Record.known_at spelled out: a property call per record cost a third of a busy
+        # subject's view
+        known = [r for r in records if (r.recorded_at if r.ingested_at is None else max(
+            r.recorded_at, r.ingested_at)) <= k] if by_knowledge else \
+            [r for r in records if r.recorded_at <= k]
         # clause 3: a void known at k withdraws its target whatever the void's occurred_at
-        self.voided = {r.ref for r in known if r.kind == "void" and r.ref}
+        self.voided = voided = {r.ref for r in known if r.kind == "void" and r.ref}
         self.by_type: dict[str, list[Record]] = {}
         self.first_resolution: dict[str, Record] = {}
+        by_type, first_resolution = self.by_type, self.first_resolution
         for r in known:
-            if r.record_id in self.voided:
+            if voided and r.record_id in voided:
                 continue
-            if r.kind == "resolution":
+            kind = r.kind
+            if kind == "resolution":
                 if r.ref and r.occurred_at <= t:
-                    cur = self.first_resolution.get(r.ref)
+                    cur = first_resolution.get(r.ref)
                     if cur is None or (r.occurred_at, r.record_id) < (cur.occurred_at,
                                                                         cur.record_id):
-                        self.first_resolution[r.ref] = r
-            elif r.kind != "void" and r.occurred_at <= t:  # clause 2
-                self.by_type.setdefault(r.type, []).append(r)
+                        first_resolution[r.ref] = r
+            elif kind != "void" and r.occurred_at <= t:  # clause 2
+                of_type = by_type.get(r.type)
+                if of_type is None:
+                    by_type[r.type] = [r]
+                else:
+                    of_type.append(r)
 
 
 def _bin_for(value: float | str | None, bins: Iterable[Bin]) -> tuple[int, Bin] | None:
@@ -268,9 +278,10 @@ def standing(rb: Rulebook, subject: str, subject_kind: str | None,
         rule = rb.rules[i]
         label = rb.types[rule.record].label
         counting = []
+        expires = rule.expires
         for r in view.by_type.get(rule.record, ()):
-            age = age_days(t, r.occurred_at)
-            if rule.expires is not None and not age < rule.expires:  # clause 4
+            age = (t - r.occurred_at) / US_PER_DAY  # age_days, inline: once per record
+            if expires is not None and not age < expires:  # clause 4
                 continue
             counting.append((r, age))
         if rule.max_count is not None:

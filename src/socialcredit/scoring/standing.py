@@ -20,14 +20,18 @@ def assemble(cls: type[T], values: dict[str, Any]) -> T:
     if defaults is None:
         defaults = _DEFAULTS[cls] = _defaults(cls)
     constants, factories = defaults
-    obj = object.__new__(cls)
-    d = obj.__dict__
-    d.update(constants)
+    # the instance's dict built whole and handed over: filling the dict an instance
+    # starts with grew it twice per call (~1 µs of a ~15 µs decision, twice)
+    d = {**constants, **values}
     for name, make in factories:
         if name not in values:
             d[name] = make()
-    d.update(values)
+    obj = object.__new__(cls)
+    _set(obj, "__dict__", d)
     return obj
+
+
+_set = object.__setattr__
 
 
 def _defaults(cls: type) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...]]:

@@ -11,9 +11,11 @@ keeps them in memory, keyed by (program, subject), and knows when they may have 
   not changes of the data: every read evaluates the row at its own instant and
   recomputes it when that instant is not before the row's ``valid_until``
   (scoring/exact.py).
-- **How it notices** (SQLite): one ``PRAGMA data_version`` on a connection of its own
-  per read — it changes when any other connection, in this process or another, commits.
-  Only then does it read a fingerprint: the clock's last transaction time, the highest
+- **How it notices** (SQLite): the WAL-index header in shared memory, read per read
+  (service/wal_header.py): while it is as it was when the cache was last current,
+  nothing was committed; else one ``PRAGMA data_version`` on a connection of its own —
+  it changes when any other connection, in this process or another, commits. Only then
+  does it read a fingerprint: the clock's last transaction time, the highest
   record seq (records are appended under the write lock, so seqs follow commit order),
   the highest program version seq, and a digest of the effects table (count, highest
   seq, sum of end times: any insert, end or cancel changes it). New records drop the
@@ -64,6 +66,7 @@ from socialcredit.ledger.store import Ledger, driver_rows
 from socialcredit.ledger.versions import choose_program, pick_version, program_names
 from socialcredit.scoring.exact import Terms
 from socialcredit.service.context import Reads
+from socialcredit.service.wal_header import WalHeader
 from socialcredit.timeutil import format_instant
 
 #: entries kept at most (the oldest go first); a row is a few hundred bytes
@@ -162,6 +165,10 @@ class StandingCache:
         self._driver: Any = None  # its sqlite3 connection, and a cursor kept on it
         self._cursor: Any = None
         self._data_version: int | None = None
+        # the WAL-index header, read from shared memory: while it reads as it did when
+        # the cache was last current, nothing was committed (service/wal_header.py)
+        self._wal: WalHeader | None = None
+        self._header: bytes | None = None
         self.hits = 0  # statistics, for tests and benchmarks
         self.misses = 0
         # subject -> (its mark, its records) and how many records that holds
@@ -184,11 +191,20 @@ class StandingCache:
                     self._raw = self.ledger.engine.raw_connection()
                     self._driver = self._raw.driver_connection
                     self._cursor = self._driver.cursor()
+                    self._cursor.execute("PRAGMA data_version").fetchone()
+                    self._wal = WalHeader.of(self._driver)
+                # the header as it is before data_version is asked: equal later, nothing
+                # was committed since a moment before the view below was current
+                header = self._wal.read() if self._wal is not None else None
+                if header is not None and header == self._header and self._fp is not None:
+                    return
                 dv = self._cursor.execute("PRAGMA data_version").fetchone()[0]
                 if dv == self._data_version and self._fp is not None:
+                    self._header = header
                     return
                 fp = tuple(self._driver.execute(_FINGERPRINT).fetchone())
                 self._data_version = dv
+                self._header = header
             elif reads is not None:
                 fp = tuple(reads.conn().exec_driver_sql(_FINGERPRINT).one())
             else:
@@ -214,14 +230,17 @@ class StandingCache:
             if fp[1] is None or (old[1] is not None and fp[1] < old[1]):
                 self._drop_all(False)
                 return
-            with self.ledger.engine.connect() as conn:
-                mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-                # not DISTINCT: SQLite answers that by scanning the whole subject
-                # index (19 ms at 100k records) instead of the seq range
-                subjects = {r[0] for r in conn.exec_driver_sql(
-                    f"SELECT subject FROM {s.records.name} WHERE seq > {mark}",
-                    (old[1] or 0,))}
-            stale = [key for key in self._rows if key[1] in subjects]
+            # not DISTINCT: SQLite answers that by scanning the whole subject index
+            # (19 ms at 100k records) instead of the seq range
+            subjects = {r[0] for r in self._query(
+                f"SELECT subject FROM {s.records.name} WHERE seq > {{}}", (old[1] or 0,))}
+            if len(subjects) * len(self._names) < len(self._rows):
+                # rows are keyed by the programs in _names (`program`): a few new
+                # records must not cost a pass over a million rows kept
+                stale = [key for key in ((p, subject) for subject in subjects
+                                         for p in self._names) if key in self._rows]
+            else:
+                stale = [key for key in self._rows if key[1] in subjects]
             if stale:
                 self.generation += 1
                 for key in stale:
@@ -230,11 +249,20 @@ class StandingCache:
     def _retention_since(self, seq: int | None) -> bool:
         """Whether a retention run (the one deletion of records) committed after the
         operations log's entry `seq`."""
+        return bool(self._query(f"SELECT 1 FROM {s.operations.name} WHERE seq > {{}} AND "
+                                f"kind = 'retention.run' LIMIT 1", (seq or 0,)))
+
+    def _query(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """Rows of a statement outside any transaction of the caller's (`sql` has {} for
+        each parameter): on SQLite on the cache's own connection, which the data_version
+        check holds open anyway (a pooled connection's check-out and its page cache,
+        emptied by the commit being noticed, cost ~0.3 ms a new record); else on a
+        connection of the engine's."""
+        if self._driver is not None:
+            return list(self._driver.execute(sql.format(*("?" * len(params))), params))
         with self.ledger.engine.connect() as conn:
             mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            return conn.exec_driver_sql(
-                f"SELECT 1 FROM {s.operations.name} WHERE seq > {mark} AND kind = "
-                f"'retention.run' LIMIT 1", (seq or 0,)).first() is not None
+            return list(conn.exec_driver_sql(sql.format(*([mark] * len(params))), params))
 
     def drop_records(self) -> None:
         """Forget every kept copy of records (retention ran; benchmarks of a cold read)."""
@@ -387,6 +415,9 @@ class StandingCache:
 
     def close(self) -> None:
         with self._lock:
+            if self._wal is not None:
+                self._wal.close()
+                self._wal = self._header = None
             if self._raw is not None:
                 self._cursor.close()
                 self._raw.close()
