@@ -10,6 +10,7 @@ logged backfill may carry its own.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -45,6 +46,9 @@ CHUNK = 900  # stays under SQLite's bound-parameter limit
 #: From how many records a PostgreSQL append goes by COPY (below it, the temporary
 #: table costs more than it saves).
 COPY_MIN_ROWS = 2_000
+#: From how many records a SQLite append overlaps the caller's work (`begin_insert`):
+#: below it, the staging table and the thread cost more than they hide.
+OVERLAP_MIN_ROWS = 20_000
 # keys of a connection's info while a write() transaction runs on it
 IN_WRITE = "socialcredit.in_write"
 STAMP = "socialcredit.stamp"
@@ -541,6 +545,55 @@ class Ledger:
             sql += " ON CONFLICT (record_id) DO NOTHING"
         res = conn.exec_driver_sql(sql, list(rows))
         return int(res.rowcount) if skip_conflicts else len(rows)
+
+    def begin_insert(self, conn: Connection, rows: Sequence[tuple[Any, ...]], *,
+                     skip_conflicts: bool = False) -> Callable[[], int]:
+        """`insert_records`, begun: returns `wait`, which gives its count. Until `wait`
+        has returned, the caller must not use `conn`, only compute.
+
+        On SQLite, from OVERLAP_MIN_ROWS records, the rows are bound into a temporary
+        table with no index (this thread: binding holds the interpreter's lock), then a
+        thread appends them with one `INSERT … SELECT` in their order — one statement,
+        during which sqlite3 releases the interpreter's lock, so the B-tree and index
+        work (about half the append's CPU) runs on the second core while the caller
+        computes. The stored rows are those of `insert_records` (the staging table's
+        columns have no affinity: the records table converts values as it would from
+        bound parameters; seq follows the rows' order). Elsewhere it is
+        `insert_records`, done before it returns."""
+        if (conn.dialect.name != "sqlite" or len(rows) < OVERLAP_MIN_ROWS
+                or self.partitions(conn) > 1):
+            n = self.insert_records(conn, rows, skip_conflicts=skip_conflicts)
+            return lambda: n
+        cols = ", ".join(self.RECORD_COLUMNS)
+        run = conn.exec_driver_sql
+        run("DROP TABLE IF EXISTS temp.sc_records_in")
+        run(f"CREATE TEMP TABLE sc_records_in ({cols})")
+        run(f"INSERT INTO temp.sc_records_in ({cols}) VALUES "
+            f"({', '.join(['?'] * len(self.RECORD_COLUMNS))})", list(rows))
+        # WHERE true: SQLite's grammar wants it before ON CONFLICT in INSERT … SELECT
+        sql = (f"INSERT INTO {s.records.name} ({cols}) SELECT {cols} FROM "
+               "temp.sc_records_in WHERE true ORDER BY rowid"
+               + (" ON CONFLICT (record_id) DO NOTHING" if skip_conflicts else ""))
+        done: list[int] = []
+        failed: list[BaseException] = []
+
+        def append() -> None:
+            try:
+                done.append(int(run(sql).rowcount))
+            except BaseException as exc:  # handed to the caller's thread by wait()
+                failed.append(exc)
+
+        worker = threading.Thread(target=append, name="sc-records-append")
+        worker.start()
+
+        def wait() -> int:
+            worker.join()
+            if failed:
+                raise failed[0]
+            run("DROP TABLE temp.sc_records_in")
+            return done[0] if skip_conflicts else len(rows)
+
+        return wait
 
     def _copy_records(self, conn: Connection, rows: Sequence[tuple[Any, ...]],
                       skip_conflicts: bool) -> int:

@@ -38,13 +38,22 @@ class RecordBatch:
         self.batch: int | None = None
         self.stored_rows: list[tuple[Any, ...]] = []
         self.root = merkle.EMPTY_ROOT
+        self.hashes: list[bytes] = []
         if not rows:
             return
         self.batch = ledger.operation(conn, "records.batch",
                                       {"source": source, "records": len(rows)})
-        hashes = record_hashes(rows)
-        self.stored_rows = [(*r, self.batch, h) for r, h in zip(rows, hashes, strict=True)]
-        self.root = merkle.mth(hashes)
+        self.hashes = record_hashes(rows)
+        self.stored_rows = [(*r, self.batch, h)
+                            for r, h in zip(rows, self.hashes, strict=True)]
+        self.root = b""  # computed by seal(), while the rows are appended
+
+    def seal(self) -> bytes:
+        """The RFC 9162 root over the records' hashes (computed once): pure computation,
+        which ingest does while another thread appends the rows."""
+        if not self.root:
+            self.root = merkle.mth(self.hashes)
+        return self.root
 
     def events(self, conn: Connection, stored_at: int) -> list[Event]:
         """The batch's leaf, once its records are stored (none for an empty batch).
@@ -60,7 +69,7 @@ class RecordBatch:
                 c.record_id.in_([self.stored_rows[0][0], self.stored_rows[-1][0]]),
                 c.batch == self.batch)).one()
         return [Event("records.batch", {
-            "batch": self.batch, "count": self.count, "root": self.root.hex(),
+            "batch": self.batch, "count": self.count, "root": self.seal().hex(),
             "first_seq": int(first), "last_seq": int(last),
             "stored_at": format_instant(stored_at)})]
 

@@ -304,7 +304,18 @@ class Records:
             (r.record_id, r.provider, r.subject, r.type, r.kind, r.occurred_at,
              r.recorded_at if r.recorded_at is not None else recorded_at, r.value_num,
              r.value_text, r.evidence, r.ref, r.ingested_at) for r in insert], where.source)
-        stored = ledger.insert_records(conn, batch.stored_rows, skip_conflicts=optimistic)
+        # the listings' events read nothing of this batch's stored rows (a record of the
+        # file they reference is taken from the file): made before the append, so that
+        # their leaves are encoded, with the batch's Merkle root, while another thread
+        # appends the records (Ledger.begin_insert; conn is not used until it returns)
+        sink = self.ctx.sink
+        events = listing_events(ledger, sink, conn, insert, recorded_at)
+        wait = ledger.begin_insert(conn, batch.stored_rows, skip_conflicts=optimistic)
+        try:
+            batch.seal()
+            encoded = sink.encode(events)
+        finally:
+            stored = wait()
         if optimistic and stored != len(insert):
             raise _Conflict()
         if backfill:
@@ -317,8 +328,8 @@ class Records:
             ledger.operation(conn, "ingest.backfill", {"source": where.source,
                                                        "records": len(insert)})
         batch_events = batch.events(conn, recorded_at)
-        events = listing_events(ledger, self.ctx.sink, conn, insert, recorded_at)
-        indexes = self.ctx.sink.emit(conn, [*batch_events, *events])[len(batch_events):]
+        indexes = sink.emit_encoded(conn, [*sink.encode(batch_events), *encoded]
+                                    )[len(batch_events):]
         if notify and insert:
             leaves = {(e.payload["program"], e.payload["list"], e.payload["reasons"][0]): i
                       for e, i in zip(events, indexes, strict=True) if e.kind == "list.entry"}
