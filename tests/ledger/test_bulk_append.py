@@ -110,7 +110,10 @@ def test_an_append_begun_on_a_thread_stores_what_insert_records_stores_or_fails_
         with ledger.engine.begin() as conn:
             rows = [*stored[:50], *fresh, *stored[50:100]]
             if begun:
-                count = ledger.begin_insert(conn, rows, skip_conflicts=True)()
+                # in chunks of unequal sizes, as ingest's last one is
+                count = ledger.begin_insert(
+                    conn, len(rows), [rows[i:i + 170] for i in range(0, len(rows), 170)],
+                    skip_conflicts=True)()
             else:
                 count = ledger.insert_records(conn, rows, skip_conflicts=True)
             assert count == len(fresh)
@@ -124,6 +127,6 @@ def test_an_append_begun_on_a_thread_stores_what_insert_records_stores_or_fails_
     assert tail == plain
     assert [r[0] for r in tail] == [r[0] for r in fresh]
     with pytest.raises(IntegrityError), ledger.engine.begin() as conn:
-        ledger.begin_insert(conn, [*fresh, *stored[:1]])()
+        ledger.begin_insert(conn, len(fresh) + 1, [fresh[:250], [*fresh[250:], stored[0]]])()
     with ledger.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM sc_records").scalar() == 300

@@ -1,14 +1,15 @@
 """Ingest with the records appended on a second thread (`Ledger.begin_insert`: bound into
-a staging table, then one INSERT … SELECT while the listings' leaves and the batch's root
-are computed) against the plain executemany.
+a staging table a chunk at a time, each chunk appended by one INSERT … SELECT while the
+next is hashed, the last while the listings' leaves and the batch's root are computed)
+against the plain executemany.
 
 For random feeds — valid and faulty rows, duplicates in the file, resolutions and voids,
 backfills with their own recorded_at — ingested, then ingested again (every id already
 stored: the optimistic append meets conflicts and the ingest is redone the precise way),
 both ways must leave identical ledgers: the same records, value for value and storage
 class for storage class, the same hashes, batches, leaves, subjects and notices, and the
-same reports and errors. The threshold is lowered to one record so that every ingest of
-the property takes the overlapped path.
+same reports and errors. The threshold is lowered to one record and the chunks to three
+rows so that every ingest of the property takes the overlapped path in several chunks.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from socialcredit.ledger import store
+from socialcredit.service import batches
 from tests.conftest import Clock
 from tests.service.test_columnar_ingest import feeds, fresh, ledger_state, outcome
 
@@ -52,6 +54,8 @@ def both_ways(text: str, skip: bool, monkeypatch: pytest.MonkeyPatch) -> None:
         results = []
         for threshold in (10**12, 1):
             monkeypatch.setattr(store, "OVERLAP_MIN_ROWS", threshold)
+            # chunks of a few rows: a file's rows are appended in several statements
+            monkeypatch.setattr(batches, "CHUNK_ROWS", 10**9 if threshold > 1 else 3)
             svc = fresh(d, f"ledger-{threshold}", clock)
             db = d / f"ledger-{threshold}.db"
             try:
@@ -94,6 +98,7 @@ def test_an_error_while_the_records_are_appended_keeps_nothing(
     from socialcredit.transparency.sink import TransparencySink
 
     monkeypatch.setattr(store, "OVERLAP_MIN_ROWS", 1)
+    monkeypatch.setattr(batches, "CHUNK_ROWS", 64)
     svc = fresh(tmp_path, "ledger", Clock())
     path = tmp_path / "feed.csv"
     path.write_text(FEED, encoding="utf-8")
@@ -119,10 +124,12 @@ CHILD = """
 import os, sys
 from pathlib import Path
 from socialcredit.ledger import store
+from socialcredit.service import batches
 from socialcredit.transparency.sink import TransparencySink
 from tests.conftest import Clock
 from tests.service.test_overlapped_append import fresh
 store.OVERLAP_MIN_ROWS = 1
+batches.CHUNK_ROWS = 64
 svc = fresh(Path(sys.argv[1]), "ledger", Clock())
 def die(self, events):
     os._exit(3)  # the process ends while its other thread appends the records

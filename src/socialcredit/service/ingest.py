@@ -306,11 +306,13 @@ class Records:
              r.value_text, r.evidence, r.ref, r.ingested_at) for r in insert], where.source)
         # the listings' events read nothing of this batch's stored rows (a record of the
         # file they reference is taken from the file): made before the append, so that
-        # their leaves are encoded, with the batch's Merkle root, while another thread
-        # appends the records (Ledger.begin_insert; conn is not used until it returns)
+        # while another thread appends the records (Ledger.begin_insert), this one hashes
+        # the next chunk of them and, after the last, makes the batch's Merkle root and
+        # the listings' leaves (conn is not used until `wait` returns)
         sink = self.ctx.sink
         events = listing_events(ledger, sink, conn, insert, recorded_at)
-        wait = ledger.begin_insert(conn, batch.stored_rows, skip_conflicts=optimistic)
+        wait = ledger.begin_insert(conn, batch.count, batch.chunks(),
+                                   skip_conflicts=optimistic)
         try:
             batch.seal()
             encoded = sink.encode(events)
