@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import gc
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from socialcredit.ledger.readers import Numbered, is_jsonl, read_rows, write_rej
 from socialcredit.ledger.validate import Row, Validator, cross_check
 from socialcredit.principals import require
 from socialcredit.scoring.materialized import refresh_standings
+from socialcredit.service import batches
 from socialcredit.service.batches import RecordBatch
 from socialcredit.service.context import Context
 from socialcredit.service.events import listing_events
@@ -311,11 +312,20 @@ class Records:
         # the listings' leaves (conn is not used until `wait` returns)
         sink = self.ctx.sink
         events = listing_events(ledger, sink, conn, insert, recorded_at)
-        wait = ledger.begin_insert(conn, batch.count, batch.chunks(),
-                                   skip_conflicts=optimistic)
+        encoded: list[bytes] = []
+        # the leaves are encoded a share after each chunk is taken (while it is appended):
+        # a chunk's append outlasts hashing the next one on a feed of many subjects
+        share = -(-len(events) // max(1, -(-batch.count // batches.CHUNK_ROWS)))
+
+        def chunks() -> Iterator[list[tuple[Any, ...]]]:
+            for chunk in batch.chunks():
+                yield chunk
+                encoded.extend(sink.encode(events[len(encoded):len(encoded) + share]))
+
+        wait = ledger.begin_insert(conn, batch.count, chunks(), skip_conflicts=optimistic)
         try:
             batch.seal()
-            encoded = sink.encode(events)
+            encoded.extend(sink.encode(events[len(encoded):]))
         finally:
             stored = wait()
         if optimistic and stored != len(insert):
