@@ -31,6 +31,7 @@ import contextlib
 import json
 import os
 import platform
+import random
 import re
 import resource
 import shutil
@@ -151,7 +152,10 @@ async def submit(base: str, token: str, batches: int, size: int, concurrency: in
     import httpx
 
     bodies = []
-    for b in range(batches):
+    # batch numbers from a random start: a ledger kept by --keep is submitted to again by
+    # later runs, whose records and persons must be new to it as well
+    first = random.randrange(0, 100_000 - batches)
+    for b in range(first, first + batches):
         rows = [{"record_id": f"court-01:s{b}-{i}", "provider": "court-01",
                  "subject": f"N{b:05d}{i:05d}", "subject_kind": "person",
                  "type": "court.refuses_to_perform", "occurred_at": "2025-09-01",
