@@ -11,10 +11,11 @@ keeps them in memory, keyed by (program, subject), and knows when they may have 
   not changes of the data: every read evaluates the row at its own instant and
   recomputes it when that instant is not before the row's ``valid_until``
   (scoring/exact.py).
-- **How it notices** (SQLite): the WAL-index header in shared memory, read per read
-  (service/wal_header.py): while it is as it was when the cache was last current,
-  nothing was committed; else one ``PRAGMA data_version`` on a connection of its own —
-  it changes when any other connection, in this process or another, commits. Only then
+- **How it notices** (SQLite): one ``PRAGMA data_version`` on a connection of its own
+  per read — it changes when any other connection, in this process or another, commits.
+  (Not the WAL index's header read from the ``-shm`` file: SQLite's locks on a file are
+  the process's, and closing any other descriptor of it drops them — a reader process
+  then took the index for its own and the server died of SIGBUS in a commit.) Only then
   does it read a fingerprint: the clock's last transaction time, the highest
   record seq (records are appended under the write lock, so seqs follow commit order),
   the highest program version seq, and a digest of the effects table (count, highest
@@ -66,7 +67,6 @@ from socialcredit.ledger.store import Ledger, driver_rows
 from socialcredit.ledger.versions import choose_program, pick_version, program_names
 from socialcredit.scoring.exact import Terms
 from socialcredit.service.context import Reads
-from socialcredit.service.wal_header import WalHeader
 from socialcredit.timeutil import format_instant
 
 #: entries kept at most (the oldest go first); a row is a few hundred bytes
@@ -165,10 +165,6 @@ class StandingCache:
         self._driver: Any = None  # its sqlite3 connection, and a cursor kept on it
         self._cursor: Any = None
         self._data_version: int | None = None
-        # the WAL-index header, read from shared memory: while it reads as it did when
-        # the cache was last current, nothing was committed (service/wal_header.py)
-        self._wal: WalHeader | None = None
-        self._header: bytes | None = None
         self.hits = 0  # statistics, for tests and benchmarks
         self.misses = 0
         # subject -> (its mark, its records) and how many records that holds
@@ -191,20 +187,11 @@ class StandingCache:
                     self._raw = self.ledger.engine.raw_connection()
                     self._driver = self._raw.driver_connection
                     self._cursor = self._driver.cursor()
-                    self._cursor.execute("PRAGMA data_version").fetchone()
-                    self._wal = WalHeader.of(self._driver)
-                # the header as it is before data_version is asked: equal later, nothing
-                # was committed since a moment before the view below was current
-                header = self._wal.read() if self._wal is not None else None
-                if header is not None and header == self._header and self._fp is not None:
-                    return
                 dv = self._cursor.execute("PRAGMA data_version").fetchone()[0]
                 if dv == self._data_version and self._fp is not None:
-                    self._header = header
                     return
                 fp = tuple(self._driver.execute(_FINGERPRINT).fetchone())
                 self._data_version = dv
-                self._header = header
             elif reads is not None:
                 fp = tuple(reads.conn().exec_driver_sql(_FINGERPRINT).one())
             else:
@@ -415,9 +402,6 @@ class StandingCache:
 
     def close(self) -> None:
         with self._lock:
-            if self._wal is not None:
-                self._wal.close()
-                self._wal = self._header = None
             if self._raw is not None:
                 self._cursor.close()
                 self._raw.close()
