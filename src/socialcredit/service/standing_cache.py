@@ -13,9 +13,10 @@ keeps them in memory, keyed by (program, subject), and knows when they may have 
   (scoring/exact.py).
 - **How it notices** (SQLite): one ``PRAGMA data_version`` on a connection of its own
   per read — it changes when any other connection, in this process or another, commits.
-  (Not the WAL index's header read from the ``-shm`` file: SQLite's locks on a file are
-  the process's, and closing any other descriptor of it drops them — a reader process
-  then took the index for its own and the server died of SIGBUS in a commit.) Only then
+  (Not the WAL index's header read from the ``-shm`` file, though cheaper: SQLite's
+  POSIX locks on a file belong to the process, and closing any other descriptor of the
+  file drops them — SQLite's "How To Corrupt An SQLite Database File", 2.2; a test run
+  with it died of SIGBUS inside a commit.) Only then
   does it read a fingerprint: the clock's last transaction time, the highest
   record seq (records are appended under the write lock, so seqs follow commit order),
   the highest program version seq, and a digest of the effects table (count, highest
