@@ -4,13 +4,16 @@ from rows without the dataclass __init__, and rows read from the driver's cursor
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
+from socialcredit.dueprocess import effects
 from socialcredit.ledger.model import Record, records_of_rows
 from socialcredit.ledger.store import driver_rows
 from tests.helpers import BASE
@@ -71,3 +74,41 @@ def test_driver_errors_are_sqlalchemys(make_ledger) -> None:
         with pytest.raises(DBAPIError) as caught:
             driver_rows(conn, "SELECT nope FROM no_such_table", ())
     assert isinstance(caught.value.orig, conn.dialect.loaded_dbapi.Error)
+
+
+def test_a_standings_small_reads_are_the_same_in_and_out_of_a_transaction(
+        make_ledger, tmp_path: Path) -> None:
+    """The subject's kind, its effects and the published versions, read on the driver's
+    cursor inside a begun transaction, are what the statement beginning one reads."""
+    svc = make_ledger(BASE, {"bank-1": "bank"})
+    f = tmp_path / "r.csv"
+    f.write_text(HEADER + "bank-1:a1,bank-1,alice,person,arrears,2025-12-01,,sha256:1,\n",
+                 encoding="utf-8")
+    assert svc.records.ingest_file(f).accepted == 1
+    led = svc.ledger
+    with led.write() as conn:
+        effects.add(conn, [effects.Effect("alice", "bank-1:a1", "suspend", 5, 9, None, None,
+                                          "case-1", None),
+                           effects.Effect("alice", "bank-1:a1", "withdraw", 7)])
+
+    with led.engine.connect() as conn:
+        k = led.committed(conn)
+    one_read: list[Callable[[Connection], object]] = [
+        lambda c: led.subject_kind("alice", None, c), lambda c: led.subject_kind("alice", k, c),
+        lambda c: led.subject_kind("alice", 0, c), lambda c: led.subject_kind("nobody", k, c),
+        lambda c: effects.of(c, "alice"), lambda c: effects.of(c, "nobody"),
+        lambda c: [(v.program, v.version, v.seq) for v in led.program_versions(None, c)]]
+    with led.engine.connect() as conn:
+        led.committed(conn)
+        assert conn.in_transaction()  # the driver's cursor from here
+        inside = tuple(read(conn) for read in one_read)
+    first = []
+    for read in one_read:  # each read as the statement that begins a transaction
+        with led.engine.connect() as conn:
+            assert not conn.in_transaction()
+            first.append(read(conn))
+    assert tuple(first) == inside
+    assert inside[:4] == ("person", "person", None, None)
+    assert [e.kind for e in inside[4]] == ["suspend", "withdraw"]
+    assert inside[4][0].case_id == "case-1" and inside[5] == []
+    assert inside[6]

@@ -33,6 +33,7 @@ from sqlalchemy import Connection, delete, select, update
 from socialcredit.db import in_keys
 from socialcredit.dueprocess.schema import effects
 from socialcredit.ledger.model import Record
+from socialcredit.ledger.store import driver_rows
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.scoring.standing import ListEntry, Standing
 
@@ -70,8 +71,8 @@ _COLUMNS = "subject, record_id, kind, start_at, end_at, program, list_id, case_i
 def of(conn: Connection, subject: str) -> list[Effect]:
     """The subject's effects (on the path of every standing: one driver-level query)."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    return [Effect(*r) for r in conn.exec_driver_sql(
-        f"SELECT {_COLUMNS} FROM {effects.name} WHERE subject = {mark} ORDER BY seq",
+    return [Effect(*r) for r in driver_rows(
+        conn, f"SELECT {_COLUMNS} FROM {effects.name} WHERE subject = {mark} ORDER BY seq",
         (subject,))]
 
 

@@ -269,7 +269,7 @@ class Ledger:
         if conn is None:
             with self.engine.connect() as own:
                 return self.program_versions(program, own)
-        latest = conn.exec_driver_sql(f"SELECT max(seq) FROM {s.programs.name}").scalar()
+        latest = driver_rows(conn, f"SELECT max(seq) FROM {s.programs.name}", ())[0][0]
         if self._versions_seq != latest:
             rows = conn.execute(select(s.programs).order_by(s.programs.c.seq)).mappings().all()
             self._versions = [ProgramVersion(
@@ -489,10 +489,9 @@ class Ledger:
         # on the path of every standing: driver-level SQL, compiled once
         mark = self._mark(conn)
         sql = f"SELECT kind FROM {s.subjects.name} WHERE subject = {mark}"
-        if known_at is None:
-            return conn.exec_driver_sql(sql, (subject,)).scalar()
-        return conn.exec_driver_sql(sql + f" AND first_recorded_at <= {mark}",
-                                    (subject, known_at)).scalar()
+        rows = driver_rows(conn, sql, (subject,)) if known_at is None else driver_rows(
+            conn, sql + f" AND first_recorded_at <= {mark}", (subject, known_at))
+        return rows[0][0] if rows else None
 
     def subject_kinds(self, conn: Connection, subjects: Sequence[str], known_at: int
                       ) -> dict[str, str]:
