@@ -30,15 +30,6 @@ class EventSink(Protocol):
         """Write the events; returns where each went (the log's leaf indexes), in order."""
         ...
 
-    def encode(self, events: Sequence[Event]) -> list[bytes]:
-        """What `emit` writes for each event, computed without the database (ingest
-        computes it while its records are appended)."""
-        ...
-
-    def emit_encoded(self, conn: Connection, data: Sequence[bytes]) -> list[int]:
-        """`emit` of events already encoded by `encode`."""
-        ...
-
     def commitment(self, conn: Connection, subject: str) -> str:
         """How a subject appears in a public event (never its id in clear)."""
         ...

@@ -8,10 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy.exc import IntegrityError
 
 from socialcredit.errors import LedgerError
-from socialcredit.ledger import store
 from socialcredit.ledger.store import COPY_MIN_ROWS
 from socialcredit.service import Service
 from socialcredit.timeutil import format_instant
@@ -86,47 +84,3 @@ def test_new_subjects_are_stored_as_given_with_their_kind_and_first_time(
         ledger.insert_subjects(conn, [("s-new", "person", 1), ("s7", "person", 5)])
     with ledger.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM sc_subjects").scalar() == len(rows)
-
-
-def test_an_append_begun_on_a_thread_stores_what_insert_records_stores_or_fails_whole(
-        make_ledger: Callable[..., Service], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """`begin_insert` (SQLite: a staging table, then INSERT … SELECT on a thread; on
-    PostgreSQL, insert_records): the rows, in order, with their storage classes; the
-    count it skipped; an error of the append raised by `wait` in the caller's thread,
-    with nothing of the transaction kept."""
-    monkeypatch.setattr(store, "OVERLAP_MIN_ROWS", 10)
-    svc = make_ledger(BASE, {"bank-1": "bank"})
-    svc.records.ingest_file(feed(tmp_path / "a.csv", 0, 300))
-    ledger = svc.ledger
-    cols = ", ".join(ledger.RECORD_COLUMNS)
-    with ledger.engine.begin() as conn:
-        stored = [tuple(r) for r in conn.exec_driver_sql(
-            f"SELECT {cols} FROM sc_records ORDER BY seq").fetchall()]
-    values = [2.5, -0.0, 7, None, 1e300, 0.1]
-    fresh = [(f"bank-1:new{i}", *stored[i % 300][1:7], values[i % len(values)],
-              *stored[i % 300][8:]) for i in range(500)]
-    for begun in (False, True):
-        with ledger.engine.begin() as conn:
-            rows = [*stored[:50], *fresh, *stored[50:100]]
-            if begun:
-                # in chunks of unequal sizes, as ingest's last one is
-                count = ledger.begin_insert(
-                    conn, len(rows), [rows[i:i + 170] for i in range(0, len(rows), 170)],
-                    skip_conflicts=True)()
-            else:
-                count = ledger.insert_records(conn, rows, skip_conflicts=True)
-            assert count == len(fresh)
-            of = "typeof" if conn.dialect.name == "sqlite" else "pg_typeof"
-            tail = [tuple(r) for r in conn.exec_driver_sql(
-                f"SELECT {cols}, {of}(value_num), {of}(occurred_at), {of}(digest) "
-                "FROM sc_records ORDER BY seq").fetchall()][300:]
-            if not begun:
-                plain = tail
-            conn.rollback()
-    assert tail == plain
-    assert [r[0] for r in tail] == [r[0] for r in fresh]
-    with pytest.raises(IntegrityError), ledger.engine.begin() as conn:
-        ledger.begin_insert(conn, len(fresh) + 1, [fresh[:250], [*fresh[250:], stored[0]]])()
-    with ledger.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM sc_records").scalar() == 300

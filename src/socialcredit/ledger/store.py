@@ -10,7 +10,6 @@ logged backfill may carry its own.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
@@ -47,42 +46,9 @@ CHUNK = 900  # stays under SQLite's bound-parameter limit
 #: From how many records a PostgreSQL append goes by COPY (below it, the temporary
 #: table costs more than it saves).
 COPY_MIN_ROWS = 2_000
-#: From how many records a SQLite append overlaps the caller's work (`begin_insert`):
-#: below it, the staging table and the thread cost more than they hide.
-OVERLAP_MIN_ROWS = 20_000
 # keys of a connection's info while a write() transaction runs on it
 IN_WRITE = "socialcredit.in_write"
 STAMP = "socialcredit.stamp"
-
-
-class _Appender:
-    """One `INSERT … SELECT` of a range of the staging table's rows at a time, each on
-    a thread of its own; `join` waits for it and gives the count it stored so far (an
-    error of the statement is raised there, in the caller's thread)."""
-
-    def __init__(self, run: Callable[..., Any], sql: str) -> None:
-        self.run, self.sql = run, sql
-        self.stored = 0
-        self.worker: threading.Thread | None = None
-        self.failed: list[BaseException] = []
-
-    def start(self, lo: int, hi: int) -> None:
-        def append() -> None:
-            try:
-                self.stored += int(self.run(self.sql, (lo, hi)).rowcount)
-            except BaseException as exc:  # handed to the caller's thread by join()
-                self.failed.append(exc)
-
-        self.worker = threading.Thread(target=append, name="sc-records-append")
-        self.worker.start()
-
-    def join(self, quiet: bool = False) -> int:
-        if self.worker is not None:
-            self.worker.join()
-            self.worker = None
-        if self.failed and not quiet:
-            raise self.failed[0]
-        return self.stored
 
 
 def busy(exc: OperationalError) -> bool:
@@ -575,58 +541,6 @@ class Ledger:
             sql += " ON CONFLICT (record_id) DO NOTHING"
         res = conn.exec_driver_sql(sql, list(rows))
         return int(res.rowcount) if skip_conflicts else len(rows)
-
-    def begin_insert(self, conn: Connection, count: int,
-                     chunks: Iterable[Sequence[tuple[Any, ...]]], *,
-                     skip_conflicts: bool = False) -> Callable[[], int]:
-        """`insert_records` of `count` rows given in chunks, begun: returns `wait`, which
-        gives the count stored. Until `wait` has returned, the caller must not use
-        `conn`, only compute; and the chunks' iterable must only compute.
-
-        On SQLite, from OVERLAP_MIN_ROWS records, each chunk is bound into a temporary
-        table with no index (this thread: binding holds the interpreter's lock), then a
-        thread appends it with one `INSERT … SELECT` in the rows' order — one statement,
-        during which sqlite3 releases the interpreter's lock, so the B-tree and index
-        work (about half the append's CPU) runs on the second core while the next chunk
-        is computed (ingest: hashed) and, after the last, while the caller computes. The
-        stored rows are those of `insert_records` (the staging table's columns have no
-        affinity: the records table converts values as it would bound parameters; seq
-        follows the rows' order). Elsewhere it is `insert_records`, done before it
-        returns."""
-        if (conn.dialect.name != "sqlite" or count < OVERLAP_MIN_ROWS
-                or self.partitions(conn) > 1):
-            n = self.insert_records(conn, [r for chunk in chunks for r in chunk],
-                                    skip_conflicts=skip_conflicts)
-            return lambda: n
-        cols = ", ".join(self.RECORD_COLUMNS)
-        run = conn.exec_driver_sql
-        run("DROP TABLE IF EXISTS temp.sc_records_in")
-        run(f"CREATE TEMP TABLE sc_records_in ({cols})")
-        fill = (f"INSERT INTO temp.sc_records_in ({cols}) VALUES "
-                f"({', '.join(['?'] * len(self.RECORD_COLUMNS))})")
-        # the staging table's rowids are 1, 2, … in the order the rows were bound;
-        # WHERE: SQLite's grammar wants one before ON CONFLICT in INSERT … SELECT
-        append = (f"INSERT INTO {s.records.name} ({cols}) SELECT {cols} FROM "
-                  "temp.sc_records_in WHERE rowid > ? AND rowid <= ? ORDER BY rowid"
-                  + (" ON CONFLICT (record_id) DO NOTHING" if skip_conflicts else ""))
-        appender = _Appender(run, append)
-        bound = 0
-        try:
-            for chunk in chunks:  # computed while the chunk before it is appended
-                appender.join()
-                run(fill, list(chunk))
-                appender.start(bound, bound + len(chunk))
-                bound += len(chunk)
-        except BaseException:
-            appender.join(quiet=True)
-            raise
-
-        def wait() -> int:
-            stored = appender.join()
-            run("DROP TABLE temp.sc_records_in")
-            return stored if skip_conflicts else count
-
-        return wait
 
     def _copy_records(self, conn: Connection, rows: Sequence[tuple[Any, ...]],
                       skip_conflicts: bool) -> int:

@@ -11,7 +11,7 @@ no longer goes unnoticed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -23,53 +23,28 @@ from socialcredit.ledger.store import Ledger
 from socialcredit.timeutil import format_instant
 from socialcredit.transparency import merkle
 
-#: Rows hashed, bound and appended at a time (the append of one overlaps hashing the next).
-CHUNK_ROWS = 32_768
-
 
 class RecordBatch:
     """The records one ingest stores, with their batch id and hashes appended.
 
     `rows` are record tuples in the ledger's RECORD_COLUMNS order without the last two
-    (batch, digest) — the fields `ledger.digest` hashes; `chunks` adds them, ready for
-    `Ledger.begin_insert` (and keeps them in `stored_rows`)."""
+    (batch, digest) — the fields `ledger.digest` hashes; `stored_rows` adds them, ready
+    for `Ledger.insert_records`."""
 
     def __init__(self, ledger: Ledger, conn: Connection, rows: Sequence[tuple[Any, ...]],
                  source: str) -> None:
         self.ledger = ledger
-        self.rows = rows
         self.count = len(rows)
         self.batch: int | None = None
         self.stored_rows: list[tuple[Any, ...]] = []
         self.root = merkle.EMPTY_ROOT
-        self.hashes: list[bytes] = []
         if not rows:
             return
         self.batch = ledger.operation(conn, "records.batch",
                                       {"source": source, "records": len(rows)})
-        self.root = b""  # computed by seal(), once every record is hashed
-
-    def chunks(self, size: int | None = None) -> Iterator[list[tuple[Any, ...]]]:
-        """The stored rows (`rows` with the batch and each record's hash), a chunk at a
-        time: pure computation, which the append (`Ledger.begin_insert`) does while it
-        stores the chunk before. Read once; `stored_rows` and `hashes` fill as it goes."""
-        size = size or CHUNK_ROWS
-        for i in range(0, self.count, size):
-            part = self.rows[i:i + size]
-            hashes = record_hashes(part)
-            self.hashes.extend(hashes)
-            stored = [(*r, self.batch, h) for r, h in zip(part, hashes, strict=True)]
-            self.stored_rows.extend(stored)
-            yield stored
-
-    def seal(self) -> bytes:
-        """The RFC 9162 root over the records' hashes (computed once, after `chunks`):
-        pure computation, which ingest does while another thread appends the rows."""
-        if not self.root:
-            if len(self.hashes) != self.count:
-                raise ValueError("the batch's rows were not all hashed")
-            self.root = merkle.mth(self.hashes)
-        return self.root
+        hashes = record_hashes(rows)
+        self.stored_rows = [(*r, self.batch, h) for r, h in zip(rows, hashes, strict=True)]
+        self.root = merkle.mth(hashes)
 
     def events(self, conn: Connection, stored_at: int) -> list[Event]:
         """The batch's leaf, once its records are stored (none for an empty batch).
@@ -82,10 +57,10 @@ class RecordBatch:
         # follows insertion order within a transaction on both databases
         first, last = conn.execute(
             select(func.min(c.seq), func.max(c.seq)).where(
-                c.record_id.in_([self.rows[0][0], self.rows[-1][0]]),
+                c.record_id.in_([self.stored_rows[0][0], self.stored_rows[-1][0]]),
                 c.batch == self.batch)).one()
         return [Event("records.batch", {
-            "batch": self.batch, "count": self.count, "root": self.seal().hex(),
+            "batch": self.batch, "count": self.count, "root": self.root.hex(),
             "first_seq": int(first), "last_seq": int(last),
             "stored_at": format_instant(stored_at)})]
 

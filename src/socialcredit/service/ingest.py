@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import gc
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,6 @@ from socialcredit.ledger.readers import Numbered, is_jsonl, read_rows, write_rej
 from socialcredit.ledger.validate import Row, Validator, cross_check
 from socialcredit.principals import require
 from socialcredit.scoring.materialized import refresh_standings
-from socialcredit.service import batches
 from socialcredit.service.batches import RecordBatch
 from socialcredit.service.context import Context
 from socialcredit.service.events import listing_events
@@ -309,29 +308,7 @@ class Records:
             (r.record_id, r.provider, r.subject, r.type, r.kind, r.occurred_at,
              r.recorded_at if r.recorded_at is not None else recorded_at, r.value_num,
              r.value_text, r.evidence, r.ref, r.ingested_at) for r in insert], where.source)
-        # the listings' events read nothing of this batch's stored rows (a record of the
-        # file they reference is taken from the file): made before the append, so that
-        # while another thread appends the records (Ledger.begin_insert), this one hashes
-        # the next chunk of them and, after the last, makes the batch's Merkle root and
-        # the listings' leaves (conn is not used until `wait` returns)
-        sink = self.ctx.sink
-        events = listing_events(ledger, sink, conn, insert, recorded_at)
-        encoded: list[bytes] = []
-        # the leaves are encoded a share after each chunk is taken (while it is appended):
-        # a chunk's append outlasts hashing the next one on a feed of many subjects
-        share = -(-len(events) // max(1, -(-batch.count // batches.CHUNK_ROWS)))
-
-        def chunks() -> Iterator[list[tuple[Any, ...]]]:
-            for chunk in batch.chunks():
-                yield chunk
-                encoded.extend(sink.encode(events[len(encoded):len(encoded) + share]))
-
-        wait = ledger.begin_insert(conn, batch.count, chunks(), skip_conflicts=optimistic)
-        try:
-            batch.seal()
-            encoded.extend(sink.encode(events[len(encoded):]))
-        finally:
-            stored = wait()
+        stored = ledger.insert_records(conn, batch.stored_rows, skip_conflicts=optimistic)
         if optimistic and stored != len(insert):
             raise _Conflict()
         if backfill:
@@ -344,8 +321,8 @@ class Records:
             ledger.operation(conn, "ingest.backfill", {"source": where.source,
                                                        "records": len(insert)})
         batch_events = batch.events(conn, recorded_at)
-        indexes = sink.emit_encoded(conn, [*sink.encode(batch_events), *encoded]
-                                    )[len(batch_events):]
+        events = listing_events(ledger, self.ctx.sink, conn, insert, recorded_at)
+        indexes = self.ctx.sink.emit(conn, [*batch_events, *events])[len(batch_events):]
         if notify and insert:
             leaves = {(e.payload["program"], e.payload["list"], e.payload["reasons"][0]): i
                       for e, i in zip(events, indexes, strict=True) if e.kind == "list.entry"}

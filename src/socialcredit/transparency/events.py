@@ -267,13 +267,9 @@ def log_events(conn: Connection, events: Sequence[tuple[str, dict[str, Any]]]) -
     One checkpoint per call, so batch the events of one operation into one call.
     Returns the leaf indexes; nothing happens for an empty list.
     """
-    return append_leaves(conn, [event_leaf(kind, payload) for kind, payload in events])
-
-
-def append_leaves(conn: Connection, data: Sequence[bytes]) -> list[int]:
-    """`log_events` of events already made into leaves by `event_leaf`."""
-    if not data:
+    if not events:
         return []
+    data = [event_leaf(kind, payload) for kind, payload in events]
     indexes = TransparencyLog(conn).append(conn, data)
     checkpoint(conn)
     return indexes

@@ -7,13 +7,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection
 
 from socialcredit.events import Event
-from socialcredit.transparency.events import (
-    append_leaves,
-    commitment_for,
-    commitments_for,
-    event_leaf,
-    log_events,
-)
+from socialcredit.transparency.events import commitment_for, commitments_for, log_events
 
 
 class TransparencySink:
@@ -21,12 +15,6 @@ class TransparencySink:
 
     def emit(self, conn: Connection, events: Sequence[Event]) -> list[int]:
         return log_events(conn, [(e.kind, e.payload) for e in events])
-
-    def encode(self, events: Sequence[Event]) -> list[bytes]:
-        return [event_leaf(e.kind, e.payload) for e in events]
-
-    def emit_encoded(self, conn: Connection, data: Sequence[bytes]) -> list[int]:
-        return append_leaves(conn, data)
 
     def commitment(self, conn: Connection, subject: str) -> str:
         return commitment_for(conn, subject)
