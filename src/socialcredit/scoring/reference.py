@@ -237,12 +237,22 @@ def record_entries(rb: Rulebook, subject_kind: str | None, records: Iterable[Rec
         if x.enter_when.record is None:
             continue
         for e in _record_list_entries(x, view, t, None):
-            if e.start is not None and e.start <= t and (e.end is None or t < e.end):
-                entries.append(e)
-            elif e.notice_from is not None and e.notice_from <= t and (
-                    e.start is not None and t < e.start) and (e.end is None or t < e.end):
-                pending.append(e)
+            place = _place(e, t)
+            if place is not None:
+                (entries if place else pending).append(e)
     return pending, entries
+
+
+def _place(e: ListEntry, t: int) -> bool | None:
+    """Where an entry stands at t: True in force, False pending (its notice running,
+    its start ahead), None neither (ended, or its notice not yet begun)."""
+    if e.end is not None and not t < e.end:
+        return None
+    if e.start is not None and e.start <= t:
+        return True
+    if e.notice_from is not None and e.notice_from <= t and e.start is not None:
+        return False
+    return None
 
 
 def score_only(rb: Rulebook, subject_kind: str | None, records: Iterable[Record], t: int,
@@ -332,11 +342,11 @@ def standing(rb: Rulebook, subject: str, subject_kind: str | None,
                 candidates = _score_list(rb, x, subject_kind, records, t, k, score, history)
             on = False
             for e in candidates:
-                if e.start is not None and e.start <= t and (e.end is None or t < e.end):
+                place = _place(e, t)
+                if place:
                     entries.append(e)
                     on = True
-                elif e.notice_from is not None and e.notice_from <= t and (
-                        e.start is not None and t < e.start) and (e.end is None or t < e.end):
+                elif place is not None:
                     pending.append(e)
             if on:
                 in_force.append(x.id)

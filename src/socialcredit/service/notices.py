@@ -128,22 +128,16 @@ def for_records(ctx: Context, conn: Connection, rows: Sequence[Row], now: int,
     # a subject new with these rows has no other records: its file (what the query
     # would read back, in seq order) is made from the rows, as they were stored
     fresh = {k for k in listing_subjects if k in new_subjects}
-    if fresh and whole:
-        for r in rows:
-            if r.subject in fresh and (r.type in list_types
-                                       or r.kind in ("void", "resolution")):
-                files.setdefault(r.subject, []).append(as_record(r, now))
-    elif fresh:  # the same Records, built without a frozen dataclass's __init__
-        by: dict[str, list[tuple[Any, ...]]] = {}
-        for r in rows:
-            if r.subject in fresh and (r.type in list_types
-                                       or r.kind in ("void", "resolution")):
-                by.setdefault(r.subject, []).append((
-                    r.record_id, r.provider, r.type, r.kind, r.occurred_at,
-                    r.recorded_at if r.recorded_at is not None else now, r.value_num,
-                    r.value_text, r.evidence, r.ref, r.ingested_at))
-        for subject, fields in by.items():
-            files[subject] = records_of_rows(fields, subject)
+    by: dict[str, list[Row]] = {}
+    for r in rows if fresh else ():
+        if r.subject in fresh and (r.type in list_types or r.kind in ("void", "resolution")):
+            by.setdefault(r.subject, []).append(r)
+    for subject, mine in by.items():
+        # the same Records either way; the second without a frozen dataclass's __init__
+        files[subject] = [as_record(r, now) for r in mine] if whole else records_of_rows(
+            [(r.record_id, r.provider, r.type, r.kind, r.occurred_at,
+              r.recorded_at if r.recorded_at is not None else now, r.value_num,
+              r.value_text, r.evidence, r.ref, r.ingested_at) for r in mine], subject)
     fxs = effects.of_subjects(conn, listing_subjects)
     for subject in listing_subjects:
         kind, records, fx = kinds.get(subject), files.get(subject, []), fxs.get(subject, [])
