@@ -9,6 +9,10 @@ program does not apply to, backfilled history, and subjects with a delivery addr
 (their notices are stored and hold their listings: due-process effects) — both paths
 must leave the same records, subjects, log leaves, notices, deliveries queued, effects,
 submissions and materialized standings.
+
+So must a big append that rebuilds the records table's secondary indexes instead of
+inserting into them (`Ledger._indexes_rebuilt`, here from the first record on): the same
+ledger, and the same indexes after it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from socialcredit.ledger import store as store_module
 from socialcredit.service import ingest as ingest_module
 from socialcredit.service.ingest import Located
 from socialcredit.timeutil import US_PER_DAY, format_instant
@@ -105,6 +110,10 @@ def run(d: Path, name: str, addressed: list[str], materialized: bool, feed: Feed
                 "SELECT n.record_id, n.program, o.principal_id, o.channel, o.address, "
                 "o.status, o.attempts, o.next_attempt_at, o.created_at FROM sc_outbox o "
                 "JOIN sc_notices n ON n.notice_id = o.notice_id ORDER BY o.seq").fetchall()
+            state["indexes"] = con.execute(
+                "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' "
+                "ORDER BY name").fetchall()
+            state["integrity"] = con.execute("PRAGMA integrity_check").fetchall()
         finally:
             con.close()
         return state
@@ -124,4 +133,9 @@ def test_the_fast_paths_leave_the_ledger_the_plain_path_leaves(
         fast = run(d, "fast", addressed, materialized, batches)
         mp.setattr(ingest_module, "FAST", False)
         plain = run(d, "plain", addressed, materialized, batches)
+        mp.setattr(ingest_module, "FAST", True)
+        mp.setattr(store_module, "REBUILD_MIN_ROWS", 1)
+        rebuilt = run(d, "rebuilt", addressed, materialized, batches)
     assert fast == plain
+    assert rebuilt == plain
+    assert plain["integrity"] == [("ok",)]

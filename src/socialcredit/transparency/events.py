@@ -107,19 +107,21 @@ def _stored_salts(conn: Connection, subjects: Sequence[str]) -> dict[str, bytes]
         f"SELECT subject, salt FROM {subject_salts.name} WHERE {where}", (keys,))}
 
 
-def _insert_salts(conn: Connection, rows: list[tuple[str, bytes, int]]) -> None:
+def _insert_salts(conn: Connection, rows: list[tuple[str, bytes, int]]) -> int:
     """New salts, skipping subjects that got one meanwhile (the caller reads back):
-    one statement (PostgreSQL: arrays unnested; SQLite: one prepared executemany)."""
+    one statement (PostgreSQL: arrays unnested; SQLite: one prepared executemany).
+    Returns how many rows were stored (a skipped row is not counted)."""
     name = subject_salts.name
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(
+        res = conn.exec_driver_sql(
             f"INSERT INTO {name} (subject, salt, created_at) SELECT * FROM "
             "unnest(%s::text[], %s::bytea[], %s::bigint[]) ON CONFLICT (subject) DO NOTHING",
             ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]))
     else:
-        conn.exec_driver_sql(
+        res = conn.exec_driver_sql(
             f"INSERT INTO {name} (subject, salt, created_at) VALUES ({mark(conn)}, "
             f"{mark(conn)}, {mark(conn)}) ON CONFLICT (subject) DO NOTHING", rows)
+    return int(res.rowcount)
 
 
 def salts_for(conn: Connection, subjects: Iterable[str]) -> dict[str, bytes]:
@@ -144,8 +146,10 @@ def salts_for(conn: Connection, subjects: Iterable[str]) -> dict[str, bytes]:
             salt = fresh[32 * i:32 * i + 32]
             out[subject] = salt
             rows.append((subject, seal_salt(cipher, subject, salt), now))
-        _insert_salts(conn, rows)
-        # a salt stored by a concurrent first use wins: read back what is stored
+        # a salt stored by a concurrent first use wins: read back what is stored — only
+        # when the insert skipped a row (the usual batch of new subjects stores them all)
+        if _insert_salts(conn, rows) == len(rows):
+            return out
         for subject, sealed in _stored_salts(conn, missing).items():
             if sealed != rows[bisect_left(missing, subject)][1]:
                 out[subject] = open_salt(conn, subject, sealed, cipher)
