@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from socialcredit.transparency import (
@@ -149,3 +151,26 @@ def test_a_salt_stored_meanwhile_by_another_first_use_wins(
         assert reads == [["P-1", "P-4", "P-5"]]  # all stored: nothing read back
         monkeypatch.setattr(ev, "_stored_salts", real)
         assert ev.salts_for(conn, ["P-1", "P-2", "P-3", "P-4", "P-5"]) == {**out, **fresh}
+
+
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
+_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), _TEXT,
+                   st.lists(_TEXT, max_size=3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_TEXT.filter(lambda k: k not in {"kind", "v", "commitment", "subject",
+                                                        "name", "national_id", "id_number",
+                                                        "phone", "email"}),
+                       _VALUE, max_size=6), _TEXT, _TEXT)
+def test_a_flat_leaf_is_spelled_as_json_dumps_spells_it(extra: dict[str, Any], provider: str,
+                                                        role: str) -> None:
+    """Leaves of flat payloads take an encoder made once (`_flat_encoder`): the bytes are
+    those of json.dumps with the canonical options, whatever the text and numbers."""
+    payload = {**extra, "provider": provider, "role": role, "registered_at": "x"}
+    from socialcredit.transparency import events as ev
+
+    assert ev._FLAT_ENCODE is not None  # CPython's C encoder: the fast spelling is taken
+    want = json.dumps({"kind": "provider.registered", "v": 1, **payload}, sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    assert event_leaf("provider.registered", payload) == want

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from socialcredit.timeutil import format_instant, now_us
 from socialcredit.transparency.errors import TransparencyError
@@ -301,19 +301,24 @@ def checkpoint(conn: Connection) -> Checkpoint:
     name, private = log_signer(conn)
     root = TransparencyLog(conn).root(size, conn=conn)
     note = sign_note(checkpoint_text(name, size, root), name, private)
-    next_id = int(conn.execute(select(func.coalesce(func.max(checkpoints.c.id), 0))).scalar_one())
+    next_id = int(conn.execute(_LAST_ID).scalar_one())
     cp = Checkpoint(next_id + 1, size, root, note, now_us())
-    conn.execute(update(state).where(state.c.id == 1).values(checkpoints=cp.id))
-    conn.execute(
-        checkpoints.insert().values(
-            id=cp.id, size=cp.size, root=cp.root, note=cp.note, created_at=cp.created_at
-        )
-    )
+    conn.execute(_COUNT_CHECKPOINT, {"n": cp.id})
+    conn.execute(_INSERT_CHECKPOINT, {"id": cp.id, "size": cp.size, "root": cp.root,
+                                      "note": cp.note, "created_at": cp.created_at})
     return cp
 
 
+# built once (and so compiled once): a checkpoint is signed for every ingest batch
+_LAST_ID = select(func.coalesce(func.max(checkpoints.c.id), 0))
+_COUNT_CHECKPOINT = update(state).where(state.c.id == 1).values(
+    checkpoints=bindparam("n", type_=state.c.checkpoints.type))
+_INSERT_CHECKPOINT = checkpoints.insert()
+_LATEST = checkpoints.select().order_by(checkpoints.c.id.desc()).limit(1)
+
+
 def latest_checkpoint(conn: Connection) -> Checkpoint | None:
-    r = conn.execute(checkpoints.select().order_by(checkpoints.c.id.desc()).limit(1)).first()
+    r = conn.execute(_LATEST).first()
     return None if r is None else _row(r)
 
 

@@ -202,9 +202,12 @@ def new_signer(conn: Connection, name: str) -> Signer:
     return KeySigner(private)
 
 
+_SELECT_KEY = select(keys.c.name, keys.c.public_key, keys.c.private_key)  # (compiled once)
+
+
 def log_signer(conn: Connection) -> tuple[str, Signer]:
     """The log's name and the signer for its stored public key."""
-    row = conn.execute(select(keys.c.name, keys.c.public_key, keys.c.private_key)).first()
+    row = conn.execute(_SELECT_KEY).first()
     if row is None:
         raise TransparencyError("the log has no signing key yet", code="log.missing")
     name, public = str(row[0]), bytes(row[1])
@@ -222,9 +225,12 @@ def log_signer(conn: Connection) -> tuple[str, Signer]:
 # ----------------------------------------------------------------------------- salts
 
 
+_SELECT_SALT_KEY = select(state.c.salt_key_id)  # (compiled once)
+
+
 def salt_cipher(conn: Connection) -> AESGCM:
     """The cipher for the ledger's salts; the key is created on first use."""
-    kid = conn.execute(select(state.c.salt_key_id)).scalar()
+    kid = conn.execute(_SELECT_SALT_KEY).scalar()
     store = KeyStore.for_connection(conn)
     if kid is None:
         fresh = store.create_salt_key()
@@ -236,8 +242,14 @@ def salt_cipher(conn: Connection) -> AESGCM:
     return store.salt_cipher(str(kid))
 
 
-def seal_salt(cipher: AESGCM, subject: str, salt: bytes) -> bytes:
-    nonce = os.urandom(12)
+def seal_salt(cipher: AESGCM, subject: str, salt: bytes, nonce: bytes | None = None
+              ) -> bytes:
+    """The salt encrypted for storage, bound to its subject. `nonce`: 12 random bytes
+    the caller drew (one draw for a batch of salts), else drawn here."""
+    if nonce is None:
+        nonce = os.urandom(12)
+    elif len(nonce) != 12:
+        raise ValueError("a salt's nonce has 12 bytes")
     aad = _AAD + subject.encode("utf-8", "surrogatepass")
     return bytes([SALT_FORMAT]) + nonce + cipher.encrypt(nonce, salt, aad)
 
