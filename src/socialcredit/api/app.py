@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from socialcredit import __version__
 from socialcredit.api.auth import RateLimiter, TokenCache
 from socialcredit.api.metrics import Metrics
+from socialcredit.api.misses import GatheredMisses
 from socialcredit.api.problems import (
     document_problems,
     on_http_error,
@@ -56,6 +57,8 @@ class State:
         self.tokens = TokenCache()
         self.limits = RateLimiter(rate=rate, burst=burst)
         self.metrics = Metrics(self._backlog)
+        #: decisions missing the cache read together (None: each reads its own)
+        self.misses: GatheredMisses | None = GatheredMisses(svc)
 
     def _backlog(self) -> float:
         try:
