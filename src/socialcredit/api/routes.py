@@ -76,7 +76,7 @@ def acting(request: Request) -> Service:
     if not isinstance(principal, Principal):
         authenticate(request)
         principal = request.scope["sc.principal"]
-    return _state(request).svc.acting_as(principal)
+    return _state(request).acting(principal)
 
 
 def public(request: Request) -> Service:
