@@ -225,3 +225,65 @@ def test_the_lean_decision_route_answers_as_the_route_does(world: World) -> None
     assert 'route="/api/v1/decisions",status="200"' in text
     assert 'route="/api/v1/decisions",status="422"' in text
     assert 'route="/api/v1/decisions",status="401"' in text
+
+
+def test_decisions_missing_the_cache_read_together_answer_as_one_by_one(
+        world: World) -> None:
+    """Many decisions in flight that miss the cache are read in one transaction
+    (api/misses.py): each answer — decisions, refusals, consent, due process, unknown
+    subjects and programs — is the JSON, or the RFC 9457 problem, that an app reading
+    every decision on its own gives (a second app on its own service and cache)."""
+    import asyncio
+    import random
+
+    from socialcredit.api import create_app
+
+    _materialized(world)
+    c = world.client
+    assert c.post("/api/v1/me/consents", json={"relying_party": "bikes", "purpose": "bike",
+                                               "scope": "tier"},
+                  headers=world.auth("alice")).status_code == 201
+    assert c.post("/api/v1/me/objections", json={"record_id": "court-01:alice",
+                                                 "grounds": "not mine"},
+                  headers=world.auth("alice")).status_code in (200, 201)
+    rng = random.Random(7)
+    subjects = ["alice", "bob", "nobody", "P3", *SUBJECTS]
+    asks = []
+    for _ in range(200):
+        body: dict[str, object] = {"subject": rng.choice(subjects),
+                                   "action": rng.choice(["rail.ticket", "bike.deposit"]),
+                                   "materialized": True}
+        if rng.random() < 0.3:
+            body["purpose"] = "bike"
+        if rng.random() < 0.05:
+            body["program"] = rng.choice(["city", "no-such-program"])
+        asks.append((rng.choice(["railway", "bikes", "operator", "alice"]), body))
+
+    async def answers(app: object, together: bool) -> list[tuple[int, object]]:
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as h:
+            def post(who: str, body: dict[str, object]) -> object:
+                return h.post("/api/v1/decisions", json=body, headers=world.auth(who))
+            if together:
+                got = await asyncio.gather(*(post(w, b) for w, b in asks))
+            else:
+                got = [await post(w, b) for w, b in asks]
+        out = []
+        for r in got:
+            doc = r.json()
+            if isinstance(doc, dict):
+                doc.pop("decision_id", None)
+            out.append((r.status_code, doc))
+        return out
+
+    misses = world.app.state.sc.misses
+    together = asyncio.run(answers(world.app, True))
+    assert misses.reads < misses.served  # some were read together
+    url = world.svc.ledger.engine.url.render_as_string(hide_password=False)
+    with Service.open(url, clock=world.clock) as own:
+        plain = create_app(service=own)
+        plain.state.sc.misses = None  # every decision reads its own
+        alone = asyncio.run(answers(plain, False))
+    assert together == alone
+    statuses = {s for s, _ in together}
+    assert {200, 403, 404} <= statuses, statuses  # answers and problems both compared

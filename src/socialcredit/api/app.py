@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from socialcredit import __version__
 from socialcredit.api.auth import RateLimiter, TokenCache
 from socialcredit.api.metrics import Metrics
+from socialcredit.api.misses import GatheredMisses
 from socialcredit.api.problems import (
     document_problems,
     on_http_error,
@@ -37,11 +38,13 @@ from socialcredit.api.problems import (
     problem,
 )
 from socialcredit.errors import SocialCreditError
-from socialcredit.principals import OPERATOR
+from socialcredit.principals import OPERATOR, Principal
 from socialcredit.service import Service
 
 #: The largest request body accepted (a batch of records included).
 MAX_BODY = 32 * 1024 * 1024
+#: services acting as one principal each, kept at most (State.acting)
+ACTING_SIZE = 10_000
 
 access_log = logging.getLogger("socialcredit.api.access")
 
@@ -56,6 +59,21 @@ class State:
         self.tokens = TokenCache()
         self.limits = RateLimiter(rate=rate, burst=burst)
         self.metrics = Metrics(self._backlog)
+        #: decisions missing the cache read together (None: each reads its own)
+        self.misses: GatheredMisses | None = GatheredMisses(svc)
+        self._acting: dict[Principal, Service] = {}
+
+    def acting(self, principal: Principal) -> Service:
+        """The service as `principal`, made once per principal (a Service and its
+        operations' facades cost about as much to make as a cached decision's routing):
+        a principal is an immutable value, and whether its token is still good is the
+        token cache's question, asked on every request before this."""
+        got = self._acting.get(principal)
+        if got is None:
+            if len(self._acting) >= ACTING_SIZE:
+                self._acting.clear()  # bounded: principals come and go
+            got = self._acting[principal] = self.svc.acting_as(principal)
+        return got
 
     def _backlog(self) -> float:
         try:

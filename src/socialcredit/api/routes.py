@@ -76,7 +76,7 @@ def acting(request: Request) -> Service:
     if not isinstance(principal, Principal):
         authenticate(request)
         principal = request.scope["sc.principal"]
-    return _state(request).svc.acting_as(principal)
+    return _state(request).acting(principal)
 
 
 def public(request: Request) -> Service:
@@ -436,8 +436,13 @@ async def decide(request: Request, body: DecisionIn) -> dict[str, Any]:
 async def decision(request: Request, body: DecisionIn) -> dict[str, Any]:
     """What `POST /decisions` answers once the principal is authenticated and the body
     valid (shared by the route above and its lean twin in lean.py)."""
-    decisions = acting(request).decisions
+    svc = acting(request)
+    decisions = svc.decisions
     if body.materialized:
+        misses = _state(request).misses
+        if misses is not None and not svc.decides_from_memory(body.subject, body.program):
+            # read with the other decisions in flight that miss the cache (misses.py)
+            await misses.read(svc.principal, body.subject, body.program)
         # read from memory on the event loop (a cache miss is read on a worker
         # thread); the request then awaits its group's commit without holding a thread
         d = await decisions.decide_async(body.subject, body.action, body.program,

@@ -35,6 +35,7 @@ def serve(db: DbOpt = None,
         import uvicorn
 
         from socialcredit.api.app import configure_access_log, create_app, settle_heap
+        from socialcredit.api.coalesce import GatheringHttpToolsProtocol
     except ImportError as e:
         raise SocialCreditError(f"the HTTP API needs its extra: pip install "
                                 f"'socialcredit[api]' ({e.name} is missing)",
@@ -70,7 +71,8 @@ def serve(db: DbOpt = None,
     if workers == 1:
         app = create_app(db, rate=rate, web=web, exports=exports)
         settle_heap()
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+                    http=GatheringHttpToolsProtocol)
         return
     os.environ["SOCIALCREDIT_WEB"] = "1" if web else "0"
     if exports is not None:
@@ -79,4 +81,5 @@ def serve(db: DbOpt = None,
         os.environ["SOCIALCREDIT_DB"] = db
     os.environ["SOCIALCREDIT_API_RATE"] = str(rate)
     uvicorn.run("socialcredit.api.app:from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level="warning", access_log=False)
+                workers=workers, log_level="warning", access_log=False,
+                http=GatheringHttpToolsProtocol)

@@ -16,6 +16,7 @@ mappings of record fields in, reports, standings, decisions and dicts out.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -356,6 +357,22 @@ class Service:
         if self.ctx.committer is not None:
             return self
         return Service(replace(self.ctx, committer=GroupCommit(self.ctx.ledger.engine)))
+
+    def decides_from_memory(self, subject: str, program: str | None = None) -> bool:
+        """Whether a materialized decision about `subject` by the acting principal would
+        find what it reads in the process's cache (service/prefetch.py)."""
+        from socialcredit.service.prefetch import in_memory
+
+        return in_memory(self.ctx, self.ctx.principal, subject, program)
+
+    def prefetch_decisions(self, asks: Sequence[tuple[Principal, str, str | None]]) -> int:
+        """Read what the materialized decisions `asks` — (principal, subject, program)
+        each — need and the process's cache lacks, in one read transaction, into the
+        cache (service/prefetch.py); the decisions are then made as ever. Returns how
+        many standing rows were read."""
+        from socialcredit.service.prefetch import prefetch
+
+        return prefetch(self.ctx, asks)
 
     # -- who acts ---------------------------------------------------------------------------
 

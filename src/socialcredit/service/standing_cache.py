@@ -43,8 +43,11 @@ keeps them in memory, keyed by (program, subject), and knows when they may have 
   appended since the copy (their seqs above its highest, the count grown by their
   number), only those are read and the copy is extended.
 - An entry read from the database is kept only if no invalidation ran between the
-  fingerprint it was checked against and its insertion (a generation counter), so a
-  read racing an ingest never keeps a row older than the ingest.
+  fingerprint it was checked against and its insertion (a generation counter, moved by
+  every sync that sees new records, whether or not a row of theirs is kept: the row in
+  flight may be one of theirs), so a read racing an ingest never keeps a row older
+  than the ingest. Decisions in flight that miss are read together in one transaction
+  (`prefetch`), the generations taken after the sync and before its snapshot.
 
 The table stays the source of truth and the cache is per process: nothing to
 configure, nothing to flush, and a decision from the cache equals one read from the
@@ -55,6 +58,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,6 +150,12 @@ _ROW_COLUMNS = ("program", "subject", "subject_kind", "version", "sha256", "at",
 _ROW = (f"SELECT {', '.join(_ROW_COLUMNS)} FROM {s.standings.name} "
         "WHERE program = {mark} AND subject = {mark}")
 _EFFECTS = f"SELECT kind, end_at FROM {effects_table.name} WHERE subject = {{mark}}"
+_ROWS = (f"SELECT {', '.join(_ROW_COLUMNS)} FROM {s.standings.name} "
+         "WHERE program = {mark} AND subject IN ({marks})")
+_MANY_EFFECTS = (f"SELECT subject, kind, end_at FROM {effects_table.name} "
+                 "WHERE subject IN ({marks})")
+#: subjects read by one statement at most (SQLite's default limit is 32,766 parameters)
+_CHUNK = 500
 
 
 class StandingCache:
@@ -229,10 +239,12 @@ class StandingCache:
                                          for p in self._names) if key in self._rows]
             else:
                 stale = [key for key in self._rows if key[1] in subjects]
-            if stale:
-                self.generation += 1
-                for key in stale:
-                    del self._rows[key]
+            # the generation moves even when nothing kept is stale: a row of one of
+            # these subjects may be in flight, read from a snapshot older than them
+            # (taken after the sync before this one), and must not be kept
+            self.generation += 1
+            for key in stale:
+                del self._rows[key]
 
     def _retention_since(self, seq: int | None) -> bool:
         """Whether a retention run (the one deletion of records) committed after the
@@ -272,6 +284,11 @@ class StandingCache:
 
     # -- reading ------------------------------------------------------------------------
 
+    @property
+    def synced(self) -> bool:
+        """Whether the cache has synced once (it knows the programs)."""
+        return self._fp is not None
+
     def committed(self) -> int:
         fp = self._fp
         return int(fp[0]) if fp is not None and fp[0] is not None else 0
@@ -294,6 +311,12 @@ class StandingCache:
             self.hits += 1
         return row
 
+    def holds(self, program: str, subject: str, relying_party: str | None) -> bool:
+        """Whether the row of (program, subject) is kept, and the grants of (subject,
+        relying party) when one is named (as of the last sync; counts nothing)."""
+        return (program, subject) in self._rows and (
+            relying_party is None or (subject, relying_party) in self._grants)
+
     def load(self, conn: Connection, program: str, subject: str) -> Row | None:
         """The row and the subject's effects from the database (not cached)."""
         self.misses += 1
@@ -306,6 +329,65 @@ class StandingCache:
         fx = [(r[0], r[1]) for r in driver_rows(conn, _EFFECTS.format(mark=mark),
                                                 (subject,))]
         return Row.from_db(dict(zip(_ROW_COLUMNS, found, strict=True)), fx)
+
+    def prefetch(self, asks: Sequence[tuple[str, str, str | None]]) -> int:
+        """Read what decisions about many subjects need and the cache lacks — each
+        (program, subject)'s row and effects, and the grants of (subject, relying party)
+        where a relying party asks — in ONE read transaction, and keep it. A server
+        gathers the decisions in flight that missed the cache and reads them so: one
+        transaction's begin and end, and one statement for all the rows and one for all
+        the effects, instead of a transaction and its statements for each. Returns how
+        many rows were read.
+
+        The generations are taken after the cache is synced and before the transaction
+        sees its first row: a commit the cache has not synced yet either is in the
+        snapshot (what is kept is newer than the cache knows of: harmless) or comes
+        after it, and then the sync that sees it moves a generation (records moved:
+        `generation`, always; an operation: `consent_generation`), so what this read
+        keeps is dropped (kept already) or refused (kept later), as `put` does."""
+        with self.ledger.engine.connect() as conn:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            if self._sqlite:
+                self.sync()
+            else:  # the fingerprint is the transaction's first read: its snapshot's
+                fp = tuple(conn.exec_driver_sql(_FINGERPRINT).one())
+                with self._lock:
+                    self._apply(fp)
+            generation, consents = self.generation, self.consent_generation
+            wanted: dict[str, list[str]] = {}
+            for program, subject, _ in asks:
+                if (program, subject) not in self._rows and subject not in \
+                        wanted.setdefault(program, []):
+                    wanted[program].append(subject)
+            read = 0
+            for program, subjects in wanted.items():
+                for i in range(0, len(subjects), _CHUNK):
+                    read += self._prefetch_rows(conn, mark, program,
+                                                subjects[i:i + _CHUNK], generation)
+            for _, subject, relying_party in asks:
+                key = (subject, relying_party or "")
+                if relying_party is not None and key not in self._grants:
+                    self._keep_grants(key, tuple(consent.between(conn, subject,
+                                                                 relying_party)), consents)
+        return read
+
+    def _prefetch_rows(self, conn: Connection, mark: str, program: str,
+                       subjects: list[str], generation: int) -> int:
+        marks = ", ".join([mark] * len(subjects))
+        # through SQLAlchemy (once for them all): what hooks on statements see
+        found = conn.exec_driver_sql(_ROWS.format(mark=mark, marks=marks),
+                                     (program, *subjects)).all()
+        if not found:
+            return 0
+        fx: dict[str, list[tuple[str, int | None]]] = {}
+        for subject, kind, end_at in driver_rows(conn, _MANY_EFFECTS.format(marks=marks),
+                                                 tuple(subjects)):
+            fx.setdefault(subject, []).append((kind, end_at))
+        for r in found:
+            row = dict(zip(_ROW_COLUMNS, r, strict=True))
+            self.misses += 1
+            self.put(Row.from_db(row, fx.get(row["subject"], [])), generation)
+        return len(found)
 
     def put(self, row: Row, generation: int) -> None:
         """Keep a row read (or recomputed) since `generation` was current."""
@@ -326,12 +408,16 @@ class StandingCache:
             return got
         generation = self.consent_generation
         got = tuple(consent.between(reads.conn(), subject, relying_party))
+        self._keep_grants(key, got, generation)
+        return got
+
+    def _keep_grants(self, key: tuple[str, str], got: tuple[consent.Grant, ...],
+                     generation: int) -> None:
         with self._lock:
             if generation == self.consent_generation:
                 if len(self._grants) >= MAX_ENTRIES:
                     self._grants.pop(next(iter(self._grants)))
                 self._grants[key] = got
-        return got
 
     def records(self, conn: Connection, subject: str) -> list[Record]:
         """Every record about `subject` as `conn`'s transaction sees it (what
