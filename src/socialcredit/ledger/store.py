@@ -634,14 +634,7 @@ class Ledger:
     def records_marked(self, subject: str, conn: Connection
                        ) -> tuple[list[Record], tuple[int, int | None]]:
         """records_of, with the subject's mark (`records_mark`) as of the same read: what a
-        reader keeping the records between reads compares a later mark with. On SQLite
-        the mark is asked of the subject index in the same transaction, which reads one
-        snapshot from its first statement to its end (~10 µs), rather than read as a seq
-        with every record (a thousand records: ~60 µs); a PostgreSQL transaction reads
-        each statement's own snapshot, so there it comes with the records."""
-        if conn.dialect.name == "sqlite":
-            records = self.records_of(subject, conn)
-            return records, self.records_mark(subject, conn)
+        reader keeping the records between reads compares a later mark with."""
         sql = ("SELECT record_id, provider, type, kind, occurred_at, recorded_at, value_num, "
                f"value_text, evidence, ref, ingested_at, seq FROM {s.records.name} WHERE "
                f"subject = {self._mark(conn)}")
