@@ -182,9 +182,10 @@ def test_kept_records_are_what_the_ledger_reads(
 def test_a_subjects_records_and_mark_are_one_read(
         make_ledger: Callable[..., Service], clock: Any, db_url: str) -> None:
     """`records_marked` gives what records_of and records_mark give in the same
-    transaction, records and mark from one statement. On SQLite a transaction reads one
-    snapshot, so a record committed by another engine meanwhile is in neither; on
-    PostgreSQL (each statement its own snapshot) it is in both."""
+    transaction. On SQLite the highest seq is a statement of its own, which holds only
+    because a transaction reads one snapshot: a record committed by another engine
+    meanwhile is in neither; on PostgreSQL (each statement its own snapshot) the mark
+    comes with the records, and the two agree either way."""
     svc = make_ledger(BASE, PROVIDERS)
     busy(svc)
     led = svc.ledger

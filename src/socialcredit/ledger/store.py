@@ -634,7 +634,16 @@ class Ledger:
     def records_marked(self, subject: str, conn: Connection
                        ) -> tuple[list[Record], tuple[int, int | None]]:
         """records_of, with the subject's mark (`records_mark`) as of the same read: what a
-        reader keeping the records between reads compares a later mark with."""
+        reader keeping the records between reads compares a later mark with. On SQLite,
+        whose transaction reads one snapshot from its first statement to its end, the
+        highest seq is asked of the subject index's last entry (~5 µs) rather than read
+        with every record (a thousand records: ~80 µs); a PostgreSQL transaction reads
+        each statement's own snapshot, so there it comes with the records."""
+        if conn.dialect.name == "sqlite":
+            records = self.records_of(subject, conn)  # begins the transaction if need be
+            top = driver_rows(conn, f"SELECT max(seq) FROM {s.records.name} WHERE "
+                              "subject = ?", (subject,))[0][0]
+            return records, (len(records), None if top is None else int(top))
         sql = ("SELECT record_id, provider, type, kind, occurred_at, recorded_at, value_num, "
                f"value_text, evidence, ref, ingested_at, seq FROM {s.records.name} WHERE "
                f"subject = {self._mark(conn)}")
