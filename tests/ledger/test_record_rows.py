@@ -92,6 +92,20 @@ def test_driver_errors_are_sqlalchemys(make_ledger) -> None:
     assert isinstance(caught.value.orig, conn.dialect.loaded_dbapi.Error)
 
 
+
+def test_a_read_transactions_begin_fails_as_sqlalchemys(make_ledger) -> None:
+    """SQLite: a read's BEGIN, issued on the driver's connection, fails as SQLAlchemy's
+    error (here: the driver's connection is in a transaction already)."""
+    svc = make_ledger(BASE, {"bank-1": "bank"})
+    with svc.ledger.engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            return
+        conn.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
+        with pytest.raises(DBAPIError) as caught:
+            svc.ledger.committed(conn)
+        assert "within a transaction" in str(caught.value.orig)
+        conn.connection.driver_connection.execute("ROLLBACK")  # type: ignore[union-attr]
+
 def test_a_standings_small_reads_are_the_same_in_and_out_of_a_transaction(
         make_ledger, tmp_path: Path) -> None:
     """The subject's kind, its effects and the published versions, read on the driver's
