@@ -77,9 +77,10 @@ def begun(conn: Connection) -> None:
 
 
 def driver_rows(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
-    """A read's rows straight from the driver's cursor, in the connection's transaction:
-    SQLAlchemy's result wrapping cost ~15% of a 1,000-record standing's read. Errors come
-    out as SQLAlchemy's, as from conn.exec_driver_sql."""
+    """A read's rows straight from the driver's cursor, in the connection's transaction
+    (begun first if it is the first statement: `begun`): SQLAlchemy's result wrapping
+    cost ~15% of a 1,000-record standing's read. Errors come out as SQLAlchemy's, as
+    from conn.exec_driver_sql."""
     begun(conn)
     error = conn.dialect.loaded_dbapi.Error
     try:
@@ -91,7 +92,6 @@ def driver_rows(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[Any
             cur.close()
     except error as exc:
         raise DBAPIError.instance(sql, params, exc, error) from exc
-
 
 
 def driver_read(conn: Connection, sql: str, params: tuple[Any, ...],
