@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from socialcredit.dueprocess import effects
-from socialcredit.ledger.model import Record, records_of_rows
+from socialcredit.ledger.model import Record, records_and_top, records_of_rows
 from socialcredit.ledger.store import driver_rows
 from tests.helpers import BASE
 
@@ -42,6 +42,22 @@ def test_records_of_rows_are_the_records_init_builds(got: list[tuple], subject: 
             Record(r.record_id, r.provider, subject, r.type, r.kind, r.occurred_at,
                    r.recorded_at, r.value_num, r.value_text, r.evidence, r.ref,
                    r.ingested_at), ref="x")
+
+
+
+@given(rows, st.lists(st.integers(1, 2**62), unique=True), text)
+def test_records_and_top_are_the_records_and_the_highest_seq(got: list[tuple],
+                                                             seqs: list[int],
+                                                             subject: str) -> None:
+    """Rows with a seq as a twelfth column, read as a driver's cursor gives them (one at
+    a time): the Records of the first eleven columns, and the highest seq."""
+    with_seq = [(*r, q) for r, q in zip(got, seqs, strict=False)]
+    fast, top = records_and_top(iter(with_seq), subject)
+    assert fast == records_of_rows([r[:11] for r in with_seq], subject)
+    assert fast == [Record(r[0], r[1], subject, *r[2:11]) for r in with_seq]
+    assert all(type(r) is Record for r in fast)
+    assert top == (max(r[11] for r in with_seq) if with_seq else None)
+    assert records_of_rows(iter(got), subject) == records_of_rows(got, subject)
 
 
 HEADER = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
@@ -75,6 +91,20 @@ def test_driver_errors_are_sqlalchemys(make_ledger) -> None:
             driver_rows(conn, "SELECT nope FROM no_such_table", ())
     assert isinstance(caught.value.orig, conn.dialect.loaded_dbapi.Error)
 
+
+
+def test_a_read_transactions_begin_fails_as_sqlalchemys(make_ledger) -> None:
+    """SQLite: a read's BEGIN, issued on the driver's connection, fails as SQLAlchemy's
+    error (here: the driver's connection is in a transaction already)."""
+    svc = make_ledger(BASE, {"bank-1": "bank"})
+    with svc.ledger.engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            return
+        conn.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
+        with pytest.raises(DBAPIError) as caught:
+            svc.ledger.committed(conn)
+        assert "within a transaction" in str(caught.value.orig)
+        conn.connection.driver_connection.execute("ROLLBACK")  # type: ignore[union-attr]
 
 def test_a_standings_small_reads_are_the_same_in_and_out_of_a_transaction(
         make_ledger, tmp_path: Path) -> None:

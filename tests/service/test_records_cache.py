@@ -179,6 +179,34 @@ def test_kept_records_are_what_the_ledger_reads(
                 "SELECT seq FROM sc_records WHERE subject = 'alice'")))
 
 
+def test_a_subjects_records_and_mark_are_one_read(
+        make_ledger: Callable[..., Service], clock: Any, db_url: str) -> None:
+    """`records_marked` gives what records_of and records_mark give in the same
+    transaction. On SQLite the highest seq is a statement of its own, which holds only
+    because a transaction reads one snapshot: a record committed by another engine
+    meanwhile is in neither; on PostgreSQL (each statement its own snapshot) the mark
+    comes with the records, and the two agree either way."""
+    svc = make_ledger(BASE, PROVIDERS)
+    busy(svc)
+    led = svc.ledger
+    with led.engine.connect() as conn:
+        led.committed(conn)
+        records, mark = led.records_marked("alice", conn)
+        assert records == led.records_of("alice", conn)
+        assert mark == led.records_mark("alice", conn) == (len(records), max(
+            r[0] for r in conn.exec_driver_sql(
+                "SELECT seq FROM sc_records WHERE subject = 'alice'")))
+        with Service.open(db_url, clock=clock) as other:
+            clock.set("2026-01-02T00:00:00Z")
+            other.records.ingest_text(H + "bank-1:late,bank-1,alice,,arrears,2025-12-05,,e,\n")
+        again, mark_again = led.records_marked("alice", conn)
+        assert mark_again[0] == len(again)
+        if conn.dialect.name == "sqlite":
+            assert (again, mark_again) == (records, mark)
+        else:
+            assert "bank-1:late" in {r.record_id for r in again} and mark_again[1] > mark[1]
+
+
 def test_a_kept_copy_is_extended_by_the_records_appended_since(
         make_ledger: Callable[..., Service], clock: Any, db_url: str) -> None:
     """After new records about a busy subject, only they are read: the extended copy is

@@ -52,29 +52,65 @@ def records_of_rows(rows: Iterable[Sequence[Any]], subject: str) -> list[Record]
     """Records from rows of (record_id, provider, type, kind, occurred_at, recorded_at,
     value_num, value_text, evidence, ref, ingested_at) about one subject: the same frozen
     Records (equal, hashable, `dataclasses.replace`-able) as Record(...) gives, several
-    times faster, because the ledger's hot read builds one per record of a standing."""
-    new = object.__new__
+    times faster, because the ledger's hot read builds one per record of a standing.
+    `rows` may be a driver's cursor: each row's tuple is then freed as soon as its Record
+    is built (reused for the next row, and never counted towards a garbage collection)."""
     building = _Building
     record = Record
     out: list[Record] = []
     append = out.append
-    for r in rows:
-        o: Any = new(building)
-        o.record_id = r[0]
-        o.provider = r[1]
+    # the row unpacked by the loop itself: one instruction, not eleven subscripts
+    for record_id, provider, type_, kind, occurred_at, recorded_at, value_num, value_text, \
+            evidence, ref, ingested_at in rows:
+        o: Any = building()
+        o.record_id = record_id
+        o.provider = provider
         o.subject = subject
-        o.type = r[2]
-        o.kind = r[3]
-        o.occurred_at = r[4]
-        o.recorded_at = r[5]
-        o.value_num = r[6]
-        o.value_text = r[7]
-        o.evidence = r[8]
-        o.ref = r[9]
-        o.ingested_at = r[10]
+        o.type = type_
+        o.kind = kind
+        o.occurred_at = occurred_at
+        o.recorded_at = recorded_at
+        o.value_num = value_num
+        o.value_text = value_text
+        o.evidence = evidence
+        o.ref = ref
+        o.ingested_at = ingested_at
         o.__class__ = record
         append(o)
     return out
+
+
+def records_and_top(rows: Iterable[Sequence[Any]], subject: str
+                    ) -> tuple[list[Record], int | None]:
+    """`records_of_rows` of rows with the record's seq as a twelfth column, and the
+    highest seq among them (None without rows): a subject's records and, from the same
+    statement, what its mark needs."""
+    building = _Building
+    record = Record
+    out: list[Record] = []
+    append = out.append
+    top = None
+    for record_id, provider, type_, kind, occurred_at, recorded_at, value_num, value_text, \
+            evidence, ref, ingested_at, seq in rows:
+        o: Any = building()
+        o.record_id = record_id
+        o.provider = provider
+        o.subject = subject
+        o.type = type_
+        o.kind = kind
+        o.occurred_at = occurred_at
+        o.recorded_at = recorded_at
+        o.value_num = value_num
+        o.value_text = value_text
+        o.evidence = evidence
+        o.ref = ref
+        o.ingested_at = ingested_at
+        o.__class__ = record
+        append(o)
+        if top is None or seq > top:
+            top = seq
+    return out, (None if top is None else int(top))
+
 
 @dataclass(frozen=True)
 class ProgramVersion:

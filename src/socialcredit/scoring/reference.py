@@ -18,6 +18,7 @@ from socialcredit.scoring.standing import (
     RulebookRef,
     Standing,
 )
+from socialcredit.scoring.standing import contribution as new_contribution
 from socialcredit.timeutil import US_PER_DAY, days_to_us
 
 KEY_FACTORS = 4  # as an adverse-action notice lists them (FCRA)
@@ -311,9 +312,10 @@ def standing(rb: Rulebook, subject: str, subject_kind: str | None,
                     if c0 > contribution:
                         points, contribution = p0, c0
                         under = then.version if then is not None else "none"
-            contributions.append(Contribution(r.record_id, r.type, i, rule.dimension, points,
-                                              contribution, r.occurred_at, age, resolved, label,
-                                              under))
+            # Contribution(...), built without its frozen __init__ (scoring/standing.py)
+            contributions.append(new_contribution(r.record_id, r.type, i, rule.dimension,
+                                                  points, contribution, r.occurred_at, age,
+                                                  resolved, label, under))
 
     attributes = [_attribute(i, a, view, t) for i, a in enumerate(rb.attributes)] if applies \
         else [AttributeScore(i, a.record, a.dimension, None, None, None, a.missing)
