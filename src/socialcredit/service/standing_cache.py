@@ -107,8 +107,8 @@ class Row:
     # standing depends on the instant asked about
     effects: tuple[tuple[str, int | None], ...]
     note: str = ""  # what a standing read from it says of itself (formatted once)
-    # what reads of the row work out once (service/standings.py: _Plan); it goes with
-    # the row: a row replaced or dropped takes it along
+    # what reads of the row from memory work out once (`Plan`, per state of the
+    # versions); it goes with the row: a row replaced or dropped takes it along
     memo: dict[str, Any] = field(default_factory=dict, init=False, compare=False,
                                  repr=False)
 
