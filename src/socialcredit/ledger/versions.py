@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from socialcredit.errors import LedgerError
 from socialcredit.ledger.model import ProgramVersion
@@ -64,9 +65,45 @@ def version_at(versions: Sequence[ProgramVersion], at: int, known_at: int
     return best
 
 
+@dataclass(frozen=True)
+class Settled:
+    """What `pick_version` gives for one program at every instant at or after all of its
+    versions took effect, as known at or after all were published: the one with the
+    latest (effective_at, seq). Every decision about now asks at such an instant (a
+    version effective in the future is the exception), so it need not scan them."""
+
+    version: ProgramVersion
+    effective: int  # the latest effective_at of the program's versions
+    published: int  # the latest published_at
+
+    def pick(self, versions: Sequence[ProgramVersion], at: int, known_at: int
+             ) -> ProgramVersion:
+        """pick_version(versions, program, at, known_at), `versions` those it was made from."""
+        if at >= self.effective and known_at >= self.published:
+            return self.version
+        return pick_version(versions, self.version.program, at, known_at)
+
+
+def settled_versions(versions: Sequence[ProgramVersion]) -> dict[str, Settled]:
+    """Per program among `versions`, its `Settled`."""
+    out: dict[str, Settled] = {}
+    for pv in versions:
+        got = out.get(pv.program)
+        if got is None:
+            out[pv.program] = Settled(pv, pv.effective_at, pv.published_at)
+            continue
+        best = got.version
+        if (pv.effective_at, pv.seq) > (best.effective_at, best.seq):
+            best = pv
+        out[pv.program] = Settled(best, max(got.effective, pv.effective_at),
+                                  max(got.published, pv.published_at))
+    return out
+
+
 def program_names(versions: Sequence[ProgramVersion]) -> list[str]:
     """Programs in order of first publication."""
     return list(dict.fromkeys(pv.program for pv in versions))
 
 
-__all__ = ["choose_program", "pick_version", "program_names", "version_at"]
+__all__ = ["Settled", "choose_program", "pick_version", "program_names", "settled_versions",
+           "version_at"]

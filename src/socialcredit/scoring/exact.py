@@ -145,6 +145,17 @@ def evaluate(rb: Rulebook, terms: Terms, t: int) -> Evaluated:
     return Evaluated(score, tier, dims, lists)
 
 
+def settled(rb: Rulebook, terms: Terms) -> Evaluated | None:
+    """`evaluate(rb, terms, t)` for every t the terms are valid at, when it does not
+    depend on t: no sum decays (not even a lagged one), so between t0 and `until`
+    nothing moves at all; else None. A row read again and again (a relying party's
+    decisions) is then evaluated once, not per read."""
+    if any(terms.sums.decaying.values()) or any(
+            any(lag.decaying.values()) for lag in terms.lagged.values()):
+        return None
+    return evaluate(rb, terms, terms.at)
+
+
 # -- building a row ---------------------------------------------------------------------
 
 def _after(t0: int, instant: float | int | None, out: list[int], exact: bool = False) -> None:
@@ -319,4 +330,4 @@ def build(rb: Rulebook, subject: str, kind: str | None, records: Sequence[Record
     return st, Terms(t0, sums, record_lists, lagged, until, rb.applies_to(kind))
 
 
-__all__ = ["Evaluated", "Sums", "Terms", "build", "evaluate"]
+__all__ = ["Evaluated", "Sums", "Terms", "build", "evaluate", "settled"]

@@ -31,6 +31,14 @@ def assemble(cls: type[T], values: dict[str, Any]) -> T:
     return obj
 
 
+def whole(cls: type[T], values: dict[str, Any]) -> T:
+    """`assemble` where `values` names every field of `cls` (and nothing else): the
+    dict becomes the instance's (the caller hands it over), with no merge at all."""
+    obj = object.__new__(cls)
+    _set(obj, "__dict__", values)
+    return obj
+
+
 _set = object.__setattr__
 
 

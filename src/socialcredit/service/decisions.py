@@ -23,7 +23,7 @@ from socialcredit.dueprocess import notices as notice_store
 from socialcredit.errors import SocialCreditError
 from socialcredit.events import Event
 from socialcredit.rulebook.model import Rulebook
-from socialcredit.scoring.standing import Standing, assemble
+from socialcredit.scoring.standing import Standing, assemble, whole
 from socialcredit.service.context import Context, WouldBlock
 from socialcredit.service.notices import issue
 from socialcredit.service.standings import materialized_standing, public_lists, standing_at
@@ -158,12 +158,61 @@ class Decisions:
         grant for `purpose`) unless the action depends on public lists only; it is shown
         what the grant's scope allows. Anyone but the subject asking leaves an entry in
         the subject's access log; a deny (asked for now) is noticed to the subject."""
+        if materialized and not record and at is None:
+            d = self._from_memory(subject, action, program, purpose)
+            if d is not None:
+                return d
         p = self._prepare(subject, action, program, at, record=record,
                           materialized=materialized, purpose=purpose, grant=grant,
                           direct=True)
         if isinstance(p, Decision):
             return p
         return p.finish(self.ctx.commit(p.unit) if p.commits else p.unit(None))
+
+    def _from_memory(self, subject: str, action: str, program: str | None,
+                     purpose: str | None) -> Decision | None:
+        """An unlogged decision about now that its requester sees whole (not a relying
+        party's: its grant decides what it sees), when the process's cache gives the
+        standing whole (`StandingCache.remembered`, SQLite): what `_prepare` makes of
+        it then — its unit run without a transaction, nothing written — without a read
+        transaction, a `Materialized`, a unit or a `Prepared`: the path a risk engine
+        takes at volume (tests/service/test_unlogged_decisions.py holds them equal).
+        None, having changed nothing, where `_prepare` must decide."""
+        ctx = self.ctx
+        cache = ctx.cache
+        if cache is None or not cache.syncs_alone:
+            return None
+        subject = ctx.subject_id(subject)
+        ctx.allow("decisions.decide", subject)
+        principal = ctx.principal
+        if principal.role == "relying_party":
+            return None
+        cache.sync()
+        got = cache.remembered(program, subject, ctx.ledger.clock())
+        if got is None:
+            return None
+        st, pv = got
+        rb = pv.rulebook
+        ctx.ledger.ensure_operable(rb)
+        effect, granted = outcome(rb, st, action)
+        decided_at = st.at
+
+        def reasons() -> list[dict[str, Any]]:
+            return evaluate(rb, st, action)[2]
+
+        why: list[dict[str, Any]] | Callable[[], list[dict[str, Any]]] = reasons
+        aa = None
+        if effect == "deny":
+            why = reasons()
+            aa = adverse_action(rb, st, why, action, decided_at)
+        return whole(Decision, {  # every field: built as Decision(...) would
+            "decision_id": new_decision_id(), "subject": subject, "action": action,
+            "program": st.program, "effect": effect, "grant": granted, "_reasons": why,
+            "at": st.at, "known_at": st.known_at, "decided_at": decided_at,
+            "standing": st, "source": "materialized", "hypothetical": False,
+            "requester": {"principal": principal.id, "role": principal.role},
+            "purpose": purpose, "grant_id": None, "disclosure": "full",
+            "adverse_action": aa, "disclosed": None})
 
     async def decide_async(self, subject: str, action: str, program: str | None = None,
                            *, materialized: bool = False, purpose: str | None = None,

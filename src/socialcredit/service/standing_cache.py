@@ -59,7 +59,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
@@ -69,8 +69,15 @@ from socialcredit.dueprocess.schema import effects as effects_table
 from socialcredit.ledger import schema as s
 from socialcredit.ledger.model import ProgramVersion, Record
 from socialcredit.ledger.store import Ledger, driver_rows
-from socialcredit.ledger.versions import choose_program, pick_version, program_names
-from socialcredit.scoring.exact import Terms
+from socialcredit.ledger.versions import (
+    Settled,
+    choose_program,
+    pick_version,
+    program_names,
+    settled_versions,
+)
+from socialcredit.scoring.exact import Evaluated, Terms, evaluate, settled
+from socialcredit.scoring.standing import RulebookRef, Standing, whole
 from socialcredit.service.context import Reads
 from socialcredit.timeutil import format_instant
 
@@ -104,6 +111,10 @@ class Row:
     # standing depends on the instant asked about
     effects: tuple[tuple[str, int | None], ...]
     note: str = ""  # what a standing read from it says of itself (formatted once)
+    # what reads of the row from memory work out once (`Plan`, per state of the
+    # versions); it goes with the row: a row replaced or dropped takes it along
+    memo: dict[str, Any] = field(default_factory=dict, init=False, compare=False,
+                                 repr=False)
 
     def __post_init__(self) -> None:
         if not self.note:
@@ -132,6 +143,44 @@ class Row:
         """Whether an effect may change the standing at t (as effects.has_any)."""
         return bool(self.effects) and any(kind != "erased" or (end is not None and end > t)
                                           for kind, end in self.effects)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What every read of one row from memory works out the same, under one state of
+    the program's versions (`basis`): where the row is usable — a decision about now
+    reads at t ≥ t_from (the row's own instant, and every version in effect, so the
+    one in force is basis.version) and t < t_until (its next discrete change), as
+    known at k ≥ k_from (the row's known_at, after every publication) — the standing's
+    fields that do not move with time and, where nothing in the row decays, its
+    evaluation (`scoring.exact.settled`: the same at every such t). `Plan.of` gives
+    None for a row the plain path must read (see `StandingCache.remembered`)."""
+
+    version: ProgramVersion
+    t_from: int
+    t_until: int | None
+    k_from: int
+    fields: dict[str, Any]
+    settled: Evaluated | None
+
+    @classmethod
+    def of(cls, row: Row, basis: Settled) -> Plan | None:
+        pv, terms = basis.version, row.terms
+        # a row without terms is exact at its own instant only; effects may change the
+        # standing; a row under another version, or older than a publication, is stale
+        if terms is None or row.effects or row.sha256 != pv.sha256 \
+                or basis.published > row.known_at:
+            return None
+        rb = pv.rulebook
+        ref = rb.memo.get(("ref", row.program))
+        if ref is None or ref.version != pv.version or ref.sha256 != pv.sha256:
+            ref = rb.memo[("ref", row.program)] = RulebookRef(row.program, pv.version,
+                                                              pv.sha256)
+        return cls(pv, max(terms.at, basis.effective), terms.until, row.known_at,
+                   {"subject": row.subject, "subject_kind": row.subject_kind,
+                    "program": row.program, "applies": rb.applies_to(row.subject_kind),
+                    "rulebook": ref, "projection": False, "erased": False},
+                   settled(rb, terms))
 
 
 _FINGERPRINT = (
@@ -169,13 +218,17 @@ class StandingCache:
         self._fp: tuple[Any, ...] | None = None
         self._versions: list[ProgramVersion] = []
         self._names: list[str] = []
-        self._latest: dict[str, int] = {}
+        # per program: the version in force at any instant after all of them
+        self._settled: dict[str, Settled] = {}
         self.generation = 0
         self._sqlite = ledger.engine.dialect.name == "sqlite"
         self._raw: Any = None  # the DB-API connection data_version is asked on
         self._driver: Any = None  # its sqlite3 connection, and a cursor kept on it
         self._cursor: Any = None
         self._data_version: int | None = None
+        # whether `remembered` reads rows from memory; False: every read takes the plain
+        # path (what tests hold the memory path equal to)
+        self.remembers = True
         self.hits = 0  # statistics, for tests and benchmarks
         self.misses = 0
         # subject -> (its mark, its records) and how many records that holds
@@ -187,6 +240,13 @@ class StandingCache:
         self.record_extends = 0  # kept copies extended by the records appended since
 
     # -- validity ---------------------------------------------------------------------
+
+    @property
+    def syncs_alone(self) -> bool:
+        """Whether `sync` asks nothing of the caller's read transaction (SQLite: its
+        data_version is read on the cache's own connection; PostgreSQL reads the
+        fingerprint in the caller's transaction, when it has one)."""
+        return self._sqlite
 
     def sync(self, reads: Reads | None = None) -> None:
         """Bring the cache in line with what is committed (see the module docstring). On
@@ -277,10 +337,7 @@ class StandingCache:
             with self.ledger.engine.connect() as conn:
                 self._versions = self.ledger.program_versions(None, conn)
             self._names = program_names(self._versions)
-            self._latest = {}
-            for pv in self._versions:
-                self._latest[pv.program] = max(self._latest.get(pv.program, 0),
-                                               pv.published_at)
+            self._settled = settled_versions(self._versions)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -300,10 +357,59 @@ class StandingCache:
         return [pv for pv in self._versions if pv.program == program]
 
     def version_in_force(self, program: str, t: int, k: int) -> ProgramVersion:
-        return pick_version(self._versions, program, t, k)
+        """pick_version over the versions read (`Settled`: without scanning them when t
+        and k are after all of them, as a decision about now is)."""
+        got = self._settled.get(program)
+        if got is None:
+            return pick_version(self._versions, program, t, k)
+        return got.pick(self._versions, t, k)
 
     def latest_publication(self, program: str) -> int:
-        return self._latest.get(program, 0)
+        got = self._settled.get(program)
+        return got.published if got is not None else 0
+
+    def remembered(self, program: str | None, subject: str, clock: int
+                   ) -> tuple[Standing, ProgramVersion] | None:
+        """The standing now, and the version it is under, from the subject's row when
+        memory gives it whole: the row kept, no effects on the subject, under the
+        version in force, usable at now (`Plan`) — what materialized_standing's plain
+        path computes then (tests hold them equal); else None, having changed nothing.
+        Call it right after `sync`, with the ledger's wall clock: "now" is the later of
+        it and the last commit, known as of the last commit (standings.standing_at)."""
+        if not self.remembers:
+            return None
+        names = self._names
+        name = names[0] if program is None and len(names) == 1 \
+            else choose_program(names, program)
+        row = self._rows.get((name, subject))
+        basis = self._settled.get(name)
+        if row is None or basis is None:
+            return None
+        got = row.memo.get("plan")
+        if got is None or got[0] is not basis:
+            got = row.memo["plan"] = (basis, Plan.of(row, basis))
+        plan: Plan | None = got[1]
+        if plan is None:
+            return None
+        fp = self._fp
+        k = int(fp[0]) if fp is not None and fp[0] is not None else 0
+        t = clock if clock > k else k
+        if t < plan.t_from or k < plan.k_from or (
+                plan.t_until is not None and t >= plan.t_until):
+            return None
+        self.hits += 1
+        ev = plan.settled
+        if ev is None:
+            assert row.terms is not None
+            ev = evaluate(plan.version.rulebook, row.terms, t)
+            dims, lists = ev.dimensions, ev.lists
+        else:  # shared by every read of the row: each standing gets its own
+            dims, lists = dict(ev.dimensions), list(ev.lists)
+        return whole(Standing, {
+            **plan.fields, "at": t, "known_at": k, "score": ev.score, "tier": ev.tier,
+            "dimensions": dims, "lists": lists, "list_entries": [], "pending": [],
+            "contributions": [], "attributes": [], "key_factors": [], "notes": [row.note],
+            "suspended": []}), plan.version
 
     def get(self, program: str, subject: str) -> Row | None:
         row = self._rows.get((program, subject))
@@ -495,4 +601,4 @@ class StandingCache:
                 self._raw = self._driver = self._cursor = None
 
 
-__all__ = ["MAX_ENTRIES", "MAX_RECORDS", "MIN_RECORDS", "Row", "StandingCache"]
+__all__ = ["MAX_ENTRIES", "MAX_RECORDS", "MIN_RECORDS", "Plan", "Row", "StandingCache"]

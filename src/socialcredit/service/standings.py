@@ -317,7 +317,9 @@ def materialized_standing(ctx: Context, subject: str, program: str | None = None
     due-process effects gets its live standing: the table does not record them. None
     without a row. Rows come through the process's cache (service/standing_cache.py);
     whatever must be read from the database is read in one transaction, `reads`' (a
-    decision shares it with its consent look-up)."""
+    decision shares it with its consent look-up). A row the cache gives whole
+    (`StandingCache.remembered`) is read from memory; the rest of this function is the
+    plain path, which tests hold it equal to."""
     if reads is None:
         with ctx.reads() as own:
             return materialized_standing(ctx, subject, program, own)
@@ -326,6 +328,9 @@ def materialized_standing(ctx: Context, subject: str, program: str | None = None
     assert cache is not None
     cache.sync(reads)
     generation = cache.generation
+    got = cache.remembered(program, subject, ledger.clock())
+    if got is not None:
+        return Materialized(got[0], "materialized", got[1])
     committed = cache.committed()
     t = max(ledger.clock(), committed)
     k = min(t, committed)
@@ -364,7 +369,7 @@ def materialized_standing(ctx: Context, subject: str, program: str | None = None
     ref = rb.memo.get(("ref", name))
     if ref is None or ref.version != pv.version or ref.sha256 != pv.sha256:
         ref = rb.memo[("ref", name)] = RulebookRef(name, pv.version, pv.sha256)
-    # built as Standing(...) would (scoring/standing.py: assemble): one per decision
+    # built as Standing(...) would (scoring/standing.py: assemble)
     st = assemble(Standing, {
         "subject": subject, "subject_kind": row.subject_kind, "program": name, "at": t,
         "known_at": k, "applies": rb.applies_to(row.subject_kind), "score": score,
