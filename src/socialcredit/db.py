@@ -140,8 +140,14 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            immediate = conn.info.pop(IMMEDIATE, False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            if conn.info.pop(IMMEDIATE, False):
+                # may wait for the lock and fail (busy): through SQLAlchemy, which
+                # wraps the driver's error as everywhere else
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                # a deferred BEGIN takes no lock and cannot be busy: at the driver
+                # (SQLAlchemy's execution around it cost more than a small group's rows)
+                conn.connection.driver_connection.execute("BEGIN")
 
         return engine
     return create_engine(url, future=True, pool_pre_ping=True)

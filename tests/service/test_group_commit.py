@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import PendingRollbackError
 
 from socialcredit.ledger import schema as s
 from socialcredit.service import Service
@@ -124,4 +125,34 @@ def test_requests_on_an_event_loop_share_a_commit_and_a_cancelled_one_is_not_run
         assert isinstance(gc.run(_operation("t.after")), int)
     finally:
         gate.set()
+        gc.close()
+
+
+def test_the_committer_keeps_its_connection_and_takes_a_fresh_one_after_a_failure(
+        make_ledger: Callable[..., Service]) -> None:
+    """The committer's groups share one connection (not one checked out per group);
+    after a group fails — here its connection is lost — the next group runs on a new
+    one, and nothing of the failed unit is committed."""
+    svc = make_ledger(CITY)
+    gc = GroupCommit(svc.ledger.engine)
+    try:
+        def driver(conn: Connection) -> int:
+            return id(conn.connection.dbapi_connection)
+
+        first, second = gc.run(driver), gc.run(driver)
+        assert first == second  # one connection, kept from group to group
+
+        def breaks(conn: Connection) -> None:
+            _operation("t.broken")(conn)
+            conn.invalidate()  # as when the server goes away mid-transaction
+            raise ConnectionError("the connection is gone")
+
+        # (run alone again, the unit's own transaction cannot roll back on the lost
+        # connection either: SQLAlchemy says so)
+        with pytest.raises((ConnectionError, PendingRollbackError)):
+            gc.run(breaks)
+        assert isinstance(gc.run(_operation("t.after")), int)
+        assert gc.run(driver) != first  # a fresh connection
+        assert _count(svc, "t.broken") == 0 and _count(svc, "t.after") == 1
+    finally:
         gc.close()

@@ -75,6 +75,14 @@ class _Group:
         return self.outcomes[i]
 
 
+def _dropped(conn: Connection | None) -> None:
+    """Close the committer's connection (back to the pool, or discarded if it failed)."""
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            conn.close()
+    return None
+
+
 def _settle(waiting: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
     """On an event loop: hand a group's outcomes to the requests awaiting them."""
     for fut, failed, value in waiting:
@@ -201,26 +209,38 @@ class GroupCommit:
         return g
 
     def _run(self) -> None:
-        while True:
-            g = self._take()
-            if g is None:
-                return  # closed and drained
-            units = g.units
-            self.batches += 1
-            self.units += len(units)
-            began = time.monotonic()
-            try:
-                with self.engine.begin() as conn, gathering_appends(conn):
-                    g.outcomes = [u(conn) if u is not None else None for u in units]
-                g.failed = [False] * len(units)
-            except BaseException:
-                g.outcomes, g.failed = [], []
-                for u in units:
-                    self._alone(g, u)
-            self._last_commit = time.monotonic() - began
-            with self._ready:  # this group's callers, and everyone queued meanwhile
-                self._expect = len(units) + self._queued()
-            self._hand_back(g)
+        # the committer's own connection, kept from group to group: checking one out of
+        # the pool and back in (with its reset) per group cost more than a group of a
+        # few deciders' rows. Any failure drops it (a connection that failed is not
+        # trusted again: the next group takes a fresh one, as `_alone` does)
+        conn: Connection | None = None
+        try:
+            while True:
+                g = self._take()
+                if g is None:
+                    return  # closed and drained
+                units = g.units
+                self.batches += 1
+                self.units += len(units)
+                began = time.monotonic()
+                try:
+                    if conn is None:
+                        conn = self.engine.connect()
+                    with conn.begin(), gathering_appends(conn):
+                        g.outcomes = [u(conn) if u is not None else None for u in units]
+                    g.failed = [False] * len(units)
+                except BaseException:
+                    _dropped(conn)
+                    conn = None
+                    g.outcomes, g.failed = [], []
+                    for u in units:
+                        self._alone(g, u)
+                self._last_commit = time.monotonic() - began
+                with self._ready:  # this group's callers, and everyone queued meanwhile
+                    self._expect = len(units) + self._queued()
+                self._hand_back(g)
+        finally:
+            _dropped(conn)
 
     def _alone(self, g: _Group, unit: Unit | None) -> None:
         """Run one unit of a group that failed in a transaction of its own."""
