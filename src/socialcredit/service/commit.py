@@ -103,7 +103,10 @@ class GroupCommit:
         #: `_take`); at most half the last commit's time; 0: never
         self.max_wait = max_wait
         self._queue: deque[_Group] = deque()  # every group but the last is full
-        self._ready = threading.Condition()
+        # a caller queues its unit holding the plain lock (`with self._lock`: no
+        # Condition.__enter__ frame per request); waits and wake-ups go through `_ready`
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
         self._closed = False
         self._expect = 0  # units the next group may wait for
         self._wanted = 0  # what the committer waits for now (0: nothing)
@@ -115,7 +118,7 @@ class GroupCommit:
         self._thread.start()
 
     def _add(self, unit: Unit) -> tuple[_Group, int]:
-        """Queue `unit` in the group now gathering (the caller holds `_ready`)."""
+        """Queue `unit` in the group now gathering (the caller holds `_lock`)."""
         if self._closed:
             raise RuntimeError("the group committer is closed")
         q = self._queue
@@ -137,7 +140,7 @@ class GroupCommit:
         result once that transaction is committed (or raise what it raised)."""
         waiter = threading.Lock()
         waiter.acquire()
-        with self._ready:
+        with self._lock:
             g, i = self._add(unit)
             g.waiters.append(waiter)
         waiter.acquire()  # let go by `_hand_back`
@@ -148,7 +151,7 @@ class GroupCommit:
         committed (its result the unit's), or with what the unit raised. A future
         cancelled before its group began is not run."""
         f: Future[T] = Future()
-        with self._ready:
+        with self._lock:
             g, i = self._add(unit)
             g.futures[i] = f
         return f
@@ -160,7 +163,7 @@ class GroupCommit:
         began is not run. A future, not a coroutine: awaiting it costs no frame."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
-        with self._ready:
+        with self._lock:
             g, i = self._add(unit)
             g.loops[i] = (loop, fut)
         return fut
