@@ -14,7 +14,7 @@ from sqlalchemy.exc import PendingRollbackError
 
 from socialcredit.ledger import schema as s
 from socialcredit.service import Service
-from socialcredit.service.commit import GroupCommit
+from socialcredit.service.commit import CHECKPOINT_PAGES, GroupCommit
 from tests.dueprocess.rulebooks import CITY
 
 
@@ -156,3 +156,33 @@ def test_the_committer_keeps_its_connection_and_takes_a_fresh_one_after_a_failur
         assert _count(svc, "t.broken") == 0 and _count(svc, "t.after") == 1
     finally:
         gc.close()
+
+
+def test_the_committers_wal_setting_stays_with_its_own_connection(
+        make_ledger: Callable[..., Service]) -> None:
+    """On SQLite the committer's connection checkpoints the WAL less often than SQLite's
+    default; the setting never reaches the pool's other connections, not even after the
+    committer's connection is dropped (a failure) or the committer closed."""
+    svc = make_ledger(CITY)
+    engine = svc.ledger.engine
+    if engine.dialect.name != "sqlite":
+        return  # PostgreSQL has no such setting: nothing to hold
+
+    def pages(conn: Connection) -> int:
+        return int(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
+
+    gc = GroupCommit(engine)
+    try:
+        assert gc.run(pages) == CHECKPOINT_PAGES != 1000
+
+        def bad(conn: Connection) -> None:
+            raise ValueError("this unit fails")
+
+        with pytest.raises(ValueError):
+            gc.run(bad)
+        assert gc.run(pages) == CHECKPOINT_PAGES
+    finally:
+        gc.close()
+    for _ in range(3):  # whichever of the pool's connections comes back
+        with engine.connect() as conn:
+            assert pages(conn) == 1000
