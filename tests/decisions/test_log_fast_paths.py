@@ -18,13 +18,13 @@ from sqlalchemy import create_engine, select
 from socialcredit.db import append, append_row, gathering_appends
 from socialcredit.decisions import log
 from socialcredit.decisions.evaluate import Decision, evaluate, outcome
-from socialcredit.dueprocess.access import _detail_json
+from socialcredit.dueprocess.access import _detail_json, decision_detail
 from socialcredit.dueprocess.schema import access_log
 from socialcredit.ledger import schema
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.scoring.standing import Standing
 from socialcredit.service import Service
-from socialcredit.timeutil import BEGINNING_OF_TIME
+from socialcredit.timeutil import BEGINNING_OF_TIME, format_instant
 from tests.decisions.test_outcome import RULEBOOKS, standing
 from tests.helpers import BASE
 
@@ -117,6 +117,32 @@ def test_minus_zero_and_zero_do_not_share_reasons() -> None:
 @given(st.dictionaries(TEXT, st.one_of(TEXT, st.integers(), st.none()), max_size=5))
 def test_an_access_detail_is_the_plain_encoding(detail: dict[str, Any]) -> None:
     assert _detail_json(detail) == json.dumps(detail, sort_keys=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT, TEXT, TEXT)
+def test_a_decisions_access_detail_is_the_plain_encoding(decision_id: str, action: str,
+                                                          effect: str) -> None:
+    detail = {"decision_id": decision_id, "action": action, "effect": effect}
+    for _ in range(2):  # and again, from the kept spelling of its action and effect
+        assert decision_detail(decision_id, action, effect) == json.dumps(detail,
+                                                                          sort_keys=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(INSTANTS, st.lists(st.integers(-2_000_000, 2_000_000), min_size=1, max_size=6))
+def test_instants_sharing_a_second_are_spelled_as_json_dumps(
+        base: int, steps: list[int]) -> None:
+    """An instant's text shares its seconds' text with the last instant spelled in the
+    same second: instants in and around one second, in any order, each spelled as
+    json.dumps(format_instant(us)) spells it."""
+    for us in [base, *(base + s for s in steps), base]:
+        try:
+            plain = json.dumps(format_instant(us))
+        except OverflowError:  # just after the beginning of time: no date spells it
+            continue
+        assert log._instant_text(us) == plain
+        assert log._instant(us) == plain
 
 
 def test_rows_written_at_the_driver_equal_sqlalchemys(make_ledger: Callable[..., Service]

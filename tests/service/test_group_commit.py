@@ -10,10 +10,11 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import PendingRollbackError
 
 from socialcredit.ledger import schema as s
 from socialcredit.service import Service
-from socialcredit.service.commit import GroupCommit
+from socialcredit.service.commit import CHECKPOINT_PAGES, GroupCommit
 from tests.dueprocess.rulebooks import CITY
 
 
@@ -125,3 +126,63 @@ def test_requests_on_an_event_loop_share_a_commit_and_a_cancelled_one_is_not_run
     finally:
         gate.set()
         gc.close()
+
+
+def test_the_committer_keeps_its_connection_and_takes_a_fresh_one_after_a_failure(
+        make_ledger: Callable[..., Service]) -> None:
+    """The committer's groups share one connection (not one checked out per group);
+    after a group fails — here its connection is lost — the next group runs on a new
+    one, and nothing of the failed unit is committed."""
+    svc = make_ledger(CITY)
+    gc = GroupCommit(svc.ledger.engine)
+    try:
+        def driver(conn: Connection) -> int:
+            return id(conn.connection.dbapi_connection)
+
+        first, second = gc.run(driver), gc.run(driver)
+        assert first == second  # one connection, kept from group to group
+
+        def breaks(conn: Connection) -> None:
+            _operation("t.broken")(conn)
+            conn.invalidate()  # as when the server goes away mid-transaction
+            raise ConnectionError("the connection is gone")
+
+        # (run alone again, the unit's own transaction cannot roll back on the lost
+        # connection either: SQLAlchemy says so)
+        with pytest.raises((ConnectionError, PendingRollbackError)):
+            gc.run(breaks)
+        assert isinstance(gc.run(_operation("t.after")), int)
+        assert gc.run(driver) != first  # a fresh connection
+        assert _count(svc, "t.broken") == 0 and _count(svc, "t.after") == 1
+    finally:
+        gc.close()
+
+
+def test_the_committers_wal_setting_stays_with_its_own_connection(
+        make_ledger: Callable[..., Service]) -> None:
+    """On SQLite the committer's connection checkpoints the WAL less often than SQLite's
+    default; the setting never reaches the pool's other connections, not even after the
+    committer's connection is dropped (a failure) or the committer closed."""
+    svc = make_ledger(CITY)
+    engine = svc.ledger.engine
+    if engine.dialect.name != "sqlite":
+        return  # PostgreSQL has no such setting: nothing to hold
+
+    def pages(conn: Connection) -> int:
+        return int(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
+
+    gc = GroupCommit(engine)
+    try:
+        assert gc.run(pages) == CHECKPOINT_PAGES != 1000
+
+        def bad(conn: Connection) -> None:
+            raise ValueError("this unit fails")
+
+        with pytest.raises(ValueError):
+            gc.run(bad)
+        assert gc.run(pages) == CHECKPOINT_PAGES
+    finally:
+        gc.close()
+    for _ in range(3):  # whichever of the pool's connections comes back
+        with engine.connect() as conn:
+            assert pages(conn) == 1000

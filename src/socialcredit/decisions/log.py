@@ -44,7 +44,7 @@ _MAX_REASONS = 4096
 _ENCODE = json.JSONEncoder(sort_keys=True).encode
 #: a rulebook reference's JSON, and an instant's text, by value: the decisions of one
 #: version share the first, those read from one materialized run the second
-_REFS: dict[RulebookRef, str] = {}
+_REFS: dict[tuple[str, str, str], str] = {}
 _INSTANTS: dict[int, str] = {}
 _MAX_INSTANTS = 4096
 _INF = float("inf")
@@ -75,8 +75,31 @@ def _instant(us: int) -> str:
     if got is None:
         if len(_INSTANTS) >= _MAX_INSTANTS:
             _INSTANTS.clear()
-        got = _INSTANTS[us] = _value(format_instant(us))
+        got = _INSTANTS[us] = _instant_text(us)
     return got
+
+
+#: (second, its text up to the seconds: '"YYYY-MM-DDTHH:MM:SS') of the last instant
+#: spelled: the decisions of one group are decided within the same second or two
+_SECOND: tuple[int, str] = (-1, "")
+
+
+def _instant_text(us: int) -> str:
+    """`json.dumps(format_instant(us))`, the text up to the seconds shared with the last
+    instant of the same second (a decision's own instant, decided_at, is not shared with
+    any other: formatting it whole was a tenth of its body's spelling)."""
+    global _SECOND
+    second, micro = divmod(us, 1_000_000)
+    last = _SECOND  # one read: another thread may replace it meanwhile, never tear it
+    if last[0] == second and second > 0:
+        head = last[1]
+    else:
+        whole = format_instant(us)
+        if second <= 0 or whole is None or not whole.endswith("Z"):
+            return _value(whole)  # before 1970 or the beginning of time: as it is
+        head = '"' + whole[:19]
+        _SECOND = (second, head)
+    return f'{head}.{micro:06d}Z"' if micro else head + 'Z"'
 
 
 def body_json(d: Decision) -> str:
@@ -90,57 +113,63 @@ def body_json(d: Decision) -> str:
     if type(d.at) is not int or type(d.known_at) is not int \
             or type(d.decided_at) is not int or type(st.rulebook) is not RulebookRef:
         return json.dumps(d.body(), sort_keys=True)
+    score = st.score
+    # json.dumps's spelling of a score (a float's repr, or an int's); also the reasons'
+    # key: 0, 0.0 and -0.0 are told apart
+    score_text = float.__repr__(score) if type(score) is float \
+        and score == score and score != _INF and score != -_INF else _value(score)
     got = d._reasons
     if not callable(got):
         reasons = _ENCODE(got)
     elif st.list_entries or st.key_factors:
         reasons = _ENCODE(d.reasons)
     else:
-        key = (st.rulebook.sha256, d.action, st.tier, repr(st.score), tuple(st.lists))
+        key = (st.rulebook.sha256, d.action, st.tier, score_text, type(score),
+               tuple(st.lists))
         reasons = _REASONS.get(key)  # type: ignore[assignment]
         if reasons is None:
             reasons = _ENCODE(d.reasons)
             if len(_REASONS) >= _MAX_REASONS:
                 _REASONS.clear()
             _REASONS[key] = reasons
-    ref = _REFS.get(st.rulebook)
+    rb = st.rulebook
+    # by its fields' strings (their hashes are kept), not the dataclass's own hash
+    ref_key = (rb.sha256, rb.id, rb.version)
+    ref = _REFS.get(ref_key)
     if ref is None:
         if len(_REFS) >= _MAX_REASONS:
             _REFS.clear()
-        ref = _REFS[st.rulebook] = _ENCODE(st.rulebook.as_dict())
+        ref = _REFS[ref_key] = _ENCODE(rb.as_dict())
     at = _instant(d.at)
     requester = d.requester
     aa = d.adverse_action
     grant = d.grant
     lists = st.lists
-    parts = ['{"action": ', _value(d.action)]
-    if aa is not None:
-        parts += [', "adverse_action": ', _ENCODE(aa)]
-    parts += [', "at": ', at,
-              ', "decided_at": ', at if d.decided_at == d.at else _value(
-                  format_instant(d.decided_at)),
-              ', "decision_id": ', _value(d.decision_id)]
-    if requester is not None:
-        parts += [', "disclosure": ', _value(d.disclosure)]
-    parts += [', "effect": ', _value(d.effect),
-              ', "grant": ', "{}" if type(grant) is dict and not grant else _ENCODE(grant)]
-    if requester is not None:
-        parts += [', "grant_id": ', _value(d.grant_id)]
-    parts += [', "hypothetical": ', _value(d.hypothetical),
-              ', "known_at": ', _instant(d.known_at),
-              ', "lists": ', "[]" if type(lists) is list and not lists else _ENCODE(lists),
-              ', "program": ', _value(d.program)]
-    if requester is not None:
-        parts += [', "purpose": ', _value(d.purpose)]
-    parts += [', "reasons": ', reasons]
-    if requester is not None:
-        parts += [', "requester": ', _requester(requester)]
-    parts += [', "rulebook": ', ref,
-              ', "score": ', _value(st.score),
-              ', "standing_source": ', _value(d.source),
-              ', "subject": ', _value(d.subject),
-              ', "tier": ', _value(st.tier), "}"]
-    return "".join(parts)
+    # one f-string, not a list of parts grown and joined: the pieces of a body are
+    # spelled first, then the body at once (with a requester, or without: no disclosure,
+    # grant_id, purpose nor requester keys)
+    adverse = "" if aa is None else ', "adverse_action": ' + _ENCODE(aa)
+    decided = at if d.decided_at == d.at else _instant_text(d.decided_at)
+    granted = "{}" if type(grant) is dict and not grant else _ENCODE(grant)
+    listed = "[]" if type(lists) is list and not lists else _ENCODE(lists)
+    if requester is None:
+        return (f'{{"action": {_value(d.action)}{adverse}, "at": {at}, "decided_at": '
+                f'{decided}, "decision_id": {_value(d.decision_id)}, "effect": '
+                f'{_value(d.effect)}, "grant": {granted}, "hypothetical": '
+                f'{_value(d.hypothetical)}, "known_at": {_instant(d.known_at)}, '
+                f'"lists": {listed}, "program": {_value(d.program)}, "reasons": '
+                f'{reasons}, "rulebook": {ref}, "score": {score_text}, '
+                f'"standing_source": {_value(d.source)}, "subject": {_value(d.subject)}, '
+                f'"tier": {_value(st.tier)}}}')
+    return (f'{{"action": {_value(d.action)}{adverse}, "at": {at}, "decided_at": '
+            f'{decided}, "decision_id": {_value(d.decision_id)}, "disclosure": '
+            f'{_value(d.disclosure)}, "effect": {_value(d.effect)}, "grant": {granted}, '
+            f'"grant_id": {_value(d.grant_id)}, "hypothetical": {_value(d.hypothetical)}, '
+            f'"known_at": {_instant(d.known_at)}, "lists": {listed}, "program": '
+            f'{_value(d.program)}, "purpose": {_value(d.purpose)}, "reasons": {reasons}, '
+            f'"requester": {_requester(requester)}, "rulebook": {ref}, "score": '
+            f'{score_text}, "standing_source": {_value(d.source)}, "subject": '
+            f'{_value(d.subject)}, "tier": {_value(st.tier)}}}')
 
 
 def _requester(r: dict[str, Any]) -> str:

@@ -17,13 +17,36 @@ from socialcredit.timeutil import format_instant
 
 def record(conn: Connection, at: int, principal: Principal, operation: str,
            subject: str | None, *, program: str | None = None, purpose: str | None = None,
-           grant_id: str | None = None, detail: dict[str, Any] | None = None) -> None:
-    """Log a read unless the principal is the subject itself."""
+           grant_id: str | None = None, detail: dict[str, Any] | None = None,
+           detail_text: str | None = None) -> None:
+    """Log a read unless the principal is the subject itself. The detail is given as a
+    dict, or already spelled as its JSON (`detail_text`, e.g. `decision_detail`)."""
     if principal.is_subject(subject):
         return
     append_row(conn, access_log, _COLUMNS, (
         at, subject, principal.id, principal.role, operation, program, purpose, grant_id,
+        detail_text if detail_text is not None else
         _detail_json(detail) if detail else None))
+
+
+#: (action, effect) -> the text of a decision's detail before and after its id
+_DECISION_DETAIL: dict[tuple[str, str], tuple[str, str]] = {}
+
+
+def decision_detail(decision_id: str, action: str, effect: str) -> str:
+    """`_detail_json({"decision_id": ..., "action": ..., "effect": ...})`, the same text,
+    from the spelling of its action and effect kept by their values (one detail per
+    logged decision; a handful of actions and effects)."""
+    if type(decision_id) is not str or type(action) is not str or type(effect) is not str:
+        return _detail_json({"decision_id": decision_id, "action": action, "effect": effect})
+    got = _DECISION_DETAIL.get((action, effect))
+    if got is None:
+        if len(_DECISION_DETAIL) >= 4096:
+            _DECISION_DETAIL.clear()
+        enc = encode_basestring_ascii
+        got = _DECISION_DETAIL[(action, effect)] = (
+            f'{{"action": {enc(action)}, "decision_id": ', f', "effect": {enc(effect)}}}')
+    return got[0] + encode_basestring_ascii(decision_id) + got[1]
 
 
 #: the columns of an entry, in the order `record` gives their values
@@ -55,4 +78,4 @@ def of(conn: Connection, subject: str, limit: int = 1000) -> list[dict[str, Any]
              "detail": json.loads(r.detail) if r.detail else None} for r in rows]
 
 
-__all__ = ["of", "record"]
+__all__ = ["decision_detail", "of", "record"]

@@ -75,6 +75,21 @@ class _Group:
         return self.outcomes[i]
 
 
+#: WAL pages after which the committer's SQLite connection checkpoints (`_connect`)
+CHECKPOINT_PAGES = 10_000
+
+
+def _dropped(conn: Connection | None) -> None:
+    """Discard the committer's connection (not back to the pool: it keeps the
+    committer's own settings, and after a failure it is not trusted)."""
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            conn.invalidate()
+        with contextlib.suppress(Exception):
+            conn.close()
+    return None
+
+
 def _settle(waiting: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
     """On an event loop: hand a group's outcomes to the requests awaiting them."""
     for fut, failed, value in waiting:
@@ -95,7 +110,10 @@ class GroupCommit:
         #: `_take`); at most half the last commit's time; 0: never
         self.max_wait = max_wait
         self._queue: deque[_Group] = deque()  # every group but the last is full
-        self._ready = threading.Condition()
+        # a caller queues its unit holding the plain lock (`with self._lock`: no
+        # Condition.__enter__ frame per request); waits and wake-ups go through `_ready`
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
         self._closed = False
         self._expect = 0  # units the next group may wait for
         self._wanted = 0  # what the committer waits for now (0: nothing)
@@ -107,7 +125,7 @@ class GroupCommit:
         self._thread.start()
 
     def _add(self, unit: Unit) -> tuple[_Group, int]:
-        """Queue `unit` in the group now gathering (the caller holds `_ready`)."""
+        """Queue `unit` in the group now gathering (the caller holds `_lock`)."""
         if self._closed:
             raise RuntimeError("the group committer is closed")
         q = self._queue
@@ -129,7 +147,7 @@ class GroupCommit:
         result once that transaction is committed (or raise what it raised)."""
         waiter = threading.Lock()
         waiter.acquire()
-        with self._ready:
+        with self._lock:
             g, i = self._add(unit)
             g.waiters.append(waiter)
         waiter.acquire()  # let go by `_hand_back`
@@ -140,7 +158,7 @@ class GroupCommit:
         committed (its result the unit's), or with what the unit raised. A future
         cancelled before its group began is not run."""
         f: Future[T] = Future()
-        with self._ready:
+        with self._lock:
             g, i = self._add(unit)
             g.futures[i] = f
         return f
@@ -152,7 +170,7 @@ class GroupCommit:
         began is not run. A future, not a coroutine: awaiting it costs no frame."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
-        with self._ready:
+        with self._lock:
             g, i = self._add(unit)
             g.loops[i] = (loop, fut)
         return fut
@@ -201,26 +219,53 @@ class GroupCommit:
         return g
 
     def _run(self) -> None:
-        while True:
-            g = self._take()
-            if g is None:
-                return  # closed and drained
-            units = g.units
-            self.batches += 1
-            self.units += len(units)
-            began = time.monotonic()
-            try:
-                with self.engine.begin() as conn, gathering_appends(conn):
-                    g.outcomes = [u(conn) if u is not None else None for u in units]
-                g.failed = [False] * len(units)
-            except BaseException:
-                g.outcomes, g.failed = [], []
-                for u in units:
-                    self._alone(g, u)
-            self._last_commit = time.monotonic() - began
-            with self._ready:  # this group's callers, and everyone queued meanwhile
-                self._expect = len(units) + self._queued()
-            self._hand_back(g)
+        # the committer's own connection, kept from group to group: checking one out of
+        # the pool and back in (with its reset) per group cost more than a group of a
+        # few deciders' rows. Any failure drops it (a connection that failed is not
+        # trusted again: the next group takes a fresh one, as `_alone` does)
+        conn: Connection | None = None
+        try:
+            while True:
+                g = self._take()
+                if g is None:
+                    return  # closed and drained
+                units = g.units
+                self.batches += 1
+                self.units += len(units)
+                began = time.monotonic()
+                try:
+                    if conn is None:
+                        conn = self._connect()
+                    with conn.begin(), gathering_appends(conn):
+                        g.outcomes = [u(conn) if u is not None else None for u in units]
+                    g.failed = [False] * len(units)
+                except BaseException:
+                    _dropped(conn)
+                    conn = None
+                    g.outcomes, g.failed = [], []
+                    for u in units:
+                        self._alone(g, u)
+                self._last_commit = time.monotonic() - began
+                with self._ready:  # this group's callers, and everyone queued meanwhile
+                    self._expect = len(units) + self._queued()
+                self._hand_back(g)
+        finally:
+            _dropped(conn)
+
+    def _connect(self) -> Connection:
+        """The committer's connection. On SQLite it checkpoints the WAL after
+        `CHECKPOINT_PAGES` pages rather than SQLite's 1,000: a group's index inserts
+        dirty a leaf page each at random, and each commit writes every dirty page to the
+        WAL, but a checkpoint copies each page once however often it was written since
+        the last — with 256 decisions a commit, checkpoints at 1,000 pages came every
+        other commit. (Another connection's commit still checkpoints at its own
+        threshold.) The setting stays with this connection: `_dropped` discards it,
+        never hands it back to the pool."""
+        conn = self.engine.connect()
+        if conn.dialect.name == "sqlite":
+            conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+                f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
+        return conn
 
     def _alone(self, g: _Group, unit: Unit | None) -> None:
         """Run one unit of a group that failed in a transaction of its own."""

@@ -336,8 +336,8 @@ class Decisions:
                 log.write(conn, d, pv.version, pv.sha256)
                 access.record(conn, decided_at, principal, "decision", subject,
                               program=st.program, purpose=purpose, grant_id=grant_id,
-                              detail={"decision_id": d.decision_id, "action": action,
-                                      "effect": effect})
+                              detail_text=access.decision_detail(decision_id, action,
+                                                                 effect))
                 if effect == "deny" and not hypothetical:
                     issue(ctx, conn, [notice_store.new(
                         "decision.deny", subject, decided_at, program=st.program,
