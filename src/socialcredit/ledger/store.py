@@ -84,17 +84,11 @@ def driver_rows(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[Any
     (begun first if it is the first statement: `begun`): SQLAlchemy's result wrapping
     cost ~15% of a 1,000-record standing's read. Errors come out as SQLAlchemy's, as
     from conn.exec_driver_sql."""
-    begun(conn)
-    error = conn.dialect.loaded_dbapi.Error
-    try:
-        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cur.execute(sql, params)
-            return cur.fetchall()  # type: ignore[no-any-return]
-        finally:
-            cur.close()
-    except error as exc:
-        raise DBAPIError.instance(sql, params, exc, error) from exc
+    return driver_read(conn, sql, params, _fetchall)
+
+
+def _fetchall(cur: Any) -> list[Any]:
+    return cur.fetchall()  # type: ignore[no-any-return]
 
 
 def driver_read(conn: Connection, sql: str, params: tuple[Any, ...],

@@ -22,8 +22,9 @@ from socialcredit.dueprocess import access, consent
 from socialcredit.dueprocess import notices as notice_store
 from socialcredit.errors import SocialCreditError
 from socialcredit.events import Event
+from socialcredit.principals import Principal
 from socialcredit.rulebook.model import Rulebook
-from socialcredit.scoring.standing import Standing, assemble, whole
+from socialcredit.scoring.standing import Standing, whole
 from socialcredit.service.context import Context, WouldBlock
 from socialcredit.service.notices import issue
 from socialcredit.service.standings import materialized_standing, public_lists, standing_at
@@ -139,6 +140,32 @@ class Prepared:
         return d
 
 
+def made(rb: Rulebook, st: Standing, subject: str, action: str, effect: str,
+         granted: dict[str, Any], decided_at: int, *, decision_id: str, source: str,
+         hypothetical: bool, principal: Principal, purpose: str | None,
+         grant_id: str | None, level: str) -> tuple[Decision, dict[str, Any] | None]:
+    """A decision and, for a refusal, its adverse-action content: what the logged path
+    (a unit, in its transaction) and the unlogged one from memory both make. A refusal's
+    reasons are built now (its notice gives them); others' when first asked for."""
+    def reasons() -> list[dict[str, Any]]:
+        return evaluate(rb, st, action)[2]
+
+    why: list[dict[str, Any]] | Callable[[], list[dict[str, Any]]] = reasons
+    aa = None
+    if effect == "deny":
+        why = reasons()
+        aa = adverse_action(rb, st, why, action, decided_at)
+    # every field given: built as Decision(...) would (scoring/standing.py: whole)
+    return whole(Decision, {
+        "decision_id": decision_id, "subject": subject, "action": action,
+        "program": st.program, "effect": effect, "grant": granted, "_reasons": why,
+        "at": st.at, "known_at": st.known_at, "decided_at": decided_at,
+        "standing": st, "source": source, "hypothetical": hypothetical,
+        "requester": {"principal": principal.id, "role": principal.role},
+        "purpose": purpose, "grant_id": grant_id, "disclosure": level,
+        "adverse_action": aa, "disclosed": None}), aa
+
+
 class Decisions:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -195,24 +222,9 @@ class Decisions:
         rb = pv.rulebook
         ctx.ledger.ensure_operable(rb)
         effect, granted = outcome(rb, st, action)
-        decided_at = st.at
-
-        def reasons() -> list[dict[str, Any]]:
-            return evaluate(rb, st, action)[2]
-
-        why: list[dict[str, Any]] | Callable[[], list[dict[str, Any]]] = reasons
-        aa = None
-        if effect == "deny":
-            why = reasons()
-            aa = adverse_action(rb, st, why, action, decided_at)
-        return whole(Decision, {  # every field: built as Decision(...) would
-            "decision_id": new_decision_id(), "subject": subject, "action": action,
-            "program": st.program, "effect": effect, "grant": granted, "_reasons": why,
-            "at": st.at, "known_at": st.known_at, "decided_at": decided_at,
-            "standing": st, "source": "materialized", "hypothetical": False,
-            "requester": {"principal": principal.id, "role": principal.role},
-            "purpose": purpose, "grant_id": None, "disclosure": "full",
-            "adverse_action": aa, "disclosed": None})
+        return made(rb, st, subject, action, effect, granted, st.at, decision_id=new_decision_id(),
+                    source="materialized", hypothetical=False, principal=principal,
+                    purpose=purpose, grant_id=None, level="full")[0]
 
     async def decide_async(self, subject: str, action: str, program: str | None = None,
                            *, materialized: bool = False, purpose: str | None = None,
@@ -296,10 +308,6 @@ class Decisions:
         effect, granted = outcome(rb, st, action)
         decision_id = new_decision_id()
 
-        def reasons() -> list[dict[str, Any]]:
-            # built when the decision is logged, noticed or read: the same evaluation
-            return evaluate(rb, st, action)[2]
-
         def unit(conn: Connection | None) -> tuple[Decision, dict[str, Any] | None]:
             """The decision's rows, built in the transaction that commits them (with
             others, under a group committer): its log row, its access-log entry and,
@@ -316,20 +324,10 @@ class Decisions:
                     shared["committed"] = ledger.committed(conn)
                 decided_at = max(ledger.clock(), shared["committed"])
             hypothetical = at is not None and at != decided_at
-            why: list[dict[str, Any]] | Callable[[], list[dict[str, Any]]] = reasons
-            aa = None
-            if effect == "deny":  # a refusal's notice gives its reasons: build them now
-                why = reasons()
-                aa = adverse_action(rb, st, why, action, decided_at)
-            # built as Decision(...) would (scoring/standing.py: assemble)
-            d = assemble(Decision, {
-                "decision_id": decision_id, "subject": subject, "action": action,
-                "program": st.program, "effect": effect, "grant": granted, "_reasons": why,
-                "at": st.at, "known_at": st.known_at, "decided_at": decided_at,
-                "standing": st, "source": source, "hypothetical": hypothetical,
-                "requester": {"principal": principal.id, "role": principal.role},
-                "purpose": purpose, "grant_id": grant_id, "disclosure": level,
-                "adverse_action": aa, "disclosed": None})
+            d, aa = made(rb, st, subject, action, effect, granted, decided_at,
+                         decision_id=decision_id, source=source, hypothetical=hypothetical,
+                         principal=principal, purpose=purpose, grant_id=grant_id,
+                         level=level)
             if found is not None and conn is not None:
                 found.write(conn)
             if record and conn is not None:
@@ -395,4 +393,5 @@ def _as_shown(body: dict[str, Any], public: set[str]) -> dict[str, Any]:
         if body.get("adverse_action") else {})
 
 
-__all__ = ["Decisions", "Prepared", "adverse_action", "needs_consent", "new_decision_id"]
+__all__ = ["Decisions", "Prepared", "adverse_action", "made", "needs_consent",
+           "new_decision_id"]
