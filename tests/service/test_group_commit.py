@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -186,3 +187,35 @@ def test_the_committers_wal_setting_stays_with_its_own_connection(
     for _ in range(3):  # whichever of the pool's connections comes back
         with engine.connect() as conn:
             assert pages(conn) == 1000
+
+
+def test_the_wal_is_checkpointed_by_a_thread_of_its_own(
+        make_ledger: Callable[..., Service]) -> None:
+    """On SQLite the committed frames are copied back into the database by the
+    committer's checkpointer thread, not by the commit that crosses SQLite's threshold:
+    after commits, the checkpointer has run and left no committed frame behind (a
+    PASSIVE checkpoint asked afterwards finds every frame of the WAL copied already,
+    and a write by another connection then starts the WAL over); close() stops it."""
+    svc = make_ledger(CITY)
+    engine = svc.ledger.engine
+    if engine.dialect.name != "sqlite":
+        return  # PostgreSQL checkpoints on its own
+    gc = GroupCommit(engine)
+    checkpointer = gc._checkpointer
+    assert checkpointer is not None and checkpointer.is_alive()
+    try:
+        for i in range(20):
+            gc.run(_operation(f"checkpointed-{i}"))
+        deadline = time.monotonic() + 10
+        while gc.checkpoints == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert gc.checkpoints >= 1
+        time.sleep(0.3)  # the checkpointer's last round, after the last commit
+        with engine.connect() as conn:
+            busy, frames, copied = conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+                "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert busy == 0 and frames == copied
+    finally:
+        gc.close()
+    assert not checkpointer.is_alive()
+    assert _count(svc, "checkpointed-7") == 1
