@@ -45,15 +45,52 @@ class _View:
 
     def __init__(self, records: Iterable[Record], t: int, k: int,
                  by_knowledge: bool = False) -> None:
-        # Record.known_at spelled out: a property call per record cost a third of a busy
-        # subject's view
-        known = [r for r in records if (r.recorded_at if r.ingested_at is None else max(
-            r.recorded_at, r.ingested_at)) <= k] if by_knowledge else \
-            [r for r in records if r.recorded_at <= k]
-        # clause 3: a void known at k withdraws its target whatever the void's occurred_at
-        self.voided = voided = {r.ref for r in known if r.kind == "void" and r.ref}
         self.by_type: dict[str, list[Record]] = {}
         self.first_resolution: dict[str, Record] = {}
+        self.voided: set[str] = set()
+        # Record.known_at <= k spelled out (max(recorded_at, ingested_at) <= k): a
+        # property call per record cost a third of a busy subject's view, and most
+        # records a notice period's look back skips fail its first comparison
+        known = [r for r in records if r.recorded_at <= k and (
+            r.ingested_at is None or r.ingested_at <= k)] if by_knowledge else \
+            records if isinstance(records, list) else list(records)
+        if self._one_pass(known, t, k):
+            return
+        self.by_type, self.first_resolution = {}, {}
+        self._two_passes(known, t, k)
+
+    def _one_pass(self, records: list[Record], t: int, k: int) -> bool:
+        """The view in one pass over the records (those known at k by recorded_at: a
+        by_knowledge caller has filtered them further) without a void known at k (the
+        common case: a void must be seen before its target is skipped). False, and a
+        part-built view, where a void is known at k: then `_two_passes` builds it
+        (tests/scoring/test_view.py holds the two equal to the clauses)."""
+        by_type, first_resolution = self.by_type, self.first_resolution
+        for r in records:
+            if r.recorded_at > k:
+                continue
+            kind = r.kind
+            if kind == "resolution":
+                if r.ref and r.occurred_at <= t:
+                    cur = first_resolution.get(r.ref)
+                    if cur is None or (r.occurred_at, r.record_id) < (cur.occurred_at,
+                                                                        cur.record_id):
+                        first_resolution[r.ref] = r
+            elif kind == "void":
+                if r.ref:
+                    return False
+            elif r.occurred_at <= t:  # clause 2
+                of_type = by_type.get(r.type)
+                if of_type is None:
+                    by_type[r.type] = [r]
+                else:
+                    of_type.append(r)
+        return True
+
+    def _two_passes(self, records: list[Record], t: int, k: int) -> None:
+        known = [r for r in records if r.recorded_at <= k]
+        # clause 3: a void known at k withdraws its target whatever the void's occurred_at
+        self.voided = voided = {r.ref for r in known if r.kind == "void" and r.ref}
         by_type, first_resolution = self.by_type, self.first_resolution
         for r in known:
             if voided and r.record_id in voided:
@@ -127,6 +164,14 @@ class _Laws:
         self.history = [pv for pv in history or () if pv.published_at <= k]
         self.k = k
         self._cache: dict[int, Rulebook | None] = {}
+        #: records that occurred at or after this are judged by a version with rb's own
+        #: rules (every version known at k has rb's sha256, and one is in force from
+        #: here on): lex mitior changes nothing for them, so `standing` skips it. None:
+        #: some version known at k differs from rb.
+        self.same_from: int | None = min(
+            (pv.effective_at for pv in self.history), default=None) if all(
+            pv.rulebook is rb or pv.rulebook.sha256 == rb.sha256 for pv in self.history
+        ) else None
 
     def at_conduct(self, r: Record) -> Rulebook | None:
         """The rulebook in force when r occurred (as known at k); None where no version
@@ -285,16 +330,17 @@ def standing(rb: Rulebook, subject: str, subject_kind: str | None,
     # records of, in rulebook order: a rulebook may hold 100,000 rules)
     by_type = rb.rules_by_type
     present = sorted(i for typ in view.by_type for i in by_type.get(typ, ()))
+    same_from = laws.same_from if laws is not None else None
     for i in present:
         rule = rb.rules[i]
         label = rb.types[rule.record].label
-        counting = []
         expires = rule.expires
-        for r in view.by_type.get(rule.record, ()):
-            age = (t - r.occurred_at) / US_PER_DAY  # age_days, inline: once per record
-            if expires is not None and not age < expires:  # clause 4
-                continue
-            counting.append((r, age))
+        of_type = view.by_type.get(rule.record, ())
+        # age_days, inline: once per record; clause 4 (a list comprehension: a busy
+        # subject's expired records are most of them)
+        counting = [(r, (t - r.occurred_at) / US_PER_DAY) for r in of_type] \
+            if expires is None else \
+            [(r, age) for r in of_type if (age := (t - r.occurred_at) / US_PER_DAY) < expires]
         if rule.max_count is not None:
             counting.sort(key=lambda ra: (ra[0].occurred_at, ra[0].record_id), reverse=True)
             counting = counting[: rule.max_count]
@@ -302,7 +348,7 @@ def standing(rb: Rulebook, subject: str, subject_kind: str | None,
             resolved = r.record_id in view.first_resolution
             points, contribution = rule_contribution(rule, r, age, resolved)
             under = None
-            if laws is not None:
+            if laws is not None and (same_from is None or r.occurred_at < same_from):
                 then = laws.at_conduct(r)
                 if then is not rb and (then is None or then.sha256 != rb.sha256):
                     # lex mitior: the rule in force when it occurred, unless rb's is milder
