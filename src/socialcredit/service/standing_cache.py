@@ -59,7 +59,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +77,7 @@ from socialcredit.ledger.versions import (
     program_names,
     settled_versions,
 )
-from socialcredit.scoring.exact import Evaluated, Terms, evaluate, settled
+from socialcredit.scoring.exact import Evaluated, Terms, Values, evaluator, settled
 from socialcredit.scoring.standing import RulebookRef, Standing, whole
 from socialcredit.service.context import Reads
 from socialcredit.timeutil import format_instant
@@ -163,6 +163,8 @@ class Plan:
     k_from: int
     fields: dict[str, Any]
     settled: Evaluated | None
+    # where something decays: the evaluation at t (`scoring.exact.evaluator`)
+    moving: Callable[[int], Values] | None = None
 
     @classmethod
     def of(cls, row: Row, basis: Settled) -> Plan | None:
@@ -186,7 +188,8 @@ class Plan:
                        "rulebook": ref, "projection": False, "erased": False})
         if ev is not None:
             fields["score"], fields["tier"] = ev.score, ev.tier
-        return cls(pv, max(terms.at, basis.effective), terms.until, row.known_at, fields, ev)
+        return cls(pv, max(terms.at, basis.effective), terms.until, row.known_at, fields, ev,
+                   evaluator(rb, terms) if ev is None else None)
 
 
 _STANDING_FIELDS = tuple(f.name for f in dataclasses.fields(Standing))
@@ -416,12 +419,9 @@ class StandingCache:
         values = plan.fields.copy()
         ev = plan.settled
         if ev is None:
-            assert row.terms is not None
-            ev = evaluate(plan.version.rulebook, row.terms, t)
-            values["score"] = ev.score
-            values["tier"] = ev.tier
-            values["dimensions"] = ev.dimensions
-            values["lists"] = ev.lists
+            assert plan.moving is not None
+            (values["score"], values["tier"], values["dimensions"],
+             values["lists"]) = plan.moving(t)
         else:  # shared by every read of the row: each standing gets its own
             values["dimensions"] = ev.dimensions.copy()
             values["lists"] = ev.lists.copy()
