@@ -132,6 +132,20 @@ def test_evaluator_is_evaluate_at_every_instant(got: tuple[Terms, bool], offsets
         assert list(dims.items()) == list(want.dimensions.items())
 
 
+
+@pytest.mark.parametrize("law", [-150.0, -150.5, -149.5])
+@pytest.mark.parametrize("lag_law", [-150.0, -150.5, -149.5])
+def test_evaluator_at_the_list_threshold(law: float, lag_law: float) -> None:
+    """A score (now, or the lagged one) exactly at a score list's threshold (850), just
+    below or just above: on the list exactly as `evaluate` puts it."""
+    t_ = Terms(0, Sums({"law": law, "civic": 0.0}, {"civic": [(30.0, 1e-300)]}), [],
+               {5.0: Sums({"law": lag_law, "civic": 0.0}, {})}, None, True)
+    for t in (0, US_PER_DAY):
+        want = evaluate(RULEBOOK, t_, t)
+        score, tier, _, lists = evaluator(RULEBOOK, t_)(t)
+        assert (score, tier, lists) == (want.score, want.tier, want.lists)
+
+
 # -- decisions and standings from memory, against the plain path -------------------------
 
 HEAD = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
