@@ -20,7 +20,7 @@ from socialcredit.errors import LedgerError, SocialCreditError
 from socialcredit.ledger.model import ProgramVersion
 from socialcredit.ledger.versions import pick_version, settled_versions
 from socialcredit.rulebook.loader import parse_rulebook
-from socialcredit.scoring.exact import Sums, Terms, evaluate, settled
+from socialcredit.scoring.exact import Sums, Terms, evaluate, evaluator, settled
 from socialcredit.scoring.materialized import read_standing, score_all
 from socialcredit.service import Service
 from socialcredit.service.standings import materialized_standing
@@ -104,6 +104,46 @@ def test_settled_is_evaluate_at_every_instant(got: tuple[Terms, bool],
         t = t_.at + off
         if t_.valid(t):
             assert evaluate(RULEBOOK, t_, t) == ev
+
+
+
+@settings(max_examples=400, deadline=None)
+@given(terms(), st.lists(st.integers(0, 399 * US_PER_DAY), min_size=1, max_size=5),
+       st.booleans())
+def test_evaluator_is_evaluate_at_every_instant(got: tuple[Terms, bool], offsets: list[int],
+                                                lag_missing: bool) -> None:
+    """The same floats, tier and lists (in the same order) as `evaluate`, whether the row
+    decays or not, its lagged sums do or not, or they are missing (evaluate's KeyError,
+    where it gets there)."""
+    t_, _ = got
+    if lag_missing:
+        t_ = Terms(t_.at, t_.sums, t_.record_lists, {}, t_.until, t_.applies)
+    at = evaluator(RULEBOOK, t_)
+    for off in [0, *offsets]:
+        t = t_.at + off
+        try:
+            want = evaluate(RULEBOOK, t_, t)
+        except KeyError:
+            with pytest.raises(KeyError):
+                at(t)
+            continue
+        score, tier, dims, lists = at(t)
+        assert (score, tier, lists) == (want.score, want.tier, want.lists)
+        assert list(dims.items()) == list(want.dimensions.items())
+
+
+
+@pytest.mark.parametrize("law", [-150.0, -150.5, -149.5])
+@pytest.mark.parametrize("lag_law", [-150.0, -150.5, -149.5])
+def test_evaluator_at_the_list_threshold(law: float, lag_law: float) -> None:
+    """A score (now, or the lagged one) exactly at a score list's threshold (850), just
+    below or just above: on the list exactly as `evaluate` puts it."""
+    t_ = Terms(0, Sums({"law": law, "civic": 0.0}, {"civic": [(30.0, 1e-300)]}), [],
+               {5.0: Sums({"law": lag_law, "civic": 0.0}, {})}, None, True)
+    for t in (0, US_PER_DAY):
+        want = evaluate(RULEBOOK, t_, t)
+        score, tier, _, lists = evaluator(RULEBOOK, t_)(t)
+        assert (score, tier, lists) == (want.score, want.tier, want.lists)
 
 
 # -- decisions and standings from memory, against the plain path -------------------------

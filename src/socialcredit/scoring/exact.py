@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,6 +154,84 @@ def settled(rb: Rulebook, terms: Terms) -> Evaluated | None:
             any(lag.decaying.values()) for lag in terms.lagged.values()):
         return None
     return evaluate(rb, terms, terms.at)
+
+
+#: an evaluation as `Evaluator` gives it: (score, tier, dimensions, lists)
+Values = tuple[float, "str | None", dict[str, float], list[str]]
+
+
+def evaluator(rb: Rulebook, terms: Terms) -> Callable[[int], Values]:
+    """`evaluate(rb, terms, ·)` with what does not move with t worked out once: a row
+    whose sums decay, read again and again (decisions from memory), computes only the
+    decaying dimensions, the score, the tier and the score lists at each t. The same
+    operations in the same order on what moves, so the same floats (the tests hold it
+    equal to `evaluate`)."""
+    constant, decaying = terms.sums.constant, terms.sums.decaying
+    fixed: dict[str, float] = {}  # every dimension in order; moving ones filled per t
+    moving: list[tuple[str, float, tuple[tuple[float, float], ...], float | None,
+                       float | None]] = []
+    for d, lo, hi in rb.dimension_bounds:
+        s = constant.get(d, 0.0)
+        pairs = tuple(decaying.get(d, ()))
+        if pairs:
+            moving.append((d, s, pairs, lo, hi))
+        fixed[d] = clamp(s, lo, hi)
+    on = terms.record_lists
+    # (list, its threshold or None: always on, the lagged sums to check or None)
+    steps: list[tuple[str, float | None, Sums | None]] = []
+    for list_id, by_record, threshold, notice in rb.list_plan:
+        if by_record:
+            if list_id in on:
+                steps.append((list_id, None, None))
+            continue
+        assert threshold is not None
+        if not terms.applies:
+            continue
+        lag = None
+        if notice > 0:
+            if notice not in terms.lagged:  # evaluate's KeyError, when it gets there
+                return lambda t: _values(evaluate(rb, terms, t))
+            lag = terms.lagged[notice]
+            if not any(lag.decaying.values()):  # its score does not move
+                if not _score(rb, lag.dimensions(rb, 0.0)) < threshold:
+                    continue
+                lag = None
+        steps.append((list_id, threshold, lag))
+    at, base, lo_s, hi_s = terms.at, rb.scale.base, rb.scale.min, rb.scale.max
+    floors = rb.tier_floors
+
+    def values(t: int) -> Values:
+        dt = (t - at) / US_PER_DAY
+        dims = fixed.copy()
+        for d, s, pairs, lo, hi in moving:
+            for h, v in pairs:
+                s += v * 0.5 ** (dt / h)
+            if lo is not None and s < lo:
+                s = lo
+            if hi is not None and s > hi:
+                s = hi
+            dims[d] = s
+        score = clamp(base + sum(dims.values()), lo_s, hi_s)
+        tier = None
+        for floor, tier_id in floors:
+            if floor <= score:
+                tier = tier_id
+                break
+        lists = []
+        for list_id, threshold, lag in steps:
+            if threshold is not None:
+                if not score < threshold:
+                    continue
+                if lag is not None and not _score(rb, lag.dimensions(rb, dt)) < threshold:
+                    continue
+            lists.append(list_id)
+        return score, tier, dims, lists
+
+    return values
+
+
+def _values(ev: Evaluated) -> Values:
+    return ev.score, ev.tier, ev.dimensions, ev.lists
 
 
 # -- building a row ---------------------------------------------------------------------

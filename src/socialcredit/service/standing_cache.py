@@ -56,9 +56,10 @@ table at the same instant.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,7 +77,7 @@ from socialcredit.ledger.versions import (
     program_names,
     settled_versions,
 )
-from socialcredit.scoring.exact import Evaluated, Terms, evaluate, settled
+from socialcredit.scoring.exact import Evaluated, Terms, Values, evaluator, settled
 from socialcredit.scoring.standing import RulebookRef, Standing, whole
 from socialcredit.service.context import Reads
 from socialcredit.timeutil import format_instant
@@ -162,6 +163,8 @@ class Plan:
     k_from: int
     fields: dict[str, Any]
     settled: Evaluated | None
+    # where something decays: the evaluation at t (`scoring.exact.evaluator`)
+    moving: Callable[[int], Values] | None = None
 
     @classmethod
     def of(cls, row: Row, basis: Settled) -> Plan | None:
@@ -176,12 +179,20 @@ class Plan:
         if ref is None or ref.version != pv.version or ref.sha256 != pv.sha256:
             ref = rb.memo[("ref", row.program)] = RulebookRef(row.program, pv.version,
                                                               pv.sha256)
-        return cls(pv, max(terms.at, basis.effective), terms.until, row.known_at,
-                   {"subject": row.subject, "subject_kind": row.subject_kind,
-                    "program": row.program, "applies": rb.applies_to(row.subject_kind),
-                    "rulebook": ref, "projection": False, "erased": False},
-                   settled(rb, terms))
+        ev = settled(rb, terms)
+        # every field of a Standing, in its order (the per-read ones as placeholders,
+        # and score and tier where nothing decays): `remembered` copies it
+        fields: dict[str, Any] = dict.fromkeys(_STANDING_FIELDS)
+        fields.update({"subject": row.subject, "subject_kind": row.subject_kind,
+                       "program": row.program, "applies": rb.applies_to(row.subject_kind),
+                       "rulebook": ref, "projection": False, "erased": False})
+        if ev is not None:
+            fields["score"], fields["tier"] = ev.score, ev.tier
+        return cls(pv, max(terms.at, basis.effective), terms.until, row.known_at, fields, ev,
+                   evaluator(rb, terms) if ev is None else None)
 
+
+_STANDING_FIELDS = tuple(f.name for f in dataclasses.fields(Standing))
 
 _FINGERPRINT = (
     f"SELECT (SELECT last FROM {s.clock.name} WHERE id = 1), "
@@ -193,6 +204,8 @@ _FINGERPRINT = (
     f"(SELECT max(seq) FROM {s.operations.name})")
 #: where the operations log's highest seq is in a fingerprint: what consent grants follow
 _OPERATIONS = 6
+
+_DATA_VERSION = "PRAGMA data_version"
 
 _ROW_COLUMNS = ("program", "subject", "subject_kind", "version", "sha256", "at", "known_at",
                 "score", "tier", "dimensions", "lists", "computed_at", "terms", "valid_until")
@@ -226,6 +239,11 @@ class StandingCache:
         self._driver: Any = None  # its sqlite3 connection, and a cursor kept on it
         self._cursor: Any = None
         self._data_version: int | None = None
+        self._ask: Any = None  # the kept cursor's execute
+        # whether `sync` asks nothing of the caller's read transaction (SQLite: its
+        # data_version is read on the cache's own connection; PostgreSQL reads the
+        # fingerprint in the caller's transaction, when it has one)
+        self.syncs_alone = self._sqlite
         # whether `remembered` reads rows from memory; False: every read takes the plain
         # path (what tests hold the memory path equal to)
         self.remembers = True
@@ -241,25 +259,23 @@ class StandingCache:
 
     # -- validity ---------------------------------------------------------------------
 
-    @property
-    def syncs_alone(self) -> bool:
-        """Whether `sync` asks nothing of the caller's read transaction (SQLite: its
-        data_version is read on the cache's own connection; PostgreSQL reads the
-        fingerprint in the caller's transaction, when it has one)."""
-        return self._sqlite
-
     def sync(self, reads: Reads | None = None) -> None:
         """Bring the cache in line with what is committed (see the module docstring). On
         PostgreSQL the fingerprint is read on `reads`' connection when given (the read
         transaction the caller uses for anything else)."""
         with self._lock:
             if self._sqlite:
-                if self._raw is None:
+                # every decision from memory asks this: the kept cursor's execute, bound
+                # once (the statement is SQLite's cached one; asking it is a read
+                # transaction's begin and end, two lock calls on the -shm file)
+                ask = self._ask
+                if ask is None:
                     self._raw = self.ledger.engine.raw_connection()
                     self._driver = self._raw.driver_connection
                     self._cursor = self._driver.cursor()
-                dv = self._cursor.execute("PRAGMA data_version").fetchone()[0]
-                if dv == self._data_version and self._fp is not None:
+                    ask = self._ask = self._cursor.execute
+                dv = ask(_DATA_VERSION).fetchone()[0]
+                if dv == self._data_version:  # set only once a fingerprint is read
                     return
                 fp = tuple(self._driver.execute(_FINGERPRINT).fetchone())
                 self._data_version = dv
@@ -398,18 +414,27 @@ class StandingCache:
                 plan.t_until is not None and t >= plan.t_until):
             return None
         self.hits += 1
+        # a copy of the plan's fields, every key in place (a dict sized once: built key
+        # by key it grows three times), then what each standing has of its own
+        values = plan.fields.copy()
         ev = plan.settled
         if ev is None:
-            assert row.terms is not None
-            ev = evaluate(plan.version.rulebook, row.terms, t)
-            dims, lists = ev.dimensions, ev.lists
+            assert plan.moving is not None
+            (values["score"], values["tier"], values["dimensions"],
+             values["lists"]) = plan.moving(t)
         else:  # shared by every read of the row: each standing gets its own
-            dims, lists = dict(ev.dimensions), list(ev.lists)
-        return whole(Standing, {
-            **plan.fields, "at": t, "known_at": k, "score": ev.score, "tier": ev.tier,
-            "dimensions": dims, "lists": lists, "list_entries": [], "pending": [],
-            "contributions": [], "attributes": [], "key_factors": [], "notes": [row.note],
-            "suspended": []}), plan.version
+            values["dimensions"] = ev.dimensions.copy()
+            values["lists"] = ev.lists.copy()
+        values["at"] = t
+        values["known_at"] = k
+        values["list_entries"] = []
+        values["pending"] = []
+        values["contributions"] = []
+        values["attributes"] = []
+        values["key_factors"] = []
+        values["notes"] = [row.note]
+        values["suspended"] = []
+        return whole(Standing, values), plan.version
 
     def get(self, program: str, subject: str) -> Row | None:
         row = self._rows.get((program, subject))
@@ -598,7 +623,8 @@ class StandingCache:
             if self._raw is not None:
                 self._cursor.close()
                 self._raw.close()
-                self._raw = self._driver = self._cursor = None
+                self._raw = self._driver = self._cursor = self._ask = None
+                self._data_version = None
 
 
 __all__ = ["MAX_ENTRIES", "MAX_RECORDS", "MIN_RECORDS", "Plan", "Row", "StandingCache"]
