@@ -107,8 +107,10 @@ def instants(svc: Service, subjects: list[str]) -> list[int]:
     return sorted(out)
 
 
-def test_unlogged_decisions_equal_the_plain_path_around_valid_until(
-        make_ledger: Callable[..., Service], clock: Clock) -> None:
+def town(make_ledger: Callable[..., Service], clock: Clock) -> tuple[Service, list[str]]:
+    """The town's ledger (RB, RECORDS) scored on 2026-05-30, as its operator, with a
+    principal for each subject; and its subjects (tests/service/test_unlogged_decisions.py
+    starts from it too)."""
     clock.set("2026-05-30T00:00:00Z")
     op = make_ledger(RB, {"court-1": "court", "bank-1": "bank"})
     op.records.ingest_text(RECORDS)
@@ -116,6 +118,12 @@ def test_unlogged_decisions_equal_the_plain_path_around_valid_until(
     subjects = sorted(s for s, _ in op.ledger.all_subjects())
     for s in subjects:
         op.principals.add(s, "subject", subject=s)
+    return op, subjects
+
+
+def test_unlogged_decisions_equal_the_plain_path_around_valid_until(
+        make_ledger: Callable[..., Service], clock: Clock) -> None:
+    op, subjects = town(make_ledger, clock)
     for rp in ("rp-effect", "rp-tier", "rp-score", "rp-none"):
         op.principals.add(rp, "relying_party")
     for s in subjects[:6]:

@@ -8,8 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
+from socialcredit.errors import SocialCreditError
 from socialcredit.principals import OPERATOR
 from socialcredit.scoring.materialized import score_all
 from socialcredit.service import Service
@@ -98,3 +100,55 @@ def test_a_row_loaded_by_a_decision_before_a_commit_is_not_kept(
         cache.sync()
         cache.put(old, generation)
     assert cache.get(name, "alice") is None
+
+
+def test_grants_read_after_a_decisions_snapshot_began_are_not_kept_stale(
+        make_ledger: Callable[..., Service], clock: Any, db_url: str) -> None:
+    """A relying party's first decision about a subject reads her row, then her grants,
+    in one read transaction. A revocation that commits after that snapshot began, and
+    that another request's sync sees before the grants are read, must not leave the
+    revoked grant in the cache: the next decision would still see it. (The consent
+    generation is the one taken before the snapshot began, not when the grants are
+    read.)"""
+    svc = _ledger(make_ledger)
+    cache = svc.ctx.cache
+    assert cache is not None
+    svc.principals.add("rp", "relying_party")
+    grant = svc.consents.grant("rp", "bikes", "tier", subject="alice")["grant_id"]
+    rp = svc.acting_as("rp")
+    other = Service.open(db_url, clock=clock)
+    done: list[bool] = []
+
+    def revoke_meanwhile(conn: object, cursor: object, statement: str, *_: object) -> None:
+        if "FROM sc_standings WHERE program" in statement and not done:
+            done.append(True)
+            other.consents.revoke(grant)
+            cache.sync()  # another request's decision would sync it now
+
+    event.listen(svc.ledger.engine, "after_cursor_execute", revoke_meanwhile)
+    try:
+        # SQLite: this one's snapshot predates the revocation, and it may still use the
+        # grant; PostgreSQL reads at READ COMMITTED: its grants' read sees the revocation
+        if db_url.startswith("sqlite"):
+            first = rp.decisions.decide("alice", "bike", materialized=True,
+                                        record=False, purpose="bikes")
+            assert first.grant_id == grant
+        else:
+            with pytest.raises(SocialCreditError):
+                rp.decisions.decide("alice", "bike", materialized=True, record=False,
+                                    purpose="bikes")
+    finally:
+        event.remove(svc.ledger.engine, "after_cursor_execute", revoke_meanwhile)
+    try:
+        assert done
+        with Service.open(db_url, clock=clock) as fresh, \
+                pytest.raises(SocialCreditError) as read_fresh:
+            fresh.acting_as("rp").decisions.decide("alice", "bike", materialized=True,
+                                                   record=False, purpose="bikes")
+        assert read_fresh.value.code == "consent.required"
+        with pytest.raises(SocialCreditError) as from_cache:
+            rp.decisions.decide("alice", "bike", materialized=True, record=False,
+                                purpose="bikes")
+        assert from_cache.value.code == "consent.required"
+    finally:
+        other.close()

@@ -21,12 +21,12 @@ from socialcredit.ledger.model import ProgramVersion
 from socialcredit.ledger.versions import pick_version, settled_versions
 from socialcredit.rulebook.loader import parse_rulebook
 from socialcredit.scoring.exact import Sums, Terms, evaluate, evaluator, settled
-from socialcredit.scoring.materialized import read_standing, score_all
+from socialcredit.scoring.materialized import read_standing
 from socialcredit.service import Service
 from socialcredit.service.standings import materialized_standing
 from socialcredit.timeutil import US_PER_DAY, format_instant
 from tests.conftest import Clock
-from tests.decisions.test_unlogged_fast_path import ACTIONS, RB, RECORDS
+from tests.decisions.test_unlogged_fast_path import ACTIONS, RB, town
 
 # -- the version in force after every version -------------------------------------------
 
@@ -193,13 +193,7 @@ def compare(svc: Service, subjects: list[str]) -> set[str]:
 def test_decisions_from_memory_equal_the_plain_path(make_ledger: Callable[..., Service],
                                                     clock: Clock, seed: int) -> None:
     rnd = random.Random(seed)
-    clock.set("2026-05-30T00:00:00Z")
-    op = make_ledger(RB, {"court-1": "court", "bank-1": "bank"})
-    op.records.ingest_text(RECORDS)
-    score_all(op.ledger, None, clock(), clock())
-    subjects = sorted(s for s, _ in op.ledger.all_subjects())
-    for s in subjects:
-        op.principals.add(s, "subject", subject=s)
+    op, subjects = town(make_ledger, clock)
     me = op.acting_as(subjects[0])
     # instants around the rows' valid_until: the memory path must hand over there
     edges = sorted({int(r["valid_until"]) for s in subjects
@@ -251,10 +245,7 @@ def test_a_commit_elsewhere_is_seen_by_the_next_decision(
         make_ledger: Callable[..., Service], clock: Clock, db_url: str) -> None:
     """Freshness: a record another engine commits is in the very next unlogged
     decision from memory (its subject's row is read again)."""
-    clock.set("2026-05-30T00:00:00Z")
-    op = make_ledger(RB, {"court-1": "court", "bank-1": "bank"})
-    op.records.ingest_text(RECORDS)
-    score_all(op.ledger, None, clock(), clock())
+    op, _ = town(make_ledger, clock)
     before = op.decisions.decide("p1", "rail.ticket", materialized=True, record=False)
     again = op.decisions.decide("p1", "rail.ticket", materialized=True, record=False)
     assert again.standing == before.standing

@@ -124,6 +124,10 @@ class Reads:
         self._blocking = blocking
         self._stack: ExitStack | None = None
         self._conn: Connection | None = None
+        #: the process cache's (row, consent) generations just before the connection
+        #: opened — before its snapshot began: what is read on it may be kept in the
+        #: cache only if neither moved since (StandingCache.generations_for)
+        self.generations: tuple[int, int] | None = None
 
     def __enter__(self) -> Reads:
         return self
@@ -135,6 +139,9 @@ class Reads:
         if self._conn is None:
             if not self._blocking:
                 raise WouldBlock("this needs a read from the database")
+            cache = self._ctx.cache
+            if cache is not None:
+                self.generations = (cache.generation, cache.consent_generation)
             self._stack = ExitStack()
             self._conn = self._stack.enter_context(self._ctx.read())
         return self._conn

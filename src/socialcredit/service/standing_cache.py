@@ -229,10 +229,11 @@ class StandingCache:
         self._grants: dict[tuple[str, str], tuple[consent.Grant, ...]] = {}
         self.consent_generation = 0
         self._fp: tuple[Any, ...] | None = None
-        self._versions: list[ProgramVersion] = []
-        self._names: list[str] = []
-        # per program: the version in force at any instant after all of them
-        self._settled: dict[str, Settled] = {}
+        # the program versions read, the programs' names, and per program the version
+        # in force at any instant after all of them (`Settled`): published as one tuple,
+        # so that a reader on another thread never sees one of them newer than the others
+        self._programs: tuple[list[ProgramVersion], list[str], dict[str, Settled]] = (
+            [], [], {})
         self.generation = 0
         self._sqlite = ledger.engine.dialect.name == "sqlite"
         self._raw: Any = None  # the DB-API connection data_version is asked on
@@ -281,6 +282,12 @@ class StandingCache:
                 self._data_version = dv
             elif reads is not None:
                 fp = tuple(reads.conn().exec_driver_sql(_FINGERPRINT).one())
+                self._apply(fp)
+                # PostgreSQL reads at READ COMMITTED: each later statement of `reads`
+                # sees a snapshot begun after this, so what it reads may be kept under
+                # the generations as of this fingerprint
+                reads.generations = (self.generation, self.consent_generation)
+                return
             else:
                 with self.ledger.engine.connect() as conn:
                     fp = tuple(conn.exec_driver_sql(_FINGERPRINT).one())
@@ -308,11 +315,12 @@ class StandingCache:
             # (19 ms at 100k records) instead of the seq range
             subjects = {r[0] for r in self._query(
                 f"SELECT subject FROM {s.records.name} WHERE seq > {{}}", (old[1] or 0,))}
-            if len(subjects) * len(self._names) < len(self._rows):
-                # rows are keyed by the programs in _names (`program`): a few new
+            names = self._programs[1]
+            if len(subjects) * len(names) < len(self._rows):
+                # rows are keyed by the programs' names (`program`): a few new
                 # records must not cost a pass over a million rows kept
                 stale = [key for key in ((p, subject) for subject in subjects
-                                         for p in self._names) if key in self._rows]
+                                         for p in names) if key in self._rows]
             else:
                 stale = [key for key in self._rows if key[1] in subjects]
             # the generation moves even when nothing kept is stale: a row of one of
@@ -349,11 +357,10 @@ class StandingCache:
     def _drop_all(self, versions: bool) -> None:
         self.generation += 1
         self._rows.clear()
-        if versions or not self._names:
+        if versions or not self._programs[1]:
             with self.ledger.engine.connect() as conn:
-                self._versions = self.ledger.program_versions(None, conn)
-            self._names = program_names(self._versions)
-            self._settled = settled_versions(self._versions)
+                read = self.ledger.program_versions(None, conn)
+            self._programs = (read, program_names(read), settled_versions(read))
 
     # -- reading ------------------------------------------------------------------------
 
@@ -367,21 +374,22 @@ class StandingCache:
         return int(fp[0]) if fp is not None and fp[0] is not None else 0
 
     def program(self, program: str | None) -> str:
-        return choose_program(self._names, program)
+        return choose_program(self._programs[1], program)
 
     def versions(self, program: str) -> list[ProgramVersion]:
-        return [pv for pv in self._versions if pv.program == program]
+        return [pv for pv in self._programs[0] if pv.program == program]
 
     def version_in_force(self, program: str, t: int, k: int) -> ProgramVersion:
         """pick_version over the versions read (`Settled`: without scanning them when t
         and k are after all of them, as a decision about now is)."""
-        got = self._settled.get(program)
+        versions, _, settled = self._programs
+        got = settled.get(program)
         if got is None:
-            return pick_version(self._versions, program, t, k)
-        return got.pick(self._versions, t, k)
+            return pick_version(versions, program, t, k)
+        return got.pick(versions, t, k)
 
     def latest_publication(self, program: str) -> int:
-        got = self._settled.get(program)
+        got = self._programs[2].get(program)
         return got.published if got is not None else 0
 
     def remembered(self, program: str | None, subject: str, clock: int
@@ -394,11 +402,11 @@ class StandingCache:
         it and the last commit, known as of the last commit (standings.standing_at)."""
         if not self.remembers:
             return None
-        names = self._names
+        _, names, settled = self._programs
         name = names[0] if program is None and len(names) == 1 \
             else choose_program(names, program)
         row = self._rows.get((name, subject))
-        basis = self._settled.get(name)
+        basis = settled.get(name)
         if row is None or basis is None:
             return None
         got = row.memo.get("plan")
@@ -537,10 +545,21 @@ class StandingCache:
         got = self._grants.get(key)
         if got is not None:
             return got
-        generation = self.consent_generation
+        generation = self.generations_for(reads)[1]
         got = tuple(consent.between(reads.conn(), subject, relying_party))
         self._keep_grants(key, got, generation)
         return got
+
+    def generations_for(self, reads: Reads) -> tuple[int, int]:
+        """The (row, consent) generations what `reads` reads may be kept under: those
+        taken before its snapshot began. Taken now, after it began (a decision reads
+        its row, then its grants, in one transaction), a commit in between that another
+        request's sync has seen would be missing from what is read and yet not refuse
+        its keeping: a revoked grant would stay in memory. A connection opened without
+        them keeps nothing (-1 is no generation)."""
+        if reads.opened:
+            return reads.generations or (-1, -1)
+        return self.generation, self.consent_generation
 
     def _keep_grants(self, key: tuple[str, str], got: tuple[consent.Grant, ...],
                      generation: int) -> None:

@@ -327,7 +327,7 @@ def materialized_standing(ctx: Context, subject: str, program: str | None = None
     cache = ctx.cache
     assert cache is not None
     cache.sync(reads)
-    generation = cache.generation
+    generation = cache.generations_for(reads)[0]
     got = cache.remembered(program, subject, ledger.clock())
     if got is not None:
         return Materialized(got[0], "materialized", got[1])
