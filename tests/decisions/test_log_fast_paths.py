@@ -58,7 +58,8 @@ ANY_JSON = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), TEXT,
 
 
 @st.composite
-def decisions(draw: Any) -> Decision:
+def decisions_under(draw: Any) -> tuple[Rulebook, Decision]:
+    """A decision and the rulebook its reasons are evaluated under."""
     rb = draw(st.sampled_from(RULEBOOKS))
     tiers = [t.id for t in rb.tiers]
     lists = [x.id for x in rb.lists]
@@ -88,8 +89,12 @@ def decisions(draw: Any) -> Decision:
                      st.dictionaries(TEXT, ANY_JSON, max_size=3)))}
         if draw(st.booleans()):
             other["adverse_action"] = draw(st.dictionaries(TEXT, ANY_JSON, max_size=4))
-    return _decision(rb, s, draw(st.sampled_from(actions)), draw(st.booleans()), purpose,
-                     draw(st.booleans()), **other)
+    return rb, _decision(rb, s, draw(st.sampled_from(actions)), draw(st.booleans()),
+                         purpose, draw(st.booleans()), **other)
+
+
+def decisions() -> st.SearchStrategy[Decision]:
+    return decisions_under().map(lambda got: got[1])
 
 
 @settings(max_examples=500, deadline=None)
@@ -100,6 +105,29 @@ def test_a_body_with_shared_reasons_is_the_plain_encoding(ds: list[Decision]) ->
         plain = json.dumps(d.body(), sort_keys=True)
         assert log.body_json(d) == plain
         assert log.body_json(d) == plain  # and again, from the shared reasons
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(decisions_under(), min_size=1, max_size=4))
+def test_a_body_with_reasons_shared_across_scores_is_the_plain_encoding(
+        ds: list[tuple[Rulebook, Decision]]) -> None:
+    # given the rulebook, decisions whose action reads no score share reasons whatever
+    # their scores
+    for rb, d in ds:
+        plain = json.dumps(d.body(), sort_keys=True)
+        assert log.body_json(d, rb) == plain
+        assert log.body_json(d, rb) == plain
+
+
+def test_only_actions_that_read_no_score_share_reasons_across_scores() -> None:
+    for rb in RULEBOOKS:
+        tiers = [t.id for t in rb.tiers] or [None]
+        for action in sorted({c.action for c in rb.consequences}):
+            for score in (rb.scale.min, (rb.scale.min + rb.scale.max) / 2, rb.scale.max,
+                          rb.scale.min):
+                d = _decision(rb, standing(rb, score, tiers[0], []), action, False, None,
+                              False)
+                assert log.body_json(d, rb) == json.dumps(d.body(), sort_keys=True)
 
 
 def test_minus_zero_and_zero_do_not_share_reasons() -> None:

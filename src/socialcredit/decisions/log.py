@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from socialcredit.db import append_row
-from socialcredit.decisions.evaluate import Decision
+from socialcredit.decisions.evaluate import Decision, reads_score
 from socialcredit.ledger import schema as s
+from socialcredit.rulebook.model import Rulebook
 from socialcredit.scoring.standing import RulebookRef
 from socialcredit.timeutil import format_instant
 
@@ -27,11 +28,14 @@ _COLUMNS = ("decision_id", "decided_at", "at", "known_at", "subject", "action", 
             "version", "sha256", "effect", "body")
 
 
-def write(conn: Connection, d: Decision, version: str, sha256: str) -> None:
-    """The decision's log row (gathered with others' under a group commit)."""
+def write(conn: Connection, d: Decision, version: str, sha256: str,
+          rulebook: Rulebook | None = None) -> None:
+    """The decision's log row (gathered with others' under a group commit). `rulebook`,
+    the one its reasons are evaluated under, lets decisions share reasons across
+    scores where the action's conditions do not read the score (`body_json`)."""
     append_row(conn, s.decisions, _COLUMNS, (
         d.decision_id, d.decided_at, d.at, d.known_at, d.subject, d.action, d.program,
-        version, sha256, d.effect, body_json(d)))
+        version, sha256, d.effect, body_json(d, rulebook)))
 
 
 #: (rulebook sha256, action, tier, repr(score), lists) -> the reasons' JSON, for
@@ -102,13 +106,19 @@ def _instant_text(us: int) -> str:
     return f'{head}.{micro:06d}Z"' if micro else head + 'Z"'
 
 
-def body_json(d: Decision) -> str:
+def body_json(d: Decision, rulebook: Rulebook | None = None) -> str:
     """`json.dumps(d.body(), sort_keys=True)`, the same text, spelled key by key (in
     sorted order) rather than through a dict and the encoder: one decision's body per
     logged decision was the largest part of the committer's work. The reasons of a
     decision whose reasons are known already are not built: many decisions share one
     rulebook, action, tier, score and lists, and so their reasons. A test holds this
-    equal to the plain encoding (tests/decisions/test_log_fast_paths.py)."""
+    equal to the plain encoding (tests/decisions/test_log_fast_paths.py).
+
+    Given `rulebook` (the one the reasons are evaluated under) and an action none of
+    whose conditions reads the score, the score is left out of the reasons' key: the
+    reasons then show only the tier and the lists (key factors and list entries aside,
+    which bypass the key), and a decision read from the materialized table, whose score
+    moves with time, shares them with every other of its tier and lists."""
     st = d.standing
     if type(d.at) is not int or type(d.known_at) is not int \
             or type(d.decided_at) is not int or type(st.rulebook) is not RulebookRef:
@@ -124,8 +134,10 @@ def body_json(d: Decision) -> str:
     elif st.list_entries or st.key_factors:
         reasons = _ENCODE(d.reasons)
     else:
-        key = (st.rulebook.sha256, d.action, st.tier, score_text, type(score),
-               tuple(st.lists))
+        key = (st.rulebook.sha256, d.action, st.tier, None, None, tuple(st.lists)) \
+            if rulebook is not None and not reads_score(rulebook, d.action) else \
+            (st.rulebook.sha256, d.action, st.tier, score_text, type(score),
+             tuple(st.lists))
         reasons = _REASONS.get(key)  # type: ignore[assignment]
         if reasons is None:
             reasons = _ENCODE(d.reasons)

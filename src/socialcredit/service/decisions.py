@@ -331,7 +331,7 @@ class Decisions:
             if found is not None and conn is not None:
                 found.write(conn)
             if record and conn is not None:
-                log.write(conn, d, pv.version, pv.sha256)
+                log.write(conn, d, pv.version, pv.sha256, rb)
                 access.record(conn, decided_at, principal, "decision", subject,
                               program=st.program, purpose=purpose, grant_id=grant_id,
                               detail_text=access.decision_detail(decision_id, action,
