@@ -174,15 +174,17 @@ def outcome(rb: Rulebook, st: Standing, action: str) -> tuple[str, dict[str, Any
     got = memo.get(key)
     if got is None:
         got = _outcome(rb, st, action)
-        if not _reads_score(rb, action):
+        if not reads_score(rb, action):
             if len(memo) >= MAX_OUTCOMES:
                 memo.clear()
             memo[key] = got
     return got[0], dict(got[1])
 
 
-def _reads_score(rb: Rulebook, action: str) -> bool:
-    """Whether any of `action`'s conditions reads the score (kept in the version's memo)."""
+def reads_score(rb: Rulebook, action: str) -> bool:
+    """Whether any of `action`'s conditions reads the score (kept in the version's memo):
+    where none does, its outcome and its reasons (key factors and list entries aside)
+    are functions of the tier and the lists."""
     key = ("reads_score", action)
     got: bool | None = rb.memo.get(key)
     if got is None:
