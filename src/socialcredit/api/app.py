@@ -120,7 +120,7 @@ def create_app(db_url: str | None = None, *, web: ASGIApp | bool | None = None,
     lean: dict[tuple[str, str], Lean] = {}
     app.add_middleware(Observe, state=state, lean=lean)
     routes.mount(app)
-    lean.update(leaner.handlers())
+    lean.update(leaner.handlers(state))
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
