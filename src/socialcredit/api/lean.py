@@ -93,6 +93,7 @@ class Decide:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send,
                        full: ASGIApp) -> None:
+        scope["route"] = _ROUTE  # matched, as the router would have before the body
         try:
             received, body = await _body(receive)
         except StarletteHTTPException as e:  # a chunked body past the limit (app.py)
@@ -110,7 +111,6 @@ class Decide:
         except (ValidationError, ValueError):
             await full(scope, _replay(received, receive), send)
             return
-        scope["route"] = _ROUTE
         st = self.state
         try:
             # as `routes.authenticated`: a token verified lately from memory, a new one
