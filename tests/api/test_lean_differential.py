@@ -231,3 +231,26 @@ def test_a_rate_limited_decision_is_refused_alike(world: World) -> None:
     assert answers[0] == answers[1]
     assert (b"retry-after", b"1") in answers[0][2][1]
 
+
+
+def test_the_lean_handler_answers_a_plain_decision_itself(
+        pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The comparison above would pass were every request handed to the route: here a
+    plain JSON decision must not reach the route's body (`routes.decision`), while the
+    app without the lean handler does reach it."""
+    from socialcredit.api import routes
+
+    reached: list[str] = []
+    plain_decision = routes.decision
+
+    async def counted(request: Any, body: Any) -> dict[str, Any]:
+        reached.append(body.subject)
+        return await plain_decision(request, body)
+
+    monkeypatch.setattr(routes, "decision", counted)
+    headers = {**pair.world.auth("railway"), "Content-Type": "application/json"}
+    ask = {"subject": "p1", "action": "rail.ticket", "materialized": True}
+    assert pair.lean.post(PATH, json=ask, headers=headers).status_code == 200
+    assert reached == []
+    assert pair.plain.post(PATH, json=ask, headers=headers).status_code == 200
+    assert reached == ["p1"]
