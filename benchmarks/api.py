@@ -17,6 +17,7 @@ seconds the server and the load generator each used (they share the 2 cores).
     python benchmarks/api.py [--subjects 200000] [--duration 15] [--connections 16]
                              [--db postgresql://…  (an empty database) | --pg]
                              [--workers 1] [--warm 1000] [--only submissions]
+                             [--asgi 20000  (also the API's own CPU, in-process)]
                              [--keep DIR  (a SQLite ledger built once in DIR, reused)]
 
 `--pg` starts a throwaway PostgreSQL server from Debian's binaries (fsync on: decisions
@@ -72,6 +73,17 @@ def cpu_seconds(pid: int) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+def loop_seconds(pid: int) -> float:
+    """User + system seconds of a process's main thread: with one worker, the event
+    loop's (the group committer and the checkpointer have threads of their own)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / tick
 
 
 @contextlib.contextmanager
@@ -189,9 +201,79 @@ async def submit(base: str, token: str, batches: int, size: int, concurrency: in
             "client_cpu": time.process_time() - before}
 
 
+async def _through_app(app: object, token: str, subjects: int, n: int,
+                       concurrency: int) -> float:
+    """Loop-thread CPU µs a decision of `n` decisions about the first `subjects`
+    subjects, each a request handed to the ASGI `app` in this process, `concurrency`
+    in flight."""
+    headers = [(b"host", b"bench"), (b"content-type", b"application/json"),
+               (b"authorization", f"Bearer {token}".encode())]
+
+    async def one(subject: int) -> None:
+        body = (b'{"subject":"P%08d","action":"rail.g_train_ticket","materialized":true}'
+                % subject)
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                 "method": "POST", "scheme": "http", "path": "/api/v1/decisions",
+                 "raw_path": b"/api/v1/decisions", "root_path": "", "query_string": b"",
+                 "headers": [*headers, (b"content-length", str(len(body)).encode())],
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {}}
+        status = []
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        await app(scope, receive, send)  # type: ignore[operator]
+        assert status == [200], status
+
+    async def client(count: int) -> None:
+        for _ in range(count):
+            await one(random.randrange(subjects))
+
+    await client(200)  # the token verified once, the subjects' rows cached
+    await asyncio.gather(*(client(2000 // concurrency) for _ in range(concurrency)))
+    t0 = time.thread_time()
+    await asyncio.gather(*(client(n // concurrency) for _ in range(concurrency)))
+    return 1e6 * (time.thread_time() - t0) / (n // concurrency * concurrency)
+
+
+def in_process(db: str, token: str, subjects: int, n: int, rounds: int) -> None:
+    """The API's own CPU a cached decision, without sockets, uvicorn or the load
+    generator: the app called in this process, with its lean decision handler and (where
+    `create_app` can leave it out) without, alternately."""
+    from socialcredit.api import create_app
+
+    for r in range(rounds):
+        for lean in (True, False):
+            try:
+                app = create_app(db, rate=1e9, burst=1e9, lean=lean)
+            except TypeError:  # code without the choice: its lean handler only
+                if not lean:
+                    continue
+                app = create_app(db, rate=1e9, burst=1e9)
+            try:
+                cpu = asyncio.run(_through_app(app, token, subjects, n, 16))
+            finally:
+                app.state.sc.svc.close()
+            print(f"in-process round {r + 1}, {'lean handler' if lean else 'FastAPI route'}: "
+                  f"{cpu:.1f} µs loop-thread CPU a decision ({n:,} decisions about "
+                  f"{subjects:,} subjects, 16 in flight)")
+
+
 def per_ms(run: dict[str, float]) -> float:
     """Server CPU milliseconds per request of a wrk run."""
     return 1000 * run["server_cpu"] / max(run["requests"], 1)
+
+
+def cpu_line(run: dict[str, float]) -> str:
+    """The server's CPU a request, in µs: all its threads, and its event loop's (the
+    main thread's; with several workers, not measured)."""
+    n = max(run["requests"], 1)
+    return (f"server CPU a decision {1e6 * run['server_cpu'] / n:.0f} µs, of which the "
+            f"event loop's thread {1e6 * run.get('loop_cpu', float('nan')) / n:.0f} µs")
 
 
 def main() -> None:
@@ -207,6 +289,9 @@ def main() -> None:
                          "again and again (their rows read and cached once)")
     ap.add_argument("--only", choices=("decisions", "submissions"),
                     help="run one of the two measures (default: both)")
+    ap.add_argument("--asgi", type=int, default=0, metavar="N",
+                    help="also measure N cached decisions through the app in this "
+                         "process (no sockets): the API layer's own CPU")
     ap.add_argument("--size", type=int, default=1000, help="records in a submitted batch")
     ap.add_argument("--db", help="an empty database URL (default: a new SQLite file)")
     ap.add_argument("--pg", action="store_true",
@@ -244,6 +329,8 @@ def main() -> None:
             tokens = build(db, args.subjects, tmp)
             if args.keep:
                 kept.write_text(json.dumps(tokens))
+        if args.asgi:
+            in_process(db, tokens["railway"], args.warm or 1000, args.asgi, 3)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
@@ -262,16 +349,20 @@ def main() -> None:
             dec = warm = sub = None
             if args.only != "submissions":
                 wrk(base, tokens["railway"], args.subjects, 2, args.connections, tmp)  # warm
-                s0 = cpu_seconds(server.pid)
+                s0, l0 = cpu_seconds(server.pid), loop_seconds(server.pid)
                 dec = wrk(base, tokens["railway"], args.subjects, args.duration,
                           args.connections, tmp)
                 dec["server_cpu"] = cpu_seconds(server.pid) - s0
+                dec["loop_cpu"] = loop_seconds(server.pid) - l0 if args.workers == 1 \
+                    else float("nan")
             if args.warm and args.only != "submissions":
                 wrk(base, tokens["railway"], args.warm, 5, args.connections, tmp)
-                s0 = cpu_seconds(server.pid)
+                s0, l0 = cpu_seconds(server.pid), loop_seconds(server.pid)
                 warm = wrk(base, tokens["railway"], args.warm, args.duration,
                            args.connections, tmp)
                 warm["server_cpu"] = cpu_seconds(server.pid) - s0
+                warm["loop_cpu"] = loop_seconds(server.pid) - l0 if args.workers == 1 \
+                    else float("nan")
             if args.only != "decisions":
                 s0 = cpu_seconds(server.pid)
                 # SQLite has one writer at a time: one client; PostgreSQL: four
@@ -293,6 +384,7 @@ def main() -> None:
         print(f"  {dec['requests']:,} decisions in {args.duration} s, {dec['errors']} errors; "
               f"CPU: server {dec['server_cpu']:.1f} s ({per_ms(dec):.2f} ms a decision), "
               f"wrk {dec['client_cpu']:.1f} s")
+        print(f"  {cpu_line(dec)}")
     if warm is not None:
         print(f"{f'decisions/s, {args.warm:,} subjects asked again':48}{warm['rps']:>14,.0f}"
               f"{DECISIONS_RPS:>12,.0f}{warm['rps'] / DECISIONS_RPS:>8.2f}x")
@@ -302,6 +394,7 @@ def main() -> None:
         print(f"  {warm['requests']:,} decisions, {warm['errors']} errors; CPU: server "
               f"{warm['server_cpu']:.1f} s ({per_ms(warm):.2f} ms a decision), wrk "
               f"{warm['client_cpu']:.1f} s")
+        print(f"  {cpu_line(warm)}")
     if sub is not None:
         print(f"{f'records submitted/s (batches of {args.size:,})':48}{sub['rps']:>14,.0f}"
               f"{SUBMIT_RPS:>12,.0f}{sub['rps'] / SUBMIT_RPS:>8.2f}x")

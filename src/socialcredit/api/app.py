@@ -85,13 +85,15 @@ class State:
 
 def create_app(db_url: str | None = None, *, web: ASGIApp | bool | None = None,
                service: Service | None = None, rate: float = 1000.0,
-               burst: float = 2000.0, exports: Path | None = None) -> FastAPI:
+               burst: float = 2000.0, exports: Path | None = None,
+               lean: bool = True) -> FastAPI:
     """The API over the ledger at `db_url` (or an open `service`); `web`, when given, is
     mounted at `/` (the pages, on the same service layer); `web=True` mounts the pages
     of socialcredit.web with the API's token cache and rate limits. Exports made over
     HTTP are kept in `exports` ($SOCIALCREDIT_EXPORTS, else socialcredit-exports in the
     system's temporary directory): every worker of one server must see the same
-    directory."""
+    directory. `lean=False` leaves every request to FastAPI's routes, the lean decision
+    handler (lean.py) out: the plain path the tests hold it equal to."""
     from socialcredit.api import lean as leaner
     from socialcredit.api import routes
 
@@ -117,10 +119,9 @@ def create_app(db_url: str | None = None, *, web: ASGIApp | bool | None = None,
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
 
-    lean: dict[tuple[str, str], Lean] = {}
-    app.add_middleware(Observe, state=state, lean=lean)
+    fast: dict[tuple[str, str], Lean] = leaner.handlers(state) if lean else {}
+    app.add_middleware(Observe, state=state, lean=fast)
     routes.mount(app)
-    lean.update(leaner.handlers())
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -22,18 +22,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pydantic import TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from socialcredit.api import responses, routes
+from socialcredit.api.app import State
 from socialcredit.api.problems import on_http_error, on_service_error
 from socialcredit.errors import SocialCreditError
 
 PATH = "/api/v1/decisions"
 _JSON = b"application/json"
 _ANSWER = TypeAdapter(responses.Decision)
+#: the answer's headers as starlette's Response(media_type="application/json") writes
+#: them (content-length first), the length filled in per answer
+_TYPE = (b"content-type", b"application/json")
 
 
 @dataclass(frozen=True)
@@ -46,56 +50,90 @@ class _Route:
 _ROUTE = _Route(PATH)
 
 
-def _json(headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether the request says its body is JSON plainly (`application/json`, with
+def _json(value: bytes | None) -> bool:
+    """Whether a content type says the body is JSON plainly (`application/json`, with
     parameters or not): any other spelling goes to the route, which decides."""
+    return value is not None and value.split(b";", 1)[0].strip().lower() == _JSON
+
+
+def _first(headers: list[tuple[bytes, bytes]]) -> tuple[bytes | None, bytes | None]:
+    """The request's first content type and authorization, as starlette's Headers.get
+    finds them (header names arrive lower-cased), in one pass over the headers."""
+    kind = auth = None
     for name, value in headers:
         if name == b"content-type":
-            return value.split(b";", 1)[0].strip().lower() == _JSON
-    return False
+            if kind is None:
+                kind = value
+        elif name == b"authorization" and auth is None:
+            auth = value
+    return kind, auth
 
 
-async def decide(scope: Scope, receive: Receive, send: Send, full: ASGIApp) -> None:
-    """`POST /api/v1/decisions` (see the module docstring); `full` is the application
-    it hands the request to when it does not answer it itself."""
+async def _body(receive: Receive) -> tuple[list[Message], bytes | None]:
+    """The messages read and the whole body (None: the client went away first)."""
     received: list[Message] = []
     chunks: list[bytes] = []
     while True:
+        message = await receive()
+        received.append(message)
+        if message["type"] != "http.request":
+            return received, None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return received, chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class Decide:
+    """`POST /api/v1/decisions` for the app whose State it holds (see the module
+    docstring). Called by Observe with the full application to hand the request to
+    when it does not answer it itself."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send,
+                       full: ASGIApp) -> None:
+        scope["route"] = _ROUTE  # matched, as the router would have before the body
         try:
-            message = await receive()
+            received, body = await _body(receive)
         except StarletteHTTPException as e:  # a chunked body past the limit (app.py)
             refused = await on_http_error(Request(scope, receive), e)
             await refused(scope, receive, send)
             return
-        received.append(message)
-        if message["type"] != "http.request":  # the client went away: as the route does
+        if body is None:  # the client went away: as the route does
             await full(scope, _replay(received, receive), send)
             return
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    body = b"".join(chunks)
-    try:
-        if not body or not _json(scope["headers"]):
-            raise ValueError("not plainly JSON")
-        asked = routes.DecisionIn.model_validate_json(body)
-    except (ValidationError, ValueError):
-        await full(scope, _replay(received, receive), send)
-        return
-    scope["route"] = _ROUTE
-    request = Request(scope, receive)
-    response: Response
-    try:
-        await routes.authenticated(request)
-        content = await routes.decision(request, asked)
-    except SocialCreditError as e:  # as the app's exception handler answers it
-        response = await on_service_error(request, e)
-    else:
-        # as FastAPI answers a route with a response model: validated, then dumped
-        answer = _ANSWER.validate_python(content, from_attributes=True)
-        response = Response(_ANSWER.dump_json(answer, by_alias=True, exclude_unset=True),
-                            media_type="application/json")
-    await response(scope, receive, send)
+        kind, auth = _first(scope["headers"])
+        try:
+            if not body or not _json(kind):
+                raise ValueError("not plainly JSON")
+            asked = routes.DecisionIn.model_validate_json(body)
+        except (ValidationError, ValueError):
+            await full(scope, _replay(received, receive), send)
+            return
+        st = self.state
+        try:
+            # as `routes.authenticated`: a token verified lately from memory, a new one
+            # checked (slowly) on a worker thread; then the principal's rate limit
+            principal = st.tokens.cached(None if auth is None else auth.decode("latin-1"))
+            if principal is None:
+                await run_in_threadpool(routes.authenticate, Request(scope, receive))
+                principal = scope["sc.principal"]
+            else:
+                scope["sc.principal"] = principal
+                st.limits.take(principal.id)
+            content = await routes.decision_as(st, st.acting(principal), asked)
+        except SocialCreditError as e:  # as the app's exception handler answers it
+            response = await on_service_error(Request(scope, receive), e)
+            await response(scope, receive, send)
+            return
+        # as FastAPI answers a route with a response model: validated, then dumped; and
+        # as starlette's Response sends it: its head, then its body
+        answer = _ANSWER.dump_json(_ANSWER.validate_python(content, from_attributes=True),
+                                   by_alias=True, exclude_unset=True)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(answer)).encode()), _TYPE]})
+        await send({"type": "http.response.body", "body": answer})
 
 
 def _replay(received: list[Message], receive: Receive) -> Receive:
@@ -110,10 +148,10 @@ def _replay(received: list[Message], receive: Receive) -> Receive:
     return again
 
 
-def handlers() -> dict[tuple[str, str], Callable[[Scope, Receive, Send, ASGIApp],
-                                                 Awaitable[None]]]:
-    """The lean handlers by (method, path), for Observe."""
-    return {("POST", PATH): decide}
+def handlers(state: State) -> dict[tuple[str, str], Callable[
+        [Scope, Receive, Send, ASGIApp], Awaitable[None]]]:
+    """The lean handlers of the app sharing `state`, by (method, path), for Observe."""
+    return {("POST", PATH): Decide(state)}
 
 
-__all__ = ["PATH", "decide", "handlers"]
+__all__ = ["PATH", "Decide", "handlers"]

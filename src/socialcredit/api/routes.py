@@ -435,11 +435,17 @@ async def decide(request: Request, body: DecisionIn) -> dict[str, Any]:
 
 async def decision(request: Request, body: DecisionIn) -> dict[str, Any]:
     """What `POST /decisions` answers once the principal is authenticated and the body
-    valid (shared by the route above and its lean twin in lean.py)."""
+    valid."""
     svc = acting(request)
+    return await decision_as(_state(request), svc, body)
+
+
+async def decision_as(st: State, svc: Service, body: DecisionIn) -> dict[str, Any]:
+    """`decision` for the service acting as the request's principal (shared by the
+    route above and its lean twin in lean.py, which has no Request to hand)."""
     decisions = svc.decisions
     if body.materialized:
-        misses = _state(request).misses
+        misses = st.misses
         if misses is not None and not svc.decides_from_memory(body.subject, body.program):
             # read with the other decisions in flight that miss the cache (misses.py)
             await misses.read(svc.principal, body.subject, body.program)
@@ -451,7 +457,7 @@ async def decision(request: Request, body: DecisionIn) -> dict[str, Any]:
     else:  # a live standing costs milliseconds of CPU: not on the event loop
         d = await run_in_threadpool(decisions.decide, body.subject, body.action,
                                     body.program, purpose=body.purpose, grant=body.grant)
-    _state(request).metrics.decision(d.effect).inc()
+    st.metrics.decision(d.effect).inc()
     return d.as_dict()
 
 
