@@ -145,8 +145,7 @@ def made(rb: Rulebook, st: Standing, subject: str, action: str, effect: str,
          hypothetical: bool, principal: Principal, purpose: str | None,
          grant_id: str | None, level: str) -> tuple[Decision, dict[str, Any] | None]:
     """A decision and, for a refusal, its adverse-action content: what the logged path
-    (a unit, in its transaction; for a decision about now that is not a refusal, before
-    it: `_spelled`) and the unlogged one from memory both make. A refusal's
+    (a unit, in its transaction) and the unlogged one from memory both make. A refusal's
     reasons are built now (its notice gives them); others' when first asked for."""
     def reasons() -> list[dict[str, Any]]:
         return evaluate(rb, st, action)[2]
@@ -303,8 +302,7 @@ class Decisions:
                 blocking: bool = True) -> Prepared:
         """Everything of `decide` up to its commit: authorized, read (in at most one read
         transaction, none when the process's cache is current) and evaluated; the rows
-        to log are completed by the returned unit, inside the transaction that commits
-        them (with the instant read there: see `_spelled`).
+        to log are built by the returned unit, inside the transaction that commits them.
         With blocking=False it raises `WouldBlock` rather than open that transaction
         (it has then changed nothing: it may be asked again)."""
         p = self._prepare(subject, action, program, at, record=record,
