@@ -119,20 +119,6 @@ def test_a_body_with_reasons_shared_across_scores_is_the_plain_encoding(
         assert log.body_json(d, rb) == plain
 
 
-@settings(max_examples=500, deadline=None)
-@given(decisions_under(), INSTANTS)
-def test_a_body_spelled_before_its_instant_is_the_plain_encoding(
-        drawn: tuple[Rulebook, Decision], decided_at: int) -> None:
-    # a logged decision's body is spelled on the caller's thread, its decided_at filled
-    # in under the group's transaction (service/decisions.py: _spelled, _logged)
-    rb, d = drawn
-    halves = log.body_halves(d, rb)
-    assert halves is not None
-    later = dataclasses.replace(d, decided_at=decided_at)
-    assert halves[0] + log.decided_text(decided_at, later.at) + halves[1] \
-        == json.dumps(later.body(), sort_keys=True) == log.body_json(later, rb)
-
-
 def test_only_actions_that_read_no_score_share_reasons_across_scores() -> None:
     for rb in RULEBOOKS:
         tiers = [t.id for t in rb.tiers] or [None]
@@ -277,56 +263,3 @@ def test_a_decision_is_acknowledged_only_once_its_rows_are_committed(
     grouped.close()
     other.dispose()
     assert seen == 120 and failures == []
-
-
-def test_logged_rows_spelled_before_the_commit_are_the_plain_rows(
-        make_ledger: Callable[..., Service], clock: Any) -> None:
-    """A logged decision about now that is not a refusal is made and spelled before its
-    transaction, its instant filled in under it: its log row and access-log entry are
-    what the plain path writes (`write`, `access.record`) for the decision returned —
-    for the operator and for a relying party under a grant, alone and grouped; refusals
-    and decisions about another time (the plain path) alongside."""
-    svc = make_ledger(BASE, PROVIDERS)
-    svc.records.ingest_text(H + "".join(
-        f"bank-1:b{i},bank-1,s{i % 4},person,bonus,2025-12-01,,,\n" for i in range(8))
-        + "".join(f"bank-1:a{i},bank-1,s4,person,arrears,2025-12-2{i},,urn:ev:a{i},\n"
-                  for i in range(3))
-        + "bank-1:h,bank-1,s4,person,history,2025-12-01,5,urn:ev:h,\n")
-    svc.population.score_all()
-    svc.principals.add("s0", "subject", subject="s0")
-    svc.principals.add("rp", "relying_party")
-    svc.acting_as("s0").consents.grant("rp", "checks", "score")
-    grouped = svc.with_group_commit()
-    made: list[Decision] = []
-
-    def decide(who: Service, subject: str, action: str, **how: Any) -> None:
-        # the clock moves between the decision's spelling and its transaction
-        p = who.decisions.prepare(subject, action, **how)
-        clock.now += 1_234
-        made.append(p.finish(who.ctx.commit(p.unit)))
-
-    for who in (svc, grouped):
-        for action in ("bike", "loan", "train"):
-            for s in ("s0", "s1", "s4"):
-                decide(who, s, action, materialized=True)
-            decide(who, "s3", action, at=clock() + 86_400_000_000)
-        decide(who.acting_as("rp"), "s0", "bike", materialized=True, purpose="checks")
-    spelled = 0
-    with svc.ledger.engine.connect() as conn:
-        for d in made:
-            row = conn.execute(select(schema.decisions).where(
-                schema.decisions.c.decision_id == d.decision_id)).one()
-            assert row.body == json.dumps(d.body(), sort_keys=True)
-            assert (row.decided_at, row.at, row.known_at, row.subject, row.effect) == (
-                d.decided_at, d.at, d.known_at, d.subject, d.effect)
-            entry = conn.execute(select(access_log).where(
-                access_log.c.detail.contains(d.decision_id))).one()
-            assert (entry.at, entry.subject, entry.program, entry.purpose,
-                    entry.grant_id, entry.operation) == (
-                d.decided_at, d.subject, d.program, d.purpose, d.grant_id, "decision")
-            assert entry.detail == _detail_json({"decision_id": d.decision_id,
-                                                 "action": d.action, "effect": d.effect})
-            spelled += d.effect != "deny" and not d.hypothetical
-            assert d.hypothetical or d.decided_at != d.at
-    assert spelled >= 8 and any(d.effect == "deny" for d in made)
-    assert any(d.hypothetical for d in made) and any(d.grant_id for d in made)

@@ -38,15 +38,6 @@ def write(conn: Connection, d: Decision, version: str, sha256: str,
         version, sha256, d.effect, body_json(d, rulebook)))
 
 
-def write_spelled(conn: Connection, d: Decision, version: str, sha256: str,
-                  halves: tuple[str, str]) -> None:
-    """`write`, the body from `halves`: `body_halves` of a decision that differs from
-    `d` at most by its decided_at (spelled before the transaction, see there)."""
-    append_row(conn, s.decisions, _COLUMNS, (
-        d.decision_id, d.decided_at, d.at, d.known_at, d.subject, d.action, d.program,
-        version, sha256, d.effect, halves[0] + decided_text(d.decided_at, d.at) + halves[1]))
-
-
 #: (rulebook sha256, action, tier, repr(score), lists) -> the reasons' JSON, for
 #: standings without list entries or key factors (read from the materialized table):
 #: their reasons depend on nothing else
@@ -128,28 +119,10 @@ def body_json(d: Decision, rulebook: Rulebook | None = None) -> str:
     reasons then show only the tier and the lists (key factors and list entries aside,
     which bypass the key), and a decision read from the materialized table, whose score
     moves with time, shares them with every other of its tier and lists."""
-    halves = body_halves(d, rulebook)
-    if halves is None:
-        return json.dumps(d.body(), sort_keys=True)
-    return halves[0] + decided_text(d.decided_at, d.at) + halves[1]
-
-
-def decided_text(decided_at: int, at: int) -> str:
-    """A body's `decided_at` as `body_json` spells it (between `body_halves`)."""
-    return _instant(at) if decided_at == at else _instant_text(decided_at)
-
-
-def body_halves(d: Decision, rulebook: Rulebook | None = None) -> tuple[str, str] | None:
-    """`body_json(d)` as the text before and after its `decided_at` (`decided_text`),
-    or None where it is spelled by json.dumps. Nothing else in a body depends on the
-    instant it is decided at, so a logged decision's body is spelled before its group's
-    transaction (on the caller's thread: service/decisions.py) and completed there with
-    the instant read under it: the committer's thread, which every decision of a group
-    waits on, spells only the instant."""
     st = d.standing
     if type(d.at) is not int or type(d.known_at) is not int \
             or type(d.decided_at) is not int or type(st.rulebook) is not RulebookRef:
-        return None
+        return json.dumps(d.body(), sort_keys=True)
     score = st.score
     # json.dumps's spelling of a score (a float's repr, or an int's); also the reasons'
     # key: 0, 0.0 and -0.0 are told apart
@@ -188,19 +161,20 @@ def body_halves(d: Decision, rulebook: Rulebook | None = None) -> tuple[str, str
     # spelled first, then the body at once (with a requester, or without: no disclosure,
     # grant_id, purpose nor requester keys)
     adverse = "" if aa is None else ', "adverse_action": ' + _ENCODE(aa)
+    decided = at if d.decided_at == d.at else _instant_text(d.decided_at)
     granted = "{}" if type(grant) is dict and not grant else _ENCODE(grant)
     listed = "[]" if type(lists) is list and not lists else _ENCODE(lists)
     if requester is None:
-        return (f'{{"action": {_value(d.action)}{adverse}, "at": {at}, "decided_at": ',
-                f', "decision_id": {_value(d.decision_id)}, "effect": '
+        return (f'{{"action": {_value(d.action)}{adverse}, "at": {at}, "decided_at": '
+                f'{decided}, "decision_id": {_value(d.decision_id)}, "effect": '
                 f'{_value(d.effect)}, "grant": {granted}, "hypothetical": '
                 f'{_value(d.hypothetical)}, "known_at": {_instant(d.known_at)}, '
                 f'"lists": {listed}, "program": {_value(d.program)}, "reasons": '
                 f'{reasons}, "rulebook": {ref}, "score": {score_text}, '
                 f'"standing_source": {_value(d.source)}, "subject": {_value(d.subject)}, '
                 f'"tier": {_value(st.tier)}}}')
-    return (f'{{"action": {_value(d.action)}{adverse}, "at": {at}, "decided_at": ',
-            f', "decision_id": {_value(d.decision_id)}, "disclosure": '
+    return (f'{{"action": {_value(d.action)}{adverse}, "at": {at}, "decided_at": '
+            f'{decided}, "decision_id": {_value(d.decision_id)}, "disclosure": '
             f'{_value(d.disclosure)}, "effect": {_value(d.effect)}, "grant": {granted}, '
             f'"grant_id": {_value(d.grant_id)}, "hypothetical": {_value(d.hypothetical)}, '
             f'"known_at": {_instant(d.known_at)}, "lists": {listed}, "program": '
@@ -286,6 +260,5 @@ def mark_sealed(conn: Connection, rows: Sequence[tuple[int, str, str]], at: int)
             for seq, _, body in rows])
 
 
-__all__ = ["about_since", "batches", "body_digest", "body_halves", "body_json",
-           "decided_text", "get", "mark_sealed", "read",
-           "unsealed", "write", "write_spelled"]
+__all__ = ["about_since", "batches", "body_digest", "body_json", "get", "mark_sealed", "read",
+           "unsealed", "write"]

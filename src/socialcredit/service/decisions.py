@@ -166,51 +166,6 @@ def made(rb: Rulebook, st: Standing, subject: str, action: str, effect: str,
         "adverse_action": aa, "disclosed": None}), aa
 
 
-@dataclass(frozen=True)
-class _Spelled:
-    """A logged decision about now that is not a refusal, made and spelled before its
-    transaction (`_spelled`): its unit, on the committer's thread, then only stamps
-    it and appends its rows."""
-
-    decision: Decision  # as made, but for its decided_at
-    body: tuple[str, str]  # its log row's body around decided_at (log.body_halves)
-    detail: str  # its access-log entry's detail
-
-
-def _spelled(rb: Rulebook, st: Standing, subject: str, action: str, effect: str,
-             granted: dict[str, Any], decision_id: str, source: str, principal: Principal,
-             purpose: str | None, grant_id: str | None, level: str) -> _Spelled | None:
-    """What a logged decision's unit writes, but for the instant it is decided at
-    (read under the group's transaction): made and spelled on the caller's thread, so
-    that the committer — one thread, which every decision of a group waits on — spells
-    only that instant. Only for a decision about now (never hypothetical, whatever its
-    instant) and not a refusal (whose adverse action and notice carry the instant):
-    those the unit makes whole. None where the body is not spelled by halves."""
-    d = made(rb, st, subject, action, effect, granted, st.at, decision_id=decision_id,
-             source=source, hypothetical=False, principal=principal, purpose=purpose,
-             grant_id=grant_id, level=level)[0]
-    halves = log.body_halves(d, rb)
-    if halves is None:
-        return None
-    return _Spelled(d, halves, access.decision_detail(decision_id, action, effect))
-
-
-def _logged(conn: Connection, spelled: _Spelled, decided_at: int, found: Any,
-            version: str, sha256: str, principal: Principal
-            ) -> tuple[Decision, dict[str, Any] | None]:
-    """A spelled decision's unit (see `_spelled`): what the plain unit does for it —
-    a test holds the rows and the decision equal (tests/decisions/test_log_fast_paths.py)."""
-    values = spelled.decision.__dict__.copy()  # every field: a Decision as made gives
-    values["decided_at"] = decided_at
-    d = whole(Decision, values)
-    if found is not None:
-        found.write(conn)
-    log.write_spelled(conn, d, version, sha256, spelled.body)
-    access.record(conn, decided_at, principal, "decision", d.subject, program=d.program,
-                  purpose=d.purpose, grant_id=d.grant_id, detail_text=spelled.detail)
-    return d, None
-
-
 class Decisions:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -352,9 +307,6 @@ class Decisions:
         rb = pv.rulebook
         effect, granted = outcome(rb, st, action)
         decision_id = new_decision_id()
-        spelled = _spelled(rb, st, subject, action, effect, granted, decision_id, source,
-                           principal, purpose, grant_id, level) \
-            if record and at is None and effect != "deny" else None
 
         def unit(conn: Connection | None) -> tuple[Decision, dict[str, Any] | None]:
             """The decision's rows, built in the transaction that commits them (with
@@ -371,9 +323,6 @@ class Decisions:
                 if "committed" not in shared:
                     shared["committed"] = ledger.committed(conn)
                 decided_at = max(ledger.clock(), shared["committed"])
-            if spelled is not None and conn is not None:
-                return _logged(conn, spelled, decided_at, found, pv.version, pv.sha256,
-                               principal)
             hypothetical = at is not None and at != decided_at
             d, aa = made(rb, st, subject, action, effect, granted, decided_at,
                          decision_id=decision_id, source=source, hypothetical=hypothetical,
