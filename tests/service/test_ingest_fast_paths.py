@@ -149,3 +149,39 @@ def test_the_fast_paths_leave_the_ledger_the_plain_path_leaves(
     assert fast == plain
     assert rebuilt == plain
     assert plain["integrity"] == [("ok",)]
+
+
+@st.composite
+def findings(draw: st.DrawFn) -> tuple[bool, Feed]:
+    """One batch of rulings about new subjects, alike but for one or two of what a
+    record's listing depends on — when it occurred, its own recorded_at (a backfill),
+    its subject's kind — so that records sharing a computation (`notices._alone`,
+    `events.listing_events`) must differ where they differ."""
+    backfill = draw(st.booleans())
+    base = Clock().now
+    rows = []
+    for i in range(draw(st.integers(2, 12))):
+        occurred = format_instant(base - draw(st.sampled_from([0, 1, 30, 200])) * US_PER_DAY)
+        row: dict[str, Any] = {
+            "record_id": f"court-1:f{i}", "provider": "court-1", "subject": f"n{i}",
+            "subject_kind": draw(st.sampled_from(["person", "person", "organization"])),
+            "type": "ruling", "occurred_at": occurred, "value": "", "evidence": "urn:ev",
+            "ref": ""}
+        if backfill and draw(st.booleans()):
+            row["recorded_at"] = occurred
+        rows.append(row)
+    return draw(st.booleans()), [(1, backfill, rows)]
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(findings())
+def test_findings_alike_share_what_they_share_and_nothing_else(
+        batch: tuple[bool, Feed]) -> None:
+    materialized, feed = batch
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        d = Path(tmp)
+        fast = run(d, "fast", [], materialized, feed)
+        mp.setattr(ingest_module, "FAST", False)
+        plain = run(d, "plain", [], materialized, feed)
+    assert fast == plain
