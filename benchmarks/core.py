@@ -11,6 +11,15 @@ target (and to the baseline).
     python benchmarks/core.py [--records 500000] [--repeat 50] [--commits 300]
     python benchmarks/core.py --feeds-only --feed-records 3000000 \
         [--baseline /path/to/other/checkout/src] [--pg postgresql://…]
+    python benchmarks/core.py --submissions 30 [--baseline …] [--profile out.prof]
+
+`--submissions N` times the server's part of issue 11's record submission without HTTP:
+N batches of 1,000 court findings about new persons (as benchmarks/api.py posts them),
+each through `Service.submissions.submit` with an idempotency key, as the court's
+principal, into a ledger of 20,000 subjects whose standings are materialized — so every
+record makes a listing, its leaf, a salt, a notice and a refreshed standing. It prints
+CPU and wall microseconds a record (this tree, then the baseline, alternated); the HTTP
+benchmark's server CPU a record minus this figure is what the HTTP layer costs.
 
 The list-heavy feed mirrors a court's or a market regulator's: 15 % court findings that
 put their subject on a blacklist (judgment-defaulters), 25 % per-unit civic rewards
@@ -236,6 +245,101 @@ def feeds(records: int, baseline: Path | None, pg: str | None) -> None:
               f"{rate / INGEST_TARGET:.2f}x | {vs} |")
 
 
+SUBMIT_SIZE = 1000
+
+
+def submission_rows(b: int) -> list[dict[str, Any]]:
+    """Batch `b` as benchmarks/api.py submits it: court findings about new persons."""
+    return [{"record_id": f"court-01:s{b}-{i}", "provider": "court-01",
+             "subject": f"N{b:05d}{i:05d}", "subject_kind": "person",
+             "type": "court.refuses_to_perform", "occurred_at": "2025-09-01",
+             "value": "able_but_refuses", "evidence": f"urn:s:{b}:{i}"}
+            for i in range(SUBMIT_SIZE)]
+
+
+def submit_ledger(db: str, subjects: int = 20_000) -> None:
+    """A judgment-defaulters ledger as benchmarks/api.py builds it (smaller), standings
+    materialized, with the court's provider principal `court-api`."""
+    with Service.create(load_named("judgment-defaulters"), db) as svc:
+        svc.providers.add("court-01", "court")
+        svc.records.ingest_rows(
+            [{"record_id": f"court-01:r{i}", "provider": "court-01", "subject": f"P{i:08d}",
+              "subject_kind": "person", "type": "court.refuses_to_perform",
+              "occurred_at": "2025-06-01", "value": "able_but_refuses",
+              "evidence": f"urn:case:{i}"} for i in range(subjects)])
+        svc.population.score_all()
+        svc.principals.add("court-api", "provider", provider="court-01")
+
+
+def submit_child(db: str, batches: int, profile: str | None) -> dict[str, Any]:
+    """`batches` submissions (after one to warm up) into the ledger at `db`: CPU and wall
+    seconds of the submit calls alone (the JSON decoding of each body excluded, as the
+    API does it before the service is called)."""
+    import cProfile
+    import json as js
+
+    base = Service.open(db)
+    svc = base.acting_as("court-api")
+    bodies = [js.dumps(submission_rows(b)) for b in range(batches + 1)]
+    prof = cProfile.Profile() if profile else None
+    cpu = wall = 0.0
+    accepted = 0
+    for b, body in enumerate(bodies):
+        numbered = list(enumerate(js.loads(body), 1))
+        c0, t0 = time.process_time(), time.perf_counter()
+        if prof is not None and b:
+            prof.enable()
+        out = svc.submissions.submit(numbered, key=f"bench-{b}")
+        if prof is not None:
+            prof.disable()
+        if b:  # the first batch warms caches up
+            cpu += time.process_time() - c0
+            wall += time.perf_counter() - t0
+            accepted += int(out["accepted"])
+    if prof is not None and profile:
+        prof.dump_stats(profile)
+    base.close()
+    return {"accepted": accepted, "cpu": cpu, "wall": wall}
+
+
+def submissions(batches: int, baseline: Path | None, profile: str | None,
+                pairs: int = 2) -> None:
+    """Alternated runs, this tree and the baseline, each on a fresh copy of one ledger."""
+    import shutil
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        src = d / "base.db"
+        submit_ledger(str(src))
+        trees: list[tuple[str, Path | None]] = [("this tree", None)]
+        if baseline is not None:
+            trees.append(("baseline", baseline))
+        for k in range(pairs):
+            for label, tree in trees:
+                db = d / f"run-{k}-{len(label)}.db"
+                for suffix in ("", "-wal", "-shm", ".keys"):
+                    s_, t_ = Path(f"{src}{suffix}"), Path(f"{db}{suffix}")
+                    if s_.is_dir():
+                        shutil.copytree(s_, t_)
+                    elif s_.exists():
+                        shutil.copy(s_, t_)
+                env = dict(os.environ)
+                if tree is not None:
+                    env["PYTHONPATH"] = str(tree)
+                argv = [sys.executable, __file__, "--_submit", str(db), str(batches),
+                        profile if profile and tree is None and k == 0 else ""]
+                p = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+                if p.returncode != 0:
+                    print(f"  {label}: ERROR {(p.stderr or p.stdout).strip()[-300:]}")
+                    continue
+                res = json.loads(p.stdout.strip().splitlines()[-1])
+                n = max(res["accepted"], 1)
+                print(f"  {label:<10} {res['accepted']:,} records: "
+                      f"{1e6 * res['cpu'] / n:.1f} µs CPU, {1e6 * res['wall'] / n:.1f} µs wall "
+                      f"a record ({n / res['cpu']:,.0f} records/CPU-s); load average "
+                      f"{os.getloadavg()[0]:.1f}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--records", type=int, default=500_000, help="approximate ingest size")
@@ -249,8 +353,17 @@ def main() -> None:
     ap.add_argument("--pg", default=os.environ.get("SOCIALCREDIT_TEST_PG"),
                     help="a PostgreSQL server URL: the feeds go there too")
     ap.add_argument("--feeds-only", action="store_true", help="only the feeds table")
+    ap.add_argument("--submissions", type=int, default=0, metavar="N",
+                    help="only the in-process submission figure: N batches of 1,000")
+    ap.add_argument("--profile", default=None,
+                    help="with --submissions: cProfile this tree's first run into a file")
     ap.add_argument("--_ingest", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--_submit", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args._submit:
+        db, n, prof = args._submit
+        print(json.dumps(submit_child(db, int(n), prof or None)))
+        return
     if args._ingest:
         csv_path, db, programs = args._ingest
         print(json.dumps(ingest_child(csv_path, db, programs.split(","))))
@@ -258,6 +371,9 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {platform.system()} {platform.release()}; "
           f"date: {time.strftime('%Y-%m-%d')}; load average {os.getloadavg()[0]:.1f}")
+    if args.submissions:
+        submissions(args.submissions, args.baseline, args.profile)
+        return
     feeds(args.feed_records, args.baseline, args.pg)
     if args.feeds_only:
         return

@@ -174,3 +174,80 @@ def test_a_flat_leaf_is_spelled_as_json_dumps_spells_it(extra: dict[str, Any], p
     want = json.dumps({"kind": "provider.registered", "v": 1, **payload}, sort_keys=True,
                       separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     assert event_leaf("provider.registered", payload) == want
+
+
+_HEX = st.text("0123456789abcdef", min_size=64, max_size=64)
+_ENTRY_TEXT = st.one_of(_TEXT, st.sampled_from(["2026-12-08T02:00:00Z", "é\n\"\\", "\ud800"]))
+
+
+@st.composite
+def _entry(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    """A list.entry event, mostly of the shape ingest writes, sometimes not (a bad
+    commitment, no or two reasons, a field of another type, one field more or less)."""
+    shared = draw(st.sampled_from([("rongcheng", "blacklist"), ("jd", "défaillants")]))
+    payload: dict[str, Any] = {
+        "program": shared[0], "list": shared[1],
+        "commitment": draw(st.one_of(_HEX, _HEX.map(lambda h: h + "\n"),
+                                     _HEX.map(str.upper), _TEXT)),
+        "start": draw(st.sampled_from(["2026-12-08T02:00:00Z", "2026-12-09T00:00:00Z"])),
+        "end": draw(st.one_of(st.none(), st.just("2031-12-08T02:00:00Z"), _ENTRY_TEXT)),
+        "reasons": draw(st.one_of(st.lists(_ENTRY_TEXT, min_size=1, max_size=1),
+                                  st.lists(_ENTRY_TEXT, max_size=2))),
+        "notice_from": draw(st.one_of(st.just("2026-12-08T02:00:00Z"), _ENTRY_TEXT,
+                                      st.integers(0, 9)))}
+    change = draw(st.sampled_from(["none"] * 6 + ["drop", "add", "int_end", "tuple"]))
+    if change == "drop":
+        del payload[draw(st.sampled_from(sorted(payload)))]
+    elif change == "add":
+        payload[draw(st.sampled_from(["subject", "kind", "extra"]))] = "x"
+    elif change == "int_end":
+        payload["end"] = 5
+    elif change == "tuple":
+        payload["reasons"] = tuple(payload["reasons"])
+    return "list.entry", payload
+
+
+def _outcome(make: Any) -> Any:
+    try:
+        return make()
+    except (TransparencyError, UnicodeEncodeError, TypeError) as exc:
+        return type(exc).__name__, str(exc) if isinstance(exc, TransparencyError) else ""
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(_entry(), st.tuples(st.just("provider.registered"), st.fixed_dictionaries(
+    {"provider": _TEXT, "role": _TEXT, "registered_at": _TEXT}))), max_size=8))
+def test_event_leaves_spell_what_event_leaf_spells(events: list[tuple[str, dict[str, Any]]]
+                                                  ) -> None:
+    """`event_leaves` (list.entry leaves from shells made once) gives the bytes, and
+    refuses the events, exactly as `event_leaf` does one by one, in order."""
+    from socialcredit.transparency import events as ev
+
+    plain = _outcome(lambda: [event_leaf(k, p) for k, p in events])
+    assert _outcome(lambda: ev.event_leaves(events)) == plain
+
+
+def test_event_leaves_take_the_shell_for_ingest_listings(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """The shape ingest writes is spelled from a shell (the fast path is taken) and its
+    bytes parse back to the event."""
+    from socialcredit.transparency import events as ev
+
+    payload = {"program": "rongcheng", "list": "blacklist", "commitment": "ab" * 32,
+               "start": "2026-12-08T02:00:00Z", "end": None, "reasons": ["court-01:f1"],
+               "notice_from": "2026-12-08T02:00:00Z"}
+    calls: list[str] = []
+    real = ev._entry_shell
+
+    def counted(*a: Any) -> tuple[bytes, bytes, bytes]:
+        calls.append("shell")
+        return real(*a)
+
+    monkeypatch.setattr(ev, "_entry_shell", counted)
+    leaves = ev.event_leaves([("list.entry", payload), ("list.entry", {
+        **payload, "commitment": "cd" * 32, "reasons": ["court-01:f2"]})])
+    assert calls == ["shell"]
+    assert [parse_leaf(x) for x in leaves] == [
+        {"kind": "list.entry", "v": 1, **payload},
+        {"kind": "list.entry", "v": 1, **payload, "commitment": "cd" * 32,
+         "reasons": ["court-01:f2"]}]

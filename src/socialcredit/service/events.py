@@ -51,19 +51,21 @@ def as_record(r: Row, now: int) -> Record:
 
 
 def listing_events(ledger: Ledger, sink: EventSink, conn: Connection, rows: Sequence[Row],
-                   now: int) -> list[Event]:
+                   now: int, *, shared: bool = True) -> list[Event]:
     """The events of records just stored (their transaction time is `now`, or for a
     backfill their own recorded_at). A record's listings follow the lists of the
     versions in force when the ledger knew it. Commitments are filled in at the end,
     all in one bulk call of the sink (one statement, not one per subject), and only for
-    subjects that an event names."""
+    subjects that an event names. `shared`: records alike in type and instants share
+    their listings' dates, computed once (False: computed for each record, the plain
+    path ingest's fast-path test holds it equal to)."""
     named: list[tuple[dict[str, Any], str]] = []  # (payload, subject) awaiting a commitment
 
     def about(payload: dict[str, Any], subject: str) -> dict[str, Any]:
         named.append((payload, subject))
         return payload
 
-    events = _listing_events(ledger, conn, rows, now, about)
+    events = _listing_events(ledger, conn, rows, now, about, shared)
     if named:
         commitments = sink.commitments(conn, {subject for _, subject in named})
         for payload, subject in named:
@@ -72,7 +74,8 @@ def listing_events(ledger: Ledger, sink: EventSink, conn: Connection, rows: Sequ
 
 
 def _listing_events(ledger: Ledger, conn: Connection, rows: Sequence[Row], now: int,
-                    about: Callable[[dict[str, Any], str], dict[str, Any]]) -> list[Event]:
+                    about: Callable[[dict[str, Any], str], dict[str, Any]],
+                    shared: bool = True) -> list[Event]:
     trigger_types = {x.enter_when.record for pv in ledger.program_versions(None, conn)
                      for x in pv.rulebook.lists if x.enter_when.record}
     if not trigger_types or not any(
@@ -112,24 +115,40 @@ def _listing_events(ledger: Ledger, conn: Connection, rows: Sequence[Row], now: 
             text = texts[us] = format_instant(us)
         return text
 
+    def listings(rec: Record) -> list[tuple[str, str, str | None, str | None, str | None]]:
+        """(program, list, start, end, notice_from) of each listing `rec` causes: they
+        depend on its type and instants only (listing_interval, version_at)."""
+        out = []
+        for program, x in triggers(rec.known_at).get(rec.type, ()):
+            then = version_at(history(program), rec.occurred_at, now)
+            got = listing_interval(x, rec, then.rulebook if then else None)
+            if got is None:
+                continue
+            notice_from, start, cap = got
+            if cap is not None and cap <= start:
+                continue  # would never take effect
+            out.append((program, x.id, instant(start), instant(cap), instant(notice_from)))
+        return out
+
+    # a batch's findings mostly share their type and instants (a day's judgments, stored
+    # now): their listings' dates are computed once for each such key
+    alike: dict[tuple[str, int, int, int | None], list[
+        tuple[str, str, str | None, str | None, str | None]]] = {}
     events: list[Event] = []
     for r in rows:
         at = r.recorded_at if r.recorded_at is not None else now
         if r.type in trigger_types:
-            rec = as_record(r, now)
-            for program, x in triggers(rec.known_at).get(r.type, ()):
-                then = version_at(history(program), rec.occurred_at, now)
-                got = listing_interval(x, rec, then.rulebook if then else None)
-                if got is None:
-                    continue
-                notice_from, start, cap = got
-                if cap is not None and cap <= start:
-                    continue  # would never take effect
+            key = (r.type, r.occurred_at, at, r.ingested_at)
+            found = alike.get(key) if shared else None
+            if found is None:
+                found = listings(as_record(r, now))
+                if shared:
+                    alike[key] = found
+            for program, list_id, start_at, end_at, notice_at in found:
                 events.append(Event("list.entry", about({
-                    "program": program, "list": x.id, "commitment": "",
-                    "start": instant(start), "end": instant(cap),
-                    "reasons": [r.record_id], "notice_from": instant(notice_from)},
-                    r.subject)))
+                    "program": program, "list": list_id, "commitment": "",
+                    "start": start_at, "end": end_at, "reasons": [r.record_id],
+                    "notice_from": notice_at}, r.subject)))
         if r.kind == "void" and r.ref:
             events.append(Event("record.void", _void(r, now, about)))
             for program, x in triggers(at).get(ref_type.get(r.ref, ""), ()):

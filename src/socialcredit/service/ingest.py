@@ -32,8 +32,10 @@ from socialcredit.timeutil import format_instant
 
 MAX_LISTED = 50
 #: The fast paths after the insert: a record notice computes only the listings it
-#: states, the standings refresh takes new subjects' files from the batch. False: the
-#: plain path (whole standings, every file read back) the tests hold them equal to.
+#: states, the standings refresh takes new subjects' files from the batch, records alike
+#: in type and instants share their listing events' dates. False: the plain path (whole
+#: standings, every file read back, every record's dates computed) the tests hold them
+#: equal to.
 FAST = True
 Progress = Callable[[int], None]
 #: What ingest validates: numbered rows (the row path) or a CSV file's columns.
@@ -321,7 +323,8 @@ class Records:
             ledger.operation(conn, "ingest.backfill", {"source": where.source,
                                                        "records": len(insert)})
         batch_events = batch.events(conn, recorded_at)
-        events = listing_events(ledger, self.ctx.sink, conn, insert, recorded_at)
+        events = listing_events(ledger, self.ctx.sink, conn, insert, recorded_at,
+                                shared=FAST)
         indexes = self.ctx.sink.emit(conn, [*batch_events, *events])[len(batch_events):]
         if notify and insert:
             leaves = {(e.payload["program"], e.payload["list"], e.payload["reasons"][0]): i

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -28,6 +29,7 @@ from socialcredit.ledger.model import Record, records_of_rows
 from socialcredit.ledger.validate import Row
 from socialcredit.rulebook.model import Rulebook
 from socialcredit.scoring.reference import record_entries
+from socialcredit.scoring.standing import ListEntry
 from socialcredit.service.context import Context
 from socialcredit.service.events import as_record
 from socialcredit.service.standings import compute, standing_at
@@ -139,6 +141,10 @@ def for_records(ctx: Context, conn: Connection, rows: Sequence[Row], now: int,
               r.recorded_at if r.recorded_at is not None else now, r.value_num,
               r.value_text, r.evidence, r.ref, r.ingested_at) for r in mine], subject)
     fxs = effects.of_subjects(conn, listing_subjects)
+    # a file of one record (a batch of findings about new persons): its entries depend on
+    # the record's type, kind, instants and ref, not on whose or which record it is —
+    # computed once for each such record and program, then given the record's id
+    alone: dict[tuple[Any, ...], tuple[list[ListEntry], list[ListEntry]]] = {}
     for subject in listing_subjects:
         kind, records, fx = kinds.get(subject), files.get(subject, []), fxs.get(subject, [])
         for program in sorted(by_subject[subject]):
@@ -146,6 +152,9 @@ def for_records(ctx: Context, conn: Connection, rows: Sequence[Row], now: int,
                 st = compute(rulebooks[program], program, subject, kind, records, fx, now,
                              now, now)
                 pending, in_force = st.pending, st.list_entries
+            elif len(records) == 1:
+                pending, in_force = _alone(alone, rulebooks[program], program, kind,
+                                           records[0], now)
             else:  # no due process: the standing's record entries, computed alone
                 pending, in_force = record_entries(rulebooks[program], kind, records, now,
                                                    now)
@@ -182,6 +191,24 @@ def for_records(ctx: Context, conn: Connection, rows: Sequence[Row], now: int,
                                        listing.list, notice_id=n.notice_id))
     issue(ctx, conn, made, now, None if whole else contacts)
     effects.add(conn, held)
+
+
+def _alone(memo: dict[tuple[Any, ...], tuple[list[ListEntry], list[ListEntry]]],
+           rb: Rulebook, program: str, kind: str | None, r: Record, now: int
+           ) -> tuple[list[ListEntry], list[ListEntry]]:
+    """`record_entries` of a file of one record `r`, from `memo` when a record alike
+    (same program, subject kind, type, kind, instants and ref) was computed: its entries
+    with r's id. `ingest.FAST = False` takes `record_entries` itself (the fast-path
+    test holds the two equal)."""
+    key = (program, kind, r.type, r.kind, r.occurred_at, r.recorded_at, r.ingested_at, r.ref)
+    got = memo.get(key)
+    if got is None:
+        got = memo[key] = record_entries(rb, kind, [r], now, now)
+    pending, in_force = got
+    if not pending and not in_force:
+        return got
+    return ([replace(e, record_id=r.record_id) for e in pending],
+            [replace(e, record_id=r.record_id) for e in in_force])
 
 
 # -- rendering -------------------------------------------------------------------------------

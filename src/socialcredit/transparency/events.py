@@ -284,6 +284,61 @@ def event_leaf(kind: str, payload: dict[str, Any]) -> bytes:
     return canonical_json({"kind": kind, "v": LEAF_VERSION, **payload})
 
 
+#: The payload of the `list.entry` events ingest writes (service/events.py): one per
+#: listing, a batch's listings mostly alike but for their subject and record.
+_ENTRY_FIELDS = frozenset({"program", "list", "commitment", "start", "end", "reasons",
+                           "notice_from"})
+_ENTRY_SHELLS_MAX = 4096
+
+
+def _entry_shell(program: str, list_id: str, start: str, end: str | None,
+                 notice_from: str) -> tuple[bytes, bytes, bytes]:
+    """The leaf of a `list.entry` event cut around its commitment and its one reason:
+    head + commitment + middle + JSON string of the reason + tail (keys in sorted
+    order: commitment, end, kind, list, notice_from, program, reasons, start, v)."""
+    q = json.encoder.encode_basestring  # what the canonical encoder (no ASCII escapes) uses
+    middle = (f'","end":{"null" if end is None else q(end)},"kind":"list.entry",'
+              f'"list":{q(list_id)},"notice_from":{q(notice_from)},"program":{q(program)},'
+              f'"reasons":[')
+    tail = f'],"start":{q(start)},"v":{LEAF_VERSION}}}'
+    return b'{"commitment":"', middle.encode("utf-8"), tail.encode("utf-8")
+
+
+def event_leaves(events: Sequence[tuple[str, dict[str, Any]]]) -> list[bytes]:
+    """`event_leaf` of each event, in order (the same bytes, the same refusals). A
+    `list.entry` of the shape ingest writes — the fields above, text, one reason, a
+    commitment of 64 hex digits — is spelled from a shell made once per (program, list,
+    start, end, notice_from): a batch of listings shares few of those, and spelling each
+    leaf whole was a tenth of a submission's server time (2026-12-08). Any other event
+    goes through `event_leaf`; a property test holds the two equal."""
+    out: list[bytes] = []
+    add = out.append
+    shells: dict[tuple[str, str, str, str | None, str], tuple[bytes, bytes, bytes]] = {}
+    q = json.encoder.encode_basestring
+    hex64 = _HEX64.match
+    for kind, payload in events:
+        if kind == "list.entry" and payload.keys() == _ENTRY_FIELDS:
+            c, reasons = payload["commitment"], payload["reasons"]
+            program, list_id, start = payload["program"], payload["list"], payload["start"]
+            end, notice_from = payload["end"], payload["notice_from"]
+            if (type(c) is str and len(c) == 64 and hex64(c) and type(reasons) is list
+                    and len(reasons) == 1 and type(reasons[0]) is str
+                    and type(program) is str and type(list_id) is str
+                    and type(start) is str and type(notice_from) is str
+                    and (end is None or type(end) is str)):
+                key = (program, list_id, start, end, notice_from)
+                shell = shells.get(key)
+                if shell is None:
+                    if len(shells) >= _ENTRY_SHELLS_MAX:
+                        shells.clear()
+                    shell = shells[key] = _entry_shell(*key)
+                head, middle, tail = shell
+                add(head + c.encode("ascii") + middle + q(reasons[0]).encode("utf-8") + tail)
+                continue
+        add(event_leaf(kind, payload))
+    return out
+
+
 def parse_leaf(data: bytes) -> dict[str, Any]:
     """The event a leaf holds (for monitors and subjects scanning the log)."""
     try:
@@ -303,7 +358,7 @@ def log_events(conn: Connection, events: Sequence[tuple[str, dict[str, Any]]]) -
     """
     if not events:
         return []
-    data = [event_leaf(kind, payload) for kind, payload in events]
+    data = event_leaves(events)
     indexes = TransparencyLog(conn).append(conn, data)
     checkpoint(conn)
     return indexes
