@@ -5,6 +5,7 @@ alone."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import PendingRollbackError
 
+from socialcredit.errors import LedgerError
 from socialcredit.ledger import schema as s
 from socialcredit.service import Service
 from socialcredit.service.commit import CHECKPOINT_PAGES, GroupCommit
@@ -219,3 +221,72 @@ def test_the_wal_is_checkpointed_by_a_thread_of_its_own(
         gc.close()
     assert not checkpointer.is_alive()
     assert _count(svc, "checkpointed-7") == 1
+
+
+def test_two_committers_on_one_database_both_commit_every_unit(
+        make_ledger: Callable[..., Service], db_url: str) -> None:
+    """Two servers' committers (two workers of `serve`, two processes) on one ledger: a
+    group reads before it writes (a decision reads the ledger's committed clock), and on
+    SQLite a transaction that read before another's commit cannot then write — it must
+    take the write lock at its BEGIN, waiting its turn, rather than fail the group (and
+    each of its units alone) with "database is locked"."""
+    make_ledger(CITY).close()
+    services = [Service.open(db_url), Service.open(db_url)]
+    committers = [GroupCommit(svc.ledger.engine) for svc in services]
+    failures: list[BaseException] = []
+
+    def unit(conn: Connection) -> int:
+        conn.execute(select(func.max(s.operations.c.seq))).scalar()  # a read first
+        time.sleep(0.001)  # the other committer commits meanwhile
+        return _operation("t.two")(conn)
+
+    def worker(gc: GroupCommit) -> None:
+        for _ in range(40):
+            try:
+                gc.run(unit)
+            except BaseException as exc:  # counted, and reported below
+                failures.append(exc)
+
+    try:
+        threads = [threading.Thread(target=worker, args=(gc,))
+                   for gc in committers for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for gc in committers:
+            gc.close()
+    try:
+        assert failures == []
+        assert _count(services[0], "t.two") == 2 * 4 * 40
+    finally:
+        for svc in services:
+            svc.close()
+
+
+def test_a_group_kept_waiting_past_the_lock_timeout_fails_as_busy(
+        make_ledger: Callable[..., Service], db_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer holds SQLite's write lock longer than the lock timeout: the units
+    waiting for it fail with the ledger's `database.busy` (answered 503 with
+    Retry-After over HTTP), not the driver's error, and nothing of theirs is stored."""
+    if not db_url.startswith("sqlite"):
+        return  # PostgreSQL: decision logs take no lock another writer holds
+    make_ledger(CITY).close()
+    monkeypatch.setenv("SOCIALCREDIT_LOCK_TIMEOUT", "0.2")
+    svc = Service.open(db_url)
+    gc = GroupCommit(svc.ledger.engine)
+    holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(LedgerError) as busy:
+            gc.run(_operation("t.busy"))
+        assert busy.value.code == "database.busy"
+        holder.execute("ROLLBACK")
+        assert gc.run(_operation("t.after")) > 0  # the lock let go: it commits
+        assert _count(svc, "t.busy") == 0 and _count(svc, "t.after") == 1
+    finally:
+        holder.close()
+        gc.close()
+        svc.close()

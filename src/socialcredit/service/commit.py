@@ -37,9 +37,11 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, RootTransaction
+from sqlalchemy.exc import OperationalError
 
-from socialcredit.db import gathering_appends
+from socialcredit.db import IMMEDIATE, gathering_appends
+from socialcredit.ledger.store import busy, busy_error
 
 T = TypeVar("T")
 Unit = Callable[[Connection], Any]
@@ -78,8 +80,13 @@ class _Group:
 #: WAL pages after which the committer's SQLite connection checkpoints in its own commit
 #: (`_connect`): a bound should the checkpointer (`_checkpoints`) fall behind
 CHECKPOINT_PAGES = 10_000
-#: at most how often (s) the checkpointer thread copies the WAL back into the database
-CHECKPOINT_EVERY = 0.1
+#: at most how often (s) the checkpointer thread copies the WAL back into the database.
+#: Often, so each copy is small: a copy's writes and its flush of the database file
+#: compete with the commits' flushes of the WAL for the one disk, and a long one stalled
+#: the commits behind it — every 0.1 s, 0.4 % of a 1M-subject server's group commits
+#: took 20-145 ms (the decisions' p99 over HTTP 34-56 ms); every 5 ms, none took over
+#: 13 ms and the p99 was 7-10 ms (BENCHMARKS.md, "the WAL checkpoint")
+CHECKPOINT_EVERY = 0.005
 
 
 def _dropped(conn: Connection | None) -> None:
@@ -91,6 +98,18 @@ def _dropped(conn: Connection | None) -> None:
         with contextlib.suppress(Exception):
             conn.close()
     return None
+
+
+def _begin(conn: Connection) -> RootTransaction:
+    """A group's transaction. On SQLite it takes the database's write lock at BEGIN
+    (BEGIN IMMEDIATE, waiting its turn under the busy timeout): a group reads before it
+    writes (a decision, the ledger's committed clock), and a deferred transaction whose
+    read began before another connection's commit — another worker's committer — cannot
+    then write: SQLite refuses it at once ("database is locked"), whatever the timeout,
+    and the group, then each of its units alone, failed."""
+    if conn.dialect.name == "sqlite":
+        conn.info[IMMEDIATE] = True
+    return conn.begin()
 
 
 def _settle(waiting: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
@@ -274,7 +293,7 @@ class GroupCommit:
                 try:
                     if conn is None:
                         conn = self._connect()
-                    with conn.begin(), gathering_appends(conn):
+                    with _begin(conn), gathering_appends(conn):
                         g.outcomes = [u(conn) if u is not None else None for u in units]
                     g.failed = [False] * len(units)
                 except BaseException:
@@ -314,9 +333,11 @@ class GroupCommit:
             g.failed.append(False)
             return
         try:
-            with self.engine.begin() as conn, gathering_appends(conn):
+            with self.engine.connect() as conn, _begin(conn), gathering_appends(conn):
                 result = unit(conn)
         except BaseException as exc:
+            if isinstance(exc, OperationalError) and busy(exc):
+                exc = busy_error()  # another writer held the lock past the timeout
             g.outcomes.append(exc)
             g.failed.append(True)
             return
