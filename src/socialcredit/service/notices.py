@@ -198,8 +198,8 @@ def _alone(memo: dict[tuple[Any, ...], tuple[list[ListEntry], list[ListEntry]]],
            ) -> tuple[list[ListEntry], list[ListEntry]]:
     """`record_entries` of a file of one record `r`, from `memo` when a record alike
     (same program, subject kind, type, kind, instants and ref) was computed: its entries
-    with r's id. `ingest.FAST = False` takes `record_entries` itself (the fast-path
-    test holds the two equal)."""
+    with r's id. With `ingest.FAST = False` ingest computes the whole standing instead
+    (`whole`), which the fast-path test holds this equal to."""
     key = (program, kind, r.type, r.kind, r.occurred_at, r.recorded_at, r.ingested_at, r.ref)
     got = memo.get(key)
     if got is None:
