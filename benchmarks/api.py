@@ -164,14 +164,15 @@ async def submit(base: str, token: str, batches: int, size: int, concurrency: in
     import httpx
 
     bodies = []
-    # batch numbers from a random start: a ledger kept by --keep is submitted to again by
-    # later runs, whose records and persons must be new to it as well
-    first = random.randrange(0, 100_000 - batches)
-    for b in range(first, first + batches):
-        rows = [{"record_id": f"court-01:s{b}-{i}", "provider": "court-01",
-                 "subject": f"N{b:05d}{i:05d}", "subject_kind": "person",
+    # a run's own mark in every record id and person: a ledger kept by --keep is
+    # submitted to again by later runs, whose records and persons must be new to it as
+    # well (random batch numbers collided: a run stored 16,000 of its 60,000 records)
+    run = time.time_ns() // 1000 % 10**12
+    for b in range(batches):
+        rows = [{"record_id": f"court-01:s{run}-{b}-{i}", "provider": "court-01",
+                 "subject": f"N{run}{b:05d}{i:05d}", "subject_kind": "person",
                  "type": "court.refuses_to_perform", "occurred_at": "2025-09-01",
-                 "value": "able_but_refuses", "evidence": f"urn:s:{b}:{i}"}
+                 "value": "able_but_refuses", "evidence": f"urn:s:{run}:{b}:{i}"}
                 for i in range(size)]
         bodies.append(json.dumps(rows).encode())
     headers = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
@@ -197,7 +198,7 @@ async def submit(base: str, token: str, batches: int, size: int, concurrency: in
     async with httpx.AsyncClient(base_url=base, timeout=300) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     wall = time.perf_counter() - t0
-    return {"records": stored, "rps": stored / wall, "wall": wall,
+    return {"records": stored, "sent": batches * size, "rps": stored / wall, "wall": wall,
             "client_cpu": time.process_time() - before}
 
 
@@ -401,6 +402,9 @@ def main() -> None:
         print(f"  {sub['records']:,} records in {sub['wall']:.1f} s; CPU: server "
               f"{sub['server_cpu']:.1f} s ({1000 * sub['server_cpu'] / max(sub['records'], 1):.3f}"
               f" ms a record), client {sub['client_cpu']:.1f} s")
+        if sub["records"] != sub["sent"]:
+            print(f"  WARNING: {sub['sent']:,} records sent, {sub['records']:,} stored: "
+                  "the figure is not a measurement")
     print("(ratio > 1 means the target is met)")
 
 
