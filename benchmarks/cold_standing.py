@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from core import busy_subject_csv
+from core import busy_subject_csv, pct
 
 from socialcredit.lab.synth import providers_for, synthesize_to_file
 from socialcredit.principals import Principal
@@ -46,11 +46,6 @@ def build(path: Path) -> None:
         svc.population.score_all()
         svc.close()
         shutil.copy(d / "ledger.db", path)
-
-
-def pct(xs: list[float], q: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(len(s) * q))]
 
 
 def main() -> None:

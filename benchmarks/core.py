@@ -56,6 +56,12 @@ INGEST_TARGET = 100_000.0  # records/s
 STANDING_TARGET_MS = 5.0
 
 
+def pct(xs: list[float], q: float) -> float:
+    """The q-quantile of `xs` (nearest rank): the benchmarks' percentiles."""
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(len(s) * q))]
+
+
 def busy_subject_csv(path: Path, n: int) -> None:
     """One person with n records of rongcheng types over five years."""
     types = [("finance.bank_arrears", "bank-01"), ("traffic.ticket", "police-01"),

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from core import busy_subject_csv
+from core import busy_subject_csv, pct
 
 from socialcredit.lab.synth import providers_for, synthesize_to_file
 from socialcredit.principals import Principal
@@ -46,11 +46,6 @@ BASE_STANDING_MS = 3.46
 BASE_LOGGED = 244.0
 ACTION = "bank.loan"
 CSV_HEADER = "record_id,provider,subject,subject_kind,type,occurred_at,value,evidence,ref\n"
-
-
-def pct(xs: list[float], q: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(len(s) * q))]
 
 
 def main() -> None:
