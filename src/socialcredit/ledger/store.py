@@ -110,12 +110,12 @@ def driver_read(conn: Connection, sql: str, params: tuple[Any, ...],
         raise DBAPIError.instance(sql, params, exc, error) from exc
 
 
-
 def busy_error() -> LedgerError:
     """What a writer that waited out the lock timeout behind another writer is told
     (the API answers it 503 with Retry-After)."""
     return LedgerError(f"the ledger is busy with another writer (waited {lock_timeout():g} "
                        "s); nothing was stored: try again", code="database.busy")
+
 
 class Ledger:
     def __init__(self, engine: Engine, url: str, clock: Clock = now_us) -> None:
